@@ -1,0 +1,42 @@
+# GridTriage: `make run` serves the demo, `make test` runs every test. See README.md.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+FLASK := $(VENV)/bin/flask --app app
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: run test stop setup system-deps lint bench
+
+run: setup
+	@if [ -z "$$DATABASE_URL" ]; then $(PY) -m tools.pgcluster start; fi
+	@$(FLASK) db-upgrade
+	@$(FLASK) load-demo
+	@echo "GridTriage: http://$(HOST):$(PORT)/   (Ctrl-C stops the web server; make stop stops the database)"
+	@$(FLASK) run --host $(HOST) --port $(PORT)
+
+test: setup
+	@tools/system-deps.sh --browser
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/pytest
+
+stop:
+	@if [ -d var/pg ]; then $(PY) -m tools.pgcluster stop; fi
+
+setup: system-deps $(VENV)/.installed node_modules/.installed
+
+system-deps:
+	@tools/system-deps.sh
+
+$(VENV)/.installed: requirements.txt
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
+	@touch $@
+
+bench: setup
+	$(PY) bench/bench_triage.py --quick

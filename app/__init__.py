@@ -1,0 +1,36 @@
+"""GridTriage's web application: the app factory."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask
+
+from app import config
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the app from defaults, FLASK_* environment variables and, in tests, `test_config`."""
+    app = Flask(__name__)
+    app.config.from_mapping(config.defaults())
+    app.config.from_prefixed_env()
+    if test_config:
+        app.config.update(test_config)
+    app.config.setdefault("DATABASE_URL", config.database_url())
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = config.secret_key()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+    from app import api, db, demo, errors, health, migrate, pages, vendor
+
+    db.init_app(app)
+    migrate.init_app(app)
+    errors.init_app(app)
+    demo.init_app(app)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(vendor.bp)
+    return app

@@ -1,0 +1,52 @@
+"""Where configuration comes from: defaults, then FLASK_* and documented environment variables."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+VAR = ROOT / "var"
+
+
+class ConfigError(RuntimeError):
+    """Configuration is missing or inconsistent."""
+
+
+def _stored(name: str) -> str | None:
+    path = VAR / name
+    return path.read_text().strip() if path.exists() else None
+
+
+def database_url() -> str:
+    """DATABASE_URL if set, else the project-managed cluster's URL written by `make run`."""
+    url = os.environ.get("DATABASE_URL") or _stored("database-url")
+    if not url:
+        raise ConfigError("no database: run `make run` once (it starts the local PostGIS) or set DATABASE_URL")
+    return url
+
+
+def secret_key() -> str:
+    """FLASK_SECRET_KEY if set, else a random key kept in var/ so sessions survive restarts."""
+    path = VAR / "secret-key"
+    if not path.exists():
+        VAR.mkdir(exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        os.chmod(path, 0o600)
+    return path.read_text().strip()
+
+
+def defaults() -> dict[str, Any]:
+    """The documented defaults (README, "Configuration"); every key can be set as FLASK_<KEY>."""
+    return {
+        "DB_POOL_MIN": 1,
+        "DB_POOL_MAX": 10,
+        "DB_TIMEOUT_S": 5.0,
+        "TILE_URL": "",
+        "TILE_ATTRIBUTION": "",
+        "DEMO_DIR": str(ROOT / "data" / "demo"),
+        "MAX_CONTENT_LENGTH": 12 * 1024 * 1024,
+        "JSON_SORT_KEYS": False,
+    }

@@ -1,0 +1,35 @@
+// Overview map: the registered facilities with their population, drawn without any online base map.
+const el = document.getElementById("map");
+const status = document.getElementById("map-status");
+const map = L.map(el, { preferCanvas: true });
+if (el.dataset.tileUrl) {
+  L.tileLayer(el.dataset.tileUrl, { attribution: el.dataset.tileAttribution, maxZoom: 19 }).addTo(map);
+}
+map.setView([53.35, -6.26], 10);
+
+const number = new Intl.NumberFormat();
+
+function popup(props) {
+  // Built from DOM nodes with textContent so that names from files are never parsed as HTML.
+  const box = document.createElement("div");
+  const title = document.createElement("strong");
+  title.textContent = props.name;
+  const line = document.createElement("div");
+  const people = props.population == null ? "unknown" : number.format(Math.round(props.population));
+  line.textContent = `${props.kind}, population served ${people} (${props.population_method ?? "no layer"})`;
+  box.append(title, line);
+  return box;
+}
+
+fetch(el.dataset.facilitiesUrl, { headers: { Accept: "application/geo+json" } })
+  .then((r) => { if (!r.ok) throw new Error(`HTTP ${r.status}`); return r.json(); })
+  .then((fc) => {
+    const layer = L.geoJSON(fc, {
+      pointToLayer: (f, latlng) => L.circleMarker(latlng, { radius: 5, color: "#c0392b", weight: 1 }),
+      onEachFeature: (f, l) => l.bindPopup(() => popup(f.properties)),
+    }).addTo(map);
+    if (fc.features.length) map.fitBounds(layer.getBounds(), { padding: [20, 20] });
+    el.dataset.count = String(fc.features.length);
+    status.textContent = `${fc.features.length} facilities`;
+  })
+  .catch((e) => { status.textContent = `Could not load facilities: ${e.message}`; });

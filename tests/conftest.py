@@ -1,0 +1,147 @@
+"""Shared fixtures: a throw-away PostGIS started for the test session, the app, and a real headless Chromium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import tempfile
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from psycopg import sql
+from werkzeug.serving import make_server
+
+from app import create_app
+from app.migrate import upgrade
+from tools import pgcluster
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class TestServer:
+    """The session's PostgreSQL server, able to make throw-away databases, and to be stopped and started."""
+
+    def __init__(self, admin_url: str, cluster: pgcluster.Cluster | None) -> None:
+        self.admin_url, self.cluster = admin_url, cluster
+
+    def create_database(self, prefix: str = "gt_test") -> str:
+        name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+        pgcluster.create_database(self.admin_url, name)
+        return psycopg.conninfo.make_conninfo(self.admin_url, dbname=name)
+
+    def drop_database(self, url: str) -> None:
+        name = psycopg.conninfo.conninfo_to_dict(url)["dbname"]
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(str(name))))
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[TestServer]:
+    """DATABASE_URL's server when set (throw-away databases on it), else our own cluster in a temp dir."""
+    if os.environ.get("DATABASE_URL"):
+        yield TestServer(os.environ["DATABASE_URL"], None)
+        return
+    base = Path(tempfile.mkdtemp(prefix="gridtriage-test-pg-"))
+    base.chmod(0o755)  # the postgres user (when we are root) must reach the cluster inside
+    cluster = pgcluster.Cluster(base / "pg", free_port())
+    try:
+        pgcluster.up(cluster, dbname="postgres")
+        password = pgcluster.init(cluster)
+        yield TestServer(pgcluster.url(cluster, password, "postgres"), cluster)
+    finally:
+        pgcluster.stop(cluster, mode="immediate")
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def database_url(pg_server: TestServer) -> Iterator[str]:
+    """One migrated database for the session."""
+    url = pg_server.create_database()
+    upgrade(url)
+    yield url
+    pg_server.drop_database(url)
+
+
+def make_app(database_url: str, **extra: object) -> Flask:
+    return create_app({"TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "test-secret",
+                       "DB_TIMEOUT_S": 3.0, **extra})
+
+
+@pytest.fixture(scope="session")
+def app(database_url: str) -> Iterator[Flask]:
+    app = make_app(database_url)
+    yield app
+    app.extensions["db_pool"].close()
+
+
+@pytest.fixture(scope="session")
+def demo_loaded(app: Flask) -> Flask:
+    """The app with the County Dublin demo region loaded (once per session)."""
+    from app.demo import load
+
+    with app.app_context():
+        load(Path(app.config["DEMO_DIR"]))
+    return app
+
+
+@pytest.fixture()
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture()
+def db(database_url: str) -> Iterator[psycopg.Connection]:
+    """A direct connection for checking what is stored (autocommit)."""
+    with psycopg.connect(database_url, autocommit=True, row_factory=psycopg.rows.dict_row) as conn:
+        yield conn
+
+
+@pytest.fixture(scope="session")
+def live_server(demo_loaded: Flask) -> Iterator[str]:
+    """The app served over HTTP on a free port, for the browser."""
+    server = make_server("127.0.0.1", free_port(), demo_loaded, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """Debian's Chromium, headless, driven by Playwright (no downloaded browsers)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture()
+def page(browser) -> Iterator[object]:
+    context = browser.new_context()
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.js_errors = errors  # type: ignore[attr-defined]
+    yield page
+    context.close()

@@ -1,0 +1,15 @@
+"""The overview map in a real headless Chromium: draws the demo facilities with no online tiles."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+
+def test_home_map_draws_the_102_demo_substations(live_server, page):
+    page.goto(live_server + "/")
+    page.wait_for_selector("#map[data-count]")
+    assert page.get_attribute("#map", "data-count") == "102"
+    assert page.locator("path.leaflet-interactive").count() == 102 or page.locator("canvas").count() > 0
+    assert page.js_errors == []

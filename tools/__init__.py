@@ -1,0 +1,1 @@
+"""Developer tooling: the project-managed PostgreSQL cluster and system set-up."""

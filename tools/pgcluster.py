@@ -1,0 +1,190 @@
+"""Start, stop and create the project-managed PostGIS cluster (the one `make run` and the tests use).
+
+Usage: python -m tools.pgcluster start|stop|status [--datadir DIR] [--port N]
+
+PostgreSQL refuses to run as root, so when run as root every server command goes through
+`runuser -u postgres`; the data directory is then owned by postgres.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import hashlib
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DIR = ROOT / "var" / "pg"
+URL_FILE = ROOT / "var" / "database-url"
+DEFAULT_PORT = int(os.environ.get("GRIDTRIAGE_PG_PORT", "54329"))
+SUPERUSER = "gridtriage"
+
+
+class ClusterError(RuntimeError):
+    """The local cluster could not be created, started or stopped."""
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """A PostgreSQL cluster in a directory of ours, listening on 127.0.0.1:port."""
+
+    base: Path
+    port: int
+
+    @property
+    def data(self) -> Path:
+        # Resolved, because the server's user may reach the directory only through the /var/tmp link.
+        return self.base.resolve() / "data"
+
+    @property
+    def log(self) -> Path:
+        return self.base.resolve() / "server.log"
+
+
+def bindir() -> Path:
+    """The newest installed PostgreSQL server's bin directory (or PG_BINDIR)."""
+    if os.environ.get("PG_BINDIR"):
+        return Path(os.environ["PG_BINDIR"])
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4]))
+    if found:
+        return Path(found[-1]).parent
+    which = shutil.which("initdb")
+    if which:
+        return Path(which).parent
+    raise ClusterError("no PostgreSQL server found: install postgresql (make run does) or set DATABASE_URL")
+
+
+def _as_owner(cmd: list[str]) -> list[str]:
+    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
+
+
+def _run(cmd: list[str], **kwargs) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(_as_owner(cmd), capture_output=True, text=True, check=False, **kwargs)
+    if done.returncode != 0:
+        raise ClusterError(f"{' '.join(cmd[:2])} failed:\n{done.stdout}{done.stderr}")
+    return done
+
+
+def _prepare_base(base: Path) -> None:
+    """Create the base directory so that the server's user can write it (a /var/tmp link if it cannot reach it)."""
+    base.parent.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() != 0:
+        base.mkdir(exist_ok=True)
+        return
+    if not base.exists():
+        base.mkdir()
+        shutil.chown(base, "postgres", "postgres")
+    reachable = subprocess.run(["runuser", "-u", "postgres", "--", "test", "-w", str(base)], check=False)
+    if reachable.returncode != 0 and not base.is_symlink():
+        # A parent directory (e.g. /root) is closed to the postgres user: keep the data where it can reach.
+        outside = Path("/var/tmp") / f"gridtriage-pg-{hashlib.sha1(str(base).encode()).hexdigest()[:10]}"
+        outside.mkdir(mode=0o700, exist_ok=True)
+        shutil.chown(outside, "postgres", "postgres")
+        base.rmdir()
+        base.symlink_to(outside)
+
+
+def init(cluster: Cluster) -> str:
+    """Create the cluster if it does not exist; return the superuser's password (new or stored)."""
+    _prepare_base(cluster.base)
+    pwfile = cluster.base.resolve() / "superuser-password"
+    if (cluster.data / "PG_VERSION").exists():
+        return pwfile.read_text().strip()
+    password = secrets.token_urlsafe(24)
+    pwfile.write_text(password + "\n")
+    os.chmod(pwfile, 0o600)
+    if os.geteuid() == 0:
+        shutil.chown(pwfile, "postgres", "postgres")
+    _run([str(bindir() / "initdb"), "-D", str(cluster.data), "-U", SUPERUSER, "--auth=scram-sha-256",
+          f"--pwfile={pwfile}", "-E", "UTF8", "--locale=C.UTF-8"])
+    return password
+
+
+def is_running(cluster: Cluster) -> bool:
+    if not (cluster.data / "PG_VERSION").exists():
+        return False
+    status = subprocess.run(_as_owner([str(bindir() / "pg_ctl"), "-D", str(cluster.data), "status"]),
+                            capture_output=True, check=False)
+    return status.returncode == 0
+
+
+def start(cluster: Cluster) -> None:
+    """Start the server on 127.0.0.1 only (no-op when it already runs)."""
+    if is_running(cluster):
+        return
+    options = f"-p {cluster.port} -c listen_addresses=127.0.0.1 -k ''"
+    _run([str(bindir() / "pg_ctl"), "-D", str(cluster.data), "-l", str(cluster.log), "-o", options,
+          "-w", "-t", "60", "start"])
+
+
+def stop(cluster: Cluster, *, mode: str = "fast") -> None:
+    """Stop the server (no-op when it is not running)."""
+    if is_running(cluster):
+        _run([str(bindir() / "pg_ctl"), "-D", str(cluster.data), "-m", mode, "-w", "stop"])
+
+
+def url(cluster: Cluster, password: str, dbname: str) -> str:
+    return f"postgresql://{SUPERUSER}:{password}@127.0.0.1:{cluster.port}/{dbname}"
+
+
+def create_database(admin_url: str, dbname: str) -> None:
+    """Create a database if it does not exist (psycopg is imported here so `stop` works without it)."""
+    import psycopg
+    from psycopg import sql
+
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            conn = psycopg.connect(admin_url, autocommit=True)
+            break
+        except psycopg.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.3)
+    with conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
+
+
+def up(cluster: Cluster, *, dbname: str = "gridtriage") -> str:
+    """Create, start and provision the cluster; return the database URL."""
+    password = init(cluster)
+    start(cluster)
+    create_database(url(cluster, password, "postgres"), dbname)
+    return url(cluster, password, dbname)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.pgcluster", description=__doc__.splitlines()[0])
+    parser.add_argument("action", choices=["start", "stop", "status"])
+    parser.add_argument("--datadir", type=Path, default=DEFAULT_DIR)
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    args = parser.parse_args(argv)
+    cluster = Cluster(args.datadir.absolute(), args.port)
+    try:
+        if args.action == "start":
+            database_url = up(cluster)
+            URL_FILE.write_text(database_url + "\n")
+            os.chmod(URL_FILE, 0o600)
+            print(f"PostGIS cluster running on 127.0.0.1:{cluster.port} (data in {cluster.base})")
+        elif args.action == "stop":
+            stop(cluster)
+            print("PostGIS cluster stopped")
+        else:
+            print("running" if is_running(cluster) else "stopped")
+    except ClusterError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
