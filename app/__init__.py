@@ -17,13 +17,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.from_prefixed_env()
     if test_config:
         app.config.update(test_config)
-    app.config.setdefault("DATABASE_URL", config.database_url())
+    if not app.config.get("DATABASE_URL"):
+        app.config["DATABASE_URL"] = config.database_url()
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = config.secret_key()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
-    from app import api, db, demo, errors, health, migrate, pages, vendor
+    from app import api, api_reports, db, demo, errors, health, migrate, pages, vendor
 
     db.init_app(app)
     migrate.init_app(app)
@@ -31,6 +32,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     demo.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(api_reports.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(vendor.bp)
+    # Feature modules register themselves below, one line each.
     return app
