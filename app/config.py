@@ -48,5 +48,8 @@ def defaults() -> dict[str, Any]:
         "TILE_ATTRIBUTION": "",
         "DEMO_DIR": str(ROOT / "data" / "demo"),
         "MAX_CONTENT_LENGTH": 12 * 1024 * 1024,
+        "REPORT_MAX_BYTES": 64 * 1024,
+        "PHOTO_MAX_BYTES": 8 * 1024 * 1024,
+        "MATCH_DISTANCE_M": 250.0,
         "JSON_SORT_KEYS": False,
     }

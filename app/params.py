@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import datetime
 
 from app.errors import ValidationError
 
@@ -37,3 +38,44 @@ def parse_bbox(text: str | None, *, name: str = "bbox") -> BBox | None:
     if not (-90 <= box.min_lat <= box.max_lat <= 90):
         raise ValidationError({name: "latitudes must satisfy -90 <= minlat <= maxlat <= 90"}, status=400)
     return box
+
+
+def parse_number(text: str | None, *, name: str, low: float, high: float, default: float | None = None) -> float:
+    """A finite number within [low, high]; a 400 naming the parameter otherwise."""
+    if text is None or text == "":
+        if default is None:
+            raise ValidationError({name: "is required"}, status=400)
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValidationError({name: "must be a number"}, status=400) from None
+    if not math.isfinite(value) or not low <= value <= high:
+        raise ValidationError({name: f"must be between {low:g} and {high:g}"}, status=400)
+    return value
+
+
+def parse_int(text: str | None, *, name: str, low: int, high: int, default: int) -> int:
+    """An integer within [low, high], or the default when absent."""
+    if text is None or text == "":
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValidationError({name: "must be an integer"}, status=400) from None
+    if not low <= value <= high:
+        raise ValidationError({name: f"must be between {low} and {high}"}, status=400)
+    return value
+
+
+def parse_time(text: str | None, *, name: str) -> datetime | None:
+    """An ISO 8601 time with a time zone, or None when absent."""
+    if text is None or text == "":
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValidationError({name: "must be an ISO 8601 time, e.g. 2026-11-25T08:00:00Z"}, status=400) from None
+    if moment.tzinfo is None:
+        raise ValidationError({name: "must include a time zone (e.g. Z)"}, status=400)
+    return moment

@@ -1,0 +1,153 @@
+"""SQL for reports, their photos and the damage cases they build."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.repo import Conn
+
+
+def lock_id(conn: Conn, key: str) -> None:
+    """Serialise requests about the same client id until the transaction ends."""
+    conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (key,))
+
+
+def get(conn: Conn, report_id: str) -> dict[str, Any] | None:
+    return conn.execute("SELECT * FROM report_view WHERE id = %s", (report_id,)).fetchone()
+
+
+def facility_exists(conn: Conn, facility_id: int) -> bool:
+    return conn.execute("SELECT 1 FROM facility WHERE id = %s", (facility_id,)).fetchone() is not None
+
+
+def case_for_followup(conn: Conn, case_id: int) -> dict[str, Any] | None:
+    """The case a follow-up names, following merges to the case that absorbed it."""
+    return conn.execute(
+        """WITH RECURSIVE chain AS (
+             SELECT id, merged_into, 0 AS depth FROM damage_case WHERE id = %s
+             UNION ALL
+             SELECT c.id, c.merged_into, chain.depth + 1 FROM damage_case c JOIN chain ON c.id = chain.merged_into
+             WHERE chain.depth < 100)
+           SELECT d.id, d.facility_id, d.status FROM damage_case d
+           WHERE d.id = (SELECT id FROM chain WHERE merged_into IS NULL LIMIT 1)
+           FOR UPDATE""",
+        (case_id,),
+    ).fetchone()
+
+
+def nearest_facility(conn: Conn, *, lon: float, lat: float, kind: str, within_m: float) -> int | None:
+    """The nearest facility of this kind within a distance on the ground, or None."""
+    row = conn.execute(
+        """SELECT id FROM facility
+           WHERE kind = %(kind)s
+             AND ST_DWithin(geom::geography, ST_Point(%(lon)s, %(lat)s, 4326)::geography, %(m)s)
+           ORDER BY geom::geography <-> ST_Point(%(lon)s, %(lat)s, 4326)::geography, id
+           LIMIT 1""",
+        {"kind": kind, "lon": lon, "lat": lat, "m": within_m},
+    ).fetchone()
+    return row["id"] if row else None
+
+
+def open_case_of(conn: Conn, facility_id: int) -> dict[str, Any] | None:
+    return conn.execute(
+        """SELECT id, facility_id, status FROM damage_case
+           WHERE facility_id = %s AND status NOT IN ('repaired', 'rejected', 'duplicate')
+           FOR UPDATE""",
+        (facility_id,),
+    ).fetchone()
+
+
+def open_case(conn: Conn, *, facility_id: int | None, kind: str, lon: float, lat: float) -> int | None:
+    """Open a case; None if another transaction opened one for the same facility first."""
+    row = conn.execute(
+        """INSERT INTO damage_case (facility_id, kind, geom)
+           SELECT %(facility_id)s, %(kind)s,
+                  coalesce((SELECT ST_PointOnSurface(geom) FROM facility WHERE id = %(facility_id)s),
+                           ST_Point(%(lon)s, %(lat)s, 4326))
+           ON CONFLICT (facility_id) WHERE facility_id IS NOT NULL
+                                       AND status NOT IN ('repaired', 'rejected', 'duplicate')
+           DO NOTHING
+           RETURNING id""",
+        {"facility_id": facility_id, "kind": kind, "lon": lon, "lat": lat},
+    ).fetchone()
+    return row["id"] if row else None
+
+
+def insert(conn: Conn, row: dict[str, Any]) -> None:
+    conn.execute(
+        """INSERT INTO report (id, case_id, facility_id, reporter_id, kind, severity, status, progress, components,
+                               hazards, repair_hours, crew_size, materials, notes, accuracy_m, observed_at,
+                               content_hash, geom)
+           VALUES (%(id)s, %(case_id)s, %(facility_id)s, %(reporter_id)s, %(kind)s, %(severity)s, %(status)s,
+                   %(progress)s, %(components)s, %(hazards)s::hazard[], %(repair_hours)s, %(crew_size)s,
+                   %(materials)s, %(notes)s, %(accuracy_m)s, %(observed_at)s, %(content_hash)s,
+                   ST_Point(%(lon)s, %(lat)s, 4326))""",
+        row,
+    )
+
+
+def set_case_status(conn: Conn, case_id: int, status: str) -> None:
+    conn.execute("UPDATE damage_case SET status = %s, updated_at = now() WHERE id = %s", (status, case_id))
+
+
+def add_case_event(conn: Conn, *, case_id: int, actor_id: int | None, action: str, from_status: str | None = None,
+                   to_status: str | None = None, reason: str | None = None, data: str = "{}") -> None:
+    conn.execute(
+        """INSERT INTO case_event (case_id, actor_id, action, from_status, to_status, reason, data)
+           VALUES (%s, %s, %s, %s, %s, %s, %s)""",
+        (case_id, actor_id, action, from_status, to_status, reason, data),
+    )
+
+
+def geojson(conn: Conn, *, bbox: tuple[float, float, float, float] | None, since: Any, reporter_id: int | None,
+            limit: int) -> str:
+    """Reports as a GeoJSON FeatureCollection, oldest first after `since` (received time)."""
+    params = {"bbox": list(bbox) if bbox else None, "since": since, "reporter": reporter_id, "limit": limit}
+    row = conn.execute(
+        """SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_agg(json_build_object(
+               'type', 'Feature', 'id', q.id, 'geometry', json_build_object('type', 'Point',
+                 'coordinates', json_build_array(q.lon, q.lat)),
+               'properties', to_jsonb(q) - 'lon' - 'lat' - 'geom' - 'content_hash')
+             ORDER BY q.received_at, q.id), '[]'))::text AS body
+            FROM (SELECT * FROM report_view r
+                  WHERE (%(bbox)s::float8[] IS NULL
+                         OR r.geom && ST_MakeEnvelope((%(bbox)s::float8[])[1], (%(bbox)s::float8[])[2],
+                                                      (%(bbox)s::float8[])[3], (%(bbox)s::float8[])[4], 4326))
+                    AND (%(since)s::timestamptz IS NULL OR r.received_at > %(since)s)
+                    AND (%(reporter)s::bigint IS NULL OR r.reporter_id = %(reporter)s)
+                  ORDER BY r.received_at, r.id
+                  LIMIT %(limit)s) q""",
+        params,
+    ).fetchone()
+    assert row is not None
+    return row["body"]
+
+
+def get_photo(conn: Conn, photo_id: str) -> dict[str, Any] | None:
+    return conn.execute("SELECT id::text, report_id::text, sha256, content_type, size_bytes FROM report_photo "
+                        "WHERE id = %s", (photo_id,)).fetchone()
+
+
+def insert_photo(conn: Conn, *, photo_id: str, report_id: str, content_type: str, data: bytes, sha256: str) -> None:
+    conn.execute(
+        """INSERT INTO report_photo (id, report_id, content_type, size_bytes, sha256, data)
+           VALUES (%s, %s, %s, %s, %s, %s)""",
+        (photo_id, report_id, content_type, len(data), sha256, data),
+    )
+
+
+def photo_data(conn: Conn, photo_id: str) -> dict[str, Any] | None:
+    return conn.execute("SELECT content_type, data FROM report_photo WHERE id = %s", (photo_id,)).fetchone()
+
+
+def nearest_facilities(conn: Conn, *, lon: float, lat: float, limit: int) -> list[dict[str, Any]]:
+    """Facilities nearest to a point, with their distance on the ground (KNN on the GiST index)."""
+    return conn.execute(
+        """SELECT id, name, kind, round(ST_Distance(geom::geography,
+                                                    ST_Point(%(lon)s, %(lat)s, 4326)::geography)::numeric, 1)::float8
+                  AS distance_m
+           FROM facility
+           ORDER BY geom::geography <-> ST_Point(%(lon)s, %(lat)s, 4326)::geography, id
+           LIMIT %(limit)s""",
+        {"lon": lon, "lat": lat, "limit": limit},
+    ).fetchall()

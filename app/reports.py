@@ -1,0 +1,123 @@
+"""Storing reports exactly once and matching them to damage cases; storing their photos idempotently."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from app.errors import Conflict, NotFound, ValidationError
+from app.repo import Conn
+from app.repo import reports as repo
+from app.report_input import ReportIn
+
+# What a follow-up report's progress does to its case, and from which statuses it may do so.
+PROGRESS_TO_STATUS = {"repair_started": "in_repair", "temporarily_restored": "temporarily_restored",
+                      "restored": "repaired"}
+STATUS_ORDER = ("reported", "confirmed", "assigned", "in_repair", "temporarily_restored", "repaired")
+
+PHOTO_TYPES = {"image/jpeg": (b"\xff\xd8\xff",), "image/png": (b"\x89PNG\r\n\x1a\n",), "image/webp": (b"RIFF",)}
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A stored row, and whether this request created it (201) or found it (200)."""
+
+    row: dict[str, Any]
+    created: bool
+
+
+def store_report(conn: Conn, report: ReportIn, *, reporter_id: int | None, match_distance_m: float) -> Stored:
+    """Store a report once, in the caller's transaction; the same id again returns what is stored."""
+    key = str(report.id)
+    repo.lock_id(conn, key)  # concurrent copies of one report wait here, then find it stored
+    content_hash = report.content_hash()
+    existing = repo.get(conn, key)
+    if existing is not None:
+        if existing["content_hash"] != content_hash:
+            raise Conflict(f"report {key} was already received with different content")
+        return Stored(existing, created=False)
+    case_id, facility_id = _match_case(conn, report, match_distance_m=match_distance_m)
+    row = {
+        "id": key, "case_id": case_id, "facility_id": report.facility_id, "reporter_id": reporter_id,
+        "kind": report.kind, "severity": report.severity, "status": report.status, "progress": report.progress,
+        "components": list(report.components), "hazards": list(report.hazards),
+        "repair_hours": report.repair_hours, "crew_size": report.crew_size, "materials": report.materials,
+        "notes": report.notes, "accuracy_m": report.accuracy_m, "observed_at": report.observed_at,
+        "content_hash": content_hash, "lon": report.lon, "lat": report.lat,
+    }
+    repo.insert(conn, row)
+    repo.add_case_event(conn, case_id=case_id, actor_id=reporter_id, action="report_added",
+                        data=json.dumps({"report_id": key, "matched_facility_id": facility_id}))
+    if report.progress:
+        _apply_progress(conn, case_id, report.progress, reporter_id=reporter_id, report_id=key)
+    stored = repo.get(conn, key)
+    assert stored is not None
+    return Stored(stored, created=True)
+
+
+def _match_case(conn: Conn, report: ReportIn, *, match_distance_m: float) -> tuple[int, int | None]:
+    """The case this report belongs to: the named case, the facility's open case, or a new one."""
+    if report.case_id is not None:
+        case = repo.case_for_followup(conn, report.case_id)
+        if case is None:
+            raise ValidationError({"case_id": "unknown case"})
+        if report.facility_id is not None and case["facility_id"] not in (None, report.facility_id):
+            raise ValidationError({"facility_id": f"does not match the facility of case {report.case_id}"})
+        return case["id"], case["facility_id"]
+    facility_id = report.facility_id
+    if facility_id is not None and not repo.facility_exists(conn, facility_id):
+        raise ValidationError({"facility_id": "unknown facility"})
+    if facility_id is None:
+        facility_id = repo.nearest_facility(conn, lon=report.lon, lat=report.lat, kind=report.kind,
+                                            within_m=match_distance_m)
+    if facility_id is None:  # an unknown site: a case of its own for the coordinator to resolve
+        case_id = repo.open_case(conn, facility_id=None, kind=report.kind, lon=report.lon, lat=report.lat)
+        assert case_id is not None
+        repo.add_case_event(conn, case_id=case_id, actor_id=None, action="opened", to_status="reported",
+                            reason="report at a site with no registered facility nearby")
+        return case_id, None
+    while True:
+        case = repo.open_case_of(conn, facility_id)
+        if case is not None:
+            return case["id"], facility_id
+        new_id = repo.open_case(conn, facility_id=facility_id, kind=report.kind, lon=report.lon, lat=report.lat)
+        if new_id is not None:
+            repo.add_case_event(conn, case_id=new_id, actor_id=None, action="opened", to_status="reported",
+                                reason="first report on this facility")
+            return new_id, facility_id
+        # Another transaction opened the case between our look and our insert: look again.
+
+
+def _apply_progress(conn: Conn, case_id: int, progress: str, *, reporter_id: int | None, report_id: str) -> None:
+    case = repo.case_for_followup(conn, case_id)
+    assert case is not None
+    target = PROGRESS_TO_STATUS[progress]
+    current = case["status"]
+    if current in STATUS_ORDER and STATUS_ORDER.index(target) > STATUS_ORDER.index(current):
+        repo.set_case_status(conn, case_id, target)
+        repo.add_case_event(conn, case_id=case_id, actor_id=reporter_id, action="status_changed",
+                            from_status=current, to_status=target, reason=f"field report: {progress}",
+                            data=json.dumps({"report_id": report_id}))
+
+
+def store_photo(conn: Conn, *, report_id: str, photo_id: str, content_type: str, data: bytes) -> Stored:
+    """Store a photo of a stored report once; the same photo id with other bytes is a conflict."""
+    signatures = PHOTO_TYPES[content_type]
+    if not data.startswith(signatures) or (content_type == "image/webp" and data[8:12] != b"WEBP"):
+        raise ValidationError({"body": f"is not a {content_type} image"}, status=415)
+    repo.lock_id(conn, photo_id)
+    if repo.get(conn, report_id) is None:
+        raise NotFound(f"report {report_id} has not been received; send the report first")
+    digest = hashlib.sha256(data).hexdigest()
+    existing = repo.get_photo(conn, photo_id)
+    if existing is not None:
+        if existing["sha256"] != digest or existing["report_id"] != report_id:
+            raise Conflict(f"photo {photo_id} was already received with different content")
+        return Stored(existing, created=False)
+    repo.insert_photo(conn, photo_id=photo_id, report_id=report_id, content_type=content_type, data=data,
+                      sha256=digest)
+    stored = repo.get_photo(conn, photo_id)
+    assert stored is not None
+    return Stored(stored, created=True)
