@@ -12,6 +12,7 @@ run: setup
 	@if [ -z "$$DATABASE_URL" ]; then $(PY) -m tools.pgcluster start; fi
 	@$(FLASK) db-upgrade
 	@$(FLASK) load-demo
+	@$(FLASK) demo-accounts
 	@echo "GridTriage: http://$(HOST):$(PORT)/   (Ctrl-C stops the web server; make stop stops the database)"
 	@$(FLASK) run --host $(HOST) --port $(PORT)
 

@@ -24,16 +24,36 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
-    from app import api, api_reports, db, demo, errors, health, migrate, pages, vendor
+    from app import (
+        account,
+        api,
+        api_reports,
+        auth,
+        db,
+        demo,
+        errors,
+        health,
+        migrate,
+        pages,
+        security,
+        users_cli,
+        vendor,
+    )
 
     db.init_app(app)
     migrate.init_app(app)
     errors.init_app(app)
     demo.init_app(app)
+    auth.init_app(app)
+    security.init_app(app)
+    users_cli.init_app(app)
+    app.register_blueprint(account.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(api_reports.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(vendor.bp)
+    __import__("app.i18n").i18n.init_app(app)
+    __import__("app.field").field.init_app(app)
     # Feature modules register themselves below, one line each.
     return app

@@ -7,13 +7,16 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
+from flask_login import current_user
 
 from app import db
+from app.auth import requires
 from app.errors import NotFound, ValidationError
 from app.params import parse_bbox, parse_int, parse_number, parse_time
 from app.repo import reports as repo
 from app.report_input import parse_report
 from app.reports import PHOTO_TYPES, store_photo, store_report
+from app.security import client_address, limit
 
 bp = Blueprint("reports", __name__, url_prefix="/api")
 
@@ -30,6 +33,11 @@ def _too_large(limit: int) -> None:
         raise ValidationError({"body": f"is larger than {limit} bytes"}, status=413)
 
 
+def _own_only() -> int | None:
+    """Crews see only their own reports; coordinators and admins see all (None)."""
+    return None if current_user.has("coordinator") else int(current_user.id)
+
+
 def _uuid(value: str, name: str) -> str:
     try:
         return str(uuid.UUID(value))
@@ -38,6 +46,7 @@ def _uuid(value: str, name: str) -> str:
 
 
 @bp.post("/reports")
+@requires("crew")
 def create_report() -> tuple[Response, int]:
     """Crew and up: store a report; 201 new, 200 same again, 409 same id with other content."""
     _too_large(current_app.config["REPORT_MAX_BYTES"])
@@ -45,8 +54,9 @@ def create_report() -> tuple[Response, int]:
     if body is None:
         raise ValidationError({"body": "must be a JSON object (Content-Type: application/json)"}, status=400)
     report = parse_report(body, now=datetime.now(UTC))
+    limit("reports", f"user:{current_user.id}", f"addr:{client_address()}")
     with db.connection() as conn:
-        stored = store_report(conn, report, reporter_id=None,
+        stored = store_report(conn, report, reporter_id=current_user.id,
                               match_distance_m=current_app.config["MATCH_DISTANCE_M"])
     response = jsonify({"report": report_json(stored.row)})
     response.headers["Location"] = url_for("reports.get_report", report_id=stored.row["id"])
@@ -54,28 +64,31 @@ def create_report() -> tuple[Response, int]:
 
 
 @bp.get("/reports/<report_id>")
+@requires("crew")
 def get_report(report_id: str) -> Response:
     """Crew and up: one stored report (the outbox's receipt check)."""
     with db.connection() as conn:
         row = repo.get(conn, _uuid(report_id, "report_id"))
-    if row is None:
+    if row is None or _own_only() not in (None, row["reporter_id"]):
         raise NotFound(f"report {report_id} has not been received")
     return jsonify({"report": report_json(row)})
 
 
 @bp.get("/reports")
+@requires("crew")
 def list_reports() -> Response:
-    """Reports as GeoJSON, oldest first; `bbox`, `since` (received after) and `limit` filter."""
+    """Crew (own) and up: reports as GeoJSON, oldest first; `bbox`, `since` (received after), `limit`."""
     bbox = parse_bbox(request.args.get("bbox"))
     since = parse_time(request.args.get("since"), name="since")
-    limit = parse_int(request.args.get("limit"), name="limit", low=1, high=10_000, default=1000)
+    count = parse_int(request.args.get("limit"), name="limit", low=1, high=10_000, default=1000)
     box = (bbox.min_lon, bbox.min_lat, bbox.max_lon, bbox.max_lat) if bbox else None
     with db.connection() as conn:
-        body = repo.geojson(conn, bbox=box, since=since, reporter_id=None, limit=limit)
+        body = repo.geojson(conn, bbox=box, since=since, reporter_id=_own_only(), limit=count)
     return Response(body, mimetype="application/geo+json")
 
 
 @bp.put("/reports/<report_id>/photos/<photo_id>")
+@requires("crew")
 def put_photo(report_id: str, photo_id: str) -> tuple[Response, int]:
     """Crew and up: store a photo of a report; 201 new, 200 same again, 409 other bytes under the same id."""
     report_key, photo_key = _uuid(report_id, "report_id"), _uuid(photo_id, "photo_id")
@@ -89,16 +102,19 @@ def put_photo(report_id: str, photo_id: str) -> tuple[Response, int]:
     if len(data) > current_app.config["PHOTO_MAX_BYTES"]:
         raise ValidationError({"body": f"is larger than {current_app.config['PHOTO_MAX_BYTES']} bytes"}, status=413)
     with db.connection() as conn:
-        stored = store_photo(conn, report_id=report_key, photo_id=photo_key, content_type=content_type, data=data)
+        stored = store_photo(conn, report_id=report_key, photo_id=photo_key, content_type=content_type, data=data,
+                             owner_id=_own_only())
     return jsonify({"photo": stored.row}), 201 if stored.created else 200
 
 
 @bp.get("/reports/<report_id>/photos/<photo_id>")
+@requires("crew")
 def get_photo(report_id: str, photo_id: str) -> Response:
     """Crew and up: a stored photo's bytes."""
     with db.connection() as conn:
         row = repo.photo_data(conn, _uuid(photo_id, "photo_id"))
-    if row is None:
+    mine = row is not None and _own_only() in (None, row["reporter_id"])
+    if row is None or not mine or row["report_id"] != _uuid(report_id, "report_id"):
         raise NotFound(f"photo {photo_id} not found")
     response = Response(bytes(row["data"]), mimetype=row["content_type"])
     response.headers["X-Content-Type-Options"] = "nosniff"
@@ -106,6 +122,7 @@ def get_photo(report_id: str, photo_id: str) -> Response:
 
 
 @bp.get("/facilities/nearest")
+@requires("crew")
 def nearest_facilities() -> Response:
     """Crew and up: the registered facilities nearest to a point, with their distance in metres."""
     lon = parse_number(request.args.get("lon"), name="lon", low=-180, high=180)

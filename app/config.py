@@ -51,5 +51,12 @@ def defaults() -> dict[str, Any]:
         "REPORT_MAX_BYTES": 64 * 1024,
         "PHOTO_MAX_BYTES": 8 * 1024 * 1024,
         "MATCH_DISTANCE_M": 250.0,
+        "SECURE_COOKIES": False,  # set FLASK_SECURE_COOKIES=true when served over HTTPS
+        "SESSION_LIFETIME_S": 12 * 3600,
+        "CREW_REMEMBER_DAYS": 30,
+        "RATE_LIMIT_LOGIN": 10,  # attempts per user name and per address in the window; 0 turns a limit off
+        "RATE_LIMIT_LOGIN_WINDOW_S": 300,
+        "RATE_LIMIT_REPORTS": 120,  # reports per user and per address in the window
+        "RATE_LIMIT_REPORTS_WINDOW_S": 60,
         "JSON_SORT_KEYS": False,
     }

@@ -5,12 +5,14 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, jsonify
 
 from app import db
+from app.auth import public
 from app.repo import schema
 
 bp = Blueprint("health", __name__)
 
 
 @bp.get("/healthz")
+@public
 def healthz() -> tuple[Response, int]:
     """Anyone: 200 when the database answers and is migrated to the newest schema, else 503."""
     head = current_app.config["SCHEMA_HEAD"]

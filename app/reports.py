@@ -102,13 +102,15 @@ def _apply_progress(conn: Conn, case_id: int, progress: str, *, reporter_id: int
                             data=json.dumps({"report_id": report_id}))
 
 
-def store_photo(conn: Conn, *, report_id: str, photo_id: str, content_type: str, data: bytes) -> Stored:
-    """Store a photo of a stored report once; the same photo id with other bytes is a conflict."""
+def store_photo(conn: Conn, *, report_id: str, photo_id: str, content_type: str, data: bytes,
+                owner_id: int | None) -> Stored:
+    """Store a photo of a stored report once (of one's own report unless owner_id is None)."""
     signatures = PHOTO_TYPES[content_type]
     if not data.startswith(signatures) or (content_type == "image/webp" and data[8:12] != b"WEBP"):
         raise ValidationError({"body": f"is not a {content_type} image"}, status=415)
     repo.lock_id(conn, photo_id)
-    if repo.get(conn, report_id) is None:
+    report = repo.get(conn, report_id)
+    if report is None or owner_id not in (None, report["reporter_id"]):
         raise NotFound(f"report {report_id} has not been received; send the report first")
     digest = hashlib.sha256(data).hexdigest()
     existing = repo.get_photo(conn, photo_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, send_from_directory
 
+from app.auth import public
 from app.config import ROOT
 
 bp = Blueprint("vendor", __name__, url_prefix="/vendor")
@@ -13,6 +14,7 @@ PACKAGES = {"leaflet": ROOT / "node_modules" / "leaflet" / "dist"}
 
 
 @bp.get("/<package>/<path:filename>")
+@public
 def asset(package: str, filename: str) -> Response:
     """Anyone: a file of an allowed front-end package."""
     folder = PACKAGES.get(package)

@@ -77,8 +77,35 @@ def database_url(pg_server: TestServer) -> Iterator[str]:
 
 
 def make_app(database_url: str, **extra: object) -> Flask:
+    # The session's tests send many reports from one address; the rate-limit tests make their own app.
     return create_app({"TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "test-secret",
-                       "DB_TIMEOUT_S": 3.0, **extra})
+                       "DB_TIMEOUT_S": 3.0, "RATE_LIMIT_REPORTS": 0, "RATE_LIMIT_LOGIN": 0, **extra})
+
+
+PASSWORD = "correct horse battery"
+ACCOUNTS = {"crew": "crew", "crew2": "crew", "coordinator": "coordinator", "admin": "admin"}
+
+
+@pytest.fixture(scope="session")
+def tokens(app: Flask) -> dict[str, str]:
+    """One account per role (and a second crew), each with an API token; the password is PASSWORD."""
+    runner = app.test_cli_runner()
+    found = {}
+    for name, role in ACCOUNTS.items():
+        created = runner.invoke(args=["create-user", name, "--role", role], env={"GRIDTRIAGE_PASSWORD": PASSWORD})
+        assert created.exit_code == 0, created.output
+        token = runner.invoke(args=["create-token", name])
+        assert token.exit_code == 0, token.output
+        found[name] = token.output.strip()
+    return found
+
+
+def api_client(app: Flask, token: str | None) -> FlaskClient:
+    """A test client that authenticates every request with a bearer token (or not at all)."""
+    client = app.test_client()
+    if token:
+        client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    return client
 
 
 @pytest.fixture(scope="session")
@@ -99,7 +126,18 @@ def demo_loaded(app: Flask) -> Flask:
 
 
 @pytest.fixture()
-def client(app: Flask) -> FlaskClient:
+def client(app: Flask, tokens: dict[str, str]) -> FlaskClient:
+    """A crew member's API client."""
+    return api_client(app, tokens["crew"])
+
+
+@pytest.fixture()
+def coordinator(app: Flask, tokens: dict[str, str]) -> FlaskClient:
+    return api_client(app, tokens["coordinator"])
+
+
+@pytest.fixture()
+def anonymous(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
@@ -111,7 +149,7 @@ def db(database_url: str) -> Iterator[psycopg.Connection]:
 
 
 @pytest.fixture(scope="session")
-def live_server(demo_loaded: Flask) -> Iterator[str]:
+def live_server(demo_loaded: Flask, tokens: dict[str, str]) -> Iterator[str]:
     """The app served over HTTP on a free port, for the browser."""
     server = make_server("127.0.0.1", free_port(), demo_loaded, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -134,6 +172,15 @@ def browser() -> Iterator[object]:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+def login(page, base_url: str, username: str) -> None:
+    """Sign in through the login form, as a person would."""
+    page.goto(base_url + "/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(lambda url: "/login" not in url)
 
 
 @pytest.fixture()

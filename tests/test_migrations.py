@@ -66,7 +66,6 @@ def test_database_rejects_facilities_that_break_domain_rules(db, kind, voltage, 
 
 
 def test_case_events_are_append_only(db):
-    db.execute(FACILITY, ("append-only-check", "substation", 10, "POINT(1 1)"))
     case = db.execute("""INSERT INTO damage_case (kind, geom) VALUES ('substation', ST_Point(1, 1, 4326))
                          RETURNING id""").fetchone()["id"]
     db.execute("INSERT INTO case_event (case_id, action) VALUES (%s, 'opened')", (case,))

@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tests.conftest import api_client
+
 # Airton substation in the demo (approximate position from the file).
 AIRTON = (-6.35804367082056, 53.29423775)
 
@@ -59,12 +61,12 @@ def test_same_report_sent_twice_is_stored_once(demo_loaded, client, db):
     assert count_reports(db, body["id"]) == 1
 
 
-def test_concurrent_copies_of_one_report_are_stored_once(demo_loaded, db):
+def test_concurrent_copies_of_one_report_are_stored_once(demo_loaded, db, tokens):
     body = report()
     statuses: list[int] = []
 
     def send() -> None:
-        statuses.append(demo_loaded.test_client().post("/api/reports", json=body).status_code)
+        statuses.append(api_client(demo_loaded, tokens["crew"]).post("/api/reports", json=body).status_code)
 
     threads = [threading.Thread(target=send) for _ in range(8)]
     for t in threads:
@@ -75,13 +77,14 @@ def test_concurrent_copies_of_one_report_are_stored_once(demo_loaded, db):
     assert count_reports(db, body["id"]) == 1
 
 
-def test_concurrent_first_reports_on_one_facility_open_one_case(demo_loaded, db):
+def test_concurrent_first_reports_on_one_facility_open_one_case(demo_loaded, db, tokens):
     fid = facility_id(db, "Finglas")
     bodies = [report(facility_id=fid, lon=-6.3, lat=53.39) for _ in range(6)]
     results: list[int] = []
 
     def send(body) -> None:
-        results.append(demo_loaded.test_client().post("/api/reports", json=body).json["report"]["case_id"])
+        response = api_client(demo_loaded, tokens["crew"]).post("/api/reports", json=body)
+        results.append(response.json["report"]["case_id"])
 
     threads = [threading.Thread(target=send, args=(b,)) for b in bodies]
     for t in threads:

@@ -137,7 +137,9 @@ def insert_photo(conn: Conn, *, photo_id: str, report_id: str, content_type: str
 
 
 def photo_data(conn: Conn, photo_id: str) -> dict[str, Any] | None:
-    return conn.execute("SELECT content_type, data FROM report_photo WHERE id = %s", (photo_id,)).fetchone()
+    return conn.execute("""SELECT p.content_type, p.data, p.report_id::text AS report_id, r.reporter_id
+                           FROM report_photo p JOIN report r ON r.id = p.report_id WHERE p.id = %s""",
+                        (photo_id,)).fetchone()
 
 
 def nearest_facilities(conn: Conn, *, lon: float, lat: float, limit: int) -> list[dict[str, Any]]:

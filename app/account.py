@@ -1,0 +1,104 @@
+"""Signing in and out, changing one's password, and the session facts the front end needs."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, flash, jsonify, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_user, logout_user
+from flask_wtf import FlaskForm
+from flask_wtf.csrf import generate_csrf
+from werkzeug.security import check_password_hash, generate_password_hash
+from werkzeug.wrappers import Response
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length
+
+from app import db
+from app.auth import _user, public, requires
+from app.repo import users
+from app.security import client_address, limit
+
+bp = Blueprint("account", __name__)
+MIN_PASSWORD = 10
+# Compared against when the user does not exist, so a wrong name takes as long as a wrong password.
+_DUMMY_HASH = generate_password_hash("not a real password")
+
+
+class LoginForm(FlaskForm):
+    username = StringField("Username", validators=[DataRequired(), Length(max=64)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=256)])
+
+
+class PasswordForm(FlaskForm):
+    current = PasswordField("Current password", validators=[DataRequired()])
+    new = PasswordField("New password", validators=[DataRequired(), Length(min=MIN_PASSWORD, max=256)])
+    confirm = PasswordField("Repeat the new password", validators=[EqualTo("new", "The passwords differ.")])
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path on this site: an attacker's absolute URL in ?next= is ignored."""
+    if not target:
+        return url_for("pages.home")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return url_for("pages.home")
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@public
+def login() -> Response | str | tuple[str, int]:
+    """Anyone: the sign-in form; crews stay signed in on their phones (remember cookie)."""
+    form = LoginForm()
+    if form.validate_on_submit():
+        name = form.username.data or ""
+        limit("login", f"user:{name.lower()}", f"addr:{client_address()}")
+        with db.connection() as conn:
+            row = users.get_by_name(conn, name)
+        ok = check_password_hash(row["password_hash"] if row else _DUMMY_HASH, form.password.data or "")
+        user = _user(row) if ok else None
+        if user is not None:
+            session.clear()
+            session.permanent = True
+            login_user(user, remember=user.role == "crew")
+            return redirect(_safe_next(request.args.get("next")))
+        return render_template("login.html", form=form, error="Wrong username or password."), 401
+    return render_template("login.html", form=form, error=None)
+
+
+@bp.post("/logout")
+@requires("crew")
+def logout() -> Response:
+    """Crew and up: sign out (a POST with the CSRF token, so no other site can sign you out)."""
+    logout_user()
+    session.clear()
+    return redirect(url_for("account.login"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@requires("crew")
+def change_password() -> Response | str | tuple[str, int]:
+    """Crew and up: change one's own password; every other session of the account ends."""
+    form = PasswordForm()
+    if form.validate_on_submit():
+        limit("login", f"user:{current_user.username.lower()}", f"addr:{client_address()}")
+        with db.connection() as conn:
+            row = users.get(conn, current_user.id)
+            if row is None or not check_password_hash(row["password_hash"], form.current.data or ""):
+                return render_template("password.html", form=form, error="The current password is wrong."), 400
+            users.set_password(conn, current_user.id, generate_password_hash(form.new.data or ""))
+            users.audit(conn, actor_id=current_user.id, entity="user", entity_id=str(current_user.id),
+                        action="password_changed", reason="changed by the user")
+            fresh = _user(users.get(conn, current_user.id))
+        assert fresh is not None
+        login_user(fresh, remember=fresh.role == "crew")
+        flash("Password changed.")
+        return redirect(url_for("pages.home"))
+    return render_template("password.html", form=form, error=None)
+
+
+@bp.get("/api/session")
+@requires("crew")
+def session_info() -> Response:
+    """Crew and up: who is signed in, and a fresh CSRF token for the offline outbox's next sync."""
+    return jsonify({"username": current_user.username, "role": current_user.role, "csrf_token": generate_csrf()})

@@ -1,0 +1,86 @@
+"""SQL for accounts, API tokens, the audit trail and rate-limit counters."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from app.repo import Conn
+
+
+def get(conn: Conn, user_id: int) -> dict[str, Any] | None:
+    return conn.execute("SELECT id, username, role, active, password_hash FROM app_user WHERE id = %s",
+                        (user_id,)).fetchone()
+
+
+def get_by_name(conn: Conn, username: str) -> dict[str, Any] | None:
+    return conn.execute("SELECT id, username, role, active, password_hash FROM app_user WHERE username = %s",
+                        (username,)).fetchone()
+
+
+def count(conn: Conn) -> int:
+    row = conn.execute("SELECT count(*) AS n FROM app_user").fetchone()
+    return int(row["n"]) if row else 0
+
+
+def insert(conn: Conn, *, username: str, password_hash: str, role: str) -> int:
+    row = conn.execute("""INSERT INTO app_user (username, password_hash, role) VALUES (%s, %s, %s)
+                          RETURNING id""", (username, password_hash, role)).fetchone()
+    assert row is not None
+    return row["id"]
+
+
+def set_password(conn: Conn, user_id: int, password_hash: str) -> None:
+    conn.execute("UPDATE app_user SET password_hash = %s WHERE id = %s", (password_hash, user_id))
+
+
+def set_role(conn: Conn, user_id: int, role: str) -> None:
+    conn.execute("UPDATE app_user SET role = %s WHERE id = %s", (role, user_id))
+
+
+def insert_token(conn: Conn, *, user_id: int, token_hash: str, label: str | None) -> None:
+    conn.execute("INSERT INTO api_token (user_id, token_hash, label) VALUES (%s, %s, %s)",
+                 (user_id, token_hash, label))
+
+
+def user_for_token(conn: Conn, token_hash: str) -> dict[str, Any] | None:
+    """The active user of a live token; marks the token used (at most once a minute)."""
+    row = conn.execute(
+        """SELECT u.id, u.username, u.role, u.active, u.password_hash, t.id AS token_id
+           FROM api_token t JOIN app_user u ON u.id = t.user_id
+           WHERE t.token_hash = %s AND t.revoked_at IS NULL AND u.active""",
+        (token_hash,),
+    ).fetchone()
+    if row is not None:
+        conn.execute("""UPDATE api_token SET last_used_at = now()
+                        WHERE id = %s AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')""",
+                     (row["token_id"],))
+    return row
+
+
+def audit(conn: Conn, *, actor_id: int | None, entity: str, entity_id: str, action: str,
+          before: dict[str, Any] | None = None, after: dict[str, Any] | None = None, reason: str | None = None) -> None:
+    """Append an event to the audit trail (append-only in the database)."""
+    conn.execute(
+        """INSERT INTO audit_event (actor_id, entity, entity_id, action, before, after, reason)
+           VALUES (%s, %s, %s, %s, %s, %s, %s)""",
+        (actor_id, entity, entity_id, action, json.dumps(before) if before is not None else None,
+         json.dumps(after) if after is not None else None, reason),
+    )
+
+
+def hit(conn: Conn, *, key: str, window_s: int) -> tuple[int, float]:
+    """Count one hit in the current fixed window; return the hits so far and the seconds until it ends."""
+    row = conn.execute(
+        """WITH w AS (SELECT to_timestamp(floor(extract(epoch FROM now()) / %(w)s) * %(w)s) AS start)
+           INSERT INTO rate_limit (key, window_start, hits) SELECT %(key)s, w.start, 1 FROM w
+           ON CONFLICT (key, window_start) DO UPDATE SET hits = rate_limit.hits + 1
+           RETURNING hits, extract(epoch FROM window_start + make_interval(secs => %(w)s) - now())::float8 AS left_s""",
+        {"key": key, "w": window_s},
+    ).fetchone()
+    assert row is not None
+    return int(row["hits"]), float(row["left_s"])
+
+
+def forget_old_hits(conn: Conn) -> None:
+    conn.execute("DELETE FROM rate_limit WHERE window_start < now() - interval '1 day'")

@@ -1,0 +1,86 @@
+"""Account commands: create-user, create-token, demo-accounts."""
+
+from __future__ import annotations
+
+import os
+import secrets
+
+import click
+from flask import Flask
+from flask.cli import with_appcontext
+from werkzeug.security import generate_password_hash
+
+from app import db
+from app.auth import ROLES, token_hash
+from app.config import VAR
+from app.repo import users
+
+DEMO_LOGINS = VAR / "demo-logins"
+
+
+def create(username: str, password: str, role: str) -> int:
+    """Create an account and record it in the audit trail; a taken name is a ClickException."""
+    with db.connection() as conn:
+        if users.get_by_name(conn, username) is not None:
+            raise click.ClickException(f"user {username!r} exists already")
+        user_id = users.insert(conn, username=username, password_hash=generate_password_hash(password), role=role)
+        users.audit(conn, actor_id=None, entity="user", entity_id=str(user_id), action="created",
+                    after={"username": username, "role": role}, reason="command line")
+    return user_id
+
+
+@click.command("create-user")
+@click.argument("username")
+@click.option("--role", type=click.Choice(ROLES), required=True, help="crew, coordinator or admin")
+@with_appcontext
+def create_user_command(username: str, role: str) -> None:
+    """Create an account; the password comes from GRIDTRIAGE_PASSWORD when set, else a prompt."""
+    password = os.environ.get("GRIDTRIAGE_PASSWORD") or click.prompt(
+        "Password", hide_input=True, confirmation_prompt=True)
+    if len(password) < 10:
+        raise click.ClickException("the password must have at least 10 characters")
+    user_id = create(username, password, role)
+    click.echo(f"created {role} {username!r} (id {user_id})")
+
+
+@click.command("create-token")
+@click.argument("username")
+@click.option("--label", default=None, help="what the token is for, e.g. the script that uses it")
+@with_appcontext
+def create_token_command(username: str, label: str | None) -> None:
+    """Print a new API bearer token for an account (shown once; only its hash is stored)."""
+    token = "gt_" + secrets.token_urlsafe(32)
+    with db.connection() as conn:
+        row = users.get_by_name(conn, username)
+        if row is None:
+            raise click.ClickException(f"no user {username!r}")
+        users.insert_token(conn, user_id=row["id"], token_hash=token_hash(token), label=label)
+        users.audit(conn, actor_id=None, entity="user", entity_id=str(row["id"]), action="token_created",
+                    after={"label": label}, reason="command line")
+    click.echo(token)
+
+
+@click.command("demo-accounts")
+@with_appcontext
+def demo_accounts_command() -> None:
+    """Create one demo account per role when there are no accounts; print the demo logins."""
+    with db.connection() as conn:
+        existing = users.count(conn)
+    if existing == 0:
+        lines = []
+        for role in ROLES:
+            password = secrets.token_urlsafe(9)
+            create(f"demo-{role}", password, role)
+            lines.append(f"  demo-{role:<12} {password}")
+        VAR.mkdir(exist_ok=True)
+        DEMO_LOGINS.write_text("\n".join(lines) + "\n")
+        os.chmod(DEMO_LOGINS, 0o600)
+    if DEMO_LOGINS.exists():
+        click.echo("Demo logins (user, password):\n" + DEMO_LOGINS.read_text().rstrip())
+    else:
+        click.echo("Accounts exist already; create more with: flask --app app create-user NAME --role ROLE")
+
+
+def init_app(app: Flask) -> None:
+    for command in (create_user_command, create_token_command, demo_accounts_command):
+        app.cli.add_command(command)

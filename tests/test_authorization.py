@@ -1,0 +1,98 @@
+"""Every route has an explicit role, and each role (and anonymous) gets exactly what it should."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from tests.conftest import api_client
+
+# The expected role of every endpoint; a new route must be added here, or the first test fails.
+EXPECTED = {
+    "health.healthz": "anyone",
+    "vendor.asset": "anyone",
+    "account.login": "anyone",
+    "account.logout": "crew",
+    "account.change_password": "crew",
+    "account.session_info": "crew",
+    "pages.home": "crew",
+    "api.list_facilities": "crew",
+    "reports.create_report": "crew",
+    "reports.get_report": "crew",
+    "reports.list_reports": "crew",
+    "reports.put_photo": "crew",
+    "reports.get_photo": "crew",
+    "reports.nearest_facilities": "crew",
+    "field.form": "crew",
+    "field.service_worker": "anyone",
+    "field.manifest": "anyone",
+    "i18n.switch": "anyone",
+    "openapi.spec": "anyone",
+}
+ORDER = ["anonymous", "crew", "coordinator", "admin"]
+SAMPLE_ARGS = {"package": "leaflet", "filename": "leaflet.js", "report_id": str(uuid.uuid4()),
+               "photo_id": str(uuid.uuid4()), "code": "en"}
+
+
+def routes(app):
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            yield rule, method
+
+
+def test_every_route_declares_the_expected_role(app):
+    declared = {rule.endpoint: getattr(app.view_functions[rule.endpoint], "required_role", None)
+                for rule, _ in routes(app)}
+    assert declared == {endpoint: EXPECTED.get(endpoint) for endpoint in declared}
+    assert None not in declared.values()
+
+
+@pytest.mark.parametrize("who", ORDER)
+def test_authorisation_matrix(demo_loaded, tokens, who):
+    client = api_client(demo_loaded, tokens.get(who) if who != "anonymous" else None)
+    failures = []
+    for rule, method in routes(demo_loaded):
+        url = rule.build({k: v for k, v in SAMPLE_ARGS.items() if k in rule.arguments})[1]
+        response = client.open(url, method=method, json={} if method in ("POST", "PUT") else None)
+        response.close()
+        needed = EXPECTED[rule.endpoint]
+        allowed = needed == "anyone" or (who != "anonymous" and ORDER.index(who) >= ORDER.index(needed))
+        if allowed:
+            ok = response.status_code not in (401, 403) and response.status_code < 500
+        elif who == "anonymous":
+            ok = response.status_code == 401 if url.startswith("/api/") else (
+                response.status_code == 302 and "/login" in response.headers["Location"])
+        else:
+            ok = response.status_code == 403
+        if not ok:
+            failures.append(f"{method} {url}: {response.status_code}")
+    assert failures == []
+
+
+def test_a_view_without_a_role_is_refused(app, tokens):
+    app.view_functions["health.healthz"].required_role = None
+    try:
+        assert api_client(app, tokens["admin"]).get("/healthz").status_code == 403
+    finally:
+        app.view_functions["health.healthz"].required_role = "anyone"
+
+
+def test_bad_token_is_401(demo_loaded):
+    response = api_client(demo_loaded, "gt_not-a-real-token").get("/api/facilities")
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_crew_sees_only_their_own_reports(demo_loaded, tokens):
+    from tests.test_reports_api import report
+
+    mine = report(kind="other", components=[])
+    assert api_client(demo_loaded, tokens["crew"]).post("/api/reports", json=mine).status_code == 201
+    other = api_client(demo_loaded, tokens["crew2"])
+    assert other.get(f"/api/reports/{mine['id']}").status_code == 404
+    assert mine["id"] not in {f["id"] for f in other.get("/api/reports").json["features"]}
+    coordinator = api_client(demo_loaded, tokens["coordinator"])
+    assert coordinator.get(f"/api/reports/{mine['id']}").status_code == 200
