@@ -53,7 +53,5 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(api_reports.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(vendor.bp)
-    __import__("app.i18n").i18n.init_app(app)
-    __import__("app.field").field.init_app(app)
     # Feature modules register themselves below, one line each.
     return app
