@@ -32,10 +32,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         db,
         demo,
         errors,
+        field,
         health,
+        i18n,
         migrate,
         pages,
         security,
+        triage,
         users_cli,
         vendor,
     )
@@ -51,7 +54,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(api_reports.bp)
+    app.register_blueprint(triage.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(vendor.bp)
+    i18n.init_app(app)
+    field.init_app(app)
     # Feature modules register themselves below, one line each.
     return app

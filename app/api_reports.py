@@ -50,7 +50,10 @@ def _uuid(value: str, name: str) -> str:
 def create_report() -> tuple[Response, int]:
     """Crew and up: store a report; 201 new, 200 same again, 409 same id with other content."""
     _too_large(current_app.config["REPORT_MAX_BYTES"])
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # nested deeper than the JSON parser follows: as malformed as bad syntax
+        body = None
     if body is None:
         raise ValidationError({"body": "must be a JSON object (Content-Type: application/json)"}, status=400)
     report = parse_report(body, now=datetime.now(UTC))

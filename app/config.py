@@ -51,6 +51,8 @@ def defaults() -> dict[str, Any]:
         "REPORT_MAX_BYTES": 64 * 1024,
         "PHOTO_MAX_BYTES": 8 * 1024 * 1024,
         "MATCH_DISTANCE_M": 250.0,
+        "PLAN_MAX_SECONDS": 10.0,  # the longest local search a plan request may ask for
+        "PERSONS_PER_CUSTOMER": 2.5,  # for customers interrupted and customer-minutes interrupted
         "SECURE_COOKIES": False,  # set FLASK_SECURE_COOKIES=true when served over HTTPS
         "SESSION_LIFETIME_S": 12 * 3600,
         "CREW_REMEMBER_DAYS": 30,

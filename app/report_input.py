@@ -119,6 +119,9 @@ class _Fields:
         if len(value) > max_chars:
             self.fail(name, f"must be at most {max_chars} characters (got {len(value)})")
             return None
+        if "\x00" in value:  # PostgreSQL text cannot hold it
+            self.fail(name, "must not contain NUL characters")
+            return None
         return value.strip() or None
 
 
@@ -128,7 +131,8 @@ def _uuid(fields: _Fields) -> uuid.UUID | None:
         fields.fail("id", "is required (a UUID made on the device)")
         return None
     try:
-        return uuid.UUID(str(value)) if isinstance(value, str) else None
+        if isinstance(value, str):  # anything else (a number, a list) is not a UUID either
+            return uuid.UUID(value)
     except ValueError:
         pass
     fields.fail("id", "must be a UUID")
@@ -149,6 +153,11 @@ def _observed_at(fields: _Fields, now: datetime) -> datetime | None:
         return None
     if moment.tzinfo is None:
         fields.fail("observed_at", "must include a time zone (e.g. Z or +02:00)")
+        return None
+    try:
+        moment.astimezone(UTC)  # e.g. year 1 at +14:00 lies before the first representable UTC time
+    except OverflowError:
+        fields.fail("observed_at", "is out of range")
         return None
     if moment > now + CLOCK_SKEW:
         fields.fail("observed_at", "is in the future")

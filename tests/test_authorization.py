@@ -24,6 +24,8 @@ EXPECTED = {
     "reports.put_photo": "crew",
     "reports.get_photo": "crew",
     "reports.nearest_facilities": "crew",
+    "triage.triage": "coordinator",
+    "triage.plan_for_crews": "coordinator",
     "field.form": "crew",
     "field.service_worker": "anyone",
     "field.manifest": "anyone",

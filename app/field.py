@@ -1,0 +1,170 @@
+"""The crew's field form at /field: the page, its service worker (offline app shell) and its web app manifest."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, render_template, url_for
+from flask_babel import gettext, lazy_gettext
+
+from app.auth import public, requires
+from geo import taxonomy
+
+bp = Blueprint("field", __name__)
+
+STATIC_FIELD = Path(__file__).resolve().parent / "static" / "field"
+# Leaflet's files the pin map needs offline (the pin is a CSS icon, so no marker images).
+LEAFLET_FILES = ("leaflet.js", "leaflet.css")
+
+# Labels for the codes of geo.taxonomy, written out so that pybabel finds every one of them.
+LABELS = {
+    "power_plant": lazy_gettext("Power plant"), "chp_plant": lazy_gettext("CHP plant"),
+    "heat_plant": lazy_gettext("Heat plant"), "substation": lazy_gettext("Substation"),
+    "transformer": lazy_gettext("Transformer"), "line": lazy_gettext("Line"),
+    "gas_facility": lazy_gettext("Gas facility"), "other": lazy_gettext("Other"),
+    "minor": lazy_gettext("Minor"), "moderate": lazy_gettext("Moderate"), "severe": lazy_gettext("Severe"),
+    "destroyed": lazy_gettext("Destroyed"),
+    "operating": lazy_gettext("Operating"), "degraded": lazy_gettext("Degraded"),
+    "out_of_service": lazy_gettext("Out of service"),
+    "uxo": lazy_gettext("Unexploded ordnance"), "fire": lazy_gettext("Fire"),
+    "structural": lazy_gettext("Structural collapse risk"), "live_wires": lazy_gettext("Live wires"),
+    "access_blocked": lazy_gettext("Access blocked"),
+}
+COMPONENT_LABELS = {
+    "turbine": lazy_gettext("turbine"), "generator": lazy_gettext("generator"), "boiler": lazy_gettext("boiler"),
+    "step_up_transformer": lazy_gettext("step-up transformer"), "switchyard": lazy_gettext("switchyard"),
+    "cooling": lazy_gettext("cooling"), "fuel_supply": lazy_gettext("fuel supply"),
+    "control_room": lazy_gettext("control room"), "building": lazy_gettext("building"),
+    "heat_exchanger": lazy_gettext("heat exchanger"), "district_heating_pump": lazy_gettext("district heating pump"),
+    "pipework": lazy_gettext("pipework"), "transformer": lazy_gettext("transformer"),
+    "breaker": lazy_gettext("circuit breaker"), "disconnector": lazy_gettext("disconnector"),
+    "busbar": lazy_gettext("busbar"), "protection_relay": lazy_gettext("protection relay"),
+    "scada": lazy_gettext("SCADA / telemetry"), "cable": lazy_gettext("cable"), "fence": lazy_gettext("fence"),
+    "windings": lazy_gettext("windings"), "bushing": lazy_gettext("bushing"),
+    "tap_changer": lazy_gettext("tap changer"), "oil_tank": lazy_gettext("oil tank"),
+    "tower": lazy_gettext("tower"), "pole": lazy_gettext("pole"), "conductor": lazy_gettext("conductor"),
+    "insulator": lazy_gettext("insulator"), "crossarm": lazy_gettext("crossarm"),
+    "earth_wire": lazy_gettext("earth wire"), "compressor": lazy_gettext("compressor"),
+    "valve": lazy_gettext("valve"), "metering": lazy_gettext("metering"), "other": lazy_gettext("other"),
+}
+
+
+def _label(code: str, table: dict[str, Any]) -> str:
+    return str(table.get(code, code.replace("_", " ")))
+
+
+def _messages() -> dict[str, str]:
+    """Every string the scripts show, translated for the request's locale."""
+    return {
+        "waiting": gettext("waiting"), "sending": gettext("sending…"), "sent": gettext("sent"),
+        "rejected": gettext("rejected"),
+        "caseReceipt": gettext("case %(case)s, received %(time)s"),
+        "photosProgress": gettext("photos: %(sent)s of %(total)s sent"),
+        "photoRejected": gettext("photo %(n)s rejected: %(reason)s"),
+        "nextTry": gettext("next try %(time)s"),
+        "noReports": gettext("No reports yet."),
+        "outboxWaiting": gettext("Outbox: %(n)s waiting to be sent"),
+        "gpsWaiting": gettext("Waiting for GPS…"), "gpsAccuracy": gettext("GPS: ± %(m)s m"),
+        "gpsPoor": gettext("GPS accuracy is poor (± %(m)s m): move to open sky, or set a pin on the map."),
+        "gpsDenied": gettext("GPS is not available: %(reason)s. Set a pin on the map or pick a facility."),
+        "pinSet": gettext("Pin set on the map"), "facilityChosen": gettext("Facility: %(name)s"),
+        "noFacility": gettext("No facility (location only)"),
+        "nearestOffline": gettext("Nearest facilities from the copy saved on this phone."),
+        "nearestNone": gettext("No registered facilities nearby."),
+        "needLocation": gettext("Set the location: wait for GPS, set a pin, or pick a facility."),
+        "needField": gettext("Missing or not valid."),
+        "saved": gettext("Saved in the outbox; it will be sent as soon as there is a network."),
+        "online": gettext("Online"), "offline": gettext("Offline: reports wait in the outbox."),
+        "photoFailed": gettext("Could not read this photo: %(reason)s"),
+        "removePhoto": gettext("Remove photo"),
+        "storageFailed": gettext("Could not save the report on this phone: %(reason)s"),
+        "exportEmpty": gettext("The outbox is empty."),
+        "signIn": gettext("Sign in to send the waiting reports"),
+        "distance": gettext("%(m)s m"), "distanceKm": gettext("%(km)s km"),
+    }
+
+
+def page_config() -> dict[str, Any]:
+    """What the page's scripts need, as one JSON object: vocabulary with labels, messages, URLs and map settings."""
+    kinds = taxonomy.FACILITY_KINDS
+    return {
+        "kinds": [{"code": k, "label": _label(k, LABELS)} for k in kinds],
+        "components": {k: [{"code": c, "label": _label(c, COMPONENT_LABELS)} for c in taxonomy.allowed_components(k)]
+                       for k in kinds},
+        "messages": _messages(),
+        "urls": {
+            "reports": "/api/reports",
+            "session": "/api/session",
+            "login": "/login",
+            "nearest": "/api/facilities/nearest",
+            "facilities": url_for("api.list_facilities"),
+            "serviceWorker": url_for("field.service_worker"),
+            "scope": url_for("field.form"),
+        },
+        "tileUrl": current_app.config["TILE_URL"],
+        "tileAttribution": current_app.config["TILE_ATTRIBUTION"],
+        "accuracyWarnM": 50,
+        "maxNotes": 4000,
+        "maxMaterials": 2000,
+    }
+
+
+@bp.get("/field")
+@requires("crew")
+def form() -> str:
+    """Crew: the mobile damage report form, usable offline once opened."""
+    return render_template("field.html", field_config=page_config(), labels=LABELS, taxonomy=taxonomy)
+
+
+def _shell() -> list[str]:
+    """The files the service worker keeps so that the form opens with no network (the page itself is kept apart)."""
+    urls = [url_for("field.manifest"), url_for("static", filename="css/app.css")]
+    urls += [url_for("static", filename=f"field/{p.name}") for p in sorted(STATIC_FIELD.iterdir())
+             if p.suffix in (".js", ".css", ".svg") and p.name != "sw.js"]
+    urls += [url_for("vendor.asset", package="leaflet", filename=f) for f in LEAFLET_FILES]
+    return urls
+
+
+def _shell_version() -> str:
+    """A digest of the shell's static files: a new version makes a new service worker and a fresh cache."""
+    digest = hashlib.sha256()
+    for path in sorted(STATIC_FIELD.iterdir()):
+        if path.is_file():
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes())
+    for name in ("field.html", "base.html"):
+        digest.update((Path(current_app.root_path) / "templates" / name).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+@bp.get("/field/sw.js")
+@public
+def service_worker() -> Response:
+    """The form's service worker, controlling /field (hence the Service-Worker-Allowed header)."""
+    settings = {"version": _shell_version(), "shell": _shell(), "page": url_for("field.form"), "api": "/api/"}
+    body = f"const SETTINGS = {json.dumps(settings)};\n" + (STATIC_FIELD / "sw.js").read_text(encoding="utf-8")
+    response = Response(body, mimetype="text/javascript")
+    response.headers["Service-Worker-Allowed"] = url_for("field.form")
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@bp.get("/field/manifest.webmanifest")
+@public
+def manifest() -> Response:
+    """The web app manifest, so that crews can add the form to the home screen."""
+    body = {
+        "name": "GridTriage field report", "short_name": "GridTriage",
+        "start_url": url_for("field.form"), "scope": url_for("field.form"), "display": "standalone",
+        "background_color": "#ffffff", "theme_color": "#12263a",
+        "icons": [{"src": url_for("static", filename="field/icon.svg"), "sizes": "any", "type": "image/svg+xml"}],
+    }
+    return Response(json.dumps(body), mimetype="application/manifest+json")
+
+
+def init_app(app: Flask) -> None:
+    """Serve the field form (its labels need app.i18n's Babel)."""
+    app.register_blueprint(bp)

@@ -1,0 +1,244 @@
+// Sending the outbox: each report first (POST, idempotent by its device-made id), then its photos (PUT each).
+// Network errors, 5xx, 401, 403, 404, 408, 429 and CSRF failures leave a report waiting and retry with exponential backoff
+// (capped at 60 s, Retry-After honoured); 400, 409, 413, 415 and 422 are final: the report is rejected with the
+// server's reasons. A photo rejected with 400, 409, 413, 415 or 422 shows its reason; the report stays sent.
+import * as outbox from "./outbox.js";
+
+export const BASE_DELAY_MS = 2000;
+export const MAX_DELAY_MS = 60000;
+const REPORT_TIMEOUT_MS = 30000;
+const PHOTO_TIMEOUT_MS = 120000;
+const REJECTED = new Set([400, 409, 413, 415, 422]);
+const LOCK = "gridtriage-outbox-sync";
+
+let urls = { reports: "/api/reports", session: null };
+let running = null;
+let again = false;
+let againForced = false;
+let timer = null;
+
+export function configure(settings) { urls = { ...urls, ...settings }; }
+
+// Exponential backoff with jitter: about 2 s, 4 s, 8 s … never more than a minute.
+export function backoff(attempts) {
+  const ceiling = Math.min(MAX_DELAY_MS, BASE_DELAY_MS * 2 ** Math.max(0, attempts - 1));
+  return Math.round(ceiling / 2 + Math.random() * ceiling / 2);
+}
+
+// Retry-After as milliseconds from now (seconds or an HTTP date); 0 when absent or unreadable.
+export function retryAfterMs(value, now = Date.now()) {
+  if (!value) return 0;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const at = Date.parse(value);
+  return Number.isFinite(at) ? Math.max(0, at - now) : 0;
+}
+
+// The page's CSRF token may be hours old (the page can come from the service worker's cache): on a CSRF failure
+// a fresh one is fetched from the session endpoint and the request is made once more.
+let csrfToken = null;
+
+function headers(extra) {
+  const h = { Accept: "application/json", ...extra };
+  const token = csrfToken || document.querySelector('meta[name="csrf-token"]')?.content;
+  if (token) h["X-CSRFToken"] = token;
+  return h;
+}
+
+async function body(response) {
+  try { return await response.json(); } catch { return {}; }
+}
+
+async function fetchWithin(url, init, timeoutMs) {
+  const signal = "timeout" in AbortSignal ? AbortSignal.timeout(timeoutMs) : undefined;
+  return fetch(url, { ...init, credentials: "same-origin", cache: "no-store", signal });
+}
+
+async function refreshToken() {
+  if (!urls.session) return false;
+  try {
+    const response = await fetchWithin(urls.session, { headers: { Accept: "application/json" } }, 10000);
+    const data = response.ok ? await body(response) : {};
+    if (data.csrf_token) { csrfToken = data.csrf_token; return true; }
+  } catch { /* offline: the caller retries later */ }
+  return false;
+}
+
+function csrfFailure(response, data) {
+  return response.status === 400 && /csrf/i.test(String((data && data.error) || ""));
+}
+
+// One request with its parsed JSON body; throws on network errors and time-outs.
+async function call(url, { method, contentType, payload }, timeoutMs) {
+  const send = () => fetchWithin(url, { method, headers: headers({ "Content-Type": contentType }), body: payload },
+                                 timeoutMs);
+  let response = await send();
+  let data = await body(response);
+  if (csrfFailure(response, data) && (await refreshToken())) {
+    response = await send();
+    data = await body(response);
+  }
+  // A CSRF failure is the session's fault, never the report's: retry later (after signing in) instead of rejecting.
+  const retryable = csrfFailure(response, data);
+  return { response, data, retryable };
+}
+
+function retryLater(record, reason, response) {
+  record.attempts += 1;
+  const hinted = response && (response.status === 429 || response.status >= 500)
+    ? retryAfterMs(response.headers.get("Retry-After")) : 0;
+  const now = Date.now();
+  record.retryAfterUntil = hinted ? now + hinted : 0;
+  record.nextAttemptAt = now + Math.max(backoff(record.attempts), hinted);
+  record.lastError = reason;
+}
+
+// The server's reason in one line: its message, then each field's reason.
+function describe(response, data) {
+  const reason = (data && data.error) || `HTTP ${response.status}`;
+  const fields = data && data.errors && typeof data.errors === "object" ? Object.entries(data.errors) : [];
+  return fields.length ? `${reason}: ${fields.map(([k, v]) => `${k} ${v}`).join("; ")}` : reason;
+}
+
+async function sendReport(record) {
+  let response, data, retryable;
+  try {
+    ({ response, data, retryable } = await call(urls.reports, {
+      method: "POST", contentType: "application/json", payload: JSON.stringify(record.payload),
+    }, REPORT_TIMEOUT_MS));
+  } catch (e) {
+    retryLater(record, navigator.onLine ? `network: ${e.message}` : "offline");
+    return false;
+  }
+  if (retryable) {
+    retryLater(record, `HTTP ${response.status}: ${describe(response, data)}`, response);
+    return false;
+  }
+  if (response.ok) {
+    const stored = data.report || {};
+    record.state = "sent";
+    record.receipt = { case_id: stored.case_id ?? null, received_at: stored.received_at ?? null };
+    record.error = null;
+    record.errors = null;
+    record.lastError = null;
+    return true;
+  }
+  if (REJECTED.has(response.status)) {
+    record.state = "rejected";
+    record.error = (data && data.error) || `HTTP ${response.status}`;
+    record.errors = data.errors && typeof data.errors === "object" ? data.errors : null;
+    record.httpStatus = response.status;
+    return false;
+  }
+  retryLater(record, `HTTP ${response.status}`, response);
+  return false;
+}
+
+// Sends the photos still waiting; false when one must be retried later.
+async function sendPhotos(record) {
+  for (const photo of record.photos) {
+    if (photo.state !== "waiting") continue;
+    let response, data, retryable;
+    try {
+      const url = `${urls.reports}/${encodeURIComponent(record.id)}/photos/${encodeURIComponent(photo.id)}`;
+      ({ response, data, retryable } = await call(url, { method: "PUT", contentType: photo.type, payload: photo.blob },
+                                                  PHOTO_TIMEOUT_MS));
+    } catch (e) {
+      retryLater(record, navigator.onLine ? `network: ${e.message}` : "offline");
+      return false;
+    }
+    if (retryable) {
+      retryLater(record, `HTTP ${response.status}: ${describe(response, data)}`, response);
+      return false;
+    }
+    if (response.ok) {
+      photo.state = "sent";
+      photo.blob = null; // acknowledged by the server: free the phone's storage
+    } else if (REJECTED.has(response.status)) {
+      photo.state = "rejected";
+      photo.reason = describe(response, data);
+    } else if (response.status === 404) {
+      // The server does not know the report (e.g. restored from a backup): send the report again, then the photos.
+      record.state = "waiting";
+      retryLater(record, describe(response, data), response);
+      return false;
+    } else {
+      retryLater(record, `HTTP ${response.status}`, response);
+      return false;
+    }
+  }
+  return true;
+}
+
+async function process(id, force) {
+  const record = await outbox.get(id);
+  if (!record || !outbox.pending(record)) return;
+  const now = Date.now();
+  if (now < record.retryAfterUntil || (!force && now < record.nextAttemptAt)) return;
+  const sending = record.state === "waiting";
+  if (sending) await outbox.update(id, (r) => { r.sending = true; });
+  if (record.state === "waiting") await sendReport(record);
+  if (record.state === "sent" && (await sendPhotos(record))) {
+    record.attempts = 0;
+    record.nextAttemptAt = 0;
+    record.lastError = null;
+  }
+  record.sending = false;
+  await outbox.put(record);
+}
+
+async function runOnce(force) {
+  const records = await outbox.all();
+  // Oldest first: the server should see reports in the order they were made.
+  for (const record of records.reverse()) {
+    if (outbox.pending(record)) await process(record.id, force);
+  }
+}
+
+async function locked(work) {
+  if (navigator.locks) return navigator.locks.request(LOCK, work); // one tab sends at a time
+  return work();
+}
+
+// The earliest time something in the outbox is due; schedules the next run for then.
+async function schedule() {
+  clearTimeout(timer);
+  const records = (await outbox.all()).filter(outbox.pending);
+  if (!records.length) return;
+  const due = Math.min(...records.map((r) => Math.max(r.nextAttemptAt, r.retryAfterUntil)));
+  timer = setTimeout(() => sync(), Math.min(MAX_DELAY_MS, Math.max(1000, due - Date.now())));
+}
+
+// Sends whatever is due (everything waiting when `force`, except what a Retry-After holds back).
+export function sync({ force = false } = {}) {
+  if (running) {
+    // Another run is under way: go round once more when it ends, so nothing submitted meanwhile waits.
+    again = true;
+    againForced = againForced || force;
+    return running;
+  }
+  running = (async () => {
+    try {
+      let forceThis = force;
+      do {
+        again = false;
+        const f = forceThis;
+        await locked(() => runOnce(f));
+        forceThis = againForced;
+        againForced = false;
+      } while (again);
+    } catch (e) {
+      console.error("outbox sync failed", e);
+    } finally {
+      running = null;
+      await schedule().catch(() => {});
+    }
+  })();
+  return running;
+}
+
+export function start() {
+  addEventListener("online", () => sync({ force: true }));
+  document.addEventListener("visibilitychange", () => { if (document.visibilityState === "visible") sync(); });
+  sync({ force: true });
+}

@@ -1,0 +1,304 @@
+"""Feed topology: facilities with feed links, validation, energisation and population served.
+
+A facility with no parent is a source; one parent makes the network radial at that facility, several make it
+meshed (it has power when any parent has). Feed links must form a directed acyclic graph.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+
+class ScenarioError(ValueError):
+    """A network or scenario that cannot be triaged; the message names the facility and the reason."""
+
+
+@dataclass(frozen=True)
+class Facility:
+    """One energy facility: its feed parents, direct population (people) and damage."""
+
+    id: str
+    parents: tuple[str, ...] = ()
+    population: float = 0.0
+    damaged: bool = False
+    repair_hours: float | None = None
+
+
+@dataclass(frozen=True)
+class CriticalSite:
+    """A critical site weighted in people-equivalents and supplied by one facility."""
+
+    id: str
+    facility: str
+    weight: float
+    kind: str = "other"
+
+
+@dataclass(frozen=True, eq=False)
+class Network:
+    """A validated feed topology: facilities in input order, parent/child indices and a topological order."""
+
+    facilities: tuple[Facility, ...]
+    index: dict[str, int]
+    parents: tuple[tuple[int, ...], ...]
+    children: tuple[tuple[int, ...], ...]
+    order: tuple[int, ...]
+    radial: bool
+    arrays: _Arrays
+
+
+@dataclass(frozen=True, eq=False)
+class _Arrays:
+    """Numpy views of a network (first parent or -1, damage, topological order) for vectorised passes."""
+
+    parent: np.ndarray
+    damaged: np.ndarray
+    order: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class Outage:
+    """The part of a network without power now, contracted to damaged facilities and meshed junctions.
+
+    Nodes are in topological order; a node is a damaged facility (a job) plus the undamaged facilities it
+    alone feeds, or an undamaged junction fed by several nodes. A node without parents gets power as soon as
+    its own job is done.
+    """
+
+    jobs: tuple[int, ...]
+    job_node: tuple[int, ...]
+    node_job: tuple[int, ...]
+    node_parents: tuple[tuple[int, ...], ...]
+    node_people: tuple[float, ...]
+    node_weight: tuple[float, ...]
+    facility_node: Sequence[int]
+
+
+def _number_ok(value: float | None) -> bool:
+    return value is not None and math.isfinite(value) and value >= 0
+
+
+def build_network(facilities: Iterable[Facility]) -> Network:
+    """Validate facilities and their feed links into a Network, or raise ScenarioError naming the facility."""
+    items = tuple(facilities)
+    index: dict[str, int] = {}
+    for i, f in enumerate(items):
+        if f.id in index:
+            raise ScenarioError(f"facility {f.id!r}: duplicate id")
+        index[f.id] = i
+    parents: list[tuple[int, ...]] = []
+    children: list[list[int]] = [[] for _ in items]
+    for i, f in enumerate(items):
+        if not _number_ok(f.population):
+            raise ScenarioError(f"facility {f.id!r}: population must be a number >= 0, got {f.population!r}")
+        if f.damaged and f.repair_hours is None:
+            raise ScenarioError(f"facility {f.id!r}: damaged but repair_hours is missing")
+        if f.damaged and not _number_ok(f.repair_hours):
+            raise ScenarioError(f"facility {f.id!r}: repair_hours must be a number >= 0, got {f.repair_hours!r}")
+        own: list[int] = []
+        for p in f.parents:
+            if p not in index:
+                raise ScenarioError(f"facility {f.id!r}: unknown parent {p!r}")
+            if p == f.id:
+                raise ScenarioError(f"facility {f.id!r}: cycle in feed links ({f.id} -> {f.id})")
+            j = index[p]
+            if j not in own:
+                own.append(j)
+                children[j].append(i)
+        parents.append(tuple(own))
+    order = _topological_order(items, parents, children)
+    return Network(
+        facilities=items,
+        index=index,
+        parents=tuple(parents),
+        children=tuple(tuple(c) for c in children),
+        order=order,
+        radial=all(len(p) <= 1 for p in parents),
+        arrays=_Arrays(
+            parent=np.fromiter((p[0] if p else -1 for p in parents), dtype=np.intp, count=len(items)),
+            damaged=np.fromiter((f.damaged for f in items), dtype=bool, count=len(items)),
+            order=np.asarray(order, dtype=np.intp),
+        ),
+    )
+
+
+def _topological_order(
+    items: Sequence[Facility], parents: Sequence[tuple[int, ...]], children: Sequence[list[int]]
+) -> tuple[int, ...]:
+    """Order facilities parents-first (Kahn), or raise ScenarioError naming a facility on a cycle."""
+    indegree = [len(p) for p in parents]
+    queue = deque(i for i, d in enumerate(indegree) if d == 0)
+    order: list[int] = []
+    while queue:
+        v = queue.popleft()
+        order.append(v)
+        for c in children[v]:
+            indegree[c] -= 1
+            if indegree[c] == 0:
+                queue.append(c)
+    if len(order) == len(items):
+        return tuple(order)
+    # Every facility left over has a left-over parent, so walking up parents must revisit one: a cycle.
+    v = next(i for i, d in enumerate(indegree) if d > 0)
+    seen: dict[int, int] = {}
+    path: list[int] = []
+    while v not in seen:
+        seen[v] = len(path)
+        path.append(v)
+        v = next(p for p in parents[v] if indegree[p] > 0)
+    cycle = path[seen[v]:]
+    names = " <- ".join(items[i].id for i in [*cycle, cycle[0]])
+    raise ScenarioError(f"facility {items[v].id!r}: cycle in feed links ({names})")
+
+
+def energised_at_start(network: Network) -> list[bool]:
+    """Which facilities have power now: undamaged and reachable from a source through undamaged facilities."""
+    on = [False] * len(network.facilities)
+    facilities, parents = network.facilities, network.parents
+    for v in network.order:
+        if not facilities[v].damaged:
+            ps = parents[v]
+            on[v] = not ps or (on[ps[0]] if len(ps) == 1 else any(on[u] for u in ps))
+    return on
+
+
+def population_served(network: Network, indices: Iterable[int]) -> dict[int, float]:
+    """Population served by each given facility: its own people plus everything downstream, counted once."""
+    facilities = network.facilities
+    wanted = list(indices)
+    if network.radial:
+        total = [f.population for f in facilities]
+        for v in reversed(network.order):
+            for u in network.parents[v]:
+                total[u] += total[v]
+        return {i: total[i] for i in wanted}
+    served: dict[int, float] = {}
+    for i in wanted:
+        seen = {i}
+        stack = [i]
+        while stack:
+            for c in network.children[stack.pop()]:
+                if c not in seen:
+                    seen.add(c)
+                    stack.append(c)
+        served[i] = sum(facilities[v].population for v in seen)
+    return served
+
+
+def newly_energised(network: Network, energised: Sequence[bool], repaired: Iterable[int]) -> list[int]:
+    """Facilities that get power if the given damaged facilities are repaired now (all other damage stays)."""
+    fixed = set(repaired)
+    seeds = [
+        v for v in fixed
+        if not energised[v] and (not network.parents[v] or any(energised[u] for u in network.parents[v]))
+    ]
+    seen = set(seeds)
+    stack = list(seeds)
+    while stack:
+        for c in network.children[stack.pop()]:
+            if c in seen or energised[c] or (network.facilities[c].damaged and c not in fixed):
+                continue
+            seen.add(c)
+            stack.append(c)
+    return sorted(seen)
+
+
+def build_outage(network: Network, weights: Sequence[float]) -> Outage:
+    """Contract the facilities without power into an Outage; weights are people-equivalents per facility."""
+    if network.radial:
+        return _radial_outage(network, weights)
+    on = energised_at_start(network)
+    jobs: list[int] = []
+    job_node: list[int] = []
+    node_job: list[int] = []
+    node_parents: list[tuple[int, ...]] = []
+    people: list[float] = []
+    weight: list[float] = []
+    facility_node = [-1] * len(network.facilities)
+    for v in network.order:
+        if on[v]:
+            continue
+        f = network.facilities[v]
+        ps = network.parents[v]
+        if len(ps) == 1:  # the common radial case, without building a set
+            reps = [] if on[ps[0]] else [facility_node[ps[0]]]
+        else:
+            reps = sorted({facility_node[u] for u in ps if not on[u]})
+        if f.damaged or len(reps) != 1:
+            # A damaged facility with a live parent, or a damaged source, gets power when it alone is done.
+            node_parents.append(() if any(on[u] for u in ps) else tuple(reps))
+            node = len(node_job)
+            if f.damaged:
+                job_node.append(node)
+                node_job.append(len(jobs))
+                jobs.append(v)
+            else:
+                node_job.append(-1)
+            people.append(0.0)
+            weight.append(0.0)
+        else:
+            node = reps[0]
+        facility_node[v] = node
+        people[node] += f.population
+        weight[node] += weights[v]
+    return Outage(
+        jobs=tuple(jobs),
+        job_node=tuple(job_node),
+        node_job=tuple(node_job),
+        node_parents=tuple(node_parents),
+        node_people=tuple(people),
+        node_weight=tuple(weight),
+        facility_node=facility_node,
+    )
+
+
+def _radial_outage(network: Network, weights: Sequence[float]) -> Outage:
+    """The Outage of a radial network, vectorised: each facility joins its nearest damaged ancestor-or-self."""
+    parent, damaged, order = network.arrays.parent, network.arrays.damaged, network.arrays.order
+    n = len(parent)
+    # Pointer jumping: damaged facilities and sources point to themselves, others to their parent, until
+    # every pointer reaches one of those; O(n log depth) whatever the depth.
+    pointer = np.where(damaged | (parent < 0), np.arange(n), parent)
+    while True:
+        jumped = pointer[pointer]
+        if np.array_equal(jumped, pointer):
+            break
+        pointer = jumped
+    jobs = order[damaged[order]]
+    m = len(jobs)
+    job_of = np.full(n + 1, -1, dtype=np.intp)  # index n stands for "no facility" (parent of a source)
+    job_of[jobs] = np.arange(m)
+    node_of = np.where(damaged[pointer], job_of[pointer], -1) if n else np.zeros(0, dtype=np.intp)
+    node_of = np.append(node_of, -1)
+    up = np.where(parent[jobs] >= 0, parent[jobs], n)
+    job_parent = node_of[up].tolist()
+    fed = node_of[:n] >= 0
+    people = np.bincount(node_of[:n][fed], weights=np.asarray([f.population for f in network.facilities])[fed],
+                         minlength=m)
+    weight = np.bincount(node_of[:n][fed], weights=np.asarray(weights, dtype=float)[fed], minlength=m)
+    return Outage(
+        jobs=tuple(jobs.tolist()),
+        job_node=tuple(range(m)),
+        node_job=tuple(range(m)),
+        node_parents=tuple((u,) if u >= 0 else () for u in job_parent),
+        node_people=tuple(people.tolist()),
+        node_weight=tuple(weight.tolist()),
+        facility_node=node_of[:n].tolist(),
+    )
+
+
+def facility_weights(network: Network, critical_sites: Iterable[CriticalSite]) -> list[float]:
+    """People-equivalents per facility: its population plus the weights of the critical sites it supplies."""
+    weights = [f.population for f in network.facilities]
+    for site in critical_sites:
+        if site.facility not in network.index:
+            raise ScenarioError(f"critical site {site.id!r}: unknown facility {site.facility!r}")
+        if not _number_ok(site.weight):
+            raise ScenarioError(f"critical site {site.id!r}: weight must be a number >= 0, got {site.weight!r}")
+        weights[network.index[site.facility]] += site.weight
+    return weights

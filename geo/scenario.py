@@ -1,0 +1,94 @@
+"""Parse a scenario JSON document into domain values; errors name the facility (or site) and the field."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from geo.network import CriticalSite, Facility, Network, ScenarioError, build_network, facility_weights
+
+
+@dataclass(frozen=True, eq=False)
+class Scenario:
+    """A validated network, its critical sites and the number of repair crews."""
+
+    network: Network
+    critical_sites: tuple[CriticalSite, ...]
+    crews: int
+
+
+def _number(value: Any, where: str, field: str, *, required: bool, default: float = 0.0) -> float | None:
+    if value is None:
+        if required:
+            raise ScenarioError(f"{where}: field {field!r} is missing")
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ScenarioError(f"{where}: field {field!r} must be a number, got {value!r}")
+    if value < 0:
+        raise ScenarioError(f"{where}: field {field!r} must be >= 0, got {value!r}")
+    return float(value)
+
+
+def _facility(raw: Any, position: int) -> Facility:
+    if not isinstance(raw, Mapping):
+        raise ScenarioError(f"facilities[{position}]: must be an object")
+    fid = raw.get("id")
+    if not isinstance(fid, str) or not fid:
+        raise ScenarioError(f"facilities[{position}]: field 'id' must be a non-empty string, got {fid!r}")
+    where = f"facility {fid!r}"
+    parent = raw.get("parent", raw.get("parents"))
+    if parent is None:
+        parents: tuple[str, ...] = ()
+    elif isinstance(parent, str):
+        parents = (parent,)
+    elif isinstance(parent, list) and all(isinstance(p, str) for p in parent):
+        parents = tuple(parent)
+    else:
+        raise ScenarioError(f"{where}: field 'parent' must be an id, null or a list of ids, got {parent!r}")
+    damaged = raw.get("damaged", False)
+    if not isinstance(damaged, bool):
+        raise ScenarioError(f"{where}: field 'damaged' must be true or false, got {damaged!r}")
+    hours = raw.get("repair_hours")
+    return Facility(
+        id=fid,
+        parents=parents,
+        population=_number(raw.get("population"), where, "population", required=False) or 0.0,
+        damaged=damaged,
+        repair_hours=_number(hours, where, "repair_hours", required=damaged) if damaged else None,
+    )
+
+
+def _site(raw: Any, position: int) -> CriticalSite:
+    if not isinstance(raw, Mapping):
+        raise ScenarioError(f"critical_sites[{position}]: must be an object")
+    sid = raw.get("id", f"critical_sites[{position}]")
+    where = f"critical site {sid!r}"
+    facility = raw.get("facility")
+    if not isinstance(facility, str):
+        raise ScenarioError(f"{where}: field 'facility' must be a facility id, got {facility!r}")
+    kind = raw.get("kind", "other")
+    if not isinstance(kind, str):
+        raise ScenarioError(f"{where}: field 'kind' must be a string, got {kind!r}")
+    weight = _number(raw.get("weight"), where, "weight", required=True) or 0.0
+    return CriticalSite(id=str(sid), facility=facility, weight=weight, kind=kind)
+
+
+def parse_scenario(document: Any) -> Scenario:
+    """Turn a scenario JSON document (already decoded) into a Scenario, or raise ScenarioError."""
+    if not isinstance(document, Mapping):
+        raise ScenarioError("scenario: must be a JSON object")
+    raw_facilities = document.get("facilities")
+    if not isinstance(raw_facilities, list):
+        raise ScenarioError("scenario: field 'facilities' must be a list")
+    raw_sites = document.get("critical_sites", [])
+    if not isinstance(raw_sites, list):
+        raise ScenarioError("scenario: field 'critical_sites' must be a list")
+    crews = document.get("crews", 1)
+    if isinstance(crews, bool) or not isinstance(crews, int) or crews < 1:
+        raise ScenarioError(f"scenario: field 'crews' must be an integer >= 1, got {crews!r}")
+    network = build_network(_facility(raw, i) for i, raw in enumerate(raw_facilities))
+    sites = tuple(_site(raw, i) for i, raw in enumerate(raw_sites))
+    facility_weights(network, sites)  # validates that every site names a known facility
+    return Scenario(network=network, critical_sites=sites, crews=crews)

@@ -1,0 +1,327 @@
+"""The k-crew repair plan: construction, local search in a time budget, exact simulation, lower bound, KPIs.
+
+Public API:
+    plan(network, *, crews=1, time_limit_s=5.0, critical_sites=(), persons_per_customer=2.5) -> Plan
+    lower_bound(tree, *, crews, weighted=True) -> float   a proven lower bound on any k-crew plan's cost
+
+Crews work back to back from hour 0 and need not respect physical precedence: a crew may repair B while its
+upstream A is still broken; B then restores nobody until A is done. A facility gets power at the earliest
+hour some path from a source has all its damaged facilities repaired (radial: the latest finish on its path).
+The objective is people-equivalent-hours without power (people plus critical-site weights); `phu` and the
+`phu_*` figures are the same quantity in plain people. With one crew on a radial network the plan is the
+exact Horn order; otherwise it is the better of two list schedules (Horn order, naive order) improved by
+moves and swaps within and between crews until no move helps or the time budget runs out (`converged`
+says which). The search stops once `time_limit_s` has passed since the call began; the construction, the
+lower bounds and the KPIs are computed regardless (about 1-2 s on top at 10^5 damaged facilities). A plan
+that converged is deterministic; one cut short by the budget depends on the machine's speed.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from geo.network import CriticalSite, Network, Outage
+from geo.triage import TriageTree, horn_order, ratio_key, triage_tree
+
+EXHAUSTIVE_JOBS = 60  # up to this many repairs, local search tries every move and swap
+
+
+@dataclass(frozen=True)
+class CrewJob:
+    """One repair in a crew's sequence, in hours from now."""
+
+    id: str
+    start_hours: float
+    finish_hours: float
+
+
+@dataclass(frozen=True)
+class Kpis:
+    """Outage figures of a plan in plain people (no critical-site weights)."""
+
+    affected_population: float
+    phu: float
+    customers_interrupted: float
+    cmi: float
+    t50_hours: float
+    t90_hours: float
+    t100_hours: float
+
+
+@dataclass(frozen=True)
+class Quality:
+    """The plan's cost next to the naive plan and a lower bound on the optimum, weighted and in plain people."""
+
+    objective: float
+    naive_objective: float
+    objective_lower_bound: float
+    phu: float
+    naive_phu: float
+    phu_lower_bound: float
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A k-crew repair plan with each facility's estimated time of restoration (ETR) and its KPIs."""
+
+    crews: tuple[tuple[CrewJob, ...], ...]
+    etr_hours: dict[str, float]
+    kpis: Kpis
+    quality: Quality
+    exact: bool
+    converged: bool
+    notes: tuple[str, ...]
+
+
+class Simulator:
+    """Exact energisation hours of every outage node for given finish hours, level by level with numpy."""
+
+    def __init__(self, outage: Outage, hours: Sequence[float]) -> None:
+        self.hours = np.asarray(hours, dtype=float)
+        self.job_node = np.asarray(outage.job_node, dtype=np.intp)
+        self.size = len(outage.node_job)
+        depth = [0] * self.size
+        for node, ps in enumerate(outage.node_parents):
+            depth[node] = 1 + max(depth[u] for u in ps) if ps else 0
+        by_depth: list[list[int]] = [[] for _ in range(max(depth, default=0) + 1)]
+        for node, d in enumerate(depth):
+            by_depth[d].append(node)
+        self.levels: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]] = []
+        for nodes in by_depth[1:]:
+            single = [v for v in nodes if len(outage.node_parents[v]) == 1]
+            multi = [v for v in nodes if len(outage.node_parents[v]) > 1]
+            if single:
+                par = [outage.node_parents[v][0] for v in single]
+                self.levels.append((np.asarray(single, dtype=np.intp), np.asarray(par, dtype=np.intp), None))
+            if multi:
+                edges = [u for v in multi for u in outage.node_parents[v]]
+                starts = np.cumsum([0] + [len(outage.node_parents[v]) for v in multi[:-1]])
+                self.levels.append((np.asarray(multi, dtype=np.intp), np.asarray(edges, dtype=np.intp), starts))
+
+    def finish(self, crews: Sequence[Sequence[int]]) -> np.ndarray:
+        """Finish hour of every job when each crew works its sequence back to back from hour 0."""
+        out = np.zeros(len(self.hours))
+        for seq in crews:
+            if seq:
+                idx = np.asarray(seq, dtype=np.intp)
+                out[idx] = np.cumsum(self.hours[idx])
+        return out
+
+    def energisation(self, finish: np.ndarray) -> np.ndarray:
+        """Hour each node gets power: the latest repair on its best path, the best path being the earliest."""
+        own = np.zeros(self.size)
+        own[self.job_node] = finish
+        e = own.copy()
+        for nodes, par, starts in self.levels:
+            upstream = e[par] if starts is None else np.minimum.reduceat(e[par], starts)
+            e[nodes] = np.maximum(own[nodes], upstream)
+        return e
+
+
+def list_schedule(order: Iterable[int], hours: Sequence[float], crews: int) -> list[list[int]]:
+    """Give each job, in order, to the crew that is free first (ties: lowest crew number)."""
+    free = [(0.0, c) for c in range(crews)]
+    seqs: list[list[int]] = [[] for _ in range(crews)]
+    for j in order:
+        t, c = heapq.heappop(free)
+        seqs[c].append(j)
+        heapq.heappush(free, (t + hours[j], c))
+    return seqs
+
+
+def _improve(
+    seqs: list[list[int]], sim: Simulator, weight: np.ndarray, position: Sequence[int], deadline: float
+) -> tuple[float, bool]:
+    """First-improvement local search (adjacent swaps, moves and swaps between crews); returns cost, converged."""
+    finish = sim.finish(seqs)
+    best = float(weight @ sim.energisation(finish))
+    crew_of = {j: c for c, seq in enumerate(seqs) for j in seq}
+    exhaustive = len(crew_of) <= EXHAUSTIVE_JOBS
+    improved = True
+    while improved:
+        improved = False
+        for j in sorted(crew_of, key=position.__getitem__):
+            c = crew_of[j]
+            i = seqs[c].index(j)
+            candidates: list[tuple[str, int, int]] = [("swap", c, i + 1)] if i + 1 < len(seqs[c]) else []
+            if exhaustive:  # small plans: every move and swap, anywhere
+                for d, seq in enumerate(seqs):
+                    candidates += [("move", d, q) for q in range(len(seq) + (d != c)) if (d, q) != (c, i)]
+                    candidates += [("swap", d, q) for q in range(len(seq)) if (d, q) != (c, i)]
+            for d in range(len(seqs)):
+                if d != c and not exhaustive:
+                    start = finish[j] - sim.hours[j]
+                    at = next((q for q, x in enumerate(seqs[d]) if finish[x] - sim.hours[x] >= start), len(seqs[d]))
+                    by_rank = next((q for q, x in enumerate(seqs[d]) if position[x] > position[j]), len(seqs[d]))
+                    candidates += [("move", d, q) for q in sorted({at, by_rank})]
+                    candidates += [("swap", d, q) for q in sorted({at, by_rank}) if q < len(seqs[d])]
+            for kind, d, q in candidates:
+                if time.perf_counter() > deadline:
+                    return best, False
+                before = ([*seqs[c]], [*seqs[d]])
+                if kind == "move":
+                    seqs[c].pop(i)
+                    seqs[d].insert(q, j)
+                else:
+                    seqs[c][i], seqs[d][q] = seqs[d][q], seqs[c][i]
+                trial = sim.finish(seqs)
+                cost = float(weight @ sim.energisation(trial))
+                if cost < best - 1e-9 * max(1.0, abs(best)):
+                    best, finish, improved = cost, trial, True
+                    crew_of.update({x: c for x in seqs[c]} | {x: d for x in seqs[d]})
+                    break
+                seqs[c], seqs[d] = before
+    return best, True
+
+
+def lower_bound(tree: TriageTree, *, crews: int, weighted: bool = True) -> float:
+    """A lower bound on the cost of every k-crew plan: the largest of three valid bounds.
+
+    Relaxation: a facility needs at least its damaged dominators (those on every path to it) repaired, so its
+    power comes no earlier than their latest finish; on a radial network that is its whole damaged path.
+    (1) Fast machine: order a k-crew plan's jobs by finish hour on one crew k times faster; each job finishes
+    no later (the jobs finishing by hour t hold at most k*t hours of work), so cost >= Horn's optimum / k.
+    (2) Eastman-Even-Isaacs (1964): power comes no earlier than the dominator's own finish, and for
+    independent jobs on k machines sum w*C >= WSPT(p/k) + (k-1)/(2k) * sum w*p.
+    (3) Paths: a facility waits at least for the longest single repair on its best path and at least for the
+    path's total repair-hours shared by k crews.
+    """
+    outage = tree.outage
+    node_w = np.asarray(outage.node_weight if weighted else outage.node_people, dtype=float)
+    n_nodes = len(outage.node_job)
+    idom = [-1] * n_nodes
+    depth = [0] * n_nodes
+    for node, ps in enumerate(outage.node_parents):
+        if not ps:
+            continue
+        a = ps[0]
+        for b in ps[1:]:  # meet of the parents in the dominator tree
+            while a != b and a >= 0 and b >= 0:
+                a, b = (idom[a], b) if depth[a] >= depth[b] else (a, idom[b])
+            a = a if a == b else -1
+        idom[node] = a
+        depth[node] = depth[a] + 1 if a >= 0 else 0
+    nearest = [-1] * n_nodes
+    for node in range(n_nodes):
+        j = outage.node_job[node]
+        nearest[node] = j if j >= 0 else (nearest[idom[node]] if idom[node] >= 0 else -1)
+    m = len(outage.jobs)
+    parent = [nearest[idom[outage.job_node[j]]] if idom[outage.job_node[j]] >= 0 else -1 for j in range(m)]
+    w = [0.0] * m
+    for node in range(n_nodes):
+        if nearest[node] >= 0:
+            w[nearest[node]] += float(node_w[node])
+    p = tree.hours
+    order, _ = horn_order(parent, w, p, list(range(m)))
+    fast = _sequence_cost(order, w, p) / crews
+    wspt = sorted(range(m), key=lambda j: (-ratio_key(w[j], p[j]), j))
+    eei = _sequence_cost(wspt, w, p) / crews + (crews - 1) / (2 * crews) * sum(w[j] * p[j] for j in range(m))
+    sim = Simulator(outage, p)
+    longest = sim.energisation(np.asarray(p, dtype=float))
+    total = np.zeros(n_nodes)
+    for node, ps in enumerate(outage.node_parents):
+        j = outage.node_job[node]
+        total[node] = min((total[u] for u in ps), default=0.0) + (p[j] if j >= 0 else 0.0)
+    paths = float(node_w @ np.maximum(longest, total / crews))
+    return max(fast, eei, paths)
+
+
+def _sequence_cost(order: Sequence[int], weight: Sequence[float], hours: Sequence[float]) -> float:
+    t = cost = 0.0
+    for j in order:
+        t += hours[j]
+        cost += weight[j] * t
+    return cost
+
+
+def _kpis(e: np.ndarray, people: np.ndarray, persons_per_customer: float) -> Kpis:
+    affected = float(people.sum())
+    phu = float(people @ e)
+    marks = []
+    order = np.argsort(e, kind="stable")
+    cumulative = np.cumsum(people[order])
+    for share in (0.5, 0.9, 1.0):
+        if affected <= 0:
+            marks.append(0.0)
+            continue
+        k = int(np.searchsorted(cumulative, share * affected * (1 - 1e-12)))
+        marks.append(float(e[order[min(k, len(order) - 1)]]))
+    return Kpis(
+        affected_population=affected, phu=phu, customers_interrupted=affected / persons_per_customer,
+        cmi=phu * 60.0 / persons_per_customer, t50_hours=marks[0], t90_hours=marks[1], t100_hours=marks[2],
+    )
+
+
+def plan(
+    network: Network,
+    *,
+    crews: int = 1,
+    time_limit_s: float = 5.0,
+    critical_sites: Iterable[CriticalSite] = (),
+    persons_per_customer: float = 2.5,
+) -> Plan:
+    """Plan repairs for k crews to minimise weighted people-hours without power, with KPIs and a bound."""
+    if crews < 1:
+        raise ValueError(f"crews must be >= 1, got {crews}")
+    if not persons_per_customer > 0:
+        raise ValueError(f"persons_per_customer must be > 0, got {persons_per_customer}")
+    deadline = time.perf_counter() + time_limit_s
+    tree = triage_tree(network, critical_sites=critical_sites)
+    outage = tree.outage
+    ids = [network.facilities[v].id for v in outage.jobs]
+    sim = Simulator(outage, tree.hours)
+    weight = np.asarray(outage.node_weight, dtype=float)
+    people = np.asarray(outage.node_people, dtype=float)
+    naive_order = sorted(range(len(ids)), key=lambda j: (-tree.served[j], ids[j]))
+    naive = list_schedule(naive_order, tree.hours, crews)
+    naive_e = sim.energisation(sim.finish(naive))
+    candidates = [list_schedule(tree.order, tree.hours, crews), naive]
+    seqs = min(candidates, key=lambda s: float(weight @ sim.energisation(sim.finish(s))))
+    exact = crews == 1 and network.radial
+    converged = True
+    if not exact:
+        position = [0] * len(ids)
+        for rank_index, j in enumerate(tree.order):
+            position[j] = rank_index
+        _, converged = _improve(seqs, sim, weight, position, deadline)
+    finish = sim.finish(seqs)
+    e = sim.energisation(finish)
+    crew_plans = tuple(
+        tuple(CrewJob(ids[j], float(finish[j] - tree.hours[j]), float(finish[j])) for j in seq) for seq in seqs
+    )
+    notes = []
+    if not network.radial:
+        notes.append("meshed network: the ranking is a heuristic on a shortest-repair spanning tree; "
+                     "energisation is simulated exactly by reachability")
+    if crews > 1:
+        notes.append("k >= 2 crews is NP-hard: list schedule plus local search; quality.gap bounds the distance "
+                     "from the optimum")
+    if not converged:
+        notes.append(f"local search stopped at the time limit ({time_limit_s:g} s) before reaching a local optimum")
+    return Plan(
+        crews=crew_plans,
+        etr_hours={ids[j]: float(e[outage.job_node[j]]) for j in range(len(ids))},
+        kpis=_kpis(e, people, persons_per_customer),
+        quality=Quality(
+            objective=float(weight @ e), naive_objective=float(weight @ naive_e),
+            objective_lower_bound=lower_bound(tree, crews=crews, weighted=True),
+            phu=float(people @ e), naive_phu=float(people @ naive_e),
+            phu_lower_bound=lower_bound(tree, crews=crews, weighted=False),
+        ),
+        exact=exact,
+        converged=converged,
+        notes=tuple(notes),
+    )
+
+
+def gap(value: float, bound: float) -> float | None:
+    """Relative distance of a cost above its lower bound (at most this far from optimal), None if unbounded."""
+    if value <= bound or math.isclose(value, bound, rel_tol=1e-12, abs_tol=1e-9):
+        return 0.0
+    return (value - bound) / bound if bound > 0 else None

@@ -1,0 +1,159 @@
+"""The k-crew plan: hand-checked costs, exact simulation, lower bound <= plan <= naive, KPIs."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from geo.network import Facility, build_network
+from geo.schedule import Plan, plan
+from tests.test_triage import brute_cost, brute_energisation, example, random_networks
+
+
+def finish_of(result: Plan) -> dict[str, float]:
+    """Finish hour of every repair in a plan."""
+    return {job.id: job.finish_hours for crew in result.crews for job in crew}
+
+
+def brute_optimum(facilities: list[Facility], crews: int) -> float:
+    """Best cost over every split of the repairs among crews and every order on each crew."""
+    damaged = [f for f in facilities if f.damaged]
+    best = float("inf")
+    for order in itertools.permutations(damaged):
+        for labels in itertools.product(range(crews), repeat=len(order)):
+            if labels and labels[0] != 0:
+                continue  # crews are interchangeable
+            t = [0.0] * crews
+            finish = {}
+            for f, c in zip(order, labels, strict=True):
+                t[c] += f.repair_hours or 0.0
+                finish[f.id] = t[c]
+            best = min(best, brute_cost(facilities, finish))
+    return best
+
+
+def test_two_crews_restore_the_worked_example_in_60000_people_hours():
+    facilities, _ = example()
+    result = plan(build_network(facilities), crews=2, time_limit_s=5)
+    assert result.kpis.phu == pytest.approx(60000)
+    assert result.quality.naive_phu == pytest.approx(66000)
+    assert result.quality.phu_lower_bound <= 60000 + 1e-6
+    assert result.etr_hours == {"A": 4, "B": 4, "C": 2}
+    assert sorted(len(c) for c in result.crews) == [1, 2]
+
+
+def test_one_crew_plan_is_the_exact_order_with_a_zero_gap_in_the_worked_example():
+    facilities, _ = example()
+    result = plan(build_network(facilities), crews=1)
+    assert [j.id for j in result.crews[0]] == ["C", "A", "B"]
+    assert [(j.start_hours, j.finish_hours) for j in result.crews[0]] == [(0, 2), (2, 6), (6, 7)]
+    assert result.exact
+    q = result.quality
+    assert (q.phu, q.naive_phu, q.phu_lower_bound) == pytest.approx((96000, 102000, 96000))
+
+
+def test_kpis_of_the_worked_example_count_people_customers_and_restoration_times():
+    facilities, _ = example()
+    k = plan(build_network(facilities), crews=1, persons_per_customer=2.0).kpis
+    assert k.affected_population == 18000
+    assert k.customers_interrupted == 9000
+    assert k.cmi == pytest.approx(96000 * 60 / 2.0)
+    assert (k.t50_hours, k.t90_hours, k.t100_hours) == (7, 7, 7)  # 6,000 of 18,000 back at hour 2 is 33 %
+
+
+def test_weighted_objective_counts_the_hospital_while_phu_stays_in_plain_people():
+    facilities, sites = example(hospital=True)
+    result = plan(build_network(facilities), crews=1, critical_sites=sites)
+    assert [j.id for j in result.crews[0]] == ["A", "B", "C"]
+    assert result.quality.objective == pytest.approx(17000 * 5 + 6000 * 7)
+    assert result.kpis.phu == pytest.approx(12000 * 5 + 6000 * 7)
+
+
+def test_a_meshed_facility_gets_power_from_whichever_feed_is_repaired_first():
+    facilities = [
+        Facility("S"),
+        Facility("L1", ("S",), 0, True, 6),
+        Facility("L2", ("S",), 0, True, 2),
+        Facility("T", ("L1", "L2"), 1000),
+    ]
+    result = plan(build_network(facilities), crews=1)
+    assert result.kpis.phu == pytest.approx(2000)
+    assert result.etr_hours["L2"] == 2
+    assert not result.exact and any("meshed" in n for n in result.notes)
+
+
+@settings(max_examples=30, deadline=None)
+@given(random_networks(max_size=7, max_damaged=4, meshed=True), st.integers(1, 3))
+def test_lower_bound_never_exceeds_the_true_optimum_and_plan_never_beats_it(facilities, crews):
+    result = plan(build_network(facilities), crews=crews, time_limit_s=10)
+    optimum = brute_optimum(facilities, crews)
+    assert result.quality.objective_lower_bound <= optimum + 1e-6
+    assert result.quality.objective >= optimum - 1e-6
+
+
+@settings(max_examples=40, deadline=None)
+@given(random_networks(max_size=12, meshed=True, max_damaged=8), st.sampled_from([1, 2, 3, 5]))
+def test_plan_sits_between_lower_bound_and_naive_and_matches_brute_simulation(facilities, crews):
+    result = plan(build_network(facilities), crews=crews, time_limit_s=10)
+    q = result.quality
+    assert q.objective_lower_bound <= q.objective + 1e-6
+    assert q.phu_lower_bound <= q.phu + 1e-6 or q.objective < q.phu  # phu bound holds when not traded away
+    assert q.objective <= q.naive_objective + 1e-6
+    finish = finish_of(result)
+    assert sorted(finish) == sorted(f.id for f in facilities if f.damaged)
+    assert q.objective == pytest.approx(brute_cost(facilities, finish))
+    hours = brute_energisation(facilities, finish)
+    assert result.etr_hours == pytest.approx({fid: hours[fid] for fid in finish})
+    for crew in result.crews:  # crews work back to back from hour 0
+        assert all(a.finish_hours == pytest.approx(b.start_hours) for a, b in itertools.pairwise(crew))
+        assert not crew or crew[0].start_hours == 0
+
+
+@settings(max_examples=40, deadline=None)
+@given(random_networks(max_size=12, meshed=True, max_damaged=8), st.integers(1, 4))
+def test_every_affected_person_is_restored_once_and_results_are_deterministic(facilities, crews):
+    network = build_network(facilities)
+    result = plan(network, crews=crews, time_limit_s=10)
+    before = brute_energisation(facilities, {})
+    finish = finish_of(result)
+    population = {f.id: f.population for f in facilities}
+    restored, powered = 0.0, set(before)
+    for t in sorted(set(finish.values())):
+        now = {fid for fid, h in brute_energisation(facilities, finish).items() if h <= t}
+        restored += sum(population[f] for f in now - powered)
+        powered = now
+    assert restored == pytest.approx(result.kpis.affected_population)
+    assert result.kpis.affected_population == pytest.approx(sum(p for f, p in population.items() if f not in before))
+    assert result.converged
+    assert plan(network, crews=crews, time_limit_s=10) == result
+
+
+@settings(max_examples=25, deadline=None)
+@given(random_networks(max_size=12, max_damaged=8))
+def test_radial_one_crew_plan_is_exact_with_a_zero_gap(facilities):
+    result = plan(build_network(facilities), crews=1)
+    assert result.exact
+    assert result.quality.objective == pytest.approx(result.quality.objective_lower_bound)
+
+
+def test_more_crews_never_cost_more_and_a_zero_time_budget_still_gives_a_valid_plan():
+    facilities = [Facility("S")] + [
+        Facility(f"F{i}", (f"F{(i - 1) // 3}" if i > 3 else "S",), 100 * (i % 4), i % 2 == 1,
+                 float(1 + i % 5) if i % 2 == 1 else None)
+        for i in range(1, 60)
+    ]
+    network = build_network(facilities)
+    costs = [plan(network, crews=k, time_limit_s=2).quality.objective for k in (1, 2, 5)]
+    assert costs[0] > costs[1] > costs[2]
+    rushed = plan(network, crews=3, time_limit_s=0)
+    assert rushed.quality.objective_lower_bound <= rushed.quality.objective <= rushed.quality.naive_objective
+    assert rushed.quality.objective == pytest.approx(brute_cost(facilities, finish_of(rushed)))
+
+
+def test_no_damage_gives_an_empty_plan_with_zero_kpis():
+    result = plan(build_network([Facility("S"), Facility("A", ("S",), 50)]), crews=2)
+    assert result.crews == ((), ())
+    assert result.kpis.affected_population == 0 and result.kpis.phu == 0 and result.kpis.t100_hours == 0
