@@ -1,0 +1,439 @@
+"""Benchmark report ingestion: sustained POST /api/reports under gunicorn against raw PostgreSQL inserts.
+
+Run: .venv/bin/python bench/bench_ingest.py [--quick] [--seconds N] [--concurrency C] [--workers W] [--threads T]
+Starts its own throw-away PostGIS cluster (migrated, demo region loaded) and gunicorn on free ports, drives
+C keep-alive client threads for N seconds (~5 % of requests are retries of an acknowledged id), checks that every
+acknowledged report is stored exactly once, then measures the same rows inserted straight into PostgreSQL.
+The client, gunicorn and PostgreSQL share this machine's cores, so the figures are for the whole box.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import psycopg  # noqa: E402
+from psycopg.rows import dict_row  # noqa: E402
+
+from app import create_app  # noqa: E402
+from app.migrate import upgrade  # noqa: E402
+from app.repo import reports as repo  # noqa: E402
+from app.report_input import parse_report  # noqa: E402
+from geo.taxonomy import HAZARDS, OPERATIONAL_STATUSES, SEVERITIES, allowed_components  # noqa: E402
+from tools import pgcluster  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+VENV_BIN = Path(sys.executable).parent
+DUBLIN_LON, DUBLIN_LAT = (-6.4, -6.1), (53.25, 53.45)
+RETRY_SHARE = 0.05
+SUBSTATION_PARTS = allowed_components("substation")
+BENCH_PASSWORD = "bench-ingest-password"
+RATE_LIMIT_NEVER_REACHED = 10**9
+STOP = threading.Event()  # set on Ctrl-C or error, so load threads end quietly while the servers go down
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def report_body(rng: random.Random, now: datetime) -> dict[str, Any]:
+    """A valid substation report somewhere around Dublin, with a fresh device-made id."""
+    return {
+        "id": str(uuid.uuid4()), "lon": round(rng.uniform(*DUBLIN_LON), 6), "lat": round(rng.uniform(*DUBLIN_LAT), 6),
+        "accuracy_m": round(rng.uniform(3, 30), 1),
+        "observed_at": (now - timedelta(minutes=rng.randint(1, 600))).isoformat(), "kind": "substation",
+        "severity": rng.choice(SEVERITIES), "status": rng.choice(OPERATIONAL_STATUSES),
+        "components": rng.sample(SUBSTATION_PARTS, rng.randint(1, 3)),
+        "hazards": rng.sample(HAZARDS, rng.randint(0, 2)), "repair_hours": rng.randint(1, 48),
+        "crew_size": rng.randint(1, 8), "materials": "110/38 kV transformer",
+        "notes": f"bench report {rng.randrange(10**6)}",
+    }
+
+
+def report_row(body: dict[str, Any], *, case_id: int) -> dict[str, Any]:
+    """The report table row the API would store for this body, on a given case."""
+    r = parse_report(body, now=datetime.now(UTC))
+    return {
+        "id": str(r.id), "case_id": case_id, "facility_id": r.facility_id, "reporter_id": None, "kind": r.kind,
+        "severity": r.severity, "status": r.status, "progress": r.progress, "components": list(r.components),
+        "hazards": list(r.hazards), "repair_hours": r.repair_hours, "crew_size": r.crew_size,
+        "materials": r.materials, "notes": r.notes, "accuracy_m": r.accuracy_m, "observed_at": r.observed_at,
+        "content_hash": r.content_hash(), "lon": r.lon, "lat": r.lat,
+    }
+
+
+# --- the database and the server -------------------------------------------------------------------------------
+
+
+def start_database(cluster: pgcluster.Cluster) -> tuple[str, str]:
+    """Start the cluster; return the URLs of a database for the API and of one for the raw baseline, both migrated."""
+    api_url = pgcluster.up(cluster, dbname="bench_api")
+    password = pgcluster.init(cluster)
+    pgcluster.create_database(pgcluster.url(cluster, password, "postgres"), "bench_raw")
+    raw_url = pgcluster.url(cluster, password, "bench_raw")
+    upgrade(api_url)
+    upgrade(raw_url)
+    return api_url, raw_url
+
+
+def prepare_app_data(database_url: str, *, crews: int) -> list[str]:
+    """Load the demo region and create one crew account per client with the app's own commands; return tokens."""
+    app = create_app({"DATABASE_URL": database_url, "SECRET_KEY": "bench-secret"})
+    runner = app.test_cli_runner()
+
+    def invoke(*args: str, env: dict[str, str] | None = None) -> str:
+        done = runner.invoke(args=list(args), env=env)
+        if done.exit_code != 0:
+            raise RuntimeError(f"flask {' '.join(args)} failed:\n{done.output}") from done.exception
+        return done.output.strip()
+
+    try:
+        for line in invoke("load-demo").splitlines():
+            print(f"  {line}")
+        tokens = []
+        for i in range(crews):
+            invoke("create-user", f"bench-crew-{i}", "--role", "crew", env={"GRIDTRIAGE_PASSWORD": BENCH_PASSWORD})
+            tokens.append(invoke("create-token", f"bench-crew-{i}", "--label", "bench_ingest").splitlines()[-1])
+        return tokens
+    finally:
+        app.extensions["db_pool"].close()
+
+
+def start_gunicorn(base: Path, database_url: str, *, port: int, workers: int, threads: int,
+                   rate_limit: bool) -> subprocess.Popen[bytes]:
+    """gunicorn with gthread workers, each worker's pool holding one connection per thread."""
+    env = {**os.environ, "DATABASE_URL": database_url, "FLASK_SECRET_KEY": "bench-secret",
+           "FLASK_DB_POOL_MIN": str(threads), "FLASK_DB_POOL_MAX": str(threads),
+           # On: counted as in production, but never reached; off: the limiter is skipped (0 turns it off).
+           "FLASK_RATE_LIMIT_REPORTS": str(RATE_LIMIT_NEVER_REACHED if rate_limit else 0)}
+    cmd = [str(VENV_BIN / "gunicorn"), "-k", "gthread", "-w", str(workers), "--threads", str(threads),
+           "-b", f"127.0.0.1:{port}", "--keep-alive", "10", "--log-level", "warning", "--chdir", str(ROOT),
+           "app:create_app()"]
+    log = (base / "gunicorn.log").open("wb")
+    # Its own session: a Ctrl-C reaches only us, and we stop the server in order.
+    return subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def wait_healthy(server: subprocess.Popen[bytes], port: int, log: Path, *, timeout_s: float = 60) -> float:
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout_s:
+        if server.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {server.returncode}:\n{log.read_text()[-3000:]}")
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        try:
+            conn.request("GET", "/healthz")
+            if conn.getresponse().status == 200:
+                return time.perf_counter() - started
+        except (OSError, http.client.HTTPException):
+            pass
+        finally:
+            conn.close()
+        time.sleep(0.2)
+    raise RuntimeError(f"gunicorn not healthy after {timeout_s:g} s:\n{log.read_text()[-3000:]}")
+
+
+def stop_gunicorn(server: subprocess.Popen[bytes]) -> None:
+    if server.poll() is not None:
+        return
+    server.terminate()
+    try:
+        server.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
+
+
+# --- load --------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ClientLog:
+    """What one client thread sent and got back."""
+
+    latencies_s: list[float] = field(default_factory=list)
+    statuses: list[str] = field(default_factory=list)
+    retry_statuses: list[str] = field(default_factory=list)
+    acked: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> body, for 2xx answers
+    created: list[str] = field(default_factory=list)  # ids answered 201
+    end_s: float = 0.0
+
+
+def client(port: int, token: str, seed: int, deadline: float, log: ClientLog) -> None:
+    """POST reports as one crew over one keep-alive connection until the deadline; ~5 % retry acknowledged ids."""
+    rng = random.Random(seed)
+    now = datetime.now(UTC)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    headers = {"Content-Type": "application/json", "Accept": "application/json", "Authorization": f"Bearer {token}"}
+    acked_ids: list[str] = list(log.acked)
+    while time.perf_counter() < deadline and not STOP.is_set():
+        retry = bool(acked_ids) and rng.random() < RETRY_SHARE
+        body = log.acked[rng.choice(acked_ids)] if retry else report_body(rng, now)
+        payload = json.dumps(body).encode()
+        started = time.perf_counter()
+        try:
+            conn.request("POST", "/api/reports", body=payload, headers=headers)
+            response = conn.getresponse()
+            response.read()
+            status = str(response.status)
+        except (OSError, http.client.HTTPException) as exc:
+            status = f"error:{type(exc).__name__}"
+            conn.close()  # http.client reconnects on the next request
+        log.latencies_s.append(time.perf_counter() - started)
+        log.statuses.append(status)
+        if retry:
+            log.retry_statuses.append(status)
+        if status.startswith("2") and not retry:
+            log.acked[body["id"]] = body
+            acked_ids.append(body["id"])
+        if status == "201":
+            log.created.append(body["id"])
+    log.end_s = time.perf_counter()
+    conn.close()
+
+
+def run_clients(port: int, tokens: list[str], *, seconds: float, logs: list[ClientLog], seed: int) -> float:
+    """Run one client per log (the i-th as the i-th crew) for `seconds`; return the wall time until the last answer."""
+    started = time.perf_counter()
+    workers = [threading.Thread(target=client, args=(port, token, seed + i, started + seconds, log), daemon=True)
+               for i, (token, log) in enumerate(zip(tokens, logs, strict=True))]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return max(log.end_s for log in logs) - started
+
+
+def percentiles_ms(values_s: list[float]) -> tuple[float, float, float]:
+    if not values_s:
+        return float("nan"), float("nan"), float("nan")
+    ordered = sorted(values_s)
+    pick = [ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 for q in (0.50, 0.95, 0.99)]
+    return pick[0], pick[1], pick[2]
+
+
+# --- the raw PostgreSQL baseline ---------------------------------------------------------------------------------
+
+
+def raw_writer(url: str, case_id: int, seed: int, deadline: float, latencies_s: list[float]) -> None:
+    """Insert rows with the API's own INSERT statement, one transaction per row, until the deadline."""
+    rng = random.Random(seed)
+    now = datetime.now(UTC)
+    try:
+        with psycopg.connect(url, row_factory=dict_row) as conn:
+            conn.execute("SET TIME ZONE 'UTC'")
+            conn.commit()
+            while time.perf_counter() < deadline and not STOP.is_set():
+                row = report_row(report_body(rng, now), case_id=case_id)  # built outside the timed part
+                started = time.perf_counter()
+                repo.insert(conn, row)
+                conn.commit()
+                latencies_s.append(time.perf_counter() - started)
+    except psycopg.Error:
+        if not STOP.is_set():
+            raise
+
+
+def raw_per_row(url: str, case_id: int, *, threads: int, seconds: float) -> tuple[int, float, list[float]]:
+    latencies: list[list[float]] = [[] for _ in range(threads)]
+    started = time.perf_counter()
+    workers = [threading.Thread(target=raw_writer, args=(url, case_id, 1000 + i, started + seconds, latencies[i]),
+                                daemon=True) for i in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    elapsed = time.perf_counter() - started
+    flat = [x for lat in latencies for x in lat]
+    return len(flat), elapsed, flat
+
+
+COPY_COLUMNS = ("id", "case_id", "facility_id", "reporter_id", "kind", "severity", "status", "progress",
+                "components", "hazards", "repair_hours", "crew_size", "materials", "notes", "accuracy_m",
+                "observed_at", "content_hash")
+
+
+def raw_bulk(url: str, case_id: int, *, rows_n: int) -> tuple[float, float]:
+    """Seconds for rows_n pipelined INSERTs (psycopg's executemany), then rows_n COPY rows, one transaction each."""
+    rng = random.Random(7)
+    now = datetime.now(UTC)
+    many = [report_row(report_body(rng, now), case_id=case_id) for _ in range(rows_n)]
+    copied = [report_row(report_body(rng, now), case_id=case_id) for _ in range(rows_n)]
+    with psycopg.connect(url, row_factory=dict_row) as conn:
+        started = time.perf_counter()
+        with conn.pipeline():
+            for row in many:
+                repo.insert(conn, row)  # the API's own statement
+        conn.commit()
+        many_s = time.perf_counter() - started
+        started = time.perf_counter()
+        with conn.cursor() as cur, cur.copy(
+                "COPY report (id, case_id, facility_id, reporter_id, kind, severity, status, progress, components, "
+                "hazards, repair_hours, crew_size, materials, notes, accuracy_m, observed_at, content_hash, geom) "
+                "FROM STDIN") as copy:
+            for row in copied:
+                copy.write_row([*(row[c] for c in COPY_COLUMNS), f"SRID=4326;POINT({row['lon']} {row['lat']})"])
+        conn.commit()
+        copy_s = time.perf_counter() - started
+    return many_s, copy_s
+
+
+# --- the check ---------------------------------------------------------------------------------------------------
+
+
+def count_check(url: str, logs: list[ClientLog]) -> tuple[bool, list[str]]:
+    """Every acknowledged id stored exactly once, nothing else stored, every retry answered 200."""
+    acked = {i for log in logs for i in log.acked}
+    created = [i for log in logs for i in log.created]
+    retry_statuses = Counter(s for log in logs for s in log.retry_statuses)
+    with psycopg.connect(url) as conn:
+        dups = conn.execute("SELECT id, count(*) FROM report GROUP BY id HAVING count(*) > 1").fetchall()
+        stored = {str(r[0]) for r in conn.execute("SELECT id FROM report").fetchall()}
+    missing = acked - stored
+    findings = [
+        f"distinct acknowledged ids: {len(acked):,} (must be > 0)",
+        f"duplicate ids in report: {len(dups)}",
+        f"acknowledged ids missing from report: {len(missing)}",
+        f"stored rows: {len(stored):,} (must equal the acknowledged ids)",
+        f"ids answered 201 more than once: {len(created) - len(set(created))}",
+        f"retries answered other than 200: {sum(n for s, n in retry_statuses.items() if s != '200')}",
+    ]
+    ok = (bool(acked) and not dups and not missing and len(stored) == len(acked) and len(created) == len(set(created))
+          and set(retry_statuses) <= {"200"})
+    return ok, findings
+
+
+def matched_share(url: str) -> float:
+    with psycopg.connect(url) as conn:
+        row = conn.execute("""SELECT avg((c.facility_id IS NOT NULL)::int)::float8 FROM report r
+                              JOIN damage_case c ON c.id = r.case_id""").fetchone()
+    return float(row[0] or 0) if row else 0.0
+
+
+# --- main --------------------------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    cpus = os.cpu_count() or 1
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="5 s of load instead of 20")
+    parser.add_argument("--seconds", type=float, help="seconds of measured load (default 20, --quick 5)")
+    parser.add_argument("--concurrency", type=int, default=8, help="client threads (default 8)")
+    parser.add_argument("--workers", type=int, default=cpus, help="gunicorn workers (default: one per core)")
+    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker (default 4)")
+    parser.add_argument("--no-rate-limit", action="store_true",
+                        help="skip the report rate limiter (default: it counts every report but never refuses)")
+    args = parser.parse_args(argv)
+    seconds = args.seconds or (5.0 if args.quick else 20.0)
+    warmup_s = 1.0 if args.quick else 2.0
+    bulk_rows = 5_000 if args.quick else 20_000
+    # A SIGTERM unwinds like Ctrl-C, so the server and the cluster are stopped below.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+    load_before = os.getloadavg()
+    base = Path(tempfile.mkdtemp(prefix="gridtriage-bench-ingest-"))
+    base.chmod(0o755)  # the postgres user (when we are root) must reach the cluster inside
+    cluster = pgcluster.Cluster(base / "pg", free_port())
+    server: subprocess.Popen[bytes] | None = None
+    try:
+        print(f"== setup (temp dir {base}) ==")
+        started = time.perf_counter()
+        api_url, raw_url = start_database(cluster)
+        tokens = prepare_app_data(api_url, crews=args.concurrency)
+        print(f"  PostGIS on 127.0.0.1:{cluster.port}: migrated, demo loaded, {len(tokens)} crew accounts with API "
+              f"tokens, in {time.perf_counter() - started:.1f} s")
+        port = free_port()
+        server = start_gunicorn(base, api_url, port=port, workers=args.workers, threads=args.threads,
+                                rate_limit=not args.no_rate_limit)
+        ready_s = wait_healthy(server, port, base / "gunicorn.log")
+        print(f"  gunicorn -k gthread -w {args.workers} --threads {args.threads} on 127.0.0.1:{port} "
+              f"(pool {args.threads} conns/worker), /healthz 200 after {ready_s:.1f} s")
+        print("  report rate limiter: " + ("off (FLASK_RATE_LIMIT_REPORTS=0)" if args.no_rate_limit else
+              f"on, limit raised to {RATE_LIMIT_NEVER_REACHED:,}/window so it counts but never refuses"))
+        print(f"  client: {args.concurrency} threads in this process (http.client, one keep-alive connection and "
+              f"one crew token each); client, gunicorn and PostgreSQL share {cpus} cores")
+
+        logs = [ClientLog() for _ in range(args.concurrency)]
+        run_clients(port, tokens, seconds=warmup_s, logs=logs, seed=1)
+        measured = [ClientLog(acked=dict(log.acked)) for log in logs]  # warmed-up ids are retry candidates too
+        print(f"\n== POST /api/reports: {warmup_s:g} s warm-up, then {seconds:g} s measured ==")
+        elapsed = run_clients(port, tokens, seconds=seconds, logs=measured, seed=100)
+        stop_gunicorn(server)
+
+        statuses = Counter(s for log in measured for s in log.statuses)
+        if any(not s.startswith("2") for s in statuses):
+            print("  gunicorn log (tail):\n" + (base / "gunicorn.log").read_text(errors="replace")[-3000:])
+        ok_latencies = [lat for log in measured for lat, s in zip(log.latencies_s, log.statuses, strict=True)
+                        if s.startswith("2")]
+        retries = sum(len(log.retry_statuses) for log in measured)
+        api_rate = len(ok_latencies) / elapsed
+        api_p = percentiles_ms(ok_latencies)
+        print("  statuses: " + ", ".join(f"{s}: {n:,}" for s, n in sorted(statuses.items()))
+              + f"  (retries sent: {retries:,}, {retries / max(1, statuses.total()):.1%})")
+        share = matched_share(api_url)
+        print(f"  reports matched to a substation within 250 m (KNN): {share:.0%}; the rest opened a case each")
+
+        passed, findings = count_check(api_url, [*logs, *measured])
+        print("\n== count check (warm-up and measured requests) ==")
+        for line in findings:
+            print(f"  {line}")
+        print(f"  {'PASS' if passed else 'FAIL'}")
+
+        print("\n== raw PostgreSQL baseline (empty migrated database, same rows on one pre-made case) ==")
+        with psycopg.connect(raw_url, row_factory=dict_row) as conn:
+            case_id = repo.open_case(conn, facility_id=None, kind="substation", lon=-6.26, lat=53.35)
+        assert case_id is not None
+        raw_n, raw_s, raw_lat = raw_per_row(raw_url, case_id, threads=args.concurrency, seconds=seconds)
+        raw_p = percentiles_ms(raw_lat)
+        many_s, copy_s = raw_bulk(raw_url, case_id, rows_n=bulk_rows)
+        load_after = os.getloadavg()
+
+        print(f"\n== summary ({seconds:g} s, {args.concurrency} clients, gunicorn {args.workers}x{args.threads} "
+              f"gthread, {cpus} cores shared with the client) ==")
+        blank = (float("nan"),) * 3
+        print(f"{'path':<46} {'rows/s':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'rows':>8}")
+        for label, rate, p, n in (
+                ("POST /api/reports (2xx only)", api_rate, api_p, len(ok_latencies)),
+                (f"raw INSERT, 1 txn/row, {args.concurrency} connections", raw_n / raw_s, raw_p, raw_n),
+                ("raw executemany-style pipelined INSERT, 1 conn", bulk_rows / many_s, blank, bulk_rows),
+                ("raw COPY, 1 conn, 1 txn", bulk_rows / copy_s, blank, bulk_rows)):
+            print(f"{label:<46} {rate:>8,.0f} " + " ".join(f"{x:>7.1f}" if x == x else f"{'':>7}" for x in p)
+                  + f" {n:>8,}")
+        print(f"API / raw per-row: {api_rate / (raw_n / raw_s):.0%}")
+        print("load average (1/5/15 min) before: {:.2f} {:.2f} {:.2f}; after: {:.2f} {:.2f} {:.2f}".format(
+            *load_before, *load_after))
+        print(f"count check: {'PASS' if passed else 'FAIL'}")
+        return 0 if passed else 1
+    except KeyboardInterrupt:
+        print("\ninterrupted; stopping gunicorn and PostgreSQL", file=sys.stderr)
+        return 130
+    finally:
+        STOP.set()
+        if server is not None:
+            stop_gunicorn(server)
+        pgcluster.stop(cluster, mode="immediate")
+        shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
