@@ -35,6 +35,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         field,
         health,
         i18n,
+        imports,
         migrate,
         pages,
         security,
@@ -59,5 +60,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(vendor.bp)
     i18n.init_app(app)
     field.init_app(app)
+    imports.init_app(app)
     # Feature modules register themselves below, one line each.
     return app

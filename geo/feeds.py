@@ -1,0 +1,207 @@
+"""Feed links between facilities: reading them, inferring them by voltage level, cycles, population served."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict, deque
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyproj
+import shapely
+
+from geo import mapping
+from geo.errors import DataError
+
+FEED_FIELDS = ("parent_external_id", "external_id")
+SOURCE_KINDS = ("power_plant", "chp_plant")
+LEVEL_TOLERANCE = 0.1  # voltages within 10 % are one level: 220 and 225 kV, 380 and 400 kV
+_GEOD = pyproj.Geod(ellps="WGS84")
+
+
+@dataclass(frozen=True)
+class Link:
+    """Energy flows from parent to child; `row` is the file row it came from (None when inferred)."""
+
+    parent: str
+    child: str
+    row: int | None = None
+    distance_m: float | None = None
+
+
+def read_links(frame: pd.DataFrame, *, file: str, columns: mapping.ColumnMap) -> list[Link]:
+    """Parent/child links by external id from a table; blanks and self-links name their row."""
+    parent_col = mapping.column(frame, columns, "parent_external_id", file=file, required=True,
+                                defaults=("parent", "from", "v_id_1"))
+    child_col = mapping.column(frame, columns, "external_id", file=file, required=True,
+                               defaults=("child", "child_external_id", "to", "v_id_2"))
+    assert parent_col is not None and child_col is not None
+    links = []
+    for row, parent, child in zip(frame.index, frame[parent_col], frame[child_col], strict=True):
+        p, c = mapping.text(parent), mapping.text(child)
+        for value, name in ((p, parent_col), (c, child_col)):
+            if value is None:
+                raise DataError("missing external id", file=file, row=int(row), column=name)
+        assert p is not None and c is not None
+        if p == c:
+            raise DataError(f"a facility cannot feed itself ({p!r})", file=file, row=int(row), column=child_col)
+        links.append(Link(parent=p, child=c, row=int(row)))
+    return links
+
+
+def orient(links: Sequence[Link], *, voltage_kv: Mapping[str, float | None], kind: Mapping[str, str]) -> list[Link]:
+    """Direct undirected links (grid lines) from higher voltage to lower, then away from the power plants.
+
+    Each link runs along one total order of facilities (voltage level descending, hops from the nearest plant,
+    external id), so the result never has a cycle; parallel lines between the same two facilities count once.
+    """
+    neighbours: dict[str, set[str]] = defaultdict(set)
+    for link in links:
+        neighbours[link.parent].add(link.child)
+        neighbours[link.child].add(link.parent)
+    hops = {f: 0 for f in neighbours if kind.get(f) in SOURCE_KINDS}
+    queue = deque(hops)
+    while queue:
+        v = queue.popleft()
+        for u in neighbours[v]:
+            if u not in hops:
+                hops[u] = hops[v] + 1
+                queue.append(u)
+    levels = voltage_levels(voltage_kv.values())
+
+    def key(f: str) -> tuple[float, float, str]:
+        return (-levels.get(voltage_kv.get(f), 0.0), hops.get(f, math.inf), f)
+
+    seen: dict[tuple[str, str], Link] = {}
+    for link in links:
+        a, b = sorted((link.parent, link.child), key=key)
+        seen.setdefault((a, b), Link(parent=a, child=b, row=link.row))
+    return list(seen.values())
+
+
+def voltage_levels(voltages: Iterable[float | None]) -> dict[float | None, float]:
+    """Each voltage's level: the lowest voltage of its group, groups starting where a voltage is 10 % higher."""
+    levels: dict[float | None, float] = {}
+    start = None
+    for v in sorted({v for v in voltages if v is not None and not math.isnan(v)}):
+        if start is None or v > start * (1 + LEVEL_TOLERANCE):
+            start = v
+        levels[v] = start
+    return levels
+
+
+def infer(facilities: pd.DataFrame, *, metric_crs: str, skip: Iterable[str] = (),
+          any_higher: bool = False) -> list[Link]:
+    """Link each point facility to the nearest one of the next higher voltage level (or any higher level).
+
+    `facilities` has external_id, voltage_kv and geometry (lon/lat); nearness is measured in `metric_crs` and
+    the reported distance is geodesic, in metres. Facilities in `skip` (those with given parents) and those
+    without a voltage get no inferred parent.
+    """
+    points = facilities[[g.geom_type == "Point" for g in facilities["geometry"]]]
+    levels = voltage_levels(points["voltage_kv"])
+    level = np.array([levels.get(v, np.nan) if v is not None and not pd.isna(v) else np.nan
+                      for v in points["voltage_kv"]])
+    ids = points["external_id"].to_numpy()
+    lonlat = np.array(list(points["geometry"]), dtype=object)
+    xy = pyproj.Transformer.from_crs("EPSG:4326", metric_crs, always_xy=True).transform(
+        shapely.get_x(lonlat), shapely.get_y(lonlat))
+    metric = shapely.points(np.column_stack(xy)) if len(ids) else np.array([], dtype=object)
+    skipped = set(skip)
+    ordered = sorted(set(level[~np.isnan(level)]))
+    links: list[Link] = []
+    for position, value in enumerate(ordered[:-1]):
+        children = np.nonzero((level == value) & ~np.isin(ids, list(skipped)))[0]
+        parents = np.nonzero(level > value if any_higher else level == ordered[position + 1])[0]
+        if not len(children) or not len(parents):
+            continue
+        tree = shapely.STRtree(metric[parents])
+        pairs = tree.query_nearest(metric[children], all_matches=False)
+        for child_at, parent_at in zip(pairs[0], pairs[1], strict=True):
+            c, p = children[child_at], parents[parent_at]
+            _, _, distance = _GEOD.inv(lonlat[p].x, lonlat[p].y, lonlat[c].x, lonlat[c].y)
+            links.append(Link(parent=str(ids[p]), child=str(ids[c]), distance_m=float(distance)))
+    return links
+
+
+def find_cycle(links: Iterable[tuple[str, str]]) -> list[str] | None:
+    """A cycle of parent→child links as [a, b, …, a], or None when the links form a directed acyclic graph."""
+    children: dict[str, list[str]] = defaultdict(list)
+    for parent, child in links:
+        children[parent].append(child)
+    state: dict[str, int] = {}  # 1 on the current path, 2 done
+    for start in list(children):
+        if start in state:
+            continue
+        path, stack = [start], [iter(children[start])]
+        state[start] = 1
+        while stack:
+            nxt = next(stack[-1], None)
+            if nxt is None:
+                state[path.pop()] = 2
+                stack.pop()
+            elif state.get(nxt) == 1:
+                return [*path[path.index(nxt):], nxt]
+            elif nxt not in state:
+                state[nxt] = 1
+                path.append(nxt)
+                stack.append(iter(children.get(nxt, ())))
+    return None
+
+
+def population_served(population: Mapping[str, float], links: Iterable[tuple[str, str]]) -> dict[str, float]:
+    """Direct population plus that of every facility downstream, each counted once even in a meshed network."""
+    ids = list(population)
+    index = {f: i for i, f in enumerate(ids)}
+    children: list[list[int]] = [[] for _ in ids]
+    indegree = [0] * len(ids)
+    for parent, child in links:
+        if parent in index and child in index:
+            children[index[parent]].append(index[child])
+            indegree[index[child]] += 1
+    order, queue = [], deque(i for i, d in enumerate(indegree) if d == 0)
+    while queue:
+        v = queue.popleft()
+        order.append(v)
+        for c in children[v]:
+            indegree[c] -= 1
+            if indegree[c] == 0:
+                queue.append(c)
+    if len(order) != len(ids):
+        raise ValueError("feed links have a cycle")
+    people = np.array([population[f] for f in ids], dtype=float)
+    if all(indegree_one <= 1 for indegree_one in _indegrees(children, len(ids))):
+        total = people.copy()  # radial: add each subtree once, children before parents
+        for v in reversed(order):
+            for c in children[v]:
+                total[v] += total[c]
+        return {f: float(total[i]) for i, f in enumerate(ids)}
+    below: list[int] = [0] * len(ids)  # meshed: the set of facilities downstream, as a bitset
+    for v in reversed(order):
+        bits = 1 << v
+        for c in children[v]:
+            bits |= below[c]
+        below[v] = bits
+    size = (len(ids) + 7) // 8
+    served = {}
+    for i, f in enumerate(ids):
+        mask = np.unpackbits(np.frombuffer(below[i].to_bytes(size, "little"), dtype=np.uint8),
+                             bitorder="little")[:len(ids)].astype(bool)
+        served[f] = float(people[mask].sum())
+    return served
+
+
+def _indegrees(children: Sequence[Sequence[int]], n: int) -> list[int]:
+    counts = [0] * n
+    for kids in children:
+        for c in kids:
+            counts[c] += 1
+    return counts
+
+
+def leaves(ids: Iterable[str], links: Iterable[tuple[str, str]]) -> list[str]:
+    """The facilities that feed no other: the lowest level, which gets the service areas."""
+    parents = {p for p, _ in links}
+    return [f for f in ids if f not in parents]

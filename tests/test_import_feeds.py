@@ -1,0 +1,138 @@
+"""Feed links: given in a file or in the registry, inferred by voltage level; cycles and unknown ids refused."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from flask import Flask
+
+from app.migrate import upgrade
+from geo import feeds
+from tests.conftest import make_app
+
+Row = psycopg.Connection[dict[str, Any]]  # connections that return rows as dicts
+TABLES = "facility, feed_link, service_area, population_layer, critical_site, study_area, dataset, audit_event"
+LINKS = """SELECT p.external_id || '>' || c.external_id AS link, l.origin::text AS origin, l.distance_m
+           FROM feed_link l JOIN facility p ON p.id = l.parent_id JOIN facility c ON c.id = l.child_id ORDER BY 1"""
+# 380 kV at the origin, two 110 kV stations, three 20 kV stations; ~0.01° apart (about 1.1 km north-south).
+REGISTRY = """external_id,kind,voltage_kv,lon,lat
+T,substation,380,10.00,50.00
+A,substation,110,10.00,50.05
+B,substation,115,10.00,49.95
+a1,substation,20,10.00,50.06
+a2,substation,20,10.01,50.04
+b1,substation,20,10.00,49.94
+"""
+
+
+@pytest.fixture(scope="module")
+def onboarding(pg_server) -> Iterator[tuple[Flask, str]]:
+    url = pg_server.create_database("gt_import_feeds")
+    upgrade(url)
+    app = make_app(url)
+    yield app, url
+    app.extensions["db_pool"].close()
+    pg_server.drop_database(url)
+
+
+@pytest.fixture()
+def registry(onboarding, tmp_path) -> Iterator[tuple[Flask, Row]]:
+    """Six facilities on three voltage levels, no links."""
+    app, url = onboarding
+    with psycopg.connect(url, autocommit=True, row_factory=psycopg.rows.dict_row) as conn:
+        conn.execute(f"TRUNCATE {TABLES} CASCADE")
+        path = tmp_path / "registry.csv"
+        path.write_text(REGISTRY)
+        assert "6 new" in run(app, "import-facilities", path)
+        yield app, conn
+
+
+def run(app: Flask, *args: object) -> str:
+    result = app.test_cli_runner().invoke(args=[str(a) for a in args])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def refused(app: Flask, conn: Row, *args: object) -> str:
+    before = conn.execute(LINKS).fetchall()
+    result = app.test_cli_runner().invoke(args=[str(a) for a in args])
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    assert conn.execute(LINKS).fetchall() == before
+    return result.output.strip().splitlines()[-1]
+
+
+def links_file(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "links.csv"
+    path.write_text(text)
+    return path
+
+
+def test_infer_feeds_links_each_level_to_the_nearest_of_the_next_higher_level(registry):
+    app, conn = registry
+    out = run(app, "infer-feeds")
+    assert "5 inferred" in out and "voltage levels (kV): 20, 110, 380" in out  # 110 and 115 kV are one level
+    rows = conn.execute(LINKS).fetchall()
+    assert [r["link"] for r in rows] == ["A>a1", "A>a2", "B>b1", "T>A", "T>B"]
+    assert {r["origin"] for r in rows} == {"inferred"}
+    t_to_a = next(r for r in rows if r["link"] == "T>A")
+    assert t_to_a["distance_m"] == pytest.approx(5_559, rel=0.01)  # 0.05° of latitude, geodesic
+
+
+def test_given_links_replace_inferred_ones_and_infer_keeps_them(registry, tmp_path):
+    app, conn = registry
+    run(app, "infer-feeds")
+    run(app, "import-feeds", links_file(tmp_path, "parent,child\nB,a2\n"))
+    rows = {r["link"]: r["origin"] for r in conn.execute(LINKS).fetchall()}
+    assert rows["B>a2"] == "given" and "A>a2" not in rows
+    run(app, "infer-feeds")
+    rows = {r["link"]: r["origin"] for r in conn.execute(LINKS).fetchall()}
+    assert rows["B>a2"] == "given" and "A>a2" not in rows and len(rows) == 5
+
+
+def test_unknown_ids_and_cycles_are_refused_naming_the_row(registry, tmp_path):
+    app, conn = registry
+    run(app, "import-feeds", links_file(tmp_path, "parent_external_id,external_id\nT,A\nA,a1\n"))
+    path = links_file(tmp_path, "parent_external_id,external_id\nT,B\nB,X9\n")
+    assert refused(app, conn, "import-feeds", path) == (
+        f"error: {path}, row 3, column 'external_id': unknown external id 'X9'")
+    path = links_file(tmp_path, "parent_external_id,external_id\nB,b1\na1,T\n")
+    line = refused(app, conn, "import-feeds", path)
+    assert line.startswith(f"error: {path}, row 3, column 'parent_external_id': feed links form a cycle (")
+    assert "a1 -> T" in line
+    path = links_file(tmp_path, "parent_external_id,external_id\nB,B\n")
+    assert "row 2, column 'external_id': a facility cannot feed itself ('B')" in refused(app, conn, "import-feeds",
+                                                                                          path)
+
+
+def test_parents_in_the_registry_become_given_links(onboarding, tmp_path):
+    app, url = onboarding
+    with psycopg.connect(url, autocommit=True, row_factory=psycopg.rows.dict_row) as conn:
+        conn.execute(f"TRUNCATE {TABLES} CASCADE")
+        path = tmp_path / "tree.csv"
+        path.write_text("external_id,kind,parent_external_id,lon,lat\nS,substation,,1,1\nC,transformer,S,1.1,1\n")
+        assert "1 feed links given" in run(app, "import-facilities", path)
+        assert [r["link"] for r in conn.execute(LINKS).fetchall()] == ["S>C"]
+        path.write_text("external_id,kind,parent_external_id,lon,lat\nS,substation,C,1,1\nC,transformer,S,1.1,1\n")
+        result = app.test_cli_runner().invoke(args=["import-facilities", str(path)])
+        assert result.exit_code == 1 and "feed links form a cycle" in result.output
+        assert [r["link"] for r in conn.execute(LINKS).fetchall()] == ["S>C"]
+
+
+def test_undirected_lines_are_oriented_down_the_voltage_levels_without_cycles():
+    lines = [feeds.Link("a", "b"), feeds.Link("b", "c"), feeds.Link("c", "a"), feeds.Link("b", "a")]
+    oriented = feeds.orient(lines, voltage_kv={"a": 110.0, "b": 380.0, "c": 110.0}, kind={"c": "power_plant"})
+    assert sorted((link.parent, link.child) for link in oriented) == [("b", "a"), ("b", "c"), ("c", "a")]
+    assert feeds.find_cycle((link.parent, link.child) for link in oriented) is None
+
+
+def test_population_served_counts_everything_downstream_once():
+    people = {"s": 0.0, "m1": 10.0, "m2": 20.0, "leaf": 5.0}
+    radial = feeds.population_served(people, [("s", "m1"), ("s", "m2"), ("m2", "leaf")])
+    assert radial == {"s": 35.0, "m1": 10.0, "m2": 25.0, "leaf": 5.0}
+    meshed = feeds.population_served(people, [("s", "m1"), ("s", "m2"), ("m1", "leaf"), ("m2", "leaf")])
+    assert meshed == {"s": 35.0, "m1": 15.0, "m2": 25.0, "leaf": 5.0}
+    assert feeds.find_cycle([("a", "b"), ("b", "c"), ("c", "a")]) == ["a", "b", "c", "a"]

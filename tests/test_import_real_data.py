@@ -1,0 +1,122 @@
+"""The onboarding commands on the real shared data: Dublin, Ukraine, the German HV grid and MV Oberrhein."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from flask import Flask
+
+from app.migrate import upgrade
+from geo import feeds
+from tests.conftest import SHARED_DATA, make_app
+
+DUBLIN, UKRAINE, GRIDS = SHARED_DATA / "dublin", SHARED_DATA / "ukraine", SHARED_DATA / "grids"
+Row = psycopg.Connection[dict[str, Any]]  # connections that return rows as dicts
+TABLES = "facility, feed_link, service_area, population_layer, critical_site, study_area, dataset, audit_event"
+
+
+@pytest.fixture(scope="module")
+def onboarding(pg_server) -> Iterator[tuple[Flask, str]]:
+    """An app on its own migrated database, so these imports never touch the session's shared one."""
+    url = pg_server.create_database("gt_import_real")
+    upgrade(url)
+    app = make_app(url)
+    yield app, url
+    app.extensions["db_pool"].close()
+    pg_server.drop_database(url)
+
+
+@pytest.fixture()
+def fresh(onboarding) -> Iterator[tuple[Flask, Row]]:
+    """The module's app and a direct connection, on empty tables."""
+    app, url = onboarding
+    with psycopg.connect(url, autocommit=True, row_factory=psycopg.rows.dict_row) as conn:
+        conn.execute(f"TRUNCATE {TABLES} CASCADE")
+        yield app, conn
+
+
+def run(app: Flask, *args: str) -> str:
+    result = app.test_cli_runner().invoke(args=list(args))
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def one(conn: Row, query: str) -> Any:
+    row = conn.execute(query).fetchone()
+    assert row is not None
+    return next(iter(row.values()))
+
+
+def test_dublin_substations_and_small_areas_conserve_the_county_population(fresh):
+    app, conn = fresh
+    out = run(app, "import-facilities", str(DUBLIN / "substations.geojson"), "--kind", "substation",
+              "--map", "external_id=station,name=station,capacity_mva=installed_capacity")
+    assert "102 new" in out and "1 identical duplicate rows kept once" in out
+    assert "identical to an earlier row (Cherrywood)" in out
+    out = run(app, "derive-service-areas", "--boundary", str(DUBLIN / "boundary.geojson"))
+    assert "102 derived" in out
+    out = run(app, "import-population", str(DUBLIN / "small_area_population.csv"), "--map", "population=pop,ref=guid",
+              "--name", "Census 2022 small areas")
+    assert "inside the boundary 1,456,732 people, assigned 1,456,732: conserved" in out
+    assert one(conn, "SELECT sum(population) FROM facility_population") == 1_456_732
+    assert one(conn, "SELECT count(DISTINCT method) FROM facility_population WHERE method = 'point_sum'") == 1
+
+
+def test_ukraine_power_plants_with_hromada_population(fresh):
+    app, conn = fresh
+    plants = str(UKRAINE / "power_plants.gpkg")
+    out = run(app, "import-facilities", plants, "--kind", "power_plant", "--map", "external_id=name")
+    assert "37 new, 0 updated, 0 unchanged" in out
+    assert "0 new, 0 updated, 37 unchanged" in run(app, "import-facilities", plants, "--kind", "power_plant",
+                                                   "--map", "external_id=name")
+    assert one(conn, "SELECT count(*) FROM facility") == 37
+    out = run(app, "derive-service-areas", "--max-distance-m", "150000")
+    # The Dniester pumped-storage plant stands at the same place as another plant: listed, not dropped silently.
+    assert "36 derived" in out and "1 facilities get no service area" in out and "Dniester (pumped storage)" in out
+    out = run(app, "import-population", str(UKRAINE / "hromada_population_2022.gpkg"),
+              "--map", "population=total_popultaion_2022,ref=hromada_code", "--name", "Hromadas 2022")
+    assert "1,469 points" in out and ": conserved" in out
+    assigned = one(conn, "SELECT sum(population) FROM facility_population")
+    inside = one(conn, """SELECT sum(p.population) FROM population_point p
+                          WHERE EXISTS (SELECT 1 FROM study_area s WHERE ST_Intersects(s.geom, p.geom))""")
+    assert assigned == pytest.approx(inside) and 0 < assigned < 38.3e6
+    assert one(conn, "SELECT count(*) FROM audit_event WHERE entity = 'facility'") == 37
+
+
+def test_german_grid_with_feeds_inferred_and_taken_from_the_lines(fresh, tmp_path):
+    app, conn = fresh
+    grid = str(GRIDS / "germany_highvoltage.gpkg")
+    columns = tmp_path / "germany.yaml"
+    columns.write_text("""columns: {external_id: v_id, name: name, kind: typ, voltage_kv: voltage}
+kinds: {plant: power_plant, sub_station: substation, station: substation, joint: other, merge: other}
+voltage_unit: V
+""")
+    out = run(app, "import-facilities", grid, "--layer", "vertices", "--map", str(columns))
+    assert "1903 new" in out
+    out = run(app, "infer-feeds")
+    inferred = one(conn, "SELECT count(*) FROM feed_link WHERE origin = 'inferred'")
+    assert inferred > 500 and f"{inferred} inferred" in out
+    assert one(conn, "SELECT min(distance_m) >= 0 AND bool_and(distance_m IS NOT NULL) FROM feed_link") is True
+    out = run(app, "import-feeds", grid, "--layer", "lines", "--map", "parent_external_id=v_id_1,external_id=v_id_2",
+              "--undirected")
+    given = one(conn, "SELECT count(*) FROM feed_link WHERE origin = 'given'")
+    assert 2000 < given <= 2546
+    links = conn.execute("""SELECT p.external_id AS parent, c.external_id AS child FROM feed_link l
+                            JOIN facility p ON p.id = l.parent_id JOIN facility c ON c.id = l.child_id""").fetchall()
+    assert feeds.find_cycle((r["parent"], r["child"]) for r in links) is None
+    # Given links win: no facility keeps an inferred parent once the lines give it one.
+    assert one(conn, """SELECT count(*) FROM feed_link i JOIN feed_link g ON g.child_id = i.child_id
+                        WHERE i.origin = 'inferred' AND g.origin = 'given'""") == 0
+
+
+def test_mv_oberrhein_becomes_facilities_with_a_radial_feed_tree(fresh):
+    app, conn = fresh
+    out = run(app, "import-facilities", str(SHARED_DATA / "oberrhein" / "mv_oberrhein.json"))
+    assert "505 new" in out
+    assert one(conn, "SELECT count(*) FROM facility WHERE kind = 'line'") == 175
+    # Radial: every facility but the two external grids has exactly one parent.
+    assert one(conn, "SELECT count(*) FROM feed_link") == 503
+    assert one(conn, "SELECT max(n) FROM (SELECT count(*) AS n FROM feed_link GROUP BY child_id) c") == 1
