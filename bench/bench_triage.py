@@ -21,7 +21,7 @@ from geo.pandapower_net import read_feed_tree, with_damage  # noqa: E402
 from geo.schedule import gap, plan  # noqa: E402
 from geo.triage import rank, triage_tree  # noqa: E402
 
-OBERRHEIN = Path("/work/shared/data/oberrhein/mv_oberrhein.json")
+OBERRHEIN = Path(__file__).resolve().parent.parent / "data" / "reference" / "oberrhein" / "mv_oberrhein.json"
 
 
 def random_tree(n: int, damaged: int, *, seed: int) -> list[Facility]:

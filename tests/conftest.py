@@ -8,7 +8,7 @@ import socket
 import tempfile
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -23,7 +23,9 @@ from app.migrate import upgrade
 from tools import pgcluster
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED_DATA = ROOT.parent / "shared" / "data"
+# Real public data kept in the repository (see data/reference/SOURCES.md), so a clean clone runs every test.
+REFERENCE_DATA = ROOT / "data" / "reference"
+DEMO_DATA = ROOT / "data" / "demo"
 
 
 def free_port() -> int:
@@ -192,3 +194,32 @@ def page(browser) -> Iterator[object]:
     page.js_errors = errors  # type: ignore[attr-defined]
     yield page
     context.close()
+
+
+def create_accounts(app: Flask, names: dict[str, str] = ACCOUNTS) -> dict[str, str]:
+    """Accounts (name -> role) made through the CLI as an operator would, each with a new API token."""
+    runner = app.test_cli_runner()
+    found = {}
+    for name, role in names.items():
+        created = runner.invoke(args=["create-user", name, "--role", role], env={"GRIDTRIAGE_PASSWORD": PASSWORD})
+        assert created.exit_code == 0, created.output
+        token = runner.invoke(args=["create-token", name])
+        assert token.exit_code == 0, token.output
+        found[name] = token.output.strip()
+    return found
+
+
+@pytest.fixture(scope="session")
+def new_database(pg_server: TestServer) -> Iterator[Callable[[], str]]:
+    """Make migrated databases of a test's own (for tests that fill one with data or take its server down)."""
+    made: list[str] = []
+
+    def make() -> str:
+        url = pg_server.create_database("gt_own")
+        made.append(url)
+        upgrade(url)
+        return url
+
+    yield make
+    for url in made:
+        pg_server.drop_database(url)

@@ -11,9 +11,9 @@ from flask import Flask
 
 from app.migrate import upgrade
 from geo import feeds
-from tests.conftest import SHARED_DATA, make_app
+from tests.conftest import DEMO_DATA, REFERENCE_DATA, make_app
 
-DUBLIN, UKRAINE, GRIDS = SHARED_DATA / "dublin", SHARED_DATA / "ukraine", SHARED_DATA / "grids"
+DUBLIN, UKRAINE, GRIDS = DEMO_DATA, REFERENCE_DATA / "ukraine", REFERENCE_DATA / "grids"
 Row = psycopg.Connection[dict[str, Any]]  # connections that return rows as dicts
 TABLES = "facility, feed_link, service_area, population_layer, critical_site, study_area, dataset, audit_event"
 
@@ -114,7 +114,7 @@ voltage_unit: V
 
 def test_mv_oberrhein_becomes_facilities_with_a_radial_feed_tree(fresh):
     app, conn = fresh
-    out = run(app, "import-facilities", str(SHARED_DATA / "oberrhein" / "mv_oberrhein.json"))
+    out = run(app, "import-facilities", str(REFERENCE_DATA / "oberrhein" / "mv_oberrhein.json"))
     assert "505 new" in out
     assert one(conn, "SELECT count(*) FROM facility WHERE kind = 'line'") == 175
     # Radial: every facility but the two external grids has exactly one parent.

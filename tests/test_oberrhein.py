@@ -13,8 +13,7 @@ from geo.triage import rank
 from tests.test_schedule import finish_of
 from tests.test_triage import brute_cost, brute_energisation
 
-OBERRHEIN = Path("/work/shared/data/oberrhein/mv_oberrhein.json")
-pytestmark = pytest.mark.skipif(not OBERRHEIN.exists(), reason="shared MV Oberrhein data not present")
+OBERRHEIN = Path(__file__).resolve().parent.parent / "data" / "reference" / "oberrhein" / "mv_oberrhein.json"
 
 
 @pytest.fixture(scope="module")
