@@ -13,6 +13,7 @@ run: setup
 	@$(FLASK) db-upgrade
 	@$(FLASK) load-demo
 	@$(FLASK) demo-accounts
+	@$(FLASK) demo-scenario
 	@echo "GridTriage: http://$(HOST):$(PORT)/   (Ctrl-C stops the web server; make stop stops the database)"
 	@$(FLASK) run --host $(HOST) --port $(PORT)
 

@@ -29,16 +29,21 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         api,
         api_reports,
         auth,
+        cases,
         db,
         demo,
+        demo_scenario,
         errors,
+        exports,
         field,
         health,
         i18n,
         imports,
         migrate,
+        ogc,
         pages,
         security,
+        sitrep,
         triage,
         users_cli,
         vendor,
@@ -62,4 +67,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     field.init_app(app)
     imports.init_app(app)
     # Feature modules register themselves below, one line each.
+    app.register_blueprint(cases.bp)
+    app.register_blueprint(exports.bp)
+    app.register_blueprint(ogc.bp)
+    app.register_blueprint(sitrep.bp)
+    demo_scenario.init_app(app)
     return app

@@ -11,10 +11,10 @@ from app import db
 from app.auth import requires
 from app.params import parse_int, parse_number
 from app.repo import triage as repo
-from geo.network import CriticalSite, Facility, Network, build_network
+from geo.network import CriticalSite, Facility, Network, build_network, population_served
 from geo.repair_defaults import default_repair_hours, worst_severity
 from geo.restoration import area_etr
-from geo.schedule import gap, plan
+from geo.schedule import gap, list_schedule, plan
 from geo.triage import rank
 
 bp = Blueprint("triage", __name__, url_prefix="/api")
@@ -61,12 +61,27 @@ def load_situation() -> Situation:
     return Situation(
         network=build_network(facilities),
         critical_sites=tuple(CriticalSite(id=s["id"], facility=label[s["facility_id"]], weight=float(s["weight"]),
-                                          kind=s["kind"]) for s in sites),
+                                          kind=s["kind"]) for s in sites) + _bumps(placed),
         cases=placed,
         facility_ids={label[row["id"]]: int(row["id"]) for row in rows},
         unplaced=[{"case_id": c["case_id"], "kind": c["kind"], "lon": c["lon"], "lat": c["lat"]}
                   for c in cases if c["facility_id"] is None],
     )
+
+
+def _bumps(placed: dict[str, dict[str, Any]]) -> tuple[CriticalSite, ...]:
+    """A coordinator's priority bump counts as an extra weight in people-equivalents on the case's facility."""
+    return tuple(CriticalSite(id=f"bump-{case['case_id']}", facility=node, weight=float(case["priority_bump"]),
+                              kind="priority_bump")
+                 for node, case in placed.items() if case.get("priority_bump"))
+
+
+def _explain_bump(situation: Situation, node: str, explanation: str) -> str:
+    case = situation.cases[node]
+    if not case.get("priority_bump"):
+        return explanation
+    return (f"{explanation}; priority raised by {case.get('bump_by') or 'a coordinator'} "
+            f"(+{float(case['priority_bump']):g} people-equivalents): {case.get('bump_reason') or 'no reason given'}")
 
 
 def _case_fields(situation: Situation, node: str) -> dict[str, Any]:
@@ -75,8 +90,28 @@ def _case_fields(situation: Situation, node: str) -> dict[str, Any]:
             "kind": case["kind"], "status": case["status"], "hazards": case["hazards"], "reports": case["reports"],
             "repair_hours_source": case["repair_hours_source"],
             "repair_hours_is_default": case["repair_hours_source"].startswith("default"),
+            "priority_bump": float(case.get("priority_bump") or 0),
             "critical_sites": [{"id": s.id, "kind": s.kind, "weight": s.weight}
-                               for s in situation.critical_sites if s.facility == node]}
+                               for s in situation.critical_sites if s.facility == node and s.kind != "priority_bump"]}
+
+
+def naive_schedule(network: Network, crews: int) -> tuple[list[list[tuple[str, float, float]]], dict[str, float]]:
+    """The naive plan: damaged facilities by population served, descending, each to the crew free first."""
+    damaged = [i for i, f in enumerate(network.facilities) if f.damaged]
+    served = population_served(network, damaged)
+    order = sorted(damaged, key=lambda i: (-served[i], network.facilities[i].id))
+    hours = [float(network.facilities[i].repair_hours or 0.0) for i in order]
+    schedule: list[list[tuple[str, float, float]]] = []
+    finish: dict[str, float] = {}
+    for seq in list_schedule(range(len(order)), hours, crews):
+        start, jobs = 0.0, []
+        for j in seq:
+            node = network.facilities[order[j]].id
+            jobs.append((node, start, start + hours[j]))
+            start += hours[j]
+            finish[node] = start
+        schedule.append(jobs)
+    return schedule, finish
 
 
 @bp.get("/triage")
@@ -90,7 +125,7 @@ def triage() -> Response:
         "gain_now": r.gain_now, "gain_with_blockers": r.gain_with_blockers, "population_served": r.population_served,
         "blocked_by": [situation.cases[b]["case_id"] for b in r.blocked_by],
         "blocked_by_facilities": list(r.blocked_by),
-        "explanation": r.explanation,
+        "explanation": _explain_bump(situation, r.id, r.explanation),
     } for r in ranked]
     return jsonify({"queue": queue, "unplaced": situation.unplaced, "exact": situation.network.radial,
                     "objective": "people-hours without power, critical sites weighted in people-equivalents"})
@@ -111,6 +146,8 @@ def plan_for_crews() -> Response:
     order = [network.facilities[i].id for i in network.order]
     parents = {f.id: f.parents for f in network.facilities}
     areas = area_etr(parents, order, result.etr_hours)
+    naive_crews, naive_finish = naive_schedule(network, crews)
+    naive_areas = area_etr(parents, order, naive_finish)
     q = result.quality
     return jsonify({
         "crews": [[{**_case_fields(situation, job.id), "start_hours": job.start_hours,
@@ -118,6 +155,11 @@ def plan_for_crews() -> Response:
         "etr_by_case": {str(situation.cases[f]["case_id"]): h for f, h in result.etr_hours.items()},
         "etr_by_area": [{"facility_id": situation.facility_ids[f.id], "facility": f.id, "population": f.population,
                          "etr_hours": areas[f.id]} for f in network.facilities if areas[f.id] > 0],
+        "naive_crews": [[{"case_id": situation.cases[node]["case_id"], "facility": node, "start_hours": start,
+                          "finish_hours": end} for node, start, end in crew] for crew in naive_crews],
+        "naive_etr_by_area": [{"facility_id": situation.facility_ids[f.id], "facility": f.id,
+                               "population": f.population, "etr_hours": naive_areas[f.id]}
+                              for f in network.facilities if naive_areas[f.id] > 0],
         "kpis": vars(result.kpis),
         "quality": {**vars(q), "gap": gap(q.phu, q.phu_lower_bound),
                     "improvement_vs_naive": (q.naive_phu - q.phu) / q.naive_phu if q.naive_phu else 0.0},

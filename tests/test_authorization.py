@@ -26,15 +26,37 @@ EXPECTED = {
     "reports.nearest_facilities": "crew",
     "triage.triage": "coordinator",
     "triage.plan_for_crews": "coordinator",
+    "coordinator.map_page": "coordinator",
+    "coordinator.map_reports": "coordinator",
+    "coordinator.map_cases": "coordinator",
+    "coordinator.map_case_index": "coordinator",
+    "coordinator.map_service_areas": "coordinator",
+    "coordinator.map_critical_sites": "coordinator",
+    "coordinator.map_boundary": "coordinator",
+    "coordinator.map_changes": "coordinator",
     "field.form": "crew",
     "field.service_worker": "anyone",
     "field.manifest": "anyone",
     "i18n.switch": "anyone",
     "openapi.spec": "anyone",
+    "cases.case_page": "coordinator",
+    "cases.case_form_action": "coordinator",
+    "cases.case_api_action": "coordinator",
+    "cases.case_json": "coordinator",
+    "cases.case_duplicates": "coordinator",
+    "exports.export": "coordinator",
+    "ogc.landing": "coordinator",
+    "ogc.conformance": "coordinator",
+    "ogc.collections": "coordinator",
+    "ogc.collection": "coordinator",
+    "ogc.items": "coordinator",
+    "ogc.item": "coordinator",
+    "sitrep.sitrep": "coordinator",
 }
 ORDER = ["anonymous", "crew", "coordinator", "admin"]
 SAMPLE_ARGS = {"package": "leaflet", "filename": "leaflet.js", "report_id": str(uuid.uuid4()),
-               "photo_id": str(uuid.uuid4()), "code": "en"}
+               "photo_id": str(uuid.uuid4()), "code": "en",
+               "case_id": 999_999_999, "layer": "cases", "fmt": "csv", "collection_id": "facilities", "fid": "1"}
 
 
 def routes(app):

@@ -23,20 +23,33 @@ def network(conn: Conn) -> list[dict[str, Any]]:
 
 
 def open_cases(conn: Conn) -> list[dict[str, Any]]:
-    """Open damage cases with what their reports say: severities, latest repair estimate, hazards."""
+    """Open damage cases with what their reports (and those of cases merged into them) say, and any bump."""
     return conn.execute(
-        """SELECT c.id AS case_id, c.facility_id::text AS facility_id, c.kind, c.status,
-                  c.repair_hours_override, ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat,
+        """WITH RECURSIVE members AS (
+             SELECT id AS case_id, id AS member_id, 0 AS depth FROM damage_case
+             WHERE status = ANY(%(open)s::case_status[])
+             UNION ALL
+             SELECT m.case_id, c.id, m.depth + 1 FROM damage_case c JOIN members m ON c.merged_into = m.member_id
+             WHERE m.depth < 100)
+           SELECT c.id AS case_id, c.facility_id::text AS facility_id, c.kind, c.status,
+                  c.repair_hours_override, c.priority_bump, ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat,
                   array_agg(r.severity::text) AS severities,
                   (array_agg(r.repair_hours ORDER BY r.received_at DESC)
                      FILTER (WHERE r.repair_hours IS NOT NULL))[1] AS reported_repair_hours,
-                  (SELECT coalesce(array_agg(DISTINCT h::text), '{}') FROM report r2, unnest(r2.hazards) h
-                   WHERE r2.case_id = c.id) AS hazards,
-                  count(r.id) AS reports
-           FROM damage_case c JOIN report r ON r.case_id = c.id
-           WHERE c.status = ANY(%s::case_status[])
-           GROUP BY c.id ORDER BY c.id""",
-        (list(OPEN_FOR_TRIAGE),),
+                  (SELECT coalesce(array_agg(DISTINCT h::text), '{}')
+                   FROM members m2 JOIN report r2 ON r2.case_id = m2.member_id, unnest(r2.hazards) h
+                   WHERE m2.case_id = c.id) AS hazards,
+                  count(r.id) AS reports,
+                  bump.actor AS bump_by, bump.reason AS bump_reason
+           FROM damage_case c JOIN members m ON m.case_id = c.id JOIN report r ON r.case_id = m.member_id
+           LEFT JOIN LATERAL (
+             SELECT coalesce(u.username, 'system') AS actor, e.reason FROM case_event e
+             LEFT JOIN app_user u ON u.id = e.actor_id
+             WHERE e.case_id = c.id AND e.action = 'bump_priority' ORDER BY e.at DESC, e.id DESC LIMIT 1) bump
+             ON true
+           WHERE c.status = ANY(%(open)s::case_status[])
+           GROUP BY c.id, bump.actor, bump.reason ORDER BY c.id""",
+        {"open": list(OPEN_FOR_TRIAGE)},
     ).fetchall()
 
 

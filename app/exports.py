@@ -1,0 +1,75 @@
+"""GET /api/export/{cases,reports}.{geojson,csv,gpkg}: the map's features as files for GIS and spreadsheets."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+from flask import Blueprint, Response, request
+
+from app import db
+from app.auth import requires
+from app.errors import ValidationError
+from app.params import parse_bbox, parse_time
+from app.repo import exports as repo
+from geo.taxonomy import FACILITY_KINDS, HAZARDS, SEVERITIES
+
+bp = Blueprint("exports", __name__, url_prefix="/api/export")
+
+CASE_STATUSES = ("reported", "confirmed", "assigned", "in_repair", "temporarily_restored", "repaired", "rejected",
+                 "duplicate")
+FORMATS = {  # format -> (OGR driver, layer creation options, media type)
+    "geojson": ("GeoJSON", {}, "application/geo+json"),
+    "csv": ("CSV", {"GEOMETRY": "AS_WKT"}, "text/csv"),
+    "gpkg": ("GPKG", {}, "application/geopackage+sqlite3"),
+}
+
+
+def _choices(name: str, allowed: tuple[str, ...]) -> tuple[str, ...] | None:
+    values = [v.strip() for raw in request.args.getlist(name) for v in raw.split(",") if v.strip()]
+    if not values:
+        return None
+    bad = [v for v in values if v not in allowed]
+    if bad:
+        raise ValidationError({name: f"unknown value {bad[0]!r}; one of {', '.join(sorted(allowed))}"}, status=400)
+    return tuple(values)
+
+
+def parse_filters() -> repo.Filters:
+    """The map's filters from the query string, or a 400 naming the parameter."""
+    box = parse_bbox(request.args.get("bbox"))
+    return repo.Filters(
+        status=_choices("status", CASE_STATUSES), kind=_choices("kind", tuple(FACILITY_KINDS)),
+        severity=_choices("severity", tuple(SEVERITIES)), hazard=_choices("hazard", tuple(HAZARDS)),
+        since=parse_time(request.args.get("since"), name="since"),
+        until=parse_time(request.args.get("until"), name="until"),
+        bbox=(box.min_lon, box.min_lat, box.max_lon, box.max_lat) if box else None)
+
+
+def frame(columns: list[str], rows: list[dict]) -> gpd.GeoDataFrame:
+    """Rows with WKB geometry as a lon/lat GeoDataFrame."""
+    attributes = pd.DataFrame([{k: v for k, v in row.items() if k != "wkb"} for row in rows],
+                              columns=[c for c in columns if c != "wkb"])
+    geometry = gpd.GeoSeries.from_wkb([bytes(row["wkb"]) for row in rows], crs="EPSG:4326")
+    return gpd.GeoDataFrame(attributes, geometry=geometry, crs="EPSG:4326")
+
+
+@bp.get("/<any(cases, reports):layer>.<any(geojson, csv, gpkg):fmt>")
+@requires("coordinator")
+def export(layer: str, fmt: str) -> Response:
+    """Coordinator and up: cases or reports, filtered like the map, as GeoJSON, CSV (WKT) or GeoPackage."""
+    filters = parse_filters()
+    with db.connection() as conn:
+        columns, rows = repo.layer(conn, layer, filters)
+    data = frame(columns, rows)
+    driver, options, media_type = FORMATS[fmt]
+    with tempfile.TemporaryDirectory(prefix="gridtriage-export-") as tmp:
+        path = Path(tmp) / f"{layer}.{fmt}"
+        pyogrio.write_dataframe(data, path, driver=driver, layer=layer, layer_options=options or None)
+        body = path.read_bytes()
+    response = Response(body, mimetype=media_type)
+    response.headers["Content-Disposition"] = f'attachment; filename="gridtriage-{layer}.{fmt}"'
+    return response
