@@ -126,6 +126,7 @@ async function findNearest(at) {
   const where = at || reportLocation();
   if (!where) { $("form-status").textContent = t("needLocation"); return; }
   nearestAsked = true;
+  await registryReady;
   const { facilities, offline } = await nearest(config.urls.nearest, registry, where.lon, where.lat, 5);
   const list = $("facility-list");
   const chosen = place.facility ? String(place.facility.id) : "";
@@ -147,7 +148,8 @@ async function findNearest(at) {
 $("find-nearest").addEventListener("click", () => findNearest());
 $("facility-list").querySelector('input[value=""]').addEventListener("change", () => chooseFacility(null));
 
-loadFacilities(config.urls.facilities).then(({ collection }) => {
+// Finding the nearest facilities waits for this, so a tap right after an offline reload uses the kept copy.
+const registryReady = loadFacilities(config.urls.facilities).then(({ collection }) => {
   registry = collection;
   map.showFacilities(collection);
   if (place.facility) place.facility.position = facilityPosition(place.facility.id);

@@ -63,7 +63,7 @@ export async function loadFacilities(url) {
     const response = await fetch(url, { headers: { Accept: "application/geo+json" }, credentials: "same-origin" });
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     const collection = await response.json();
-    outbox.setMeta("facilities", collection).catch(() => {});
+    await outbox.setMeta("facilities", collection).catch(() => {});
     return { collection, offline: false };
   } catch {
     return { collection: (await outbox.getMeta("facilities").catch(() => undefined)) || null, offline: true };
