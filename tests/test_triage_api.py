@@ -98,10 +98,12 @@ def test_bad_plan_parameters_are_400(example, query):
 def test_default_repair_hours_are_flagged(demo_loaded, coordinator, client, db):
     from tests.test_reports_api import report
 
-    body = report(facility_id=db.execute("SELECT id FROM facility WHERE name = 'Belfield'").fetchone()["id"],
-                  repair_hours=None, severity="destroyed")
+    # A substation that no other test has damaged yet, so this report opens its case.
+    free = db.execute("""SELECT id, name FROM facility f WHERE kind = 'substation' AND NOT EXISTS
+                           (SELECT 1 FROM damage_case c WHERE c.facility_id = f.id) ORDER BY id DESC LIMIT 1""").fetchone()
+    body = report(facility_id=free["id"], repair_hours=None, severity="destroyed")
     assert client.post("/api/reports", json=body).status_code == 201
     queue = coordinator.get("/api/triage").json["queue"]
-    row = next(r for r in queue if r["facility"].startswith("Belfield #"))
+    row = next(r for r in queue if r["facility_id"] == free["id"])
     assert row["repair_hours_is_default"] and row["repair_hours"] == 168
     assert row["repair_hours_source"] == "default for a destroyed substation"
