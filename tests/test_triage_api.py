@@ -100,7 +100,8 @@ def test_default_repair_hours_are_flagged(demo_loaded, coordinator, client, db):
 
     # A substation that no other test has damaged yet, so this report opens its case.
     free = db.execute("""SELECT id, name FROM facility f WHERE kind = 'substation' AND NOT EXISTS
-                           (SELECT 1 FROM damage_case c WHERE c.facility_id = f.id) ORDER BY id DESC LIMIT 1""").fetchone()
+                           (SELECT 1 FROM damage_case c WHERE c.facility_id = f.id)
+                         ORDER BY id DESC LIMIT 1""").fetchone()
     body = report(facility_id=free["id"], repair_hours=None, severity="destroyed")
     assert client.post("/api/reports", json=body).status_code == 201
     queue = coordinator.get("/api/triage").json["queue"]
