@@ -30,6 +30,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         api_reports,
         auth,
         cases,
+        coordinator,
         db,
         demo,
         demo_scenario,
@@ -41,6 +42,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         imports,
         migrate,
         ogc,
+        openapi,
         pages,
         security,
         sitrep,
@@ -60,7 +62,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(api_reports.bp)
+    app.register_blueprint(openapi.bp)
     app.register_blueprint(triage.bp)
+    app.register_blueprint(coordinator.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(vendor.bp)
     i18n.init_app(app)

@@ -1,0 +1,338 @@
+"""The OpenAPI description of the JSON API under /api, built from the same constants the API validates with."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify
+
+from app.auth import public
+from app.cases import MAX_TEXT, TRANSITIONS
+from app.coordinator import CASE_STATUSES, MAX_ZOOM
+from app.exports import FORMATS
+from app.report_input import MATERIALS_MAX_CHARS, NOTES_MAX_CHARS, PROGRESS
+from app.reports import PHOTO_TYPES
+from geo.taxonomy import COMPONENTS, FACILITY_KINDS, HAZARDS, OPERATIONAL_STATUSES, SEVERITIES
+
+bp = Blueprint("openapi", __name__, url_prefix="/api")
+
+Schema = dict[str, Any]
+API_VERSION = "1"  # raise it when a change breaks clients; additions keep it
+JSON = "application/json"
+GEOJSON = "application/geo+json"
+
+ERROR: Schema = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {"type": "string", "description": "what went wrong, for people"},
+        "errors": {"type": "object", "additionalProperties": {"type": "string"},
+                   "description": "one reason per bad field or parameter"},
+        "retry_after_s": {"type": "integer", "description": "with 429: seconds until the next attempt may pass"},
+    },
+}
+REASONS = {
+    "400": "malformed request: a bad parameter or a body that is not a JSON object",
+    "401": "no valid credentials: send Authorization: Bearer TOKEN",
+    "403": "the account's role may not do this",
+    "404": "no such thing, or not yours to see",
+    "409": "conflicts with what is stored: an id reused with other content, or an action the status forbids",
+    "413": "the body is too large",
+    "415": "the body's media type is not accepted, or the bytes do not match it",
+    "422": "the body is well formed but some fields are invalid (named in `errors`)",
+    "429": "too many requests; wait Retry-After seconds",
+    "503": "the database is unavailable; nothing was changed; retry after Retry-After seconds",
+}
+RETRY_AFTER = {"Retry-After": {"required": True, "description": "seconds to wait before retrying",
+                               "schema": {"type": "string"}}}
+UUID: Schema = {"type": "string", "format": "uuid"}
+NO_NUL = "^[^\\x00]*$"  # PostgreSQL text cannot hold NUL
+BBOX_PATTERN = r"^[-+0-9.eE]+,[-+0-9.eE]+,[-+0-9.eE]+,[-+0-9.eE]+$"
+
+
+def _error(code: str) -> Schema:
+    response: Schema = {"description": REASONS[code],
+                        "content": {JSON: {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    if code in ("429", "503"):
+        response["headers"] = RETRY_AFTER
+    return response
+
+
+def _operation(summary: str, ok: dict[str, Schema], errors: str, **extra: Any) -> Schema:
+    """One operation: its successful responses, and the error codes (space-separated) it can answer with."""
+    codes = ["401", *errors.split(), "503"]
+    return {"summary": summary, "responses": {**ok, **{code: _error(code) for code in sorted(set(codes))}}, **extra}
+
+
+def _json(description: str, schema: Schema, media_type: str = JSON) -> Schema:
+    return {"description": description, "content": {media_type: {"schema": schema}}}
+
+
+def _query(name: str, schema: Schema, description: str, *, required: bool = False, empty_is_absent: bool = True
+           ) -> Schema:
+    """A query parameter; app.params reads an optional one sent empty (`?limit=`) as absent."""
+    parameter = {"name": name, "in": "query", "required": required, "schema": schema, "description": description}
+    if empty_is_absent and not required:
+        parameter["allowEmptyValue"] = True
+    return parameter
+
+
+def _path(name: str, description: str) -> Schema:
+    return {"name": name, "in": "path", "required": True, "schema": UUID, "description": description}
+
+
+def all_components() -> list[str]:
+    """Every component any facility kind may name (which ones a kind allows is checked on receipt)."""
+    return list(dict.fromkeys([*(c for names in COMPONENTS.values() for c in names), "other"]))
+
+
+def report_in() -> Schema:
+    """The body of POST /api/reports, the same rules app.report_input applies."""
+    number = {"type": "number"}
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["id", "lon", "lat", "observed_at", "kind", "severity", "status"],
+        "properties": {
+            "id": {**UUID, "description": "made on the device; sending the same report again is harmless"},
+            "facility_id": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1, "nullable": True},
+            "case_id": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1, "nullable": True,
+                        "description": "a follow-up on this damage case"},
+            "lon": {**number, "minimum": -180, "maximum": 180},
+            "lat": {**number, "minimum": -90, "maximum": 90},
+            "accuracy_m": {**number, "minimum": 0, "maximum": 100_000, "nullable": True},
+            "observed_at": {"type": "string", "format": "date-time",
+                            "description": "with a time zone; at most a few minutes in the future"},
+            "kind": {"type": "string", "enum": list(FACILITY_KINDS)},
+            "severity": {"type": "string", "enum": list(SEVERITIES)},
+            "status": {"type": "string", "enum": list(OPERATIONAL_STATUSES)},
+            "components": {"type": "array", "items": {"type": "string", "enum": all_components()}, "nullable": True,
+                           "description": "each must be allowed for the kind: " + "; ".join(
+                               f"{kind}: {', '.join((*names, 'other'))}" for kind, names in COMPONENTS.items())},
+            "hazards": {"type": "array", "items": {"type": "string", "enum": list(HAZARDS)}, "nullable": True},
+            "repair_hours": {**number, "minimum": 0, "maximum": 10_000, "nullable": True},
+            "crew_size": {"type": "integer", "minimum": 1, "maximum": 500, "nullable": True},
+            "materials": {"type": "string", "maxLength": MATERIALS_MAX_CHARS, "pattern": NO_NUL, "nullable": True},
+            "notes": {"type": "string", "maxLength": NOTES_MAX_CHARS, "pattern": NO_NUL, "nullable": True},
+            "progress": {"type": "string", "enum": list(PROGRESS), "nullable": True},
+        },
+    }
+
+
+def report_out() -> Schema:
+    return {"type": "object", "required": ["id", "case_id", "kind", "severity", "status", "observed_at"],
+            "properties": {"id": UUID, "case_id": {"type": "integer"}, "kind": {"type": "string"},
+                           "severity": {"type": "string"}, "status": {"type": "string"},
+                           "observed_at": {"type": "string", "format": "date-time"}}}
+
+
+def feature_collection() -> Schema:
+    return {"type": "object", "required": ["type", "features"],
+            "properties": {"type": {"type": "string", "enum": ["FeatureCollection"]},
+                           "features": {"type": "array", "items": {"type": "object"}}}}
+
+
+def paths() -> dict[str, Schema]:
+    """Every route under /api, by path and method."""
+    bbox = _query("bbox", {"type": "string", "pattern": BBOX_PATTERN},
+                  "minlon,minlat,maxlon,maxlat in degrees (WGS 84)", empty_is_absent=False)
+    report_id, photo_id = _path("report_id", "the report's client UUID"), _path("photo_id", "the photo's client UUID")
+    binary = {"type": "string", "format": "binary"}
+    photo_bytes = {media_type: {"schema": binary} for media_type in PHOTO_TYPES}
+    photo = {"type": "object", "properties": {"id": UUID, "report_id": UUID, "sha256": {"type": "string"},
+                                              "content_type": {"type": "string"}, "size_bytes": {"type": "integer"}}}
+    return {
+        "/api/facilities": {"get": _operation(
+            "Crew and up: facilities with direct and served population, as GeoJSON",
+            {"200": _json("a FeatureCollection", feature_collection(), GEOJSON)}, "400",
+            parameters=[bbox])},
+        "/api/facilities/nearest": {"get": _operation(
+            "Crew and up: the registered facilities nearest to a point, with their distance in metres",
+            {"200": _json("nearest first", {"type": "object", "required": ["facilities"], "properties": {
+                "facilities": {"type": "array", "items": {"type": "object", "properties": {
+                    "id": {"type": "integer"}, "name": {"type": "string", "nullable": True},
+                    "kind": {"type": "string"}, "distance_m": {"type": "number"}}}}}})},
+            "400", parameters=[
+                _query("lon", {"type": "number", "minimum": -180, "maximum": 180}, "degrees", required=True),
+                _query("lat", {"type": "number", "minimum": -90, "maximum": 90}, "degrees", required=True),
+                _query("limit", {"type": "integer", "minimum": 1, "maximum": 50, "default": 5}, "how many")])},
+        "/api/reports": {
+            "post": _operation(
+                "Crew and up: store a report exactly once",
+                {"201": _json("stored now", {"type": "object", "required": ["report"],
+                                             "properties": {"report": report_out()}}),
+                 "200": _json("stored before with the same content", {
+                     "type": "object", "required": ["report"], "properties": {"report": report_out()}})},
+                "400 403 409 413 422 429",
+                requestBody={"required": True, "content": {JSON: {"schema": {"$ref": "#/components/schemas/Report"}}}}),
+            "get": _operation(
+                "Crew (their own) and up (all): reports as GeoJSON, oldest first",
+                {"200": _json("a FeatureCollection", feature_collection(), GEOJSON)}, "400",
+                parameters=[bbox,
+                            _query("since", {"type": "string", "format": "date-time"},
+                                   "only reports received after this time (with a time zone)"),
+                            _query("limit", {"type": "integer", "minimum": 1, "maximum": 10_000, "default": 1000},
+                                   "at most this many")])},
+        "/api/reports/{report_id}": {"get": _operation(
+            "Crew and up: one stored report (the outbox's receipt check)",
+            {"200": _json("the stored report", {"type": "object", "required": ["report"],
+                                                "properties": {"report": report_out()}})},
+            "404", parameters=[report_id])},
+        "/api/reports/{report_id}/photos/{photo_id}": {
+            "put": _operation(
+                "Crew and up: store a photo of a stored report exactly once",
+                {"201": _json("stored now", {"type": "object", "properties": {"photo": photo}}),
+                 "200": _json("stored before with the same bytes", {"type": "object", "properties": {"photo": photo}})},
+                "400 403 404 409 413 415", parameters=[report_id, photo_id],
+                requestBody={"required": True, "content": photo_bytes}),
+            "get": _operation(
+                "Crew and up: a stored photo's bytes",
+                {"200": {"description": "the photo", "content": photo_bytes}}, "404",
+                parameters=[report_id, photo_id])},
+        "/api/triage": {"get": _operation(
+            "Coordinator and up: the ranked repair queue of open damage cases, each with its reason",
+            {"200": _json("the queue, best first", {"type": "object", "required": ["queue", "unplaced"],
+                                                    "properties": {"queue": {"type": "array",
+                                                                             "items": {"type": "object"}},
+                                                                   "unplaced": {"type": "array",
+                                                                                "items": {"type": "object"}},
+                                                                   "exact": {"type": "boolean"},
+                                                                   "objective": {"type": "string"}}})},
+            "403")},
+        "/api/plan": {"get": _operation(
+            "Coordinator and up: the plan for k crews with ETRs per case and per area, next to the naive plan",
+            {"200": _json("the plan", {"type": "object", "required": ["crews", "etr_by_case", "etr_by_area"],
+                                       "properties": {"crews": {"type": "array", "items": {"type": "array"}},
+                                                      "etr_by_case": {"type": "object"},
+                                                      "etr_by_area": {"type": "array"},
+                                                      "unplaced": {"type": "array"}}})},
+            "400 403", parameters=[
+                _query("crews", {"type": "integer", "minimum": 1, "maximum": 500, "default": 1}, "crews available"),
+                _query("time_limit", {"type": "number", "minimum": 0.05, "default": 2.0,
+                                      "maximum": current_app.config["PLAN_MAX_SECONDS"]},
+                       "seconds the planner may search")])},
+        "/api/session": {"get": _operation(
+            "Crew and up: who is signed in, and a CSRF token for cookie-authenticated changes",
+            {"200": _json("the account", {"type": "object", "required": ["username", "role", "csrf_token"],
+                                          "properties": {"username": {"type": "string"},
+                                                         "role": {"type": "string"},
+                                                         "csrf_token": {"type": "string"}}})}, "")},
+        "/api/openapi.json": {"get": {
+            "summary": "Anyone: this description", "security": [],
+            "responses": {"200": _json("OpenAPI 3.0", {"type": "object"})}}},
+    }
+
+
+def _choices(name: str, allowed: tuple[str, ...]) -> Schema:
+    """A filter: a comma-separated list of allowed values."""
+    return {"name": name, "in": "query", "required": False, "allowEmptyValue": True, "style": "form",
+            "explode": False, "schema": {"type": "array", "minItems": 1, "items": {"type": "string",
+                                                                                 "enum": list(allowed)}},
+            "description": f"only these {name} values"}
+
+
+def map_filters() -> list[Schema]:
+    """The coordinator map's filters, shared by its layers and the exports."""
+    moment = {"type": "string", "format": "date-time"}
+    return [_query("bbox", {"type": "string", "pattern": BBOX_PATTERN}, "minlon,minlat,maxlon,maxlat in degrees",
+                   empty_is_absent=False),
+            _choices("status", CASE_STATUSES), _choices("kind", FACILITY_KINDS), _choices("severity", SEVERITIES),
+            _choices("hazard", HAZARDS), _query("since", moment, "reported at or after (with a time zone)"),
+            _query("until", moment, "reported before (with a time zone)")]
+
+
+def coordinator_paths() -> dict[str, Schema]:
+    """The routes under /api for coordinators: cases, the map's layers and the exports."""
+    case_id = {"name": "case_id", "in": "path", "required": True, "description": "the damage case",
+               "schema": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}}
+    zoom = _query("zoom", {"type": "integer", "minimum": 0, "maximum": MAX_ZOOM}, "the map's zoom level",
+                  required=True)
+    text = {"type": "string", "maxLength": MAX_TEXT, "pattern": NO_NUL}
+    amount = {"anyOf": [{"type": "number"}, {"type": "string"}], "description": "a number (or its text, as forms send)"}
+    action = {"type": "object", "required": ["action"], "properties": {
+        "action": {"type": "string", "enum": list(TRANSITIONS)},
+        "reason": {**text, "description": "required to reject, override hours and bump priority"},
+        "crew": {**text, "description": "with assign: the crew's name or id"},
+        "hours": {**amount, "description": "with override_hours: 0 to 10000"},
+        "bump": {**amount, "description": "with bump_priority: 0 to 10000000 people-equivalents"},
+        "duplicate_id": {**amount, "description": "with merge: the case that is a duplicate of this one"}}}
+    collection = _json("a FeatureCollection", feature_collection(), GEOJSON)
+    layer = {"200": collection}
+    map_layer = [zoom, *map_filters()]
+    return {
+        "/api/cases/{case_id}": {"get": _operation(
+            "Coordinator and up: a case with its reports (merged cases included), events and dependants",
+            {"200": _json("the case", {"type": "object", "required": ["case", "reports", "events"]})}, "403 404",
+            parameters=[case_id])},
+        "/api/cases/{case_id}/actions": {"post": _operation(
+            "Coordinator and up: apply one workflow action to a case",
+            {"200": _json("the case afterwards", {"type": "object", "required": ["case"]})},
+            "400 403 404 409 422", parameters=[case_id],
+            requestBody={"required": True, "content": {JSON: {"schema": action}}})},
+        "/api/cases/{case_id}/duplicates": {"get": _operation(
+            "Coordinator and up: open cases on the same facility, or near in space and time, to merge",
+            {"200": _json("suggested duplicates", {"type": "object", "required": ["case_id", "duplicates"]})},
+            "403 404", parameters=[case_id])},
+        "/api/export/{layer}.{fmt}": {"get": _operation(
+            "Coordinator and up: cases or reports, filtered like the map, as GeoJSON, CSV (WKT) or GeoPackage",
+            {"200": {"description": "the file", "content": {
+                media_type: {"schema": feature_collection() if media_type == GEOJSON else {"type": "string"}}
+                for _driver, _options, media_type in FORMATS.values()}}},
+            "400 403 404", parameters=[
+                {"name": "layer", "in": "path", "required": True, "schema": {"type": "string",
+                                                                            "enum": ["cases", "reports"]}},
+                {"name": "fmt", "in": "path", "required": True, "schema": {"type": "string", "enum": list(FORMATS)}},
+                *map_filters()])},
+        "/api/map/reports": {"get": _operation(
+            "Coordinator and up: reports in bbox at zoom, clustered on a grid, filtered", layer, "400 403",
+            parameters=map_layer)},
+        "/api/map/cases": {"get": _operation(
+            "Coordinator and up: damage cases in bbox at zoom, clustered, filtered", layer, "400 403",
+            parameters=map_layer)},
+        "/api/map/case-index": {"get": _operation(
+            "Coordinator and up: every case matching the filters, for the queue",
+            {"200": _json("the cases", {"type": "object", "required": ["cases"],
+                                        "properties": {"cases": {"type": "array", "items": {"type": "object"}}}})},
+            "400 403", parameters=map_layer)},
+        "/api/map/service-areas": {"get": _operation(
+            "Coordinator and up: service areas in bbox, simplified for the zoom", layer, "400 403",
+            parameters=map_layer)},
+        "/api/map/critical-sites": {"get": _operation("Coordinator and up: the critical sites", layer, "403")},
+        "/api/map/boundary": {"get": _operation("Coordinator and up: the study boundary", layer, "403")},
+        "/api/map/changes": {"get": _operation(
+            "Coordinator and up: the change cursor, to poll cheaply",
+            {"200": {**_json("the cursor", {"type": "object", "required": ["cursor", "changed"],
+                                            "properties": {"cursor": {"type": "string"},
+                                                           "changed": {"type": "boolean"}}}),
+                     "headers": {"ETag": {"schema": {"type": "string"}, "required": True}}},
+             "304": {"description": "nothing changed since `since` or If-None-Match",
+                     "headers": {"ETag": {"schema": {"type": "string"}, "required": True}}}},
+            "403", parameters=[
+                _query("since", {"type": "string"}, "the cursor last seen"),
+                {"name": "If-None-Match", "in": "header", "required": False, "schema": {"type": "string"},
+                 "description": "the ETag last seen"}])},
+    }
+
+
+def describe() -> Schema:
+    """The whole OpenAPI 3.0.3 document."""
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "GridTriage API", "version": API_VERSION,
+                 "description": "Damage reports from crews in the field, and the data coordinators triage with. "
+                                "A 2xx means the change is committed; 503 means nothing was stored: retry."},
+        "paths": {**paths(), **coordinator_paths()},
+        "security": [{"bearer": []}],
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
+                                           "description": "a token from `flask --app app create-token NAME`"}},
+            "schemas": {"Error": ERROR, "Report": report_in()},
+        },
+    }
+
+
+@bp.get("/openapi.json")
+@public
+def spec() -> Response:
+    """Anyone: the OpenAPI description of /api."""
+    return jsonify(describe())

@@ -1,0 +1,194 @@
+"""SQL for the coordinator map: reports and cases clustered on a Web-Mercator grid, and the reference layers."""
+
+from __future__ import annotations
+
+from typing import Any, LiteralString
+
+from app.repo import Conn
+
+# Filters shared by every statement below (all parameters may be NULL = no filter):
+#   w s e n: the bbox in degrees; status: case_status[]; kind: facility_kind[]; severity: severity[];
+#   hazard: hazard[]; since/until: received time window of the reports.
+# Clustering groups points by floor(x / cell_m), floor(y / cell_m) in EPSG:3857 (x and y computed from lon/lat
+# with the spherical Mercator formulas: same numbers as ST_Transform, but cheap enough that the planner does not
+# switch JIT on); a cell holding one point is returned as that point with its properties, every other cell as its
+# mean position with a count (the mean is taken in degrees: good enough for a marker within one cell).
+
+REPORTS = """
+WITH pts AS (
+  SELECT r.id, ST_X(r.geom) AS lon, ST_Y(r.geom) AS lat
+  FROM report r JOIN damage_case c ON c.id = r.case_id
+  WHERE r.geom && ST_MakeEnvelope(%(w)s, %(s)s, %(e)s, %(n)s, 4326)
+    AND (%(status)s::case_status[] IS NULL OR c.status = ANY(%(status)s::case_status[]))
+    AND (%(kind)s::facility_kind[] IS NULL OR r.kind = ANY(%(kind)s::facility_kind[]))
+    AND (%(severity)s::severity[] IS NULL OR r.severity = ANY(%(severity)s::severity[]))
+    AND (%(hazard)s::hazard[] IS NULL OR r.hazards && %(hazard)s::hazard[])
+    AND (%(since)s::timestamptz IS NULL OR r.received_at >= %(since)s)
+    AND (%(until)s::timestamptz IS NULL OR r.received_at < %(until)s)
+), cells AS (
+  SELECT count(*) AS n, avg(lon) AS lon, avg(lat) AS lat, min(id::text) AS one
+  FROM pts GROUP BY floor(lon * 20037508.342789244 / 180 / %(cell_m)s),
+                    floor(ln(tan(radians(90 + lat) / 2)) * 6378137 / %(cell_m)s)
+  ORDER BY count(*) DESC LIMIT %(max_cells)s
+)
+SELECT json_build_object(
+  'type', 'FeatureCollection',
+  'numberMatched', coalesce(sum(cells.n), 0),
+  'features', coalesce(json_agg(json_build_object(
+     'type', 'Feature',
+     'id', CASE WHEN cells.n = 1 THEN cells.one END,
+     'geometry', json_build_object('type', 'Point', 'coordinates', json_build_array(cells.lon, cells.lat)),
+     'properties', CASE WHEN cells.n = 1 THEN (SELECT json_build_object(
+         'cluster', false, 'count', 1, 'id', r.id, 'case_id', r.case_id, 'kind', r.kind,
+         'severity', r.severity, 'status', r.status, 'hazards', r.hazards, 'notes', r.notes,
+         'observed_at', r.observed_at, 'received_at', r.received_at) FROM report r WHERE r.id = cells.one::uuid)
+       ELSE json_build_object('cluster', true, 'count', cells.n) END)), '[]'::json))::text AS body
+FROM cells
+"""
+
+CASES = """
+WITH c AS (
+  SELECT c.id, c.status, c.kind, c.facility_id, ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat,
+         agg.severity, agg.hazards, agg.reports,
+         coalesce(pop.population_served, 0) AS population
+  FROM damage_case c
+  CROSS JOIN LATERAL (  -- one pass over the case's reports (a report with n hazards appears n times)
+    SELECT max(r.severity) AS severity, count(DISTINCT r.id) AS reports,
+           coalesce(array_agg(DISTINCT h) FILTER (WHERE h IS NOT NULL), '{}') AS hazards,
+           bool_or((%(since)s::timestamptz IS NULL OR r.received_at >= %(since)s)
+                   AND (%(until)s::timestamptz IS NULL OR r.received_at < %(until)s)) AS in_window
+    FROM report r LEFT JOIN LATERAL unnest(r.hazards) h ON true WHERE r.case_id = c.id
+  ) agg
+  LEFT JOIN LATERAL (
+    SELECT fp.population_served FROM facility_population fp WHERE fp.facility_id = c.facility_id
+    ORDER BY fp.computed_at DESC, fp.layer_id DESC LIMIT 1
+  ) pop ON true
+  WHERE c.geom && ST_MakeEnvelope(%(w)s, %(s)s, %(e)s, %(n)s, 4326)
+    AND c.status NOT IN ('duplicate', 'rejected')
+    AND (%(status)s::case_status[] IS NULL OR c.status = ANY(%(status)s::case_status[]))
+    AND (%(kind)s::facility_kind[] IS NULL OR c.kind = ANY(%(kind)s::facility_kind[]))
+    AND (%(severity)s::severity[] IS NULL OR agg.severity = ANY(%(severity)s::severity[]))
+    AND (%(hazard)s::hazard[] IS NULL OR agg.hazards && %(hazard)s::hazard[])
+    AND agg.in_window
+), cells AS (
+  SELECT count(*) AS n, avg(lon) AS lon, avg(lat) AS lat, min(id) AS one, sum(population) AS population
+  FROM c GROUP BY floor(lon * 20037508.342789244 / 180 / %(cell_m)s),
+                  floor(ln(tan(radians(90 + lat) / 2)) * 6378137 / %(cell_m)s)
+  ORDER BY count(*) DESC LIMIT %(max_cells)s
+)
+SELECT json_build_object(
+  'type', 'FeatureCollection',
+  'numberMatched', coalesce(sum(cells.n), 0),
+  'features', coalesce(json_agg(json_build_object(
+     'type', 'Feature',
+     'id', CASE WHEN cells.n = 1 THEN cells.one END,
+     'geometry', json_build_object('type', 'Point', 'coordinates', json_build_array(cells.lon, cells.lat)),
+     'properties', CASE WHEN cells.n = 1 THEN json_build_object(
+         'cluster', false, 'count', 1, 'case_id', c.id, 'status', c.status, 'kind', c.kind,
+         'facility_id', c.facility_id, 'facility', f.name, 'severity', c.severity, 'hazards', c.hazards,
+         'reports', c.reports, 'population', c.population)
+       ELSE json_build_object('cluster', true, 'count', cells.n, 'population', cells.population) END)),
+     '[]'::json))::text AS body
+FROM cells LEFT JOIN c ON cells.n = 1 AND c.id = cells.one LEFT JOIN facility f ON f.id = c.facility_id
+"""
+
+# Every matching case with its place and worst severity: the queue panel filters /api/triage with it.
+CASE_INDEX = """
+SELECT c.id AS case_id, ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat, c.status::text AS status,
+       (SELECT max(r.severity)::text FROM report r WHERE r.case_id = c.id) AS severity
+FROM damage_case c
+WHERE c.geom && ST_MakeEnvelope(%(w)s, %(s)s, %(e)s, %(n)s, 4326)
+  AND c.status NOT IN ('duplicate', 'rejected')
+  AND (%(status)s::case_status[] IS NULL OR c.status = ANY(%(status)s::case_status[]))
+  AND (%(kind)s::facility_kind[] IS NULL OR c.kind = ANY(%(kind)s::facility_kind[]))
+  AND (%(severity)s::severity[] IS NULL
+       OR (SELECT max(r.severity) FROM report r WHERE r.case_id = c.id) = ANY(%(severity)s::severity[]))
+  AND (%(hazard)s::hazard[] IS NULL
+       OR EXISTS (SELECT 1 FROM report r WHERE r.case_id = c.id AND r.hazards && %(hazard)s::hazard[]))
+  AND EXISTS (SELECT 1 FROM report r WHERE r.case_id = c.id
+              AND (%(since)s::timestamptz IS NULL OR r.received_at >= %(since)s)
+              AND (%(until)s::timestamptz IS NULL OR r.received_at < %(until)s))
+ORDER BY c.id
+"""
+
+SERVICE_AREAS = """
+SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_agg(json_build_object(
+  'type', 'Feature', 'id', s.facility_id,
+  'geometry', ST_AsGeoJSON(ST_SimplifyPreserveTopology(s.geom, %(tolerance_deg)s), 6)::json,
+  'properties', json_build_object('facility_id', s.facility_id, 'facility', f.name, 'method', s.method,
+                                  'area_m2', s.area_m2))), '[]'::json))::text AS body
+FROM service_area s JOIN facility f ON f.id = s.facility_id
+WHERE s.geom && ST_MakeEnvelope(%(w)s, %(s)s, %(e)s, %(n)s, 4326)
+"""
+
+CRITICAL_SITES = """
+SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_agg(json_build_object(
+  'type', 'Feature', 'id', cs.id, 'geometry', ST_AsGeoJSON(cs.geom, 6)::json,
+  'properties', json_build_object('id', cs.id, 'name', cs.name, 'kind', cs.kind, 'weight', cs.weight,
+                                  'facility_id', cs.facility_id)) ORDER BY cs.id), '[]'::json))::text AS body
+FROM critical_site cs
+"""
+
+BOUNDARY = """
+SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_agg(json_build_object(
+  'type', 'Feature', 'id', a.id, 'geometry', ST_AsGeoJSON(ST_SimplifyPreserveTopology(a.geom, 0.0005), 6)::json,
+  'properties', json_build_object('id', a.id, 'name', a.name)) ORDER BY a.id), '[]'::json))::text AS body
+FROM study_area a
+"""
+
+# What the map has seen: a new report, a new case or any case event changes it.
+CURSOR = """
+SELECT (SELECT count(*) FROM report) AS reports,
+       (SELECT coalesce(max(received_at), 'epoch') FROM report) AS last_report,
+       (SELECT coalesce(max(id), 0) FROM damage_case) AS last_case,
+       (SELECT coalesce(max(id), 0) FROM case_event) AS last_event,
+       (SELECT coalesce(max(updated_at), 'epoch') FROM damage_case) AS last_case_update
+"""
+
+
+def _body(conn: Conn, statement: LiteralString, params: dict[str, Any]) -> str:
+    row = conn.execute(statement, params).fetchone()
+    assert row is not None
+    return str(row["body"])
+
+
+def _no_jit(conn: Conn) -> None:
+    # These queries take milliseconds; with 10^5 rows the planner's cost passes the JIT threshold and
+    # compiling would take longer (about 0.7 s) than running. For this transaction only.
+    conn.execute("SET LOCAL jit = off")
+
+
+def reports(conn: Conn, params: dict[str, Any]) -> str:
+    """Reports in the bbox matching the filters, clustered on a grid of `cell_m` metres, as GeoJSON text."""
+    _no_jit(conn)
+    return _body(conn, REPORTS, params)
+
+
+def cases(conn: Conn, params: dict[str, Any]) -> str:
+    """Damage cases (not duplicates or rejected) in the bbox matching the filters, clustered, as GeoJSON text."""
+    _no_jit(conn)
+    return _body(conn, CASES, params)
+
+
+def case_index(conn: Conn, params: dict[str, Any]) -> list[dict[str, Any]]:
+    return conn.execute(CASE_INDEX, params).fetchall()
+
+
+def service_areas(conn: Conn, params: dict[str, Any]) -> str:
+    """Service areas in the bbox, simplified by `tolerance_deg`, as GeoJSON text."""
+    return _body(conn, SERVICE_AREAS, params)
+
+
+def critical_sites(conn: Conn) -> str:
+    return _body(conn, CRITICAL_SITES, {})
+
+
+def boundary(conn: Conn) -> str:
+    return _body(conn, BOUNDARY, {})
+
+
+def cursor(conn: Conn) -> str:
+    """A short text that changes whenever a report arrives or a case changes."""
+    row = conn.execute(CURSOR).fetchone()
+    assert row is not None
+    return "-".join(str(row[k]) for k in ("reports", "last_report", "last_case", "last_event", "last_case_update"))

@@ -1,0 +1,47 @@
+// The repair queue panel: one row per ranked case, linked both ways with the map.
+import { el, number } from "./dom.js";
+
+const list = document.getElementById("queue");
+
+function people(value) {
+  return number.format(Math.round(value));
+}
+
+function row(r, onPick) {
+  const hours = el("span", {}, `${r.repair_hours} h repair`);
+  if (r.repair_hours_is_default) hours.append(el("span", { className: "badge", title: r.repair_hours_source }, "default"));
+  const sites = r.critical_sites.length
+    ? `critical sites: ${r.critical_sites.map((s) => `${s.kind} (${people(s.weight)})`).join(", ")}` : null;
+  const item = el("li", { dataset: { caseId: String(r.case_id), rank: String(r.rank) } },
+    el("span", { className: "rank" }, `#${r.rank}`),
+    el("a", { href: `/cases/${encodeURIComponent(r.case_id)}` }, r.facility),
+    el("div", { className: "facts" },
+      `serves ${people(r.population_served)}; restored now ${people(r.gain_now)}, with blockers `
+      + `${people(r.gain_with_blockers)}; `, hours),
+    r.blocked_by.length ? el("div", { className: "facts" },
+      `blocked by: ${r.blocked_by_facilities.join(", ")}`) : null,
+    sites ? el("div", { className: "facts" }, sites) : null,
+    r.hazards.length ? el("div", { className: "facts" }, `hazards: ${r.hazards.join(", ")}`) : null,
+    el("div", { className: "why" }, r.explanation));
+  item.addEventListener("click", (event) => {
+    if (event.target.tagName === "A") return;
+    selectRow(r.case_id, { scroll: false });
+    onPick(r.case_id);
+  });
+  return item;
+}
+
+export function renderQueue(rows, { onPick }) {
+  const selected = list.querySelector("li.selected")?.dataset.caseId;
+  list.replaceChildren(...rows.map((r) => row(r, onPick)));
+  list.dataset.count = String(rows.length);
+  if (selected) list.querySelector(`li[data-case-id="${CSS.escape(selected)}"]`)?.classList.add("selected");
+}
+
+export function selectRow(caseId, { scroll = true } = {}) {
+  for (const li of list.querySelectorAll("li.selected")) li.classList.remove("selected");
+  const li = list.querySelector(`li[data-case-id="${CSS.escape(String(caseId))}"]`);
+  if (!li) return;
+  li.classList.add("selected");
+  if (scroll) li.scrollIntoView({ block: "nearest" });
+}
