@@ -91,15 +91,7 @@ ACCOUNTS = {"crew": "crew", "crew2": "crew", "coordinator": "coordinator", "admi
 @pytest.fixture(scope="session")
 def tokens(app: Flask) -> dict[str, str]:
     """One account per role (and a second crew), each with an API token; the password is PASSWORD."""
-    runner = app.test_cli_runner()
-    found = {}
-    for name, role in ACCOUNTS.items():
-        created = runner.invoke(args=["create-user", name, "--role", role], env={"GRIDTRIAGE_PASSWORD": PASSWORD})
-        assert created.exit_code == 0, created.output
-        token = runner.invoke(args=["create-token", name])
-        assert token.exit_code == 0, token.output
-        found[name] = token.output.strip()
-    return found
+    return create_accounts(app)
 
 
 def api_client(app: Flask, token: str | None) -> FlaskClient:
@@ -194,6 +186,29 @@ def page(browser) -> Iterator[object]:
     page.js_errors = errors  # type: ignore[attr-defined]
     yield page
     context.close()
+
+
+IMPORT_TABLES = "facility, feed_link, service_area, population_layer, critical_site, study_area, dataset, audit_event"
+
+
+@pytest.fixture(scope="module")
+def onboarding(pg_server: TestServer) -> Iterator[tuple[Flask, str]]:
+    """An app on a migrated database of the test module's own, so imports never touch the session's one."""
+    url = pg_server.create_database("gt_import")
+    upgrade(url)
+    app = make_app(url)
+    yield app, url
+    app.extensions["db_pool"].close()
+    pg_server.drop_database(url)
+
+
+@pytest.fixture()
+def fresh(onboarding: tuple[Flask, str]) -> Iterator[tuple[Flask, psycopg.Connection]]:
+    """The module's app and a direct connection, on empty tables."""
+    app, url = onboarding
+    with psycopg.connect(url, autocommit=True, row_factory=psycopg.rows.dict_row) as conn:
+        conn.execute(f"TRUNCATE {IMPORT_TABLES} CASCADE")
+        yield app, conn
 
 
 def create_accounts(app: Flask, names: dict[str, str] = ACCOUNTS) -> dict[str, str]:

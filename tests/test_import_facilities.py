@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,33 +13,15 @@ import pytest
 import shapely
 from flask import Flask
 
-from app.migrate import upgrade
-from tests.conftest import make_app
-
 Row = psycopg.Connection[dict[str, Any]]  # connections that return rows as dicts
-TABLES = "facility, feed_link, service_area, population_layer, critical_site, study_area, dataset, audit_event"
 SNAPSHOT = """SELECT (SELECT count(*) FROM facility) AS facilities, (SELECT count(*) FROM feed_link) AS links,
                      (SELECT count(*) FROM audit_event) AS events, (SELECT count(*) FROM dataset) AS datasets,
                      (SELECT coalesce(string_agg(external_id || name || kind || coalesce(voltage_kv, 0)
                                                  || ST_AsText(geom), ',' ORDER BY id), '') FROM facility) AS rows"""
 
 
-@pytest.fixture(scope="module")
-def onboarding(pg_server) -> Iterator[tuple[Flask, str]]:
-    url = pg_server.create_database("gt_import_facilities")
-    upgrade(url)
-    app = make_app(url)
-    yield app, url
-    app.extensions["db_pool"].close()
-    pg_server.drop_database(url)
 
 
-@pytest.fixture()
-def fresh(onboarding) -> Iterator[tuple[Flask, Row]]:
-    app, url = onboarding
-    with psycopg.connect(url, autocommit=True, row_factory=psycopg.rows.dict_row) as conn:
-        conn.execute(f"TRUNCATE {TABLES} CASCADE")
-        yield app, conn
 
 
 def invoke(app: Flask, *args: object):

@@ -10,12 +10,10 @@ import psycopg
 import pytest
 from flask import Flask
 
-from app.migrate import upgrade
 from geo import feeds
-from tests.conftest import make_app
+from tests.conftest import IMPORT_TABLES
 
 Row = psycopg.Connection[dict[str, Any]]  # connections that return rows as dicts
-TABLES = "facility, feed_link, service_area, population_layer, critical_site, study_area, dataset, audit_event"
 LINKS = """SELECT p.external_id || '>' || c.external_id AS link, l.origin::text AS origin, l.distance_m
            FROM feed_link l JOIN facility p ON p.id = l.parent_id JOIN facility c ON c.id = l.child_id ORDER BY 1"""
 # 380 kV at the origin, two 110 kV stations, three 20 kV stations; ~0.01° apart (about 1.1 km north-south).
@@ -29,14 +27,6 @@ b1,substation,20,10.00,49.94
 """
 
 
-@pytest.fixture(scope="module")
-def onboarding(pg_server) -> Iterator[tuple[Flask, str]]:
-    url = pg_server.create_database("gt_import_feeds")
-    upgrade(url)
-    app = make_app(url)
-    yield app, url
-    app.extensions["db_pool"].close()
-    pg_server.drop_database(url)
 
 
 @pytest.fixture()
@@ -44,7 +34,7 @@ def registry(onboarding, tmp_path) -> Iterator[tuple[Flask, Row]]:
     """Six facilities on three voltage levels, no links."""
     app, url = onboarding
     with psycopg.connect(url, autocommit=True, row_factory=psycopg.rows.dict_row) as conn:
-        conn.execute(f"TRUNCATE {TABLES} CASCADE")
+        conn.execute(f"TRUNCATE {IMPORT_TABLES} CASCADE")
         path = tmp_path / "registry.csv"
         path.write_text(REGISTRY)
         assert "6 new" in run(app, "import-facilities", path)
@@ -111,7 +101,7 @@ def test_unknown_ids_and_cycles_are_refused_naming_the_row(registry, tmp_path):
 def test_parents_in_the_registry_become_given_links(onboarding, tmp_path):
     app, url = onboarding
     with psycopg.connect(url, autocommit=True, row_factory=psycopg.rows.dict_row) as conn:
-        conn.execute(f"TRUNCATE {TABLES} CASCADE")
+        conn.execute(f"TRUNCATE {IMPORT_TABLES} CASCADE")
         path = tmp_path / "tree.csv"
         path.write_text("external_id,kind,parent_external_id,lon,lat\nS,substation,,1,1\nC,transformer,S,1.1,1\n")
         assert "1 feed links given" in run(app, "import-facilities", path)

@@ -16,25 +16,15 @@ import shapely
 from affine import Affine
 from flask import Flask
 
-from app.migrate import upgrade
 from geo import population
-from tests.conftest import make_app
+from tests.conftest import IMPORT_TABLES
 
 Row = psycopg.Connection[dict[str, Any]]  # connections that return rows as dicts
-TABLES = "facility, feed_link, service_area, population_layer, critical_site, study_area, dataset, audit_event"
 # Two substations either side of lon 10 in a 0.4° × 0.2° box: their Voronoi cells split it along lon 10.
 BOUNDARY = shapely.box(9.8, 49.9, 10.2, 50.1)
 REGISTRY = "external_id,kind,voltage_kv,lon,lat\nW,substation,20,9.9,50.0\nE,substation,20,10.1,50.0\n"
 
 
-@pytest.fixture(scope="module")
-def onboarding(pg_server) -> Iterator[tuple[Flask, str]]:
-    url = pg_server.create_database("gt_import_population")
-    upgrade(url)
-    app = make_app(url)
-    yield app, url
-    app.extensions["db_pool"].close()
-    pg_server.drop_database(url)
 
 
 @pytest.fixture()
@@ -42,7 +32,7 @@ def region(onboarding, tmp_path) -> Iterator[tuple[Flask, Row]]:
     """Two substations with Voronoi service areas in the box, nothing else."""
     app, url = onboarding
     with psycopg.connect(url, autocommit=True, row_factory=psycopg.rows.dict_row) as conn:
-        conn.execute(f"TRUNCATE {TABLES} CASCADE")
+        conn.execute(f"TRUNCATE {IMPORT_TABLES} CASCADE")
         (tmp_path / "registry.csv").write_text(REGISTRY)
         run(app, "import-facilities", tmp_path / "registry.csv")
         boundary = tmp_path / "boundary.geojson"

@@ -2,40 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg
 import pytest
 from flask import Flask
 
-from app.migrate import upgrade
 from geo import feeds
-from tests.conftest import DEMO_DATA, REFERENCE_DATA, make_app
+from tests.conftest import DEMO_DATA, REFERENCE_DATA
 
 DUBLIN, UKRAINE, GRIDS = DEMO_DATA, REFERENCE_DATA / "ukraine", REFERENCE_DATA / "grids"
 Row = psycopg.Connection[dict[str, Any]]  # connections that return rows as dicts
-TABLES = "facility, feed_link, service_area, population_layer, critical_site, study_area, dataset, audit_event"
 
 
-@pytest.fixture(scope="module")
-def onboarding(pg_server) -> Iterator[tuple[Flask, str]]:
-    """An app on its own migrated database, so these imports never touch the session's shared one."""
-    url = pg_server.create_database("gt_import_real")
-    upgrade(url)
-    app = make_app(url)
-    yield app, url
-    app.extensions["db_pool"].close()
-    pg_server.drop_database(url)
 
 
-@pytest.fixture()
-def fresh(onboarding) -> Iterator[tuple[Flask, Row]]:
-    """The module's app and a direct connection, on empty tables."""
-    app, url = onboarding
-    with psycopg.connect(url, autocommit=True, row_factory=psycopg.rows.dict_row) as conn:
-        conn.execute(f"TRUNCATE {TABLES} CASCADE")
-        yield app, conn
 
 
 def run(app: Flask, *args: str) -> str:

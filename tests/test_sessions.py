@@ -11,6 +11,8 @@ import pytest
 from tests.conftest import PASSWORD, make_app
 from tests.test_reports_api import report
 
+pytestmark = pytest.mark.usefixtures("tokens")  # the accounts these tests sign in with
+
 
 def csrf_from(html: str) -> str:
     match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf-token" content="([^"]+)"', html)
