@@ -70,7 +70,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     i18n.init_app(app)
     field.init_app(app)
     imports.init_app(app)
-    # Feature modules register themselves below, one line each.
     app.register_blueprint(cases.bp)
     app.register_blueprint(exports.bp)
     app.register_blueprint(ogc.bp)
