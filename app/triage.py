@@ -11,10 +11,10 @@ from app import db
 from app.auth import requires
 from app.params import parse_int, parse_number
 from app.repo import triage as repo
-from geo.network import CriticalSite, Facility, Network, build_network, population_served
+from geo.network import CriticalSite, Facility, Network, build_network
 from geo.repair_defaults import default_repair_hours, worst_severity
 from geo.restoration import area_etr
-from geo.schedule import gap, list_schedule, plan
+from geo.schedule import gap, plan
 from geo.triage import rank
 
 bp = Blueprint("triage", __name__, url_prefix="/api")
@@ -95,25 +95,6 @@ def _case_fields(situation: Situation, node: str) -> dict[str, Any]:
                                for s in situation.critical_sites if s.facility == node and s.kind != "priority_bump"]}
 
 
-def naive_schedule(network: Network, crews: int) -> tuple[list[list[tuple[str, float, float]]], dict[str, float]]:
-    """The naive plan: damaged facilities by population served, descending, each to the crew free first."""
-    damaged = [i for i, f in enumerate(network.facilities) if f.damaged]
-    served = population_served(network, damaged)
-    order = sorted(damaged, key=lambda i: (-served[i], network.facilities[i].id))
-    hours = [float(network.facilities[i].repair_hours or 0.0) for i in order]
-    schedule: list[list[tuple[str, float, float]]] = []
-    finish: dict[str, float] = {}
-    for seq in list_schedule(range(len(order)), hours, crews):
-        start, jobs = 0.0, []
-        for j in seq:
-            node = network.facilities[order[j]].id
-            jobs.append((node, start, start + hours[j]))
-            start += hours[j]
-            finish[node] = start
-        schedule.append(jobs)
-    return schedule, finish
-
-
 @bp.get("/triage")
 @requires("coordinator")
 def triage() -> Response:
@@ -146,8 +127,7 @@ def plan_for_crews() -> Response:
     order = [network.facilities[i].id for i in network.order]
     parents = {f.id: f.parents for f in network.facilities}
     areas = area_etr(parents, order, result.etr_hours)
-    naive_crews, naive_finish = naive_schedule(network, crews)
-    naive_areas = area_etr(parents, order, naive_finish)
+    naive_areas = area_etr(parents, order, result.naive_etr_hours)
     q = result.quality
     return jsonify({
         "crews": [[{**_case_fields(situation, job.id), "start_hours": job.start_hours,
@@ -155,8 +135,9 @@ def plan_for_crews() -> Response:
         "etr_by_case": {str(situation.cases[f]["case_id"]): h for f, h in result.etr_hours.items()},
         "etr_by_area": [{"facility_id": situation.facility_ids[f.id], "facility": f.id, "population": f.population,
                          "etr_hours": areas[f.id]} for f in network.facilities if areas[f.id] > 0],
-        "naive_crews": [[{"case_id": situation.cases[node]["case_id"], "facility": node, "start_hours": start,
-                          "finish_hours": end} for node, start, end in crew] for crew in naive_crews],
+        "naive_crews": [[{"case_id": situation.cases[job.id]["case_id"], "facility": job.id,
+                          "start_hours": job.start_hours, "finish_hours": job.finish_hours} for job in crew]
+                        for crew in result.naive_crews],
         "naive_etr_by_area": [{"facility_id": situation.facility_ids[f.id], "facility": f.id,
                                "population": f.population, "etr_hours": naive_areas[f.id]}
                               for f in network.facilities if naive_areas[f.id] > 0],

@@ -12,7 +12,7 @@ import pandas as pd
 import pyproj
 import shapely
 
-from geo import mapping
+from geo import mapping, network
 from geo.errors import DataError
 
 FEED_FIELDS = ("parent_external_id", "external_id")
@@ -153,52 +153,15 @@ def find_cycle(links: Iterable[tuple[str, str]]) -> list[str] | None:
 
 def population_served(population: Mapping[str, float], links: Iterable[tuple[str, str]]) -> dict[str, float]:
     """Direct population plus that of every facility downstream, each counted once even in a meshed network."""
-    ids = list(population)
-    index = {f: i for i, f in enumerate(ids)}
-    children: list[list[int]] = [[] for _ in ids]
-    indegree = [0] * len(ids)
+    parents: dict[str, set[str]] = defaultdict(set)
     for parent, child in links:
-        if parent in index and child in index:
-            children[index[parent]].append(index[child])
-            indegree[index[child]] += 1
-    order, queue = [], deque(i for i, d in enumerate(indegree) if d == 0)
-    while queue:
-        v = queue.popleft()
-        order.append(v)
-        for c in children[v]:
-            indegree[c] -= 1
-            if indegree[c] == 0:
-                queue.append(c)
-    if len(order) != len(ids):
-        raise ValueError("feed links have a cycle")
-    people = np.array([population[f] for f in ids], dtype=float)
-    if all(indegree_one <= 1 for indegree_one in _indegrees(children, len(ids))):
-        total = people.copy()  # radial: add each subtree once, children before parents
-        for v in reversed(order):
-            for c in children[v]:
-                total[v] += total[c]
-        return {f: float(total[i]) for i, f in enumerate(ids)}
-    below: list[int] = [0] * len(ids)  # meshed: the set of facilities downstream, as a bitset
-    for v in reversed(order):
-        bits = 1 << v
-        for c in children[v]:
-            bits |= below[c]
-        below[v] = bits
-    size = (len(ids) + 7) // 8
-    served = {}
-    for i, f in enumerate(ids):
-        mask = np.unpackbits(np.frombuffer(below[i].to_bytes(size, "little"), dtype=np.uint8),
-                             bitorder="little")[:len(ids)].astype(bool)
-        served[f] = float(people[mask].sum())
-    return served
-
-
-def _indegrees(children: Sequence[Sequence[int]], n: int) -> list[int]:
-    counts = [0] * n
-    for kids in children:
-        for c in kids:
-            counts[c] += 1
-    return counts
+        if parent in population and child in population:
+            parents[child].add(parent)
+    grid = network.build_network(
+        network.Facility(id=f, parents=tuple(sorted(parents[f])), population=float(people))
+        for f, people in population.items())
+    served = network.population_served(grid, range(len(grid.facilities)))
+    return {f.id: float(served[i]) for i, f in enumerate(grid.facilities)}
 
 
 def leaves(ids: Iterable[str], links: Iterable[tuple[str, str]]) -> list[str]:

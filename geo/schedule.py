@@ -77,6 +77,8 @@ class Plan:
     exact: bool
     converged: bool
     notes: tuple[str, ...]
+    naive_crews: tuple[tuple[CrewJob, ...], ...]  # the naive order (population served) list-scheduled
+    naive_etr_hours: dict[str, float]
 
 
 class Simulator:
@@ -280,7 +282,9 @@ def plan(
     people = np.asarray(outage.node_people, dtype=float)
     naive_order = sorted(range(len(ids)), key=lambda j: (-tree.served[j], ids[j]))
     naive = list_schedule(naive_order, tree.hours, crews)
-    naive_e = sim.energisation(sim.finish(naive))
+    naive_finish = sim.finish(naive)
+    naive_e = sim.energisation(naive_finish)
+    naive_crews = _crew_jobs(naive, naive_finish, tree.hours, ids)  # before local search may reuse `naive`
     candidates = [list_schedule(tree.order, tree.hours, crews), naive]
     seqs = min(candidates, key=lambda s: float(weight @ sim.energisation(sim.finish(s))))
     exact = crews == 1 and network.radial
@@ -292,9 +296,7 @@ def plan(
         _, converged = _improve(seqs, sim, weight, position, deadline)
     finish = sim.finish(seqs)
     e = sim.energisation(finish)
-    crew_plans = tuple(
-        tuple(CrewJob(ids[j], float(finish[j] - tree.hours[j]), float(finish[j])) for j in seq) for seq in seqs
-    )
+    crew_plans = _crew_jobs(seqs, finish, tree.hours, ids)
     notes = []
     if not network.radial:
         notes.append("meshed network: the ranking is a heuristic on a shortest-repair spanning tree; "
@@ -317,7 +319,15 @@ def plan(
         exact=exact,
         converged=converged,
         notes=tuple(notes),
+        naive_crews=naive_crews,
+        naive_etr_hours={ids[j]: float(naive_e[outage.job_node[j]]) for j in range(len(ids))},
     )
+
+
+def _crew_jobs(seqs: Sequence[Sequence[int]], finish: np.ndarray, hours: Sequence[float],
+               ids: Sequence[str]) -> tuple[tuple[CrewJob, ...], ...]:
+    """Each crew's sequence with start and finish hours."""
+    return tuple(tuple(CrewJob(ids[j], float(finish[j] - hours[j]), float(finish[j])) for j in seq) for seq in seqs)
 
 
 def gap(value: float, bound: float) -> float | None:
