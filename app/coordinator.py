@@ -10,7 +10,7 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 from app import db
 from app.auth import requires
 from app.errors import ValidationError
-from app.params import parse_bbox, parse_int, parse_time
+from app.params import parse_bbox, parse_choices, parse_int, parse_time
 from app.repo import map as repo
 from geo.taxonomy import FACILITY_KINDS, HAZARDS, SEVERITIES
 
@@ -31,14 +31,8 @@ def cell_m(zoom: int) -> float:
 
 
 def _choices(name: str, allowed: tuple[str, ...]) -> list[str] | None:
-    text = request.args.get(name)
-    if text is None or text == "":
-        return None
-    values = [v.strip() for v in text.split(",") if v.strip()]
-    wrong = [v for v in values if v not in allowed]
-    if wrong or not values:
-        raise ValidationError({name: f"must be a comma-separated list of: {', '.join(allowed)}"}, status=400)
-    return values
+    values = parse_choices(request.args.getlist(name), name=name, allowed=allowed)
+    return list(values) if values is not None else None
 
 
 def _filters() -> dict[str, Any]:

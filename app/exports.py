@@ -12,8 +12,7 @@ from flask import Blueprint, Response, request
 
 from app import db
 from app.auth import requires
-from app.errors import ValidationError
-from app.params import parse_bbox, parse_time
+from app.params import parse_bbox, parse_choices, parse_time
 from app.repo import exports as repo
 from geo.taxonomy import FACILITY_KINDS, HAZARDS, SEVERITIES
 
@@ -29,13 +28,7 @@ FORMATS = {  # format -> (OGR driver, layer creation options, media type)
 
 
 def _choices(name: str, allowed: tuple[str, ...]) -> tuple[str, ...] | None:
-    values = [v.strip() for raw in request.args.getlist(name) for v in raw.split(",") if v.strip()]
-    if not values:
-        return None
-    bad = [v for v in values if v not in allowed]
-    if bad:
-        raise ValidationError({name: f"unknown value {bad[0]!r}; one of {', '.join(sorted(allowed))}"}, status=400)
-    return tuple(values)
+    return parse_choices(request.args.getlist(name), name=name, allowed=allowed)
 
 
 def parse_filters() -> repo.Filters:

@@ -79,3 +79,15 @@ def parse_time(text: str | None, *, name: str) -> datetime | None:
     if moment.tzinfo is None:
         raise ValidationError({name: "must include a time zone (e.g. Z)"}, status=400)
     return moment
+
+
+def parse_choices(texts: list[str], *, name: str, allowed: tuple[str, ...] | list[str]) -> tuple[str, ...] | None:
+    """Comma-separated values (the parameter may repeat), each one of `allowed`; None when absent."""
+    values = tuple(v.strip() for text in texts for v in text.split(",") if v.strip())
+    if not values:
+        return None
+    wrong = [v for v in values if v not in allowed]
+    if wrong:
+        raise ValidationError({name: f"unknown value {wrong[0]!r}; a comma-separated list of: {', '.join(allowed)}"},
+                              status=400)
+    return values
