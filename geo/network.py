@@ -6,10 +6,14 @@ meshed (it has power when any parent has). Feed links must form a directed acycl
 
 from __future__ import annotations
 
+import gc
 import math
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import wraps
+from typing import ParamSpec, TypeVar
 
 import numpy as np
 
@@ -79,10 +83,42 @@ class Outage:
     facility_node: Sequence[int]
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector (restoring its previous state afterwards).
+
+    Building a network allocates millions of small acyclic objects; the collector's repeated generation scans
+    over them cost about a quarter of the time on 10^6 facilities and would free nothing.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def without_gc_pauses(fn: Callable[P, R]) -> Callable[P, R]:
+    """Run `fn` with the cyclic garbage collector paused (see _gc_paused)."""
+
+    @wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        with _gc_paused():
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
 def _number_ok(value: float | None) -> bool:
     return value is not None and math.isfinite(value) and value >= 0
 
 
+@without_gc_pauses
 def build_network(facilities: Iterable[Facility]) -> Network:
     """Validate facilities and their feed links into a Network, or raise ScenarioError naming the facility."""
     items = tuple(facilities)
@@ -111,20 +147,44 @@ def build_network(facilities: Iterable[Facility]) -> Network:
                 own.append(j)
                 children[j].append(i)
         parents.append(tuple(own))
-    order = _topological_order(items, parents, children)
+    radial = all(len(p) <= 1 for p in parents)
+    first_parent = np.fromiter((p[0] if p else -1 for p in parents), dtype=np.intp, count=len(items))
+    order = (_radial_order(first_parent) if radial else None) or _topological_order(items, parents, children)
     return Network(
         facilities=items,
         index=index,
         parents=tuple(parents),
         children=tuple(tuple(c) for c in children),
         order=order,
-        radial=all(len(p) <= 1 for p in parents),
+        radial=radial,
         arrays=_Arrays(
-            parent=np.fromiter((p[0] if p else -1 for p in parents), dtype=np.intp, count=len(items)),
+            parent=first_parent,
             damaged=np.fromiter((f.damaged for f in items), dtype=bool, count=len(items)),
             order=np.asarray(order, dtype=np.intp),
         ),
     )
+
+
+def _radial_order(parent: np.ndarray) -> tuple[int, ...] | None:
+    """Parents-first order of a forest given as parent indices (-1 for roots): by depth, then input order.
+
+    Depths come from pointer jumping (log2 of the deepest chain numpy passes). None when some facility never
+    reaches a root, i.e. the links have a cycle; the caller then names it.
+    """
+    n = len(parent)
+    depth = (parent >= 0).astype(np.intp)
+    jump = parent.copy()
+    live = np.flatnonzero(jump >= 0)
+    for _ in range(max(1, n).bit_length() + 1):
+        if not len(live):
+            break
+        up = jump[live]
+        depth[live] += depth[up]
+        jump[live] = jump[up]
+        live = live[jump[live] >= 0]
+    if len(live):
+        return None
+    return tuple(np.argsort(depth, kind="stable").tolist())
 
 
 def _topological_order(

@@ -33,6 +33,7 @@ from geo.network import (
     facility_weights,
     newly_energised,
     population_served,
+    without_gc_pauses,
 )
 
 
@@ -180,6 +181,7 @@ def _spanning_tree(outage: Outage, hours: Sequence[float]) -> tuple[list[int], l
     return parent, weight, people
 
 
+@without_gc_pauses
 def rank(network: Network, *, critical_sites: Iterable[CriticalSite] = ()) -> list[Ranked]:
     """Rank the damaged facilities for one crew, each with its figures and a one-sentence explanation."""
     sites = tuple(critical_sites)

@@ -173,6 +173,26 @@ def test_gains_match_reachability_on_meshed_networks(facilities):
         assert r.gain_now == pytest.approx(sum(by_id[f].population for f in alone if f not in before))
 
 
+@settings(max_examples=60, deadline=None)
+@given(random_networks(), st.booleans())
+def test_topological_order_puts_every_parent_first(facilities, meshed_extra):
+    if meshed_extra and len(facilities) > 2:  # one extra parent makes the network meshed (the other algorithm)
+        last = facilities[-1]
+        facilities = [*facilities[:-1], Facility(last.id, (*last.parents, facilities[0].id), last.population,
+                                                 last.damaged, last.repair_hours)]
+    facilities = facilities[::-1]  # children before their parents in the input
+    network = build_network(facilities)
+    assert sorted(network.order) == list(range(len(facilities)))
+    position = {v: k for k, v in enumerate(network.order)}
+    assert all(position[p] < position[v] for v in range(len(facilities)) for p in network.parents[v])
+
+
+def test_a_cycle_below_a_source_is_named_in_a_radial_network():
+    facilities = [Facility("S"), Facility("A", ("S",)), Facility("B", ("C",)), Facility("C", ("B",))]
+    with pytest.raises(ScenarioError, match=r"cycle in feed links \((B <- C <- B|C <- B <- C)\)"):
+        build_network(facilities)
+
+
 def test_horn_order_handles_a_chain_whose_head_is_worthless():
     order, blocks = horn_order([-1, 0, -1], [0.0, 100.0, 30.0], [4.0, 1.0, 1.0], [0, 1, 2])
     assert order == [2, 0, 1]  # 30/1 beats (0+100)/(4+1) = 20
