@@ -1,8 +1,10 @@
-"""Benchmark the coordinator map's clustered layers at 10^4 and 10^5 reports, next to the bare SQL of the same query.
+"""Benchmark the coordinator map's clustered layers at 10^4 and 10^5 reports, next to bare SQL and bare ST_AsMVT.
 
 Run: .venv/bin/python bench/bench_map.py [--quick] [--no-browser]
 A throw-away PostGIS cluster (tools.pgcluster) gets N random reports in N/20 cases over County Dublin; each request
-goes through the Flask app (test client, bearer token) and is timed next to the same statement run bare with psycopg.
+goes through the Flask app (test client, bearer token) and is timed next to the same statement run bare with psycopg,
+and next to the vector-tile alternative: bare ST_AsMVT of the raw reports in every XYZ tile covering the same view
+at the same zoom (what a tile server such as pg_tileserv or Martin would run; the sum over the view's tiles).
 With the browser on, it also times /map in headless Chromium: navigation until the queue is rendered.
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import shutil
 import socket
@@ -57,6 +60,37 @@ SELECT gen_random_uuid(), (SELECT min(id) FROM damage_case) + i %% %(cases)s,
 FROM generate_series(0, %(points)s - 1) i;
 ANALYZE;
 """
+
+
+# One vector tile of raw report points, as a PostGIS tile server would serve it.
+MVT_TILE = """
+WITH bounds AS (SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS g),
+     tile AS (SELECT ST_AsMVTGeom(ST_Transform(r.geom, 3857), bounds.g) AS geom, r.id::text AS id,
+                     r.kind::text AS kind, r.severity::text AS severity
+              FROM report r, bounds WHERE r.geom && ST_Transform(bounds.g, 4326))
+SELECT coalesce(length(ST_AsMVT(tile.*, 'reports')), 0) AS bytes FROM tile"""
+
+
+def tiles_covering(bbox: str, zoom: int) -> list[tuple[int, int, int]]:
+    """The XYZ (web mercator) tiles that cover a lon/lat box at a zoom."""
+    w, s, e, n = (float(v) for v in bbox.split(","))
+
+    def tile(lon: float, lat: float) -> tuple[int, int]:
+        scale = 2 ** zoom
+        y = (1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * scale
+        return int((lon + 180) / 360 * scale), int(y)
+
+    (x0, y0), (x1, y1) = tile(w, n), tile(e, s)
+    return [(zoom, x, y) for x in range(x0, x1 + 1) for y in range(y0, y1 + 1)]
+
+
+def mvt_view(conn: psycopg.Connection[dict[str, Any]], tiles: list[tuple[int, int, int]]) -> int:
+    """Bytes of the vector tiles of one view, each made by its own bare ST_AsMVT statement."""
+    total = 0
+    for z, x, y in tiles:
+        row = conn.execute(MVT_TILE, {"z": z, "x": x, "y": y}).fetchone()
+        total += int(row["bytes"]) if row else 0
+    return total
 
 
 def free_port() -> int:
@@ -149,7 +183,8 @@ def main() -> None:
         client = app.test_client()
         client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
         print(f"\n{'reports':>8} {'layer':>8} {'view':>16} {'features':>8} {'matched':>8} "
-              f"{'API p50':>8} {'API p95':>8} {'SQL p50':>8} {'SQL p95':>8}  (ms)")
+              f"{'API p50':>8} {'API p95':>8} {'SQL p50':>8} {'SQL p95':>8} {'tiles':>5} {'MVT kB':>7} "
+              f"{'MVT p50':>8} {'MVT p95':>8}  (ms)")
         for points in (10_000, 100_000):
             seed(url, points)
             with psycopg.connect(url, row_factory=psycopg.rows.dict_row, autocommit=True) as conn:
@@ -160,9 +195,15 @@ def main() -> None:
                         api = percentiles(timed(lambda path=path: client.get(path).close(), repeat))
                         p = params_for(bbox, zoom)
                         bare = percentiles(timed(lambda fn=fn, p=p: in_transaction(conn, fn, p), repeat))
+                        mvt = ""
+                        if layer == "reports":
+                            tiles = tiles_covering(bbox, zoom)
+                            size = mvt_view(conn, tiles)
+                            t = percentiles(timed(lambda tiles=tiles: mvt_view(conn, tiles), repeat))
+                            mvt = f" {len(tiles):>5} {size / 1000:>7.0f} {t[0]:>8.1f} {t[1]:>8.1f}"
                         print(f"{points:>8,} {layer:>8} {name:>16} {len(body['features']):>8,} "
                               f"{body['numberMatched']:>8,} {api[0]:>8.1f} {api[1]:>8.1f} {bare[0]:>8.1f} "
-                              f"{bare[1]:>8.1f}")
+                              f"{bare[1]:>8.1f}{mvt}")
             changes = percentiles(timed(lambda: client.get("/api/map/changes").close(), repeat))
             print(f"{points:>8,} changes poll (cursor query): p50 {changes[0]:.1f} ms, p95 {changes[1]:.1f} ms")
         if not args.no_browser:
@@ -180,7 +221,8 @@ def main() -> None:
         pgcluster.stop(cluster, mode="immediate")
         shutil.rmtree(base, ignore_errors=True)
     print(f"\nload average {os.getloadavg()[0]:.1f} at end; API = Flask test client incl. auth and JSON; "
-          "SQL = the same repository function (statement + SET LOCAL jit = off) on a bare psycopg connection")
+          "SQL = the same repository function (statement + SET LOCAL jit = off) on a bare psycopg connection; "
+          "MVT = bare ST_AsMVT of the raw reports, one statement per covering tile, summed over the view")
 
 
 if __name__ == "__main__":
