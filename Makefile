@@ -5,6 +5,7 @@ PY := $(VENV)/bin/python
 FLASK := $(VENV)/bin/flask --app app
 HOST ?= 127.0.0.1
 PORT ?= 5000
+WORKERS ?= 2
 
 .PHONY: run test stop setup system-deps lint bench
 
@@ -15,7 +16,8 @@ run: setup
 	@$(FLASK) demo-accounts
 	@$(FLASK) demo-scenario
 	@echo "GridTriage: http://$(HOST):$(PORT)/   (Ctrl-C stops the web server; make stop stops the database)"
-	@$(FLASK) run --host $(HOST) --port $(PORT)
+	@$(VENV)/bin/gunicorn --bind $(HOST):$(PORT) --workers $(WORKERS) --threads 4 --access-logfile - \
+		--log-level warning 'app:create_app()'
 
 test: setup
 	@tools/system-deps.sh --browser
