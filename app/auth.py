@@ -79,7 +79,11 @@ def bearer_requested() -> bool:
 
 
 def _wants_json() -> bool:
-    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+    """API callers get a JSON 401/403; people in a browser (who accept HTML first) get the login page."""
+    if request.path.startswith("/api/") or request.headers.get("Authorization"):
+        return True
+    best = request.accept_mimetypes.best or ""
+    return best == "application/json" or best.endswith("+json")
 
 
 def _unauthenticated() -> BaseResponse:

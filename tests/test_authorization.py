@@ -51,6 +51,8 @@ EXPECTED = {
     "ogc.collection": "coordinator",
     "ogc.items": "coordinator",
     "ogc.item": "coordinator",
+    "ogc.api": "coordinator",
+    "ogc.schema": "coordinator",
     "sitrep.sitrep": "coordinator",
 }
 ORDER = ["anonymous", "crew", "coordinator", "admin"]
