@@ -44,6 +44,7 @@ VIEWS = {  # name: (bbox, zoom) as a coordinator's screen of about 1,400 x 900 p
 PASSWORD = "bench-password-123"
 
 SEED = """
+SET gridtriage.maintenance = 'on';
 TRUNCATE report, damage_case, case_event CASCADE;
 SELECT setseed(0.42);
 INSERT INTO damage_case (kind, geom)

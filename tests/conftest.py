@@ -191,13 +191,21 @@ def page(browser) -> Iterator[object]:
 IMPORT_TABLES = "facility, feed_link, service_area, population_layer, critical_site, study_area, dataset, audit_event"
 
 
+def maintenance(url: str) -> str:
+    """The same database for a test's own clean-up connections, which may empty the append-only tables."""
+    return psycopg.conninfo.make_conninfo(url, options="-c gridtriage.maintenance=on")
+
+
 @pytest.fixture(scope="module")
 def onboarding(pg_server: TestServer) -> Iterator[tuple[Flask, str]]:
-    """An app on a migrated database of the test module's own, so imports never touch the session's one."""
+    """An app on a migrated database of the test module's own, so imports never touch the session's one.
+
+    The URL given to the tests is for their own connections: it may empty tables (see `maintenance`).
+    """
     url = pg_server.create_database("gt_import")
     upgrade(url)
     app = make_app(url)
-    yield app, url
+    yield app, maintenance(url)
     app.extensions["db_pool"].close()
     pg_server.drop_database(url)
 

@@ -147,7 +147,7 @@ def test_secure_cookie_flag_when_configured(fresh_app):
 def test_audit_events_cannot_be_altered(db):
     import psycopg
 
-    db.execute("INSERT INTO audit_event (entity, entity_id, action) VALUES ('setting', 'x', 'changed')")
+    db.execute("INSERT INTO audit_event (entity, entity_id, action) VALUES ('user', 'x', 'changed')")
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
         db.execute("UPDATE audit_event SET reason = 'rewritten'")
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
