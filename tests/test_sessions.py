@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from tests.conftest import PASSWORD, make_app
+from tests.conftest import PASSWORD, create_accounts, make_app
 from tests.test_reports_api import report
 
 pytestmark = pytest.mark.usefixtures("tokens")  # the accounts these tests sign in with
@@ -116,6 +116,48 @@ def test_login_attempts_are_rate_limited(fresh_app):
     assert statuses == [401, 401, 401, 429]
     limited = sign_in(client, "admin", PASSWORD, addr=addr)  # even the right password waits
     assert limited.status_code == 429 and int(limited.headers["Retry-After"]) > 0
+
+
+def unique_address() -> str:
+    n = uuid.uuid4().int
+    return f"10.{n % 250}.{(n >> 8) % 250}.{(n >> 16) % 250}"
+
+
+def test_login_limit_counts_per_user_name_and_per_address_separately(fresh_app):
+    app = fresh_app(RATE_LIMIT_LOGIN=3)
+    client = app.test_client()
+    name = f"ghost-{uuid.uuid4().hex[:8]}"
+    # One user name from a new address each time: the name's counter trips.
+    assert [sign_in(client, name, "wrong password!", addr=unique_address()).status_code
+            for _ in range(4)] == [401, 401, 401, 429]
+    # One address trying a new user name each time: the address's counter trips.
+    addr = unique_address()
+    assert [sign_in(client, f"ghost-{uuid.uuid4().hex[:8]}", "wrong password!", addr=addr).status_code
+            for _ in range(4)] == [401, 401, 401, 429]
+    # Someone else, elsewhere, is not held up by either.
+    other = f"rl-ok-{uuid.uuid4().hex[:6]}"
+    create_accounts(app, {other: "crew"})
+    assert sign_in(client, other, PASSWORD, addr=unique_address()).status_code == 302
+
+
+def test_report_limit_counts_per_user_and_per_address_separately(fresh_app):
+    app = fresh_app(RATE_LIMIT_REPORTS=2)
+    suffix = uuid.uuid4().hex[:6]
+    tokens = create_accounts(app, {f"rl-a-{suffix}": "crew", f"rl-b-{suffix}": "crew", f"rl-c-{suffix}": "crew"})
+    one, two, three = tokens.values()
+
+    def send(token: str, addr: str) -> int:
+        client = app.test_client()
+        client.environ_base.update(HTTP_AUTHORIZATION=f"Bearer {token}", REMOTE_ADDR=addr)
+        return client.post("/api/reports", json=report(kind="other", components=[])).status_code
+
+    # One crew member moving between addresses: their own counter trips.
+    assert [send(one, unique_address()) for _ in range(3)] == [201, 201, 429]
+    # Two crew members behind one address: the address's counter trips.
+    shared = unique_address()
+    assert [send(two, shared), send(three, shared), send(three, shared)] == [201, 201, 429]
+    # The second member is still free from another address only while their own count allows.
+    assert send(two, unique_address()) == 201
 
 
 def test_report_submission_is_rate_limited_and_a_429_stores_nothing(fresh_app, tokens, db):
