@@ -94,6 +94,8 @@ def change_password() -> Response | str | tuple[str, int]:
         login_user(fresh, remember=fresh.role == "crew")
         flash("Password changed.")
         return redirect(url_for("pages.home"))
+    if form.is_submitted():  # too short, not repeated the same, or no CSRF token: say so, change nothing
+        return render_template("password.html", form=form, error="The password was not changed."), 422
     return render_template("password.html", form=form, error=None)
 
 

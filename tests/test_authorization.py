@@ -54,11 +54,15 @@ EXPECTED = {
     "ogc.api": "coordinator",
     "ogc.schema": "coordinator",
     "sitrep.sitrep": "coordinator",
+    "admin.users_page": "admin",
+    "admin.create_user": "admin",
+    "admin.change_user": "admin",
 }
 ORDER = ["anonymous", "crew", "coordinator", "admin"]
 SAMPLE_ARGS = {"package": "leaflet", "filename": "leaflet.js", "report_id": str(uuid.uuid4()),
                "photo_id": str(uuid.uuid4()), "code": "en",
-               "case_id": 999_999_999, "layer": "cases", "fmt": "csv", "collection_id": "facilities", "fid": "1"}
+               "case_id": 999_999_999, "layer": "cases", "fmt": "csv", "collection_id": "facilities", "fid": "1",
+               "user_id": 999_999_999}
 
 
 def routes(app):

@@ -108,6 +108,24 @@ def test_password_change_ends_other_sessions_and_is_audited(demo_loaded, db):
     assert "password" not in str(db.execute("SELECT after FROM audit_event ORDER BY id DESC LIMIT 1").fetchone())
 
 
+@pytest.mark.parametrize(("current", "new", "confirm"), [
+    (PASSWORD, "short", "short"),  # under 10 characters
+    (PASSWORD, "a much better one", "a different one"),  # not repeated the same
+    ("wrong current password", "a much better one", "a much better one"),
+])
+def test_a_refused_password_change_is_4xx_and_changes_nothing(demo_loaded, current, new, confirm):
+    name = f"pw-{uuid.uuid4().hex[:6]}"
+    create_accounts(demo_loaded, {name: "crew"})
+    client = demo_loaded.test_client()
+    sign_in(client, name)
+    token = csrf_from(client.get("/account/password").get_data(as_text=True))
+    response = client.post("/account/password", data={"current": current, "new": new, "confirm": confirm,
+                                                      "csrf_token": token})
+    assert response.status_code in (400, 422) and 'class="error"' in response.get_data(as_text=True)
+    assert client.get("/api/session").status_code == 200  # still signed in: the password did not change
+    assert sign_in(demo_loaded.test_client(), name).status_code == 302
+
+
 def test_login_attempts_are_rate_limited(fresh_app):
     app = fresh_app(RATE_LIMIT_LOGIN=3)
     client = app.test_client()

@@ -84,3 +84,41 @@ def hit(conn: Conn, *, key: str, window_s: int) -> tuple[int, float]:
 
 def forget_old_hits(conn: Conn) -> None:
     conn.execute("DELETE FROM rate_limit WHERE window_start < now() - interval '1 day'")
+
+
+def listing(conn: Conn) -> list[dict[str, Any]]:
+    """Every account with its live tokens and when one was last used, for the admin page."""
+    return conn.execute(
+        """SELECT u.id, u.username, u.role, u.active, u.created_at,
+                  count(t.id) FILTER (WHERE t.revoked_at IS NULL) AS tokens,
+                  max(t.last_used_at) FILTER (WHERE t.revoked_at IS NULL) AS token_used_at
+           FROM app_user u LEFT JOIN api_token t ON t.user_id = u.id
+           GROUP BY u.id ORDER BY u.username""").fetchall()
+
+
+def lock_for_change(conn: Conn, user_id: int) -> dict[str, Any] | None:
+    """The account, locked until the transaction ends, and how many other active admins there are."""
+    conn.execute("SELECT id FROM app_user WHERE role = 'admin' AND active FOR UPDATE")  # one change at a time
+    return conn.execute(
+        """SELECT id, username, role, active,
+                  (SELECT count(*) FROM app_user o WHERE o.role = 'admin' AND o.active AND o.id <> %(id)s)
+                    AS other_admins
+           FROM app_user WHERE id = %(id)s FOR UPDATE""", {"id": user_id}).fetchone()
+
+
+def set_active(conn: Conn, user_id: int, active: bool) -> None:
+    conn.execute("UPDATE app_user SET active = %s WHERE id = %s", (active, user_id))
+
+
+def revoke_tokens(conn: Conn, user_id: int) -> int:
+    return conn.execute("UPDATE api_token SET revoked_at = now() WHERE user_id = %s AND revoked_at IS NULL",
+                        (user_id,)).rowcount
+
+
+def events(conn: Conn, *, limit: int) -> list[dict[str, Any]]:
+    """The newest audit events about accounts, with the acting user's name."""
+    return conn.execute(
+        """SELECT e.at, e.entity_id, u.username AS subject, a.username AS actor, e.action, e.before, e.after, e.reason
+           FROM audit_event e LEFT JOIN app_user a ON a.id = e.actor_id
+                              LEFT JOIN app_user u ON u.id::text = e.entity_id
+           WHERE e.entity = 'user' ORDER BY e.id DESC LIMIT %s""", (limit,)).fetchall()
