@@ -1,4 +1,4 @@
-"""The event and report tables refuse UPDATE, DELETE and TRUNCATE (also by CASCADE) outside a maintenance transaction."""
+"""Event, report and photo tables refuse TRUNCATE (also by CASCADE) outside a maintenance transaction."""
 
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ def own_url(new_database) -> str:
 
 @pytest.mark.parametrize("table", APPEND_ONLY)
 def test_truncate_is_refused(own_url, table):
-    with psycopg.connect(own_url, autocommit=True) as conn:
-        with pytest.raises(psycopg.errors.InsufficientPrivilege, match=f"{table} is append-only"):
-            conn.execute(f"TRUNCATE {table} CASCADE")
+    with psycopg.connect(own_url, autocommit=True) as conn, \
+            pytest.raises(psycopg.errors.InsufficientPrivilege, match=f"{table} is append-only"):
+        conn.execute(f"TRUNCATE {table} CASCADE")
 
 
 def test_a_cascade_from_another_table_is_refused_too(own_url):
@@ -31,10 +31,9 @@ def test_a_cascade_from_another_table_is_refused_too(own_url):
 
 
 def test_a_maintenance_transaction_may_truncate(own_url):
-    with psycopg.connect(own_url) as conn:
-        with conn.transaction(force_rollback=True):
-            conn.execute("SET LOCAL gridtriage.maintenance = 'on'")
-            conn.execute("TRUNCATE audit_event")
-            assert conn.execute("SELECT count(*) FROM audit_event").fetchone() == (0,)
+    with psycopg.connect(own_url) as conn, conn.transaction(force_rollback=True):
+        conn.execute("SET LOCAL gridtriage.maintenance = 'on'")
+        conn.execute("TRUNCATE audit_event")
+        assert conn.execute("SELECT count(*) FROM audit_event").fetchone() == (0,)
     with psycopg.connect(own_url) as conn:
         assert conn.execute("SELECT count(*) FROM audit_event").fetchone() == (1,)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 
 import pytest
 
+from tests.conftest import api_client
 from tests.test_reports_api import report
 
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 200
@@ -58,3 +60,32 @@ def test_bad_photos_are_refused_and_nothing_is_stored(client, db, stored_report,
 def test_photo_of_an_unknown_report_is_404(demo_loaded, client):
     assert put(client, str(uuid.uuid4()), str(uuid.uuid4()), JPEG).status_code == 404
     assert put(client, "nope", str(uuid.uuid4()), JPEG).status_code == 404
+
+
+def test_concurrent_copies_of_one_photo_are_stored_once(demo_loaded, db, tokens, stored_report):
+    photo = str(uuid.uuid4())
+    statuses: list[int] = []
+    start = threading.Barrier(8)
+
+    def send() -> None:
+        client = api_client(demo_loaded, tokens["crew"])
+        start.wait()
+        statuses.append(put(client, stored_report, photo, JPEG).status_code)
+
+    threads = [threading.Thread(target=send) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(statuses) == [200] * 7 + [201]
+    assert photo_count(db, stored_report) == 1
+
+
+def test_several_photos_per_report_each_once(client, db, stored_report):
+    photos = [str(uuid.uuid4()) for _ in range(3)]
+    for i, photo in enumerate(photos):
+        assert put(client, stored_report, photo, JPEG + bytes([i])).status_code == 201
+    for i, photo in enumerate(photos):  # the outbox re-sends them all after a lost connection
+        assert put(client, stored_report, photo, JPEG + bytes([i])).status_code == 200
+    assert photo_count(db, stored_report) == 3
+    assert sorted(client.get(f"/api/reports/{stored_report}").json["report"]["photo_ids"]) == sorted(photos)
