@@ -10,10 +10,12 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
+from flask_wtf.csrf import CSRFError
 from werkzeug.wrappers import Response as BaseResponse
 
 from app import db
 from app.auth import requires
+from app.db import DatabaseUnavailable
 from app.errors import Conflict, NotFound, ValidationError
 from app.repo import Conn
 from app.repo import cases as repo
@@ -36,6 +38,14 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str | None]] = {
 }
 NEEDS_REASON = {"reject", "override_hours", "bump_priority"}
 MAX_TEXT = 2000
+
+
+class FieldConflict(Conflict):
+    """A state conflict about the value of one field (e.g. the case to merge is already closed): a 409."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -94,7 +104,10 @@ def parse_action(body: Mapping[str, Any]) -> Action:
     if name == "bump_priority":
         return Action(name, reason=reason, bump=_number(body, "bump", low=0, high=10_000_000))
     if name == "merge":
-        return Action(name, reason=reason, duplicate_id=int(_number(body, "duplicate_id", low=1, high=2**62)))
+        duplicate_id = _number(body, "duplicate_id", low=1, high=2**62)
+        if not duplicate_id.is_integer():
+            raise ValidationError({"duplicate_id": "must be a case id (a whole number)"})
+        return Action(name, reason=reason, duplicate_id=int(duplicate_id))
     return Action(name, reason=reason)
 
 
@@ -140,12 +153,12 @@ def _merge(conn: Conn, survivor: dict[str, Any], action: Action, *, actor_id: in
     dup_id = action.duplicate_id
     assert dup_id is not None
     if dup_id == survivor["id"]:
-        raise Conflict("a case cannot be merged into itself")
+        raise FieldConflict("duplicate_id", "a case cannot be merged into itself")
     duplicate = repo.get(conn, dup_id)
     if duplicate is None:
         raise ValidationError({"duplicate_id": f"case {dup_id} does not exist"})
     if duplicate["status"] not in OPEN:
-        raise Conflict(f"cannot merge case {dup_id}: it is {duplicate['status']}")
+        raise FieldConflict("duplicate_id", f"cannot merge case {dup_id}: it is {duplicate['status']}")
     repo.update(conn, dup_id, {"status": "duplicate", "merged_into": survivor["id"]})
     add_case_event(conn, case_id=dup_id, actor_id=actor_id, action="merged_into", from_status=duplicate["status"],
                    to_status="duplicate", reason=action.reason or f"duplicate of case {survivor['id']}",
@@ -170,27 +183,54 @@ def _duplicates(conn: Conn, case_id: int) -> list[dict[str, Any]]:
                            window_h=float(current_app.config.get("DUPLICATE_WINDOW_H", 48.0)))
 
 
-@bp.get("/cases/<int:case_id>")
-@requires("coordinator")
-def case_page(case_id: int) -> str:
-    """Coordinator and up: a case with its reports, events, facility, dependants and suggested duplicates."""
+def _page(case_id: int, *, status: int = 200, errors: Mapping[str, str] | None = None) -> tuple[str, int]:
+    """The case page; with `errors`, the submitted form again with each error next to its field."""
     with db.connection() as conn:
         view = _case_view(conn, case_id)
-    return render_template("case.html", actions=TRANSITIONS, **view)
+    submitted = request.form.get("action") if errors else None
+    values = {k: v for k, v in request.form.items() if k != "csrf_token"} if errors else {}
+    return render_template("case.html", actions=TRANSITIONS, errors=errors or {}, submitted=submitted,
+                           values=values, **view), status
+
+
+@bp.get("/cases/<int:case_id>")
+@requires("coordinator")
+def case_page(case_id: int) -> tuple[str, int]:
+    """Coordinator and up: a case with its reports, events, facility, dependants and suggested duplicates."""
+    return _page(case_id)
 
 
 @bp.post("/cases/<int:case_id>/actions")
 @requires("coordinator")
-def case_form_action(case_id: int) -> BaseResponse:
-    """Coordinator and up: apply an action from the case page's forms, then go back to the page."""
+def case_form_action(case_id: int) -> BaseResponse | tuple[str, int]:
+    """Coordinator and up: apply an action from the case page's forms and go back to the page (303); on bad
+    input the page again with the error next to the field (422), or the conflict with the case's state (409)."""
     try:
         action = parse_action(request.form)
         with db.connection() as conn:
             apply(conn, case_id, action, actor_id=current_user.id)
-        flash(f"Done: {action.name.replace('_', ' ')}.")
-    except (ValidationError, Conflict) as exc:
-        flash(f"Not done: {exc}")
+    except ValidationError as exc:
+        return _page(case_id, status=exc.status, errors=exc.errors)
+    except FieldConflict as exc:
+        return _page(case_id, status=409, errors={exc.field: str(exc)})
+    except Conflict as exc:
+        return _page(case_id, status=409, errors={"action": str(exc)})
+    flash(f"Done: {action.name.replace('_', ' ')}.")
     return redirect(url_for("cases.case_page", case_id=case_id), code=303)
+
+
+@bp.errorhandler(CSRFError)
+def csrf_refused(exc: CSRFError) -> Response | tuple[str, int]:
+    """A form sent without a valid CSRF token: the case page with the reason (400); JSON for the API."""
+    case_id = (request.view_args or {}).get("case_id")
+    if request.endpoint == "cases.case_form_action" and isinstance(case_id, int):
+        try:
+            return _page(case_id, status=400, errors={"csrf_token": f"{exc.description} Reload the page and retry."})
+        except (NotFound, DatabaseUnavailable):  # nothing to show: refuse plainly (an error here would be a 500)
+            return exc.get_response()
+    response = jsonify({"error": exc.description})
+    response.status_code = 400
+    return response
 
 
 @bp.post("/api/cases/<int:case_id>/actions")

@@ -12,14 +12,14 @@ from flask import Blueprint, Response, request
 
 from app import db
 from app.auth import requires
+from app.coordinator import CASE_STATUSES
+from app.errors import ValidationError
 from app.params import parse_bbox, parse_choices, parse_time
 from app.repo import exports as repo
 from geo.taxonomy import FACILITY_KINDS, HAZARDS, SEVERITIES
 
 bp = Blueprint("exports", __name__, url_prefix="/api/export")
 
-CASE_STATUSES = ("reported", "confirmed", "assigned", "in_repair", "temporarily_restored", "repaired", "rejected",
-                 "duplicate")
 FORMATS = {  # format -> (OGR driver, layer creation options, media type)
     "geojson": ("GeoJSON", {}, "application/geo+json"),
     "csv": ("CSV", {"GEOMETRY": "AS_WKT"}, "text/csv"),
@@ -32,14 +32,16 @@ def _choices(name: str, allowed: tuple[str, ...]) -> tuple[str, ...] | None:
 
 
 def parse_filters() -> repo.Filters:
-    """The map's filters from the query string, or a 400 naming the parameter."""
+    """The map's filters from the query string (read as /api/map/* reads them), or a 400 naming the parameter."""
     box = parse_bbox(request.args.get("bbox"))
+    since = parse_time(request.args.get("since"), name="since")
+    until = parse_time(request.args.get("until"), name="until")
+    if since and until and until <= since:
+        raise ValidationError({"until": "must be later than since"}, status=400)
     return repo.Filters(
         status=_choices("status", CASE_STATUSES), kind=_choices("kind", tuple(FACILITY_KINDS)),
         severity=_choices("severity", tuple(SEVERITIES)), hazard=_choices("hazard", tuple(HAZARDS)),
-        since=parse_time(request.args.get("since"), name="since"),
-        until=parse_time(request.args.get("until"), name="until"),
-        bbox=(box.min_lon, box.min_lat, box.max_lon, box.max_lat) if box else None)
+        since=since, until=until, bbox=(box.min_lon, box.min_lat, box.max_lon, box.max_lat) if box else None)
 
 
 def frame(columns: list[str], rows: list[dict]) -> gpd.GeoDataFrame:
@@ -53,7 +55,7 @@ def frame(columns: list[str], rows: list[dict]) -> gpd.GeoDataFrame:
 @bp.get("/<any(cases, reports):layer>.<any(geojson, csv, gpkg):fmt>")
 @requires("coordinator")
 def export(layer: str, fmt: str) -> Response:
-    """Coordinator and up: cases or reports, filtered like the map, as GeoJSON, CSV (WKT) or GeoPackage."""
+    """Coordinator and up: cases or reports, filtered exactly as the map is, as GeoJSON, CSV (WKT) or GeoPackage."""
     filters = parse_filters()
     with db.connection() as conn:
         columns, rows = repo.layer(conn, layer, filters)

@@ -16,6 +16,10 @@ from geo.schedule import plan
 
 bp = Blueprint("sitrep", __name__)
 CREW_COUNTS = (1, 3)
+# /api/plan's default budget: a plan the search finishes is the same either way, and on a network too big to finish
+# in time this report then shows plans as good as the map's plan panel (which asks /api/plan with the default).
+PLAN_TIME_LIMIT_S = 2.0
+NOT_DAMAGE = ("duplicate", "rejected")  # a duplicate's damage is its surviving case's; a rejected report is none
 
 
 def people_without_power(situation: Situation) -> float:
@@ -43,6 +47,18 @@ def plan_rows(situation: Situation, *, time_limit_s: float) -> tuple[list[dict[s
     return rows, kpis
 
 
+def case_counts(counts: list[dict[str, Any]]) -> tuple[dict[str, int], dict[str, int]]:
+    """Cases by status (every case, in workflow order), and damage cases by facility kind (merged duplicates and
+    rejected cases left out, so one damage counts once)."""
+    by_status: dict[str, int] = {}
+    by_kind: dict[str, int] = {}
+    for row in counts:
+        by_status[row["status"]] = by_status.get(row["status"], 0) + row["cases"]
+        if row["status"] not in NOT_DAMAGE:
+            by_kind[row["kind"]] = by_kind.get(row["kind"], 0) + row["cases"]
+    return by_status, dict(sorted(by_kind.items(), key=lambda item: (-item[1], item[0])))
+
+
 @bp.get("/sitrep")
 @requires("coordinator")
 def sitrep() -> str:
@@ -50,12 +66,8 @@ def sitrep() -> str:
     with db.connection() as conn:
         counts = repo.counts(conn)
     situation = load_situation()
-    rows, kpis = plan_rows(situation, time_limit_s=0.5) if situation.cases else ([], {})
-    by_status: dict[str, int] = {}
-    by_kind: dict[str, int] = {}
-    for row in counts:
-        by_status[row["status"]] = by_status.get(row["status"], 0) + row["cases"]
-        by_kind[row["kind"]] = by_kind.get(row["kind"], 0) + row["cases"]
+    rows, kpis = plan_rows(situation, time_limit_s=PLAN_TIME_LIMIT_S) if situation.cases else ([], {})
+    by_status, by_kind = case_counts(counts)
     return render_template("sitrep.html", now=datetime.now(UTC), by_status=by_status, by_kind=by_kind,
                            without_power=people_without_power(situation), rows=rows, kpis=kpis,
                            crew_counts=CREW_COUNTS, unplaced=situation.unplaced)

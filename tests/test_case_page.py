@@ -1,13 +1,17 @@
-"""The case page in a real browser: user text is shown as text, and its forms work (with CSRF)."""
+"""The case page: user text is shown as text, its forms work (with CSRF), and bad input is refused on the page."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 import pytest
+from psycopg.rows import dict_row
 
-from tests.conftest import api_client, login
+from tests.conftest import api_client, create_accounts, login, make_app
+from tests.test_sessions import csrf_from, sign_in
 
 XSS = "<script>window.__xss=1</script> and <img src=x onerror=window.__xss=2>"
 
@@ -56,3 +60,162 @@ def test_sitrep_prints_counts_people_without_power_and_plans(live_server, page, 
     assert "People without power now" in page.inner_text("main")
     assert page.locator("#by-status tbody tr").count() >= 1
     assert page.js_errors == []
+
+
+# The page's forms without a browser: bad input is answered with the page and the error next to the field.
+
+
+@pytest.fixture(scope="module")
+def desk(new_database):
+    """An app on a database of this module's own, a crew token and a coordinator signed in with a session cookie."""
+    url = new_database()
+    app = make_app(url)
+    tokens = create_accounts(app, {"desk_coord": "coordinator", "desk_crew": "crew"})
+    browser = app.test_client()
+    assert sign_in(browser, "desk_coord").status_code == 302
+    yield app, tokens, browser, url
+    app.extensions["db_pool"].close()
+
+
+def new_case(desk, lon: float = 30.0) -> int:
+    app, tokens, _, _ = desk
+    body = {"id": str(uuid.uuid4()), "lon": lon + uuid.uuid4().int % 10_000 / 1e6, "lat": -20.0, "kind": "other",
+            "severity": "severe", "status": "out_of_service", "notes": "desk test",
+            "observed_at": (datetime.now(UTC) - timedelta(minutes=3)).isoformat()}
+    response = api_client(app, tokens["desk_crew"]).post("/api/reports", json=body)
+    assert response.status_code == 201, response.json
+    return response.json["report"]["case_id"]
+
+
+def state(url: str, *case_ids: int) -> list:
+    """What an action may change: the cases' rows and every event written for them."""
+    with psycopg.connect(url, row_factory=dict_row) as conn:
+        rows = conn.execute("SELECT * FROM damage_case WHERE id = ANY(%s) ORDER BY id", (list(case_ids),)).fetchall()
+        events = conn.execute("SELECT id FROM case_event WHERE case_id = ANY(%s) ORDER BY id",
+                              (list(case_ids),)).fetchall()
+    return [rows, events]
+
+
+def post(desk, case_id: int, *, csrf: bool = True, **form):
+    _, _, browser, _ = desk
+    if csrf:
+        form["csrf_token"] = csrf_from(browser.get(f"/cases/{case_id}").get_data(as_text=True))
+    return browser.post(f"/cases/{case_id}/actions", data=form)
+
+
+def shown_error(html: str, form: str, field: str) -> str:
+    match = re.search(rf'<span class="error field-error" id="error-{form}-{field}">([^<]*)</span>', html)
+    assert match, f"no error next to {form}.{field}"
+    return match.group(1)
+
+
+def answer(desk, case_id, status, *others, **form) -> str:
+    """Post the form; check the status, that the page shows the case and that nothing changed; return the page."""
+    url = desk[3]
+    before = state(url, case_id, *others)
+    response = post(desk, case_id, **form)
+    assert response.status_code == status, response.get_data(as_text=True)[:2000]
+    assert response.mimetype == "text/html"
+    html = response.get_data(as_text=True)
+    assert f"<h1>Case {case_id}:" in html and 'id="action-errors"' in html
+    assert state(url, case_id, *others) == before
+    return html
+
+
+@pytest.mark.parametrize(("form", "field", "says"), [
+    ({"action": "reject"}, "reason", "is required to reject"),
+    ({"action": "reject", "reason": "   "}, "reason", "is required to reject"),
+    ({"action": "override_hours", "hours": "-2", "reason": "crew says"}, "hours", "between 0 and 10000"),
+    ({"action": "override_hours", "hours": "three", "reason": "crew says"}, "hours", "must be a number"),
+    ({"action": "override_hours", "hours": "", "reason": "crew says"}, "hours", "is required"),
+    ({"action": "override_hours", "hours": "nan", "reason": "crew says"}, "hours", "between 0 and 10000"),
+    ({"action": "override_hours", "hours": "4"}, "reason", "is required to override hours"),
+    ({"action": "bump_priority", "bump": "-1", "reason": "hospital"}, "bump", "between 0 and 1e+07"),
+    ({"action": "assign", "crew": "  "}, "crew", "is required"),
+    ({"action": "confirm", "reason": "x" * 2001}, "reason", "at most 2000 characters"),
+])
+def test_a_bad_field_is_422_with_the_error_next_to_it(desk, form, field, says):
+    case_id = new_case(desk)
+    html = answer(desk, case_id, 422, **form)
+    assert says in shown_error(html, form["action"], field)
+    assert f'aria-describedby="error-{form["action"]}-{field}"' in html
+
+
+def test_the_sent_values_come_back_escaped(desk):
+    case_id = new_case(desk)
+    html = answer(desk, case_id, 422, action="override_hours", hours="-1", reason='<b>"why"</b>')
+    assert 'value="&lt;b&gt;&#34;why&#34;&lt;/b&gt;"' in html and '<b>"why"</b>' not in html
+
+
+@pytest.mark.parametrize(("value", "says"), [("abc", "must be a number"), ("1.5", "whole number"),
+                                             ("999999999", "does not exist"), ("", "is required")])
+def test_merging_a_bad_case_id_is_422(desk, value, says):
+    case_id = new_case(desk)
+    html = answer(desk, case_id, 422, action="merge", duplicate_id=value)
+    assert says in shown_error(html, "merge", "duplicate_id")
+
+
+def test_merging_into_itself_or_a_closed_case_is_409(desk):
+    case_id, other = new_case(desk), new_case(desk)
+    html = answer(desk, case_id, 409, action="merge", duplicate_id=str(case_id))
+    assert "merged into itself" in shown_error(html, "merge", "duplicate_id")
+    # The case to merge is closed.
+    assert post(desk, other, action="reject", reason="not ours").status_code == 303
+    html = answer(desk, case_id, 409, other, action="merge", duplicate_id=str(other))
+    assert "it is rejected" in shown_error(html, "merge", "duplicate_id")
+    # The case to merge into is closed.
+    closed, open_one = new_case(desk), new_case(desk)
+    for form in ({"action": "confirm"}, {"action": "start_repair"}, {"action": "repaired"}):
+        assert post(desk, closed, **form).status_code == 303
+    html = answer(desk, closed, 409, open_one, action="merge", duplicate_id=str(open_one))
+    assert "it is repaired" in html and 'data-field="action"' in html
+
+
+@pytest.mark.parametrize(("steps", "form", "says"), [
+    ([], {"action": "start_repair"}, "it is reported"),
+    ([{"action": "confirm"}], {"action": "confirm"}, "it is confirmed"),
+    ([{"action": "reject", "reason": "not ours"}], {"action": "bump_priority", "bump": "5", "reason": "x"},
+     "it is rejected"),
+])
+def test_an_action_the_state_does_not_allow_is_409(desk, steps, form, says):
+    case_id = new_case(desk)
+    for step in steps:
+        assert post(desk, case_id, **step).status_code == 303
+    html = answer(desk, case_id, 409, **form)
+    assert says in html and 'data-field="action"' in html
+
+
+def test_an_unknown_action_is_422(desk):
+    case_id = new_case(desk)
+    html = answer(desk, case_id, 422, action="explode")
+    assert 'data-field="action"' in html and "must be one of" in html
+
+
+@pytest.mark.parametrize("token", [None, "forged"])
+def test_a_form_without_a_valid_csrf_token_is_400_and_changes_nothing(desk, token):
+    case_id = new_case(desk)
+    form = {"action": "confirm"} if token is None else {"action": "confirm", "csrf_token": token}
+    html = answer(desk, case_id, 400, csrf=False, **form)
+    assert 'data-field="csrf_token"' in html and "CSRF" in html
+
+
+def test_an_unknown_case_is_404_not_500(desk):
+    assert post(desk, 999_999_999, csrf=False, action="confirm").status_code in (400, 404)
+    case_id = new_case(desk)
+    token = csrf_from(desk[2].get(f"/cases/{case_id}").get_data(as_text=True))
+    response = desk[2].post("/cases/999999999/actions", data={"action": "confirm", "csrf_token": token})
+    assert response.status_code == 404
+
+
+def test_a_valid_action_redirects_to_the_case_page_and_writes_one_event(desk):
+    case_id = new_case(desk)
+    url = desk[3]
+    before = len(state(url, case_id)[1])
+    response = post(desk, case_id, action="override_hours", hours="2.5", reason="spare on site")
+    assert response.status_code == 303 and response.headers["Location"].endswith(f"/cases/{case_id}")
+    assert len(state(url, case_id)[1]) == before + 1
+    page = desk[2].get(f"/cases/{case_id}").get_data(as_text=True)
+    assert "Done: override hours." in page and "spare on site" in page and 'id="action-errors"' not in page
+    other = new_case(desk)
+    assert post(desk, case_id, action="merge", duplicate_id=str(other)).status_code == 303
+    assert state(url, other)[0][0]["status"] == "duplicate"

@@ -107,6 +107,28 @@ def test_cases_are_clustered_and_filtered(many):
     assert len(index) == counted(lines)
 
 
+@pytest.mark.parametrize("query", [
+    "", "kind=line,substation", "severity=destroyed", "hazard=fire", "status=reported",
+    "since=2026-01-02T00:00:00Z&until=2026-01-02T06:00:00Z", "severity=minor&hazard=fire&since=2026-01-03T00:00:00Z",
+])
+def test_the_case_layer_and_the_queues_case_index_select_the_same_cases(many, query):
+    _, client, _ = many
+    singles = client.get(f"/api/map/cases?bbox=9,49,12,52&zoom=22&{query}").json
+    assert not any(f["properties"]["cluster"] for f in singles["features"])
+    index = client.get(f"/api/map/case-index?zoom=0&{query}").json["cases"]
+    assert {f["properties"]["case_id"] for f in singles["features"]} == {c["case_id"] for c in index}
+
+
+def test_a_case_is_in_the_time_window_when_one_of_its_reports_was_received_in_it(many):
+    _, client, url = many
+    since, until = "2026-01-02T00:00:00Z", "2026-01-02T00:30:00Z"
+    with psycopg.connect(url) as conn:
+        expected = {row[0] for row in conn.execute(
+            "SELECT DISTINCT case_id FROM report WHERE received_at >= %s AND received_at < %s", (since, until))}
+    index = client.get(f"/api/map/case-index?zoom=0&since={since}&until={until}").json["cases"]
+    assert {c["case_id"] for c in index} == expected and 0 < len(expected) < CASES
+
+
 @pytest.mark.parametrize(("query", "field"), [
     ("bbox=1,2,3", "bbox"), (f"bbox={WORLD}", "zoom"), (f"bbox={WORLD}&zoom=x", "zoom"),
     (f"bbox={WORLD}&zoom=40", "zoom"), (f"bbox={WORLD}&zoom=3&kind=nuclear", "kind"),

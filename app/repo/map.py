@@ -4,27 +4,57 @@ from __future__ import annotations
 
 from typing import Any, LiteralString
 
+from psycopg import sql
+
 from app.repo import Conn
 
-# Filters shared by every statement below (all parameters may be NULL = no filter):
-#   w s e n: the bbox in degrees; status: case_status[]; kind: facility_kind[]; severity: severity[];
-#   hazard: hazard[]; since/until: received time window of the reports.
+# The map's filters, written once and used by the map's layers and by the exports (app/repo/exports.py), so a
+# file holds exactly the features the map shows. Parameters (each may be NULL = no filter): w s e n: the bbox in
+# degrees; status: case_status[]; kind: facility_kind[]; severity: severity[]; hazard: hazard[]; since/until:
+# the time window on when the server received the reports, since inclusive and until exclusive.
+#   MATCHING_REPORTS: FROM ... WHERE ... over reports `r` and their case `c`: each report by its own place, kind,
+#     severity, hazards and receipt time, and by its case's status.
+#   MATCHING_CASES: FROM ... WHERE ... over cases `c` (never duplicates or rejected ones) with `agg`, one pass over
+#     the case's own reports: the case is at its place and status and of its kind, its worst severity is one of
+#     `severity`, one of its reports names one of `hazard`, and one of its reports was received in the window.
 # Clustering groups points by floor(x / cell_m), floor(y / cell_m) in EPSG:3857 (x and y computed from lon/lat
 # with the spherical Mercator formulas: same numbers as ST_Transform, but cheap enough that the planner does not
 # switch JIT on); a cell holding one point is returned as that point with its properties, every other cell as its
 # mean position with a count (the mean is taken in degrees: good enough for a marker within one cell).
 
-REPORTS = """
+MATCHING_REPORTS = sql.SQL("""
+FROM report r JOIN damage_case c ON c.id = r.case_id
+WHERE r.geom && ST_MakeEnvelope(%(w)s, %(s)s, %(e)s, %(n)s, 4326)
+  AND (%(status)s::case_status[] IS NULL OR c.status = ANY(%(status)s::case_status[]))
+  AND (%(kind)s::facility_kind[] IS NULL OR r.kind = ANY(%(kind)s::facility_kind[]))
+  AND (%(severity)s::severity[] IS NULL OR r.severity = ANY(%(severity)s::severity[]))
+  AND (%(hazard)s::hazard[] IS NULL OR r.hazards && %(hazard)s::hazard[])
+  AND (%(since)s::timestamptz IS NULL OR r.received_at >= %(since)s)
+  AND (%(until)s::timestamptz IS NULL OR r.received_at < %(until)s)
+""")
+
+MATCHING_CASES = sql.SQL("""
+FROM damage_case c
+CROSS JOIN LATERAL (  -- one pass over the case's reports (a report with n hazards appears n times)
+  SELECT max(r.severity) AS severity, count(DISTINCT r.id) AS reports,
+         coalesce(array_agg(DISTINCT h) FILTER (WHERE h IS NOT NULL), '{}') AS hazards,
+         bool_or((%(since)s::timestamptz IS NULL OR r.received_at >= %(since)s)
+                 AND (%(until)s::timestamptz IS NULL OR r.received_at < %(until)s)) AS in_window
+  FROM report r LEFT JOIN LATERAL unnest(r.hazards) h ON true WHERE r.case_id = c.id
+) agg
+WHERE c.geom && ST_MakeEnvelope(%(w)s, %(s)s, %(e)s, %(n)s, 4326)
+  AND c.status NOT IN ('duplicate', 'rejected')
+  AND (%(status)s::case_status[] IS NULL OR c.status = ANY(%(status)s::case_status[]))
+  AND (%(kind)s::facility_kind[] IS NULL OR c.kind = ANY(%(kind)s::facility_kind[]))
+  AND (%(severity)s::severity[] IS NULL OR agg.severity = ANY(%(severity)s::severity[]))
+  AND (%(hazard)s::hazard[] IS NULL OR agg.hazards && %(hazard)s::hazard[])
+  AND agg.in_window
+""")
+
+REPORTS = sql.SQL("""
 WITH pts AS (
   SELECT r.id, ST_X(r.geom) AS lon, ST_Y(r.geom) AS lat
-  FROM report r JOIN damage_case c ON c.id = r.case_id
-  WHERE r.geom && ST_MakeEnvelope(%(w)s, %(s)s, %(e)s, %(n)s, 4326)
-    AND (%(status)s::case_status[] IS NULL OR c.status = ANY(%(status)s::case_status[]))
-    AND (%(kind)s::facility_kind[] IS NULL OR r.kind = ANY(%(kind)s::facility_kind[]))
-    AND (%(severity)s::severity[] IS NULL OR r.severity = ANY(%(severity)s::severity[]))
-    AND (%(hazard)s::hazard[] IS NULL OR r.hazards && %(hazard)s::hazard[])
-    AND (%(since)s::timestamptz IS NULL OR r.received_at >= %(since)s)
-    AND (%(until)s::timestamptz IS NULL OR r.received_at < %(until)s)
+  {matching}
 ), cells AS (
   SELECT count(*) AS n, avg(lon) AS lon, avg(lat) AS lat, min(id::text) AS one
   FROM pts GROUP BY floor(lon * 20037508.342789244 / 180 / %(cell_m)s),
@@ -44,32 +74,15 @@ SELECT json_build_object(
          'observed_at', r.observed_at, 'received_at', r.received_at) FROM report r WHERE r.id = cells.one::uuid)
        ELSE json_build_object('cluster', true, 'count', cells.n) END)), '[]'::json))::text AS body
 FROM cells
-"""
+""").format(matching=MATCHING_REPORTS)
 
-CASES = """
+CASES = sql.SQL("""
 WITH c AS (
   SELECT c.id, c.status, c.kind, c.facility_id, ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat,
          agg.severity, agg.hazards, agg.reports,
-         coalesce(pop.population_served, 0) AS population
-  FROM damage_case c
-  CROSS JOIN LATERAL (  -- one pass over the case's reports (a report with n hazards appears n times)
-    SELECT max(r.severity) AS severity, count(DISTINCT r.id) AS reports,
-           coalesce(array_agg(DISTINCT h) FILTER (WHERE h IS NOT NULL), '{}') AS hazards,
-           bool_or((%(since)s::timestamptz IS NULL OR r.received_at >= %(since)s)
-                   AND (%(until)s::timestamptz IS NULL OR r.received_at < %(until)s)) AS in_window
-    FROM report r LEFT JOIN LATERAL unnest(r.hazards) h ON true WHERE r.case_id = c.id
-  ) agg
-  LEFT JOIN LATERAL (
-    SELECT fp.population_served FROM facility_population fp WHERE fp.facility_id = c.facility_id
-    ORDER BY fp.computed_at DESC, fp.layer_id DESC LIMIT 1
-  ) pop ON true
-  WHERE c.geom && ST_MakeEnvelope(%(w)s, %(s)s, %(e)s, %(n)s, 4326)
-    AND c.status NOT IN ('duplicate', 'rejected')
-    AND (%(status)s::case_status[] IS NULL OR c.status = ANY(%(status)s::case_status[]))
-    AND (%(kind)s::facility_kind[] IS NULL OR c.kind = ANY(%(kind)s::facility_kind[]))
-    AND (%(severity)s::severity[] IS NULL OR agg.severity = ANY(%(severity)s::severity[]))
-    AND (%(hazard)s::hazard[] IS NULL OR agg.hazards && %(hazard)s::hazard[])
-    AND agg.in_window
+         coalesce((SELECT fp.population_served FROM facility_population fp WHERE fp.facility_id = c.facility_id
+                   ORDER BY fp.computed_at DESC, fp.layer_id DESC LIMIT 1), 0) AS population
+  {matching}
 ), cells AS (
   SELECT count(*) AS n, avg(lon) AS lon, avg(lat) AS lat, min(id) AS one, sum(population) AS population
   FROM c GROUP BY floor(lon * 20037508.342789244 / 180 / %(cell_m)s),
@@ -90,26 +103,15 @@ SELECT json_build_object(
        ELSE json_build_object('cluster', true, 'count', cells.n, 'population', cells.population) END)),
      '[]'::json))::text AS body
 FROM cells LEFT JOIN c ON cells.n = 1 AND c.id = cells.one LEFT JOIN facility f ON f.id = c.facility_id
-"""
+""").format(matching=MATCHING_CASES)
 
 # Every matching case with its place and worst severity: the queue panel filters /api/triage with it.
-CASE_INDEX = """
+CASE_INDEX = sql.SQL("""
 SELECT c.id AS case_id, ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat, c.status::text AS status,
-       (SELECT max(r.severity)::text FROM report r WHERE r.case_id = c.id) AS severity
-FROM damage_case c
-WHERE c.geom && ST_MakeEnvelope(%(w)s, %(s)s, %(e)s, %(n)s, 4326)
-  AND c.status NOT IN ('duplicate', 'rejected')
-  AND (%(status)s::case_status[] IS NULL OR c.status = ANY(%(status)s::case_status[]))
-  AND (%(kind)s::facility_kind[] IS NULL OR c.kind = ANY(%(kind)s::facility_kind[]))
-  AND (%(severity)s::severity[] IS NULL
-       OR (SELECT max(r.severity) FROM report r WHERE r.case_id = c.id) = ANY(%(severity)s::severity[]))
-  AND (%(hazard)s::hazard[] IS NULL
-       OR EXISTS (SELECT 1 FROM report r WHERE r.case_id = c.id AND r.hazards && %(hazard)s::hazard[]))
-  AND EXISTS (SELECT 1 FROM report r WHERE r.case_id = c.id
-              AND (%(since)s::timestamptz IS NULL OR r.received_at >= %(since)s)
-              AND (%(until)s::timestamptz IS NULL OR r.received_at < %(until)s))
+       agg.severity::text AS severity
+{matching}
 ORDER BY c.id
-"""
+""").format(matching=MATCHING_CASES)
 
 SERVICE_AREAS = """
 SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_agg(json_build_object(
@@ -146,7 +148,7 @@ SELECT (SELECT count(*) FROM report) AS reports,
 """
 
 
-def _body(conn: Conn, statement: LiteralString, params: dict[str, Any]) -> str:
+def _body(conn: Conn, statement: LiteralString | sql.Composed, params: dict[str, Any]) -> str:
     row = conn.execute(statement, params).fetchone()
     assert row is not None
     return str(row["body"])

@@ -51,6 +51,36 @@ function viewParams(params = filterParams()) {
   return params;
 }
 
+// Download links for exactly what the map selects: the filter form's values (as sent to /api/map/*) and, with
+// "Only cases in the map view", the view's bbox. Rebuilt on every refresh (filter change, map move, poll).
+const EXPORT_FORMATS = { geojson: "GeoJSON", csv: "CSV", gpkg: "GeoPackage" };
+const exportLinks = [];
+const exportScope = el("p", { className: "status", id: "export-scope" });
+const exportPanel = el("section", { className: "export-panel", id: "exports" }, el("h2", {}, "Export"));
+for (const [layer, label] of [["cases", "Damage cases"], ["reports", "Reports"]]) {
+  const row = el("p", {}, `${label}: `);
+  for (const [fmt, name] of Object.entries(EXPORT_FORMATS)) {
+    const link = el("a", { id: `export-${layer}-${fmt}`, href: "#", download: "", dataset: { layer, fmt } }, name);
+    exportLinks.push(link);
+    row.append(link, " ");
+  }
+  exportPanel.append(row);
+}
+exportPanel.append(exportScope);
+filters.closest("aside").append(exportPanel);
+
+function updateExportLinks() {
+  const params = filterParams();
+  const inView = Boolean(new FormData(filters).get("in_view"));
+  if (inView) params.set("bbox", viewParams(new URLSearchParams()).get("bbox"));
+  const query = params.toString();
+  for (const link of exportLinks) {
+    link.href = `/api/export/${link.dataset.layer}.${link.dataset.fmt}${query ? `?${query}` : ""}`;
+  }
+  exportScope.textContent = inView ? "The filtered cases and reports in the map view."
+    : "The filtered cases and reports everywhere (tick “Only cases in the map view” for the view only).";
+}
+
 const pending = new Map();
 async function getJson(key, url) {
   pending.get(key)?.abort();
@@ -199,6 +229,7 @@ function flyToCase(caseId) {
 }
 
 async function refresh(what = "all") {
+  updateExportLinks();
   try {
     const jobs = [loadCases(), loadReports(), loadReference()];
     if (what === "all") jobs.push(loadQueue());

@@ -1,0 +1,176 @@
+"""The situation report's numbers against independent sources: our own SQL, /api/triage and /api/plan."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
+
+import psycopg
+import pytest
+
+from tests.conftest import api_client, create_accounts, make_app
+
+# name -> (kind, parents, people). S feeds A, B, D and E; A feeds A2; C hangs from both A and B (a meshed feed).
+GRID = {
+    "Sitrep Source": ("power_plant", (), 0),
+    "Sitrep Alder": ("substation", ("Sitrep Source",), 1000),
+    "Sitrep Alder Lane": ("transformer", ("Sitrep Alder",), 500),
+    "Sitrep Birch": ("substation", ("Sitrep Source",), 2000),
+    "Sitrep Cedar": ("transformer", ("Sitrep Alder", "Sitrep Birch"), 3000),
+    "Sitrep Dunmore": ("transformer", ("Sitrep Source",), 700),
+    "Sitrep Elm": ("heat_plant", ("Sitrep Source",), 400),
+}
+# name -> (repair hours reported, the actions that bring its case to the status it ends in)
+DAMAGE = {
+    "Sitrep Alder": (4, [{"action": "confirm"}]),
+    "Sitrep Birch": (3, [{"action": "assign", "crew": "B team"}, {"action": "start_repair"},
+                         {"action": "temporarily_restore", "reason": "mobile generator"}]),
+    "Sitrep Dunmore": (2, [{"action": "confirm"}, {"action": "assign", "crew": "D team"}, {"action": "start_repair"}]),
+    "Sitrep Elm": (5, [{"action": "confirm"}, {"action": "start_repair"}, {"action": "repaired"}]),
+}
+
+
+class Tables(HTMLParser):
+    """The text of every cell of every table with an id, row by row."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: dict[str, list[list[str]]] = {}
+        self.headline: list[str] = []
+        self._table: str | None = None
+        self._cell: list[str] | None = None
+        self._in_headline = False
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "table" and attrs.get("id"):
+            self._table = attrs["id"]
+            self.tables[self._table] = []
+        elif tag == "tr" and self._table:
+            self.tables[self._table].append([])
+        elif tag in ("td", "th") and self._table:
+            self._cell = []
+        elif attrs.get("id") == "without-power":
+            self._in_headline = True
+
+    def handle_endtag(self, tag):
+        if tag == "table":
+            self._table = None
+        elif tag in ("td", "th") and self._table and self._cell is not None:
+            self.tables[self._table][-1].append(" ".join("".join(self._cell).split()))
+            self._cell = None
+        elif self._in_headline:
+            self._in_headline = False
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+        if self._in_headline:
+            self.headline.append(data)
+
+
+@pytest.fixture(scope="module")
+def sitrep(new_database):
+    """An own database holding GRID with DAMAGE, plus unplaced, rejected and merged cases; read the report once."""
+    url = new_database()
+    app = make_app(url)
+    tokens = create_accounts(app, {"sit_coord": "coordinator", "sit_crew": "crew"})
+    crew, coord = api_client(app, tokens["sit_crew"]), api_client(app, tokens["sit_coord"])
+    ids: dict[str, int] = {}
+    with psycopg.connect(url, autocommit=True) as conn:
+        for position, (name, (kind, _, _)) in enumerate(GRID.items()):
+            ids[name] = conn.execute(
+                "INSERT INTO facility (external_id, name, kind, geom) VALUES (%s, %s, %s, ST_Point(%s, 50, 4326)) "
+                "RETURNING id", (f"sit-{position}", name, kind, 10 + position / 100)).fetchone()[0]
+        for name, (_, parents, _) in GRID.items():
+            for parent in parents:
+                conn.execute("INSERT INTO feed_link (parent_id, child_id, origin) VALUES (%s, %s, 'given')",
+                             (ids[parent], ids[name]))
+        layer = conn.execute("INSERT INTO population_layer (name, kind, total) VALUES ('sitrep', 'points', 7600) "
+                             "RETURNING id").fetchone()[0]
+        for name, (_, _, people) in GRID.items():
+            conn.execute("INSERT INTO facility_population (facility_id, layer_id, population, population_served, "
+                         "method) VALUES (%s, %s, %s, %s, 'given')", (ids[name], layer, people, people))
+
+    def send(**body) -> int:
+        body = {"id": str(uuid.uuid4()), "lat": 50.0, "severity": "severe", "status": "out_of_service",
+                "observed_at": (datetime.now(UTC) - timedelta(minutes=20)).isoformat(), **body}
+        response = crew.post("/api/reports", json=body)
+        assert response.status_code == 201, response.json
+        return response.json["report"]["case_id"]
+
+    def act(case_id: int, **body) -> None:
+        response = coord.post(f"/api/cases/{case_id}/actions", json=body)
+        assert response.status_code == 200, response.json
+
+    cases = {}
+    for name, (hours, steps) in DAMAGE.items():
+        position = list(GRID).index(name)
+        cases[name] = send(facility_id=ids[name], kind=GRID[name][0], lon=10 + position / 100, repair_hours=hours)
+        for step in steps:
+            act(cases[name], **step)
+    unplaced = send(kind="other", lon=12.0)
+    rejected = send(kind="other", lon=12.5)
+    act(rejected, action="reject", reason="not our asset")
+    merged = send(kind="line", lon=13.0)
+    act(cases["Sitrep Alder"], action="merge", duplicate_id=merged)
+    page = api_client(app, tokens["sit_coord"]).get("/sitrep")
+    assert page.status_code == 200
+    tables = Tables()
+    tables.feed(page.get_data(as_text=True))
+    yield {"app": app, "coord": coord, "url": url, "tables": tables, "html": page.get_data(as_text=True),
+           "cases": cases, "unplaced": unplaced}
+    app.extensions["db_pool"].close()
+
+
+def table(sitrep, name: str) -> list[list[str]]:
+    return sitrep["tables"].tables[name]
+
+
+def test_cases_by_status_are_every_case_counted_in_the_database(sitrep):
+    shown = {status: int(n) for status, n in table(sitrep, "by-status")[1:]}
+    with psycopg.connect(sitrep["url"]) as conn:
+        rows = conn.execute("SELECT status::text, count(*) FROM damage_case GROUP BY 1").fetchall()
+    assert shown == dict(rows)
+    assert shown == {"confirmed": 1, "in_repair": 1, "temporarily_restored": 1, "repaired": 1, "reported": 1,
+                     "rejected": 1, "duplicate": 1}
+
+
+def test_cases_by_kind_count_the_damage_not_duplicates_or_rejections(sitrep):
+    shown = {kind: int(n) for kind, n in table(sitrep, "by-kind")[1:]}
+    with psycopg.connect(sitrep["url"]) as conn:
+        rows = conn.execute("SELECT kind::text, count(*) FROM damage_case "
+                            "WHERE status NOT IN ('duplicate', 'rejected') GROUP BY 1").fetchall()
+    assert shown == dict(rows) == {"substation": 2, "transformer": 1, "heat_plant": 1, "other": 1}
+
+
+def test_people_without_power_now_equal_the_engines_figure(sitrep):
+    shown = float("".join(sitrep["tables"].headline).replace(",", ""))
+    plan = sitrep["coord"].get("/api/plan?crews=1").json
+    # Every area still dark in the plan is without power now; add up their people ourselves.
+    dark = sum(area["population"] for area in plan["etr_by_area"])
+    assert shown == dark == plan["kpis"]["affected_population"]
+    # By hand: Alder and its lane (1,000 + 500) and Dunmore (700); Cedar keeps power through the restored Birch.
+    assert shown == 2200
+    triage = sitrep["coord"].get("/api/triage").json["queue"]
+    assert {row["case_id"] for row in triage} == {sitrep["cases"]["Sitrep Alder"], sitrep["cases"]["Sitrep Dunmore"]}
+
+
+@pytest.mark.parametrize(("crews", "column"), [(1, 3), (3, 4)])
+def test_the_plans_etrs_equal_the_plan_apis_for_the_same_crews(sitrep, crews, column):
+    etr = table(sitrep, "etr")
+    assert etr[0][column] == f"ETR, {crews} crew{'s' if crews > 1 else ''} (h)"
+    shown = {int(row[0]): row[column] for row in etr[1:] if row[0].isdigit()}
+    plan = sitrep["coord"].get(f"/api/plan?crews={crews}").json
+    assert shown == {int(case_id): f"{hours:.1f}" for case_id, hours in plan["etr_by_case"].items()}
+    assert set(shown) == {sitrep["cases"]["Sitrep Alder"], sitrep["cases"]["Sitrep Dunmore"]}
+    footer = {row[0]: row[1:] for row in etr if not row[0].isdigit()}
+    assert footer["People-hours without power"][column - 3] == f"{plan['kpis']['phu']:,.0f}"
+    assert footer["All restored after (h)"][column - 3] == f"{plan['kpis']['t100_hours']:.1f}"
+
+
+def test_the_report_counts_the_cases_left_out_of_the_plan(sitrep):
+    unplaced = sitrep["coord"].get("/api/triage").json["unplaced"]
+    assert [c["case_id"] for c in unplaced] == [sitrep["unplaced"]]
+    assert "1 open case(s) at sites with no registered facility are not in the plan" in sitrep["html"]
