@@ -84,6 +84,12 @@ def _messages() -> dict[str, str]:
         "exportEmpty": gettext("The outbox is empty."),
         "signIn": gettext("Sign in to send the waiting reports"),
         "distance": gettext("%(m)s m"), "distanceKm": gettext("%(km)s km"),
+        "correct": gettext("Correct and resend"), "beingCorrected": gettext("Being corrected in the form"),
+        "discard": gettext("Discard"), "discardYes": gettext("Yes, discard"), "discardNo": gettext("Keep"),
+        "discardConfirm": gettext("Discard this report for good? It will not be sent."),
+        "restoredLocation": gettext("Location of the rejected report"),
+        "alreadyCorrected": gettext("This report was already corrected or discarded in another window. "
+                                    "Send the form again to save it as a new report."),
     }
 
 
@@ -135,8 +141,10 @@ def _shell_version() -> str:
         if path.is_file():
             digest.update(path.name.encode())
             digest.update(path.read_bytes())
+    root = Path(current_app.root_path)
+    digest.update((root / "static" / "css" / "app.css").read_bytes())  # in the shell too (and has field styles)
     for name in ("field.html", "base.html"):
-        digest.update((Path(current_app.root_path) / "templates" / name).read_bytes())
+        digest.update((root / "templates" / name).read_bytes())
     return digest.hexdigest()[:16]
 
 

@@ -256,3 +256,135 @@ def test_language_follows_the_browser_then_the_switch(field, live_server):
     assert page.inner_text("#submit-report") == "Зберегти й надіслати"
     page.select_option("#kind", "line")
     assert "грозозахисний трос" in page.inner_text("#components")
+
+
+def outbox_ids(page) -> list[str]:
+    return page.eval_on_selector_all("#outbox-list li[data-id]", "els => els.map(e => e.dataset.id)")
+
+
+def reports_with_notes(db, notes: str) -> list[str]:
+    return [r["id"] for r in db.execute("SELECT id::text AS id FROM report WHERE notes = %s", (notes,)).fetchall()]
+
+
+@pytest.fixture()
+def doomed_facility(db) -> Iterator[dict]:
+    """A substation registered right where the crew stands, which the test deletes while the crew reports it."""
+    name = f"Kiosk {uuid.uuid4().hex[:8]}"
+    row = db.execute("""INSERT INTO facility (external_id, name, kind, geom)
+                        VALUES (%s, %s, 'substation', ST_Point(%s, %s, 4326)) RETURNING id""",
+                     (f"test-{name}", name, AIRTON["longitude"], AIRTON["latitude"])).fetchone()
+    yield {"id": row["id"], "name": name}
+    db.execute("DELETE FROM facility WHERE id = %s", (row["id"],))
+
+
+def test_rejected_report_is_corrected_in_the_form_and_arrives_exactly_once_with_its_photo(field, db,
+                                                                                          doomed_facility):
+    context, page = field()
+    fid = doomed_facility["id"]
+    page.wait_for_selector(f"#facility-list input[value='{fid}']")
+    page.check(f"#facility-list input[value='{fid}']")
+    notes = f"corrected {uuid.uuid4()}"
+    fill_report(page, notes)
+    page.set_input_files("#photo-input", files=[{"name": "site.png", "mimeType": "image/png", "buffer": png(40, 30)}])
+    page.wait_for_selector("#photo-list[data-count='1']")
+    # Taken off the register after the phone loaded it: the server refuses the report (422, facility_id).
+    db.execute("DELETE FROM facility WHERE id = %s", (fid,))
+    report_id = submit(page)
+    entry = f"#outbox-list li[data-id='{report_id}']"
+    page.wait_for_selector(f"{entry}[data-state=rejected]")
+    assert "unknown facility" in page.inner_text(f"{entry} li[data-field=facility_id]")
+    assert reports_with_notes(db, notes) == []
+
+    page.click(f"{entry} button.correct")
+    page.wait_for_selector("#correction:not([hidden])")
+    assert page.input_value("#notes") == notes and page.input_value("#kind") == "substation"
+    assert page.is_checked("input[name=severity][value=severe]")
+    assert page.is_checked("#components input[value=transformer]")
+    assert page.is_checked(f"#facility-list input[value='{fid}']")
+    assert page.get_attribute("#facility-set", "data-flagged") == "facility_id"
+    assert page.inner_text("[data-error-for=facility_id]") == "unknown facility"
+    assert page.get_attribute("#observed_at", "data-flagged") is None
+    assert page.eval_on_selector("#photo-list", "e => e.dataset.count") == "1"
+    assert page.is_disabled(f"{entry} button.correct")
+
+    page.check("#facility-list input[value='']")  # the fix: report the site by its location only
+    assert page.get_attribute("#facility-set", "data-flagged") is None
+    page.click("#submit-report")
+    page.wait_for_selector(f"{entry}[data-state=sent]")
+    page.wait_for_selector(f"{entry} >> text=photos: 1 of 1 sent")
+    assert page.is_hidden("#correction")
+
+    # The correction took the rejected entry's place, under the same id (nothing was stored under it).
+    assert outbox_ids(page).count(report_id) == 1 and len(page.query_selector_all(f"{entry}")) == 1
+    assert reports_with_notes(db, notes) == [report_id]
+    row = stored(db, report_id)
+    assert row["facility_id"] is None and row["accuracy_m"] == 12 and row["components"] == ["transformer"]
+    assert db.execute("SELECT count(*) AS n FROM report_photo WHERE report_id = %s", (report_id,)).fetchone()["n"] == 1
+    assert page.js_errors == []
+    assert page.evaluate("window.cspViolations || []") == []
+
+
+def test_report_refused_as_a_conflict_is_corrected_under_a_new_id(field, db, client):
+    context, page = field()
+    taken = str(uuid.uuid4())
+    observed = (datetime.now(UTC) - timedelta(minutes=5)).isoformat()
+    payload = {"id": taken, "facility_id": None, "lon": AIRTON["longitude"], "lat": AIRTON["latitude"],
+               "accuracy_m": None, "observed_at": observed, "kind": "substation", "severity": "minor",
+               "status": "degraded", "components": [], "hazards": [], "repair_hours": None, "crew_size": None,
+               "materials": None, "notes": "already on the server"}
+    assert client.post("/api/reports", json=payload).status_code == 201
+    notes = f"conflict {uuid.uuid4()}"
+    # An outbox entry whose id the server already holds with other content: 409, final.
+    page.evaluate("""async (payload) => {
+        const outbox = await import("/static/field/outbox.js");
+        const jpeg = await new Promise((ok) => {
+            const canvas = document.createElement("canvas");
+            canvas.width = 20; canvas.height = 10;
+            canvas.getContext("2d").fillRect(0, 0, 20, 10);
+            canvas.toBlob(ok, "image/jpeg");
+        });
+        await outbox.put(outbox.newRecord(payload, [{ id: crypto.randomUUID(), blob: jpeg }]));
+    }""", {**payload, "notes": notes, "severity": "severe"})
+    page.click("#send-now")
+    entry = f"#outbox-list li[data-id='{taken}']"
+    page.wait_for_selector(f"{entry}[data-state=rejected]")
+    assert "already received with different content" in page.inner_text(entry)
+
+    page.click(f"{entry} button.correct")
+    page.wait_for_selector("#correction:not([hidden])")
+    assert "already received" in page.inner_text("#form-status")
+    assert page.is_checked("input[name=severity][value=severe]")
+    page.click("#submit-report")
+    page.wait_for_selector(entry, state="detached")
+    (new_id,) = outbox_ids(page)  # the correction took the refused entry's place, under an id of its own
+    assert new_id != taken
+    page.wait_for_selector(f"#outbox-list li[data-id='{new_id}'] >> text=photos: 1 of 1 sent")
+    assert reports_with_notes(db, notes) == [new_id]
+    assert db.execute("SELECT count(*) AS n FROM report_photo WHERE report_id = %s", (new_id,)).fetchone()["n"] == 1
+    assert stored(db, taken)["notes"] == "already on the server"
+
+
+def test_rejected_report_is_discarded_only_after_confirmation(field):
+    context, page = field()
+    bad = str(uuid.uuid4())
+    observed = (datetime.now(UTC) - timedelta(minutes=5)).isoformat()
+    page.evaluate("""async ([id, observed]) => {
+        const outbox = await import("/static/field/outbox.js");
+        await outbox.put(outbox.newRecord({ id, lon: 0, lat: 95, observed_at: observed, kind: "line",
+                                            severity: "minor", status: "degraded" }, []));
+    }""", [bad, observed])
+    page.click("#send-now")
+    entry = f"#outbox-list li[data-id='{bad}']"
+    page.wait_for_selector(f"{entry}[data-state=rejected]")
+
+    page.click(f"{entry} button.discard")
+    assert "Discard this report for good?" in page.inner_text(f"{entry} .confirm")
+    page.click(f"{entry} button.discard-no")
+    page.wait_for_selector(f"{entry} button.discard")
+    assert page.query_selector(f"{entry} .confirm") is None
+
+    page.click(f"{entry} button.discard")
+    page.click(f"{entry} button.discard-yes")
+    page.wait_for_selector(entry, state="detached")
+    assert bad not in outbox_ids(page)
+    assert page.js_errors == []

@@ -44,6 +44,20 @@ def test_ukrainian_when_the_browser_asks_for_it(client, accept):
     assert {"code": "tower", "label": "металева опора"} in config["components"]["line"]
 
 
+def top_bar(html: str) -> str:
+    found = re.search(r'<nav class="account"[^>]*>(.*?)</nav>', html, re.S)
+    assert found
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", found.group(1))).strip()
+
+
+def test_top_bar_is_ukrainian_when_the_browser_asks_for_it(coordinator):
+    html = coordinator.get("/map", headers={"Accept-Language": "uk-UA,uk;q=0.9"}).get_data(as_text=True)
+    assert '<nav class="account" lang="uk">' in html
+    assert top_bar(html) == "Мапа Оперативне зведення Польовий звіт coordinator (координатор) Пароль Вийти"
+    english = top_bar(coordinator.get("/map", headers={"Accept-Language": "en"}).get_data(as_text=True))
+    assert english == "Map Situation report Field form coordinator (coordinator) Password Sign out"
+
+
 def test_english_for_languages_we_do_not_have(client):
     assert "<h1>Damage report</h1>" in field_page(client, **{"Accept-Language": "de-DE,fr;q=0.8"})
 

@@ -45,7 +45,7 @@ let registry = null; // the facilities FeatureCollection (from the API, or the c
 let nearestAsked = false;
 
 function reportLocation() {
-  if (place.pin) return { lon: place.pin.lon, lat: place.pin.lat, accuracy_m: null };
+  if (place.pin) return { lon: place.pin.lon, lat: place.pin.lat, accuracy_m: place.pin.accuracy_m ?? null };
   if (place.gps) return { lon: place.gps.lon, lat: place.gps.lat, accuracy_m: place.gps.accuracy };
   const at = place.facility && place.facility.position;
   if (at) return { lon: at.lon, lat: at.lat, accuracy_m: null };
@@ -58,12 +58,12 @@ function showLocation() {
   const where = reportLocation();
   const parts = [];
   if (place.facility) parts.push(t("facilityChosen", { name: place.facility.name }));
-  if (place.pin) parts.push(t("pinSet"));
+  if (place.pin) parts.push(place.pin.restored ? t("restoredLocation") : t("pinSet"));
   if (where) parts.push(`${where.lat.toFixed(5)}, ${where.lon.toFixed(5)}`);
   summary.textContent = parts.join(" · ");
   if (place.pin && place.gps) {
     const back = el("button", { type: "button", class: "link-button", id: "clear-pin", text: "GPS" });
-    back.addEventListener("click", () => { place.pin = null; map.clearPin(); showLocation(); });
+    back.addEventListener("click", () => { place.pin = null; map.clearPin(); unflag("location"); showLocation(); });
     summary.append(" ", back);
   }
   summary.dataset.ready = where ? "true" : "false";
@@ -72,7 +72,7 @@ function showLocation() {
 const map = new PinMap($("pin-map"), {
   tileUrl: config.tileUrl,
   tileAttribution: config.tileAttribution,
-  onPin: (at) => { place.pin = at; showLocation(); findNearest(at); },
+  onPin: (at) => { place.pin = at; unflag("location"); showLocation(); findNearest(at); },
   onFacility: (feature) => chooseFacility({ id: feature.id ?? feature.properties.id, name: feature.properties.name,
                                             kind: feature.properties.kind }, true),
 });
@@ -247,7 +247,7 @@ function collect() {
   const facilityId = place.facility ? Number(place.facility.id) : null;
   return {
     payload: {
-      id: uuid(),
+      id: correcting ? correcting.reportId : uuid(),
       facility_id: Number.isInteger(facilityId) ? facilityId : null,
       lon: where.lon,
       lat: where.lat,
@@ -267,9 +267,37 @@ function collect() {
 }
 
 let persistAsked = false;
+let saving = false; // a second tap on "send" while the first is being saved must not save the report twice
+
+// Empties the form for the next report (a pin set by hand stays: the next report is often of the same site).
+function clearForm() {
+  for (const p of photos) URL.revokeObjectURL(p.url);
+  photos = [];
+  form.reset();
+  place.facility = null;
+  const none = $("facility-list").querySelector('input[value=""]');
+  if (none) none.checked = true;
+  if (place.pin && place.pin.restored) { place.pin = null; map.clearPin(); }
+  showErrors({});
+  clearFlags();
+  showPhotos();
+  showComponents();
+  resetObservedAt();
+  showLocation();
+}
 
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
+  if (saving) return;
+  saving = true;
+  try {
+    await save();
+  } finally {
+    saving = false;
+  }
+});
+
+async function save() {
   const { payload, errors } = collect();
   showErrors(errors || {});
   if (errors) {
@@ -278,8 +306,19 @@ form.addEventListener("submit", async (event) => {
     if (first) first.scrollIntoView({ block: "center" });
     return;
   }
+  const record = outbox.newRecord(payload, photos);
+  // Kept for a later correction: the payload holds only the facility's id.
+  record.facility = place.facility ? { id: place.facility.id, name: place.facility.name, kind: place.facility.kind }
+    : null;
   try {
-    await outbox.put(outbox.newRecord(payload, photos));
+    if (!correcting) {
+      await outbox.put(record);
+    } else if (!(await outbox.replaceRejected(correcting.fromId, record))) {
+      // Corrected or discarded in another tab meanwhile: keep what is in the form, as a new report if sent again.
+      endCorrection();
+      $("form-status").textContent = t("alreadyCorrected");
+      return;
+    }
   } catch (e) {
     $("form-status").textContent = t("storageFailed", { reason: e.message || String(e) });
     return;
@@ -288,24 +327,151 @@ form.addEventListener("submit", async (event) => {
     persistAsked = true;
     navigator.storage.persist().catch(() => {});
   }
-  for (const p of photos) URL.revokeObjectURL(p.url);
-  photos = [];
-  form.reset();
-  place.facility = null;
-  showPhotos();
-  showComponents();
-  resetObservedAt();
-  showLocation();
+  endCorrection();
+  clearForm();
   $("form-status").textContent = t("saved");
   $("outbox-list").scrollIntoView({ block: "nearest" });
   sync.sync({ force: true });
+}
+
+// ---- Correcting a rejected report ------------------------------------------------------------------------------
+
+let correcting = null; // {fromId, reportId} while the form holds a rejected report for the crew to fix
+
+// The id the correction is sent under. A 4xx means the server stored nothing (validation runs before the insert,
+// and the insert's transaction rolls back on any error), so the rejected id is still free; reusing it means a
+// server that somehow did keep the first version answers 409 rather than storing a second copy. A 409, or an id
+// the server refused, means the id itself cannot be used: then a new one.
+function correctionId(record) {
+  const idRefused = record.httpStatus === 409 || Boolean(record.errors && "id" in record.errors);
+  return idRefused ? uuid() : record.id;
+}
+
+// Where the server's field names are shown and marked in the form.
+const SERVER_FIELDS = {
+  lon: "location", lat: "location", accuracy_m: "location", facility_id: "facility_id", case_id: "facility_id",
+  kind: "kind", severity: "severity", status: "status", components: "components", hazards: "hazards",
+  repair_hours: "repair_hours", crew_size: "crew_size", materials: "materials", notes: "notes",
+  observed_at: "observed_at",
+};
+const FLAG_TARGETS = {
+  location: "pin-map", facility_id: "facility-set", kind: "kind", severity: "severity-set", status: "status-set",
+  components: "components-set", hazards: "hazards-set", repair_hours: "repair_hours", crew_size: "crew_size",
+  materials: "materials", notes: "notes", observed_at: "observed_at",
+};
+
+function flag(key) {
+  const target = $(FLAG_TARGETS[key]);
+  target.dataset.flagged = key;
+  if (target.matches("input, select, textarea")) target.setAttribute("aria-invalid", "true");
+}
+
+function unflag(key) {
+  const target = $(FLAG_TARGETS[key]);
+  if (!target || !target.dataset.flagged) return;
+  delete target.dataset.flagged;
+  target.removeAttribute("aria-invalid");
+  const error = form.querySelector(`[data-error-for="${key}"]`);
+  if (error) error.textContent = "";
+}
+
+function clearFlags() { for (const key of Object.keys(FLAG_TARGETS)) unflag(key); }
+
+// Marks the fields the server named, with its reasons; what fits no field goes to the form's status line.
+function showServerErrors(record) {
+  const byKey = {};
+  const other = [];
+  for (const [field, reason] of Object.entries(record.errors || {})) {
+    const key = SERVER_FIELDS[field];
+    if (key) (byKey[key] = byKey[key] || []).push(key === "location" ? `${field} ${reason}` : String(reason));
+    else other.push(`${field} ${reason}`);
+  }
+  showErrors(Object.fromEntries(Object.entries(byKey).map(([k, v]) => [k, v.join("; ")])));
+  for (const key of Object.keys(byKey)) flag(key);
+  if (!record.errors) other.push(record.error || "");
+  $("form-status").textContent = other.filter(Boolean).join("; ");
+}
+
+// A change to a marked field takes its mark away: what is left marked is what still needs looking at.
+function unflagChanged(event) {
+  const target = event.target.closest("[data-flagged]");
+  if (target) unflag(target.dataset.flagged);
+}
+form.addEventListener("input", unflagChanged);
+form.addEventListener("change", unflagChanged);
+
+function registryFacility(id) {
+  const feature = map.feature(id);
+  return feature ? { id, name: feature.properties.name, kind: feature.properties.kind } : null;
+}
+
+function setChecks(name, values) {
+  const wanted = new Set(values || []);
+  for (const input of form.querySelectorAll(`input[name="${name}"]`)) input.checked = wanted.has(input.value);
+}
+
+// Puts a rejected report back into the form, photos included, for the crew to fix and send again.
+async function correct(id) {
+  const record = await outbox.get(id);
+  if (!record || record.state !== "rejected") return;
+  endCorrection();
+  clearForm();
+  const p = record.payload || {};
+  $("kind").value = p.kind || "";
+  showComponents(); // the kind decides which components there are to tick
+  setChecks("severity", [p.severity]);
+  setChecks("status", [p.status]);
+  setChecks("components", p.components);
+  setChecks("hazards", p.hazards);
+  for (const name of ["repair_hours", "crew_size", "materials", "notes"]) $(name).value = p[name] ?? "";
+  const observed = new Date(p.observed_at);
+  if (!Number.isNaN(observed.getTime())) {
+    $("observed_at").value = localInputValue(observed);
+    $("observed_at").dataset.touched = "true"; // the time of the observation, not of the correction
+  }
+  if (Number.isFinite(p.lon) && Number.isFinite(p.lat)) {
+    place.pin = { lon: p.lon, lat: p.lat, accuracy_m: p.accuracy_m ?? null, restored: true };
+    map.setPin(p.lat, p.lon, false);
+    map.focus(p.lat, p.lon);
+  }
+  if (p.facility_id != null) {
+    const fid = p.facility_id;
+    const known = record.facility && String(record.facility.id) === String(fid) ? record.facility : null;
+    chooseFacility(known || registryFacility(fid) || { id: fid, name: `#${fid}`, kind: p.kind });
+  }
+  // Fresh photo ids: nothing of a rejected report reached the server, and new ids can never collide.
+  photos = (record.photos || []).filter((x) => x.blob).map((x) => ({
+    id: uuid(), blob: x.blob, url: URL.createObjectURL(x.blob), name: "" }));
+  showPhotos();
+  correcting = { fromId: record.id, reportId: correctionId(record) };
+  $("correction").hidden = false;
+  showLocation();
+  showServerErrors(record);
+  drawOutbox();
+  const first = form.querySelector("[data-flagged]") || $("correction");
+  first.scrollIntoView({ block: "center" });
+  if (first.matches("input, select, textarea")) first.focus({ preventScroll: true });
+}
+
+function endCorrection() {
+  if (!correcting) return;
+  correcting = null;
+  $("correction").hidden = true;
+  drawOutbox();
+}
+
+$("cancel-correction").addEventListener("click", () => {
+  endCorrection();
+  clearForm();
+  $("form-status").textContent = "";
 });
 
 // ---- Outbox list ---------------------------------------------------------------------------------------------
 
 function fieldName(field) {
   const label = document.querySelector(`label[for="${CSS.escape(field)}"]`)
-    || document.querySelector(`#${CSS.escape(field)}-set legend`);
+    || document.querySelector(`#${CSS.escape(field)}-set legend`)
+    || (field === "facility_id" ? document.querySelector("#facility-set legend") : null);
   return label ? label.textContent.trim() : field;
 }
 
@@ -331,7 +497,7 @@ function outboxItem(r) {
     } else {
       reasons.append(el("li", { text: r.error || "" }));
     }
-    item.append(el("p", { class: "reason", text: r.error || "" }), reasons);
+    item.append(el("p", { class: "reason", text: r.error || "" }), reasons, rejectedActions(r));
   }
   if (r.photos.length) {
     const sent = r.photos.filter((x) => x.state === "sent").length;
@@ -351,6 +517,37 @@ function outboxItem(r) {
     item.append(el("p", { class: "sign-in" }, el("a", { href: login, text: t("signIn") })));
   }
   return item;
+}
+
+// A rejected report: correct it in the form and send it again, or discard it (asked twice: it is gone for good).
+const discarding = new Set(); // ids whose discard waits for the crew's confirmation (kept across redraws)
+
+function rejectedActions(r) {
+  const actions = el("div", { class: "report-actions" });
+  if (discarding.has(r.id)) {
+    const yes = el("button", { type: "button", class: "secondary danger discard-yes", text: t("discardYes") });
+    const no = el("button", { type: "button", class: "secondary discard-no", text: t("discardNo") });
+    yes.addEventListener("click", async () => {
+      discarding.delete(r.id);
+      if (correcting && correcting.fromId === r.id) { endCorrection(); clearForm(); }
+      await outbox.discardRejected(r.id);
+    });
+    no.addEventListener("click", () => { discarding.delete(r.id); drawOutbox(); });
+    actions.append(el("p", { class: "confirm", role: "alert", text: t("discardConfirm") }), yes, no);
+    return actions;
+  }
+  const editing = Boolean(correcting && correcting.fromId === r.id);
+  const fix = el("button", { type: "button", class: "secondary correct", disabled: editing,
+                             text: editing ? t("beingCorrected") : t("correct") });
+  fix.addEventListener("click", () => correct(r.id));
+  const drop = el("button", { type: "button", class: "secondary discard", text: t("discard") });
+  drop.addEventListener("click", async () => {
+    discarding.add(r.id);
+    await drawOutbox();
+    $("outbox-list").querySelector(`li[data-id="${CSS.escape(r.id)}"] .discard-no`)?.focus();
+  });
+  actions.append(fix, drop);
+  return actions;
 }
 
 let drawing = null;

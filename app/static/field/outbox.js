@@ -99,6 +99,39 @@ export async function remove(ids) {
   notify();
 }
 
+// Puts a crew's correction in place of the rejected record `oldId`, in one transaction: the report is never in the
+// outbox twice, nor missing. False (and nothing changed) when that record is gone or no longer rejected, i.e. it was
+// corrected or discarded meanwhile (in another tab): one rejected report yields at most one correction.
+export async function replaceRejected(oldId, record) {
+  const replaced = await transaction(OUTBOX, "readwrite", (store) => new Promise((resolve, reject) => {
+    const req = store.get(oldId);
+    req.onerror = () => reject(req.error);
+    req.onsuccess = () => {
+      if (!req.result || req.result.state !== "rejected") { resolve(false); return; }
+      if (oldId !== record.id) store.delete(oldId);
+      store.put(record);
+      resolve(true);
+    };
+  }));
+  if (replaced) notify();
+  return replaced;
+}
+
+// Deletes a record only while it is still rejected (never one that waits to be sent or was sent meanwhile).
+export async function discardRejected(id) {
+  const discarded = await transaction(OUTBOX, "readwrite", (store) => new Promise((resolve, reject) => {
+    const req = store.get(id);
+    req.onerror = () => reject(req.error);
+    req.onsuccess = () => {
+      if (!req.result || req.result.state !== "rejected") { resolve(false); return; }
+      store.delete(id);
+      resolve(true);
+    };
+  }));
+  notify();
+  return discarded;
+}
+
 export async function getMeta(key) {
   const row = await transaction(META, "readonly", (store) => request(store.get(key)));
   return row ? row.value : undefined;
