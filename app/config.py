@@ -47,6 +47,7 @@ def defaults() -> dict[str, Any]:
         "TILE_URL": "",
         "TILE_ATTRIBUTION": "",
         "DEMO_DIR": str(ROOT / "data" / "demo"),
+        "DEMO_LOGINS_FILE": str(VAR / "demo-logins"),  # the demo accounts' passwords, written by demo-accounts
         "MAX_CONTENT_LENGTH": 12 * 1024 * 1024,
         "REPORT_MAX_BYTES": 64 * 1024,
         "PHOTO_MAX_BYTES": 8 * 1024 * 1024,

@@ -12,14 +12,15 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from app import db
-from app.repo import datasets, facilities
-from geo import region
+from app.repo import Conn, datasets, facilities, imports, users
+from geo import io, region
 
 DATASET = "dublin-demo"
 LAYER = "Census 2022 small areas (CSO)"
 LICENCE = ("Census 2022, Central Statistics Office Ireland (CC BY 4.0); ESB Networks; "
            "© OpenStreetMap contributors")
 IRISH_TRANSVERSE_MERCATOR = "EPSG:2157"
+FACILITIES_FILE = "substations.geojson"
 
 
 def _facility_rows(built: region.Region, dataset_id: int) -> list[dict]:
@@ -36,6 +37,21 @@ def _facility_rows(built: region.Region, dataset_id: int) -> list[dict]:
     return rows
 
 
+def _audit(conn: Conn, rows: list[dict], ids: list[int], *, dataset_id: int, demo_dir: Path,
+           duplicates: io.Deduplicated) -> None:
+    """One audit event per facility created, and one for the load, as `import-facilities` writes them."""
+    for row, facility_id in zip(rows, ids, strict=True):
+        # The same event import-facilities writes for a new facility; no actor means the command line.
+        users.audit(conn, actor_id=None, entity="facility", entity_id=str(facility_id), action="created",
+                    after={"name": row["name"], "kind": row["kind"], "voltage_kv": row["voltage_kv"],
+                           "capacity_mva": row["capacity_mva"], "capacity_mw": row["capacity_mw"],
+                           "geometry": shapely.from_wkb(row["wkb"]).wkt},
+                    reason=f"load-demo {FACILITIES_FILE}")
+    imports.audit(conn, entity="dataset", entity_id=str(dataset_id), action="load-demo",
+                  after={"file": str(demo_dir / FACILITIES_FILE), "created": len(ids), "updated": 0, "unchanged": 0,
+                         "duplicates": len(duplicates.dropped_rows), "links": 0})
+
+
 def load(demo_dir: Path) -> dict[str, float | int | bool]:
     """Load the demo region in one transaction unless it is already there; return what was done."""
     started = time.perf_counter()
@@ -44,16 +60,18 @@ def load(demo_dir: Path) -> dict[str, float | int | bool]:
         if datasets.find(conn, DATASET) is not None:
             return {"loaded": False}
         built = region.build(
-            facilities_path=demo_dir / "substations.geojson", boundary_path=demo_dir / "boundary.geojson",
+            facilities_path=demo_dir / FACILITIES_FILE, boundary_path=demo_dir / "boundary.geojson",
             population_path=demo_dir / "small_area_population.csv", name_column="station",
             population_column="pop", metric_crs=IRISH_TRANSVERSE_MERCATOR)
         for row, name in zip(built.duplicates.dropped_rows, built.duplicates.dropped_labels, strict=True):
-            click.echo(f"warning: substations.geojson feature {row}: identical to an earlier row "
+            click.echo(f"warning: {FACILITIES_FILE} feature {row}: identical to an earlier row "
                        f"({name}); kept once", err=True)
         dataset_id = datasets.insert(conn, name=DATASET, source=str(demo_dir), licence=LICENCE)
         datasets.insert_study_area(conn, name="County Dublin", dataset_id=dataset_id,
                                    wkb=shapely.to_wkb(built.boundary))
-        ids = facilities.insert(conn, _facility_rows(built, dataset_id))
+        rows = _facility_rows(built, dataset_id)
+        ids = facilities.insert(conn, rows)
+        _audit(conn, rows, ids, dataset_id=dataset_id, demo_dir=demo_dir, duplicates=built.duplicates)
         datasets.insert_service_areas(conn, (
             {"facility_id": fid, "method": "voronoi", "provenance": "Voronoi of the substations (EPSG:2157), "
              "clipped to the County Dublin boundary", "wkb": shapely.to_wkb(area)}
@@ -83,8 +101,9 @@ def load_demo_command() -> None:
     if not result["loaded"]:
         click.echo("demo region already loaded; nothing changed")
         return
+    dropped = result["duplicates"]
     click.echo(f"demo region loaded in {result['seconds']} s: {result['facilities']} substations "
-               f"({result['duplicates']} identical duplicate row dropped), population assigned "
+               f"({dropped} identical duplicate row{'' if dropped == 1 else 's'} dropped), population assigned "
                f"{result['assigned']:,.0f} = inside the boundary {result['inside']:,.0f}")
 
 

@@ -4,29 +4,52 @@ from __future__ import annotations
 
 import os
 import secrets
+from pathlib import Path
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import with_appcontext
-from werkzeug.security import generate_password_hash
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from app import db
 from app.auth import ROLES, token_hash
-from app.config import VAR
-from app.repo import users
+from app.repo import Conn, users
 
-DEMO_LOGINS = VAR / "demo-logins"
+
+def _create(conn: Conn, username: str, password: str, role: str) -> int:
+    if users.get_by_name(conn, username) is not None:
+        raise click.ClickException(f"user {username!r} exists already")
+    user_id = users.insert(conn, username=username, password_hash=generate_password_hash(password), role=role)
+    users.audit(conn, actor_id=None, entity="user", entity_id=str(user_id), action="created",
+                after={"username": username, "role": role}, reason="command line")
+    return user_id
 
 
 def create(username: str, password: str, role: str) -> int:
     """Create an account and record it in the audit trail; a taken name is a ClickException."""
     with db.connection() as conn:
-        if users.get_by_name(conn, username) is not None:
-            raise click.ClickException(f"user {username!r} exists already")
-        user_id = users.insert(conn, username=username, password_hash=generate_password_hash(password), role=role)
-        users.audit(conn, actor_id=None, entity="user", entity_id=str(user_id), action="created",
-                    after={"username": username, "role": role}, reason="command line")
-    return user_id
+        return _create(conn, username, password, role)
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read, from the first byte on."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as file:
+        file.write(text)
+    os.chmod(path, 0o600)  # when the file existed before with wider permissions
+
+
+def _valid_logins(conn: Conn, lines: list[str]) -> list[str]:
+    """The lines of the logins file that sign in to this database (the file may be left from another one)."""
+    valid = []
+    for line in lines:
+        username, _, password = line.strip().partition(" ")
+        account = users.get_by_name(conn, username) if username else None
+        if account is not None and account["active"] and check_password_hash(account["password_hash"],
+                                                                              password.strip()):
+            valid.append(line)
+    return valid
 
 
 @click.command("create-user")
@@ -64,19 +87,19 @@ def create_token_command(username: str, label: str | None) -> None:
 @with_appcontext
 def demo_accounts_command() -> None:
     """Create one demo account per role when there are no accounts; print the demo logins."""
+    logins = Path(current_app.config["DEMO_LOGINS_FILE"])
     with db.connection() as conn:
-        existing = users.count(conn)
-    if existing == 0:
-        lines = []
-        for role in ROLES:
-            password = secrets.token_urlsafe(9)
-            create(f"demo-{role}", password, role)
-            lines.append(f"  demo-{role:<12} {password}")
-        VAR.mkdir(exist_ok=True)
-        DEMO_LOGINS.write_text("\n".join(lines) + "\n")
-        os.chmod(DEMO_LOGINS, 0o600)
-    if DEMO_LOGINS.exists():
-        click.echo("Demo logins (user, password):\n" + DEMO_LOGINS.read_text().rstrip())
+        if users.count(conn) == 0:
+            lines = []
+            for role in ROLES:
+                password = secrets.token_urlsafe(9)
+                _create(conn, f"demo-{role}", password, role)
+                lines.append(f"  demo-{role:<12} {password}")
+            # Written before the accounts commit: a failed write leaves no accounts whose passwords nobody knows.
+            _write_private(logins, "\n".join(lines) + "\n")
+        valid = _valid_logins(conn, logins.read_text().splitlines() if logins.exists() else [])
+    if valid:
+        click.echo("Demo logins (user, password):\n" + "\n".join(valid))
     else:
         click.echo("Accounts exist already; create more with: flask --app app create-user NAME --role ROLE")
 

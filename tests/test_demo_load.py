@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+import psycopg
+import pytest
+
 from app.demo import load
+from tests.conftest import make_app
 
 DUBLIN_POPULATION = 1_456_732
 
@@ -45,7 +50,63 @@ def test_loading_the_demo_again_changes_nothing(demo_loaded, db):
     assert before == after
 
 
-def test_load_demo_command_reports_the_duplicate_and_is_idempotent(demo_loaded):
-    result = demo_loaded.test_cli_runner().invoke(args=["load-demo"])
-    assert result.exit_code == 0
-    assert "already loaded" in result.output
+STATE = """SELECT (SELECT count(*) FROM facility) AS facilities, (SELECT count(*) FROM service_area) AS areas,
+                  (SELECT count(*) FROM population_point) AS points, (SELECT count(*) FROM audit_event) AS events,
+                  (SELECT count(*) FROM facility_population) AS populations,
+                  (SELECT max(loaded_at) FROM dataset) AS loaded_at"""
+
+
+@pytest.fixture(scope="module")
+def loaded_twice(new_database):
+    """`load-demo` run on a fresh database, the stored state, then a second run and the state after it."""
+    url = new_database()
+    app = make_app(url)
+    runner = app.test_cli_runner()
+    with psycopg.connect(url, autocommit=True, row_factory=psycopg.rows.dict_row) as conn:
+        first = runner.invoke(args=["load-demo"])
+        after_first = conn.execute(STATE).fetchone()
+        second = runner.invoke(args=["load-demo"])
+        after_second = conn.execute(STATE).fetchone()
+    yield {"url": url, "first": first, "second": second, "after_first": after_first, "after_second": after_second}
+    app.extensions["db_pool"].close()
+
+
+def test_first_load_warns_about_the_repeated_cherrywood_row_and_keeps_it_once(loaded_twice):
+    first = loaded_twice["first"]
+    assert first.exit_code == 0, first.output
+    warnings = re.findall(r"^warning: .*$", first.stderr, re.MULTILINE)
+    assert len(warnings) == 1
+    assert re.fullmatch(r"warning: substations\.geojson feature \d+: identical to an earlier row \(Cherrywood\); "
+                        r"kept once", warnings[0])
+    assert "102 substations (1 identical duplicate row dropped)" in first.stdout
+    with psycopg.connect(loaded_twice["url"]) as conn:
+        assert conn.execute("SELECT count(*), count(*) FILTER (WHERE name = 'Cherrywood') FROM facility"
+                            ).fetchone() == (102, 1)
+
+
+def test_second_load_changes_nothing_and_says_so(loaded_twice):
+    second = loaded_twice["second"]
+    assert second.exit_code == 0, second.output
+    assert second.output == "demo region already loaded; nothing changed\n"
+    assert loaded_twice["after_second"] == loaded_twice["after_first"]
+    assert loaded_twice["after_first"]["facilities"] == 102
+
+
+def test_load_demo_audits_each_facility_like_import_facilities(loaded_twice):
+    with psycopg.connect(loaded_twice["url"], row_factory=psycopg.rows.dict_row) as conn:
+        events = conn.execute("""SELECT e.actor_id, e.action, e.before, e.after, e.reason, f.name
+                                 FROM audit_event e LEFT JOIN facility f ON f.id::text = e.entity_id
+                                 WHERE e.entity = 'facility' ORDER BY e.id""").fetchall()
+        loads = conn.execute("""SELECT e.actor_id, e.after FROM audit_event e JOIN dataset d ON d.id::text = e.entity_id
+                                WHERE e.entity = 'dataset' AND e.action = 'load-demo'""").fetchall()
+    assert len(events) == 102
+    assert {e["name"] for e in events} == {e["after"]["name"] for e in events}  # one event for each stored facility
+    assert len({e["name"] for e in events}) == 102
+    assert {(e["actor_id"], e["action"], e["before"], e["reason"]) for e in events} == {
+        (None, "created", None, "load-demo substations.geojson")}  # no actor: the command line
+    # The same record of a new facility as import-facilities keeps.
+    cherrywood = next(e["after"] for e in events if e["name"] == "Cherrywood")
+    assert set(cherrywood) == {"name", "kind", "voltage_kv", "capacity_mva", "capacity_mw", "geometry"}
+    assert cherrywood["kind"] == "substation" and cherrywood["geometry"].startswith("POINT")
+    assert len(loads) == 1 and loads[0]["actor_id"] is None
+    assert loads[0]["after"]["created"] == 102 and loads[0]["after"]["duplicates"] == 1
