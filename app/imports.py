@@ -27,6 +27,8 @@ from geo import service_areas as areas
 from geo.errors import DataError
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
+BATCH_ROWS = 1_000  # rows sent per batch of statements: the progress bar moves after each batch
 FILE = click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 LAYER = click.option("--layer", help="The layer to read from a GeoPackage or other multi-layer file.")
 DRY_RUN = click.option("--dry-run", is_flag=True, help="Do all the work, report what would change, change nothing.")
@@ -73,6 +75,15 @@ def finish(conn: Conn, *, dry_run: bool) -> None:
         click.echo("dry run: nothing was changed")
 
 
+def store_in_batches(store: Callable[[list[T]], object], rows: list[T], *, label: str) -> None:
+    """Store rows batch by batch behind a progress bar (which shows only its label when not on a terminal)."""
+    with click.progressbar(length=len(rows), label=label) as bar:
+        for start in range(0, len(rows), BATCH_ROWS):
+            batch = rows[start:start + BATCH_ROWS]
+            store(batch)
+            bar.update(len(batch))
+
+
 def _json_default(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else str(value)
 
@@ -108,10 +119,12 @@ def import_facilities(file: Path, layer: str | None, kind: str | None, map_text:
     rows = records.frame
     with db.connection() as conn:
         dataset_id = repo.dataset(conn, name=file.name, source=str(file.resolve()))
-        counts = repo.upsert_facilities(conn, (
-            (r.external_id, r.name, r.kind, r.voltage_kv, r.capacity_mva, r.capacity_mw,
-             json.dumps(r.attributes, default=_json_default, sort_keys=True), _ewkb(r.geometry))
-            for r in rows.itertuples()), dataset_id=dataset_id, action=f"import-facilities {file.name}")
+        values = ((r.external_id, r.name, r.kind, r.voltage_kv, r.capacity_mva, r.capacity_mw,
+                   json.dumps(r.attributes, default=_json_default, sort_keys=True), _ewkb(r.geometry))
+                  for r in rows.itertuples())
+        with click.progressbar(values, length=len(rows), label="storing facilities") as bar:
+            counts = repo.upsert_facilities(conn, bar, dataset_id=dataset_id,
+                                            action=f"import-facilities {file.name}")
         linked = rows[rows["parent_external_id"].notna()] if "parent_external_id" in rows else rows.iloc[:0]
         given = [feeds.Link(parent=p, child=c, row=int(r)) for r, p, c in
                  zip(linked.index, linked["parent_external_id"], linked["external_id"], strict=True)]
@@ -138,9 +151,10 @@ def _store_links(conn: Conn, links: list[feeds.Link], *, file: str, column: str,
             if value not in ids:
                 raise DataError(f"unknown external id {value!r}", file=file, row=link.row, column=name)
     repo.replace_parents(conn, sorted({ids[link.child] for link in links}))
-    count = repo.insert_links(conn, ({"parent_id": ids[link.parent], "child_id": ids[link.child],
-                                      "origin": "given" if link.distance_m is None else "inferred",
-                                      "distance_m": link.distance_m, "dataset_id": dataset_id} for link in links))
+    rows = [{"parent_id": ids[link.parent], "child_id": ids[link.child],
+             "origin": "given" if link.distance_m is None else "inferred",
+             "distance_m": link.distance_m, "dataset_id": dataset_id} for link in links]
+    store_in_batches(functools.partial(repo.insert_links, conn), rows, label="storing feed links")
     cycle = feeds.find_cycle((r["parent"], r["child"]) for r in repo.links(conn))
     if cycle:
         pairs = set(zip(cycle, cycle[1:], strict=False))
@@ -149,7 +163,7 @@ def _store_links(conn: Conn, links: list[feeds.Link], *, file: str, column: str,
     from app.imports_population import refresh
 
     refresh(conn, direct=False)
-    return count
+    return len(rows)
 
 
 @click.command("import-feeds")
@@ -196,7 +210,8 @@ def infer_feeds(any_higher_level: bool, dry_run: bool) -> None:
         removed = repo.delete_inferred(conn)
         given = {r["child"] for r in repo.links(conn)}
         crs = areas.metric_crs(shapely.MultiPoint(shapely.get_coordinates(frame.geometry.values)))
-        links = feeds.infer(frame, metric_crs=crs, skip=given, any_higher=any_higher_level)
+        with click.progressbar(length=len(frame), label="inferring feed links") as bar:
+            links = feeds.infer(frame, metric_crs=crs, skip=given, any_higher=any_higher_level, progress=bar.update)
         count = _store_links(conn, links, file="infer-feeds", column="voltage_kv", dataset_id=None)
         no_voltage = int(frame["voltage_kv"].isna().sum())
         if no_voltage:
@@ -237,9 +252,9 @@ def import_service_areas(file: Path, layer: str | None, map_text: str | None, dr
         for row, eid in zip(given.index, given["external_id"], strict=True):
             if eid not in ids:
                 raise DataError(f"unknown external id {eid!r}", file=str(file), row=int(row), column=id_col)
-        repo.upsert_service_areas(conn, ({"facility_id": ids[eid], "method": "given", "provenance": f"given: {file}",
-                                          "wkb": shapely.to_wkb(g)} for eid, g in zip(given["external_id"],
-                                                                                       given["geometry"], strict=True)))
+        store_in_batches(functools.partial(repo.upsert_service_areas, conn), [
+            {"facility_id": ids[eid], "method": "given", "provenance": f"given: {file}", "wkb": shapely.to_wkb(g)}
+            for eid, g in zip(given["external_id"], given["geometry"], strict=True)], label="storing service areas")
         dataset_id = repo.dataset(conn, name=file.name, source=str(file.resolve()))
         repo.audit(conn, entity="dataset", entity_id=str(dataset_id), action="import-service-areas",
                    after={"file": str(file), "areas": len(given)})
@@ -296,10 +311,11 @@ def derive_service_areas(boundary: Path | None, boundary_layer: str | None, max_
         assert stored is not None
         region = shapely.from_wkb(stored)
         crs = areas.metric_crs(region)
-        with click.progressbar(length=1, label=f"Voronoi of {len(sites)} facilities") as bar:
+        # The diagram itself is one quick library call; clipping its cells to the boundary is what takes time.
+        with click.progressbar(length=len(sites), label=f"Voronoi of {len(sites)} facilities, clipped to the "
+                               "study boundary") as bar:
             cells = areas.voronoi(points.reset_index(drop=True), region, metric_crs=crs,
-                                  max_distance_m=max_distance_m)
-            bar.update(1)
+                                  max_distance_m=max_distance_m, progress=bar.update)
         replaced = repo.delete_service_areas(conn)
         limit = f", at most {max_distance_m:g} m from the facility" if max_distance_m else ""
         shapes = [areas.as_multipolygon(cell) for cell in cells.values]
@@ -307,10 +323,10 @@ def derive_service_areas(boundary: Path | None, boundary_layer: str | None, max_
         if empty:
             warn(f"{len(empty)} facilities get no service area (at the same place as another, or outside the "
                  f"boundary): {_listed(empty)}")
-        repo.upsert_service_areas(conn, ({"facility_id": f["id"], "method": "voronoi",
-                                          "provenance": f"Voronoi of the lowest-level facilities, clipped to the "
-                                                        f"study boundary{limit}", "wkb": shapely.to_wkb(shape)}
-                                         for f, shape in zip(sites, shapes, strict=True) if not shape.is_empty))
+        store_in_batches(functools.partial(repo.upsert_service_areas, conn), [
+            {"facility_id": f["id"], "method": "voronoi", "wkb": shapely.to_wkb(shape),
+             "provenance": f"Voronoi of the lowest-level facilities, clipped to the study boundary{limit}"}
+            for f, shape in zip(sites, shapes, strict=True) if not shape.is_empty], label="storing service areas")
         repo.audit(conn, entity="dataset", entity_id="derive-service-areas", action="derive-service-areas",
                    after={"areas": len(sites), "replaced": replaced, "max_distance_m": max_distance_m})
         click.echo(f"service areas: {len(sites) - len(empty)} derived (Voronoi of the lowest-level facilities), "

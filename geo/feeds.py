@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict, deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +18,7 @@ from geo.errors import DataError
 FEED_FIELDS = ("parent_external_id", "external_id")
 SOURCE_KINDS = ("power_plant", "chp_plant")
 LEVEL_TOLERANCE = 0.1  # voltages within 10 % are one level: 220 and 225 kV, 380 and 400 kV
+PROGRESS_CHUNK = 1_000  # facilities searched between two progress reports
 _GEOD = pyproj.Geod(ellps="WGS84")
 
 
@@ -92,14 +93,16 @@ def voltage_levels(voltages: Iterable[float | None]) -> dict[float | None, float
     return levels
 
 
-def infer(facilities: pd.DataFrame, *, metric_crs: str, skip: Iterable[str] = (),
-          any_higher: bool = False) -> list[Link]:
+def infer(facilities: pd.DataFrame, *, metric_crs: str, skip: Iterable[str] = (), any_higher: bool = False,
+          progress: Callable[[int], object] | None = None) -> list[Link]:
     """Link each point facility to the nearest one of the next higher voltage level (or any higher level).
 
     `facilities` has external_id, voltage_kv and geometry (lon/lat); nearness is measured in `metric_crs` and
     the reported distance is geodesic, in metres. Facilities in `skip` (those with given parents) and those
-    without a voltage get no inferred parent.
+    without a voltage get no inferred parent. `progress`, when given, is called with numbers of facilities as
+    they are done, in chunks, adding up to all of them.
     """
+    report = progress or (lambda done: None)
     points = facilities[[g.geom_type == "Point" for g in facilities["geometry"]]]
     levels = voltage_levels(points["voltage_kv"])
     level = np.array([levels.get(v, np.nan) if v is not None and not pd.isna(v) else np.nan
@@ -109,21 +112,28 @@ def infer(facilities: pd.DataFrame, *, metric_crs: str, skip: Iterable[str] = ()
     xy = pyproj.Transformer.from_crs("EPSG:4326", metric_crs, always_xy=True).transform(
         shapely.get_x(lonlat), shapely.get_y(lonlat))
     metric = shapely.points(np.column_stack(xy)) if len(ids) else np.array([], dtype=object)
-    skipped = set(skip)
+    skipped = np.isin(ids, list(set(skip)))
     ordered = sorted(set(level[~np.isnan(level)]))
+    linkable = np.isin(level, ordered[:-1]) & ~skipped
+    report(len(facilities) - int(linkable.sum()))  # these get no parent here: nothing to search
     links: list[Link] = []
     for position, value in enumerate(ordered[:-1]):
-        children = np.nonzero((level == value) & ~np.isin(ids, list(skipped)))[0]
+        children = np.nonzero((level == value) & ~skipped)[0]
         parents = np.nonzero(level > value if any_higher else level == ordered[position + 1])[0]
-        if not len(children) or not len(parents):
-            continue
-        tree = shapely.STRtree(metric[parents])
-        pairs = tree.query_nearest(metric[children], all_matches=False)
-        for child_at, parent_at in zip(pairs[0], pairs[1], strict=True):
-            c, p = children[child_at], parents[parent_at]
-            _, _, distance = _GEOD.inv(lonlat[p].x, lonlat[p].y, lonlat[c].x, lonlat[c].y)
-            links.append(Link(parent=str(ids[p]), child=str(ids[c]), distance_m=float(distance)))
+        tree = shapely.STRtree(metric[parents])  # never empty: a higher level exists
+        for start in range(0, len(children), PROGRESS_CHUNK):
+            part = children[start:start + PROGRESS_CHUNK]
+            pairs = tree.query_nearest(metric[part], all_matches=False)
+            links.extend(_link(lonlat, ids, parent=parents[p], child=part[c])
+                         for c, p in zip(pairs[0], pairs[1], strict=True))
+            report(len(part))
     return links
+
+
+def _link(lonlat: np.ndarray, ids: np.ndarray, *, parent: int, child: int) -> Link:
+    """The inferred link between two positions, with its geodesic length in metres."""
+    _, _, distance = _GEOD.inv(lonlat[parent].x, lonlat[parent].y, lonlat[child].x, lonlat[child].y)
+    return Link(parent=str(ids[parent]), child=str(ids[child]), distance_m=float(distance))
 
 
 def find_cycle(links: Iterable[tuple[str, str]]) -> list[str] | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -13,6 +15,7 @@ from geo.errors import DataError
 from geo.io import LONLAT
 
 AREA_FIELDS = ("external_id",)
+PROGRESS_CHUNK = 100  # cells clipped to the boundary between two progress reports
 
 
 def metric_crs(geometry: BaseGeometry) -> str:
@@ -22,13 +25,15 @@ def metric_crs(geometry: BaseGeometry) -> str:
 
 
 def voronoi(facilities: gpd.GeoSeries, boundary: BaseGeometry, *, metric_crs: str,
-            max_distance_m: float | None = None) -> gpd.GeoSeries:
+            max_distance_m: float | None = None, progress: Callable[[int], object] | None = None) -> gpd.GeoSeries:
     """Voronoi cells of the facilities (points) in a metric CRS, clipped to the boundary, indexed like the input.
 
     Cells are computed in `metric_crs` so that "nearest" means nearest on the ground; with `max_distance_m`
     each cell is also limited to that radius around its facility. Of facilities at the same place, the first
-    gets the cell and the others an empty area, so nobody is counted twice.
+    gets the cell and the others an empty area, so nobody is counted twice. `progress`, when given, is called
+    with numbers of cells as they are clipped (the slow part with a detailed boundary), adding up to all of them.
     """
+    report = progress or (lambda done: None)
     points = facilities.to_crs(metric_crs)
     clip = gpd.GeoSeries([boundary], crs=facilities.crs).to_crs(metric_crs).iloc[0]
     first = ~pd.Series(shapely.to_wkb(points.values)).duplicated().to_numpy()
@@ -50,9 +55,13 @@ def voronoi(facilities: gpd.GeoSeries, boundary: BaseGeometry, *, metric_crs: st
         raw.append(cell)
     # Clipped in lon/lat, where the boundary is stored, so that the cells tile it exactly: neighbours share
     # their edges vertex for vertex, and the boundary's own edges are not bent by a round trip.
-    lonlat = gpd.GeoSeries(raw, index=facilities.index, crs=metric_crs).to_crs(LONLAT)
-    return gpd.GeoSeries([shapely.make_valid(shapely.intersection(cell, boundary)) for cell in lonlat.values],
-                         index=facilities.index, crs=LONLAT)
+    lonlat = gpd.GeoSeries(raw, index=facilities.index, crs=metric_crs).to_crs(LONLAT).values
+    clipped = []
+    for start in range(0, len(lonlat), PROGRESS_CHUNK):
+        part = lonlat[start:start + PROGRESS_CHUNK]
+        clipped.extend(shapely.make_valid(shapely.intersection(np.asarray(part, dtype=object), boundary)))
+        report(len(part))
+    return gpd.GeoSeries(clipped, index=facilities.index, crs=LONLAT)
 
 
 def as_multipolygon(geometry: BaseGeometry) -> shapely.MultiPolygon:

@@ -20,10 +20,6 @@ SNAPSHOT = """SELECT (SELECT count(*) FROM facility) AS facilities, (SELECT coun
                                                  || ST_AsText(geom), ',' ORDER BY id), '') FROM facility) AS rows"""
 
 
-
-
-
-
 def invoke(app: Flask, *args: object):
     return app.test_cli_runner().invoke(args=[str(a) for a in args])
 
@@ -82,14 +78,6 @@ def test_importing_the_same_file_again_updates_by_external_id(fresh, tmp_path):
     assert event == {"action": "updated", "old": "North", "new": "North renamed"}
 
 
-def test_dry_run_reports_and_changes_nothing(fresh, tmp_path):
-    app, conn = fresh
-    path = write_csv(tmp_path / "registry.csv", CSV)
-    out = ok(app, "import-facilities", path, "--map", "external_id=id,kind=type,voltage_kv=kv", "--dry-run")
-    assert "3 new" in out and "dry run: nothing was changed" in out
-    assert conn.execute(SNAPSHOT).fetchone()["facilities"] == 0
-
-
 def test_csv_with_wkt_in_a_projected_crs_is_reprojected(fresh, tmp_path):
     app, conn = fresh
     path = write_csv(tmp_path / "itm.csv", """ref,name,wkt
@@ -122,6 +110,27 @@ def test_geopackage_layer_and_zipped_shapefile(fresh, tmp_path):
         for part in shp_dir.iterdir():
             archive.write(part, part.name)
     assert "2 new" in ok(app, "import-facilities", tmp_path / "more.zip")
+
+
+def test_plain_shapefile_in_a_projected_crs_is_reprojected(fresh, tmp_path):
+    app, conn = fresh
+    # Irish Transverse Mercator (EPSG:2157) metres; a Shapefile holds one geometry type, here points.
+    frame = gpd.GeoDataFrame({"id": ["P1", "S1", "S2"], "name": ["Poolbeg", "Inchicore", "Finglas"],
+                              "kind": ["power_plant", "substation", "Sub Station"], "kv": [220.0, 110.0, 38.0]},
+                             geometry=[shapely.Point(720_000, 733_000), shapely.Point(711_000, 733_000),
+                                       shapely.Point(713_000, 740_000)], crs="EPSG:2157")
+    frame.to_file(tmp_path / "stations.shp", engine="pyogrio")
+    out = ok(app, "import-facilities", tmp_path / "stations.shp", "--map", "voltage_kv=kv")
+    assert "read 3 rows from stations.shp" in out and "3 new, 0 updated, 0 unchanged" in out
+    rows = conn.execute("""SELECT external_id, name, kind::text AS kind, voltage_kv, ST_SRID(geom) AS srid,
+                                  ST_X(geom) AS lon, ST_Y(geom) AS lat FROM facility ORDER BY id""").fetchall()
+    assert [(r["external_id"], r["name"], r["kind"], r["voltage_kv"], r["srid"]) for r in rows] == [
+        ("P1", "Poolbeg", "power_plant", 220.0, 4326), ("S1", "Inchicore", "substation", 110.0, 4326),
+        ("S2", "Finglas", "substation", 38.0, 4326)]
+    expected = frame.to_crs("EPSG:4326").geometry
+    assert [c for r in rows for c in (r["lon"], r["lat"])] == pytest.approx(
+        [c for p in expected for c in (p.x, p.y)], abs=1e-9)
+    assert (rows[0]["lon"], rows[0]["lat"]) == pytest.approx((-6.19, 53.34), abs=0.01)  # Dublin, not metres
 
 
 def test_yaml_mapping_translates_kinds_and_volts(fresh, tmp_path):

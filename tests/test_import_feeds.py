@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
+import pandas as pd
 import psycopg
 import pytest
 from flask import Flask
@@ -25,8 +28,6 @@ a1,substation,20,10.00,50.06
 a2,substation,20,10.01,50.04
 b1,substation,20,10.00,49.94
 """
-
-
 
 
 @pytest.fixture()
@@ -65,6 +66,7 @@ def test_infer_feeds_links_each_level_to_the_nearest_of_the_next_higher_level(re
     app, conn = registry
     out = run(app, "infer-feeds")
     assert "5 inferred" in out and "voltage levels (kV): 20, 110, 380" in out  # 110 and 115 kV are one level
+    assert "inferring feed links" in out  # the progress bar: only its label when the output is not a terminal
     rows = conn.execute(LINKS).fetchall()
     assert [r["link"] for r in rows] == ["A>a1", "A>a2", "B>b1", "T>A", "T>B"]
     assert {r["origin"] for r in rows} == {"inferred"}
@@ -126,3 +128,15 @@ def test_population_served_counts_everything_downstream_once():
     meshed = feeds.population_served(people, [("s", "m1"), ("s", "m2"), ("m1", "leaf"), ("m2", "leaf")])
     assert meshed == {"s": 35.0, "m1": 15.0, "m2": 25.0, "leaf": 5.0}
     assert feeds.find_cycle([("a", "b"), ("b", "c"), ("c", "a")]) == ["a", "b", "c", "a"]
+
+
+def test_inference_reports_progress_in_chunks_adding_up_to_every_facility(monkeypatch):
+    table = pd.read_csv(io.StringIO(REGISTRY))
+    frame = gpd.GeoDataFrame(table, geometry=gpd.points_from_xy(table["lon"], table["lat"]), crs="EPSG:4326")
+    crs = "EPSG:3035"
+    whole = feeds.infer(frame, metric_crs=crs)
+    monkeypatch.setattr(feeds, "PROGRESS_CHUNK", 2)
+    done: list[int] = []
+    assert feeds.infer(frame, metric_crs=crs, progress=done.append) == whole
+    # T first (the top level has nothing above it), then the 20 kV level in two chunks, then the 110 kV level.
+    assert done == [1, 2, 1, 2]

@@ -1,4 +1,4 @@
-"""Population layers (points, census polygons, rasters), recompute with feed links, and critical sites."""
+"""Population layers (points, census polygons, rasters), recompute with feed links, critical sites, and --dry-run."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import rasterio
 import shapely
 from affine import Affine
 from flask import Flask
+from psycopg import sql
 
 from geo import population
 from tests.conftest import IMPORT_TABLES
@@ -23,8 +24,9 @@ Row = psycopg.Connection[dict[str, Any]]  # connections that return rows as dict
 # Two substations either side of lon 10 in a 0.4° × 0.2° box: their Voronoi cells split it along lon 10.
 BOUNDARY = shapely.box(9.8, 49.9, 10.2, 50.1)
 REGISTRY = "external_id,kind,voltage_kv,lon,lat\nW,substation,20,9.9,50.0\nE,substation,20,10.1,50.0\n"
-
-
+# Every table an import writes to (population_point/polygon and facility_population through the layers).
+IMPORTED = ("facility", "feed_link", "service_area", "study_area", "population_layer", "population_point",
+            "population_polygon", "facility_population", "critical_site", "dataset", "audit_event")
 
 
 @pytest.fixture()
@@ -155,3 +157,48 @@ def test_bad_population_files_name_the_problem_and_change_nothing(region, tmp_pa
 def _write(path: Path, text: str) -> Path:
     path.write_text(text)
     return path
+
+
+def tables(conn: Row) -> dict[str, tuple[int, str]]:
+    """Each imported table's row count and a digest of its rows."""
+    query = sql.SQL("SELECT count(*) AS n, md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) AS digest "
+                    "FROM {} t")
+    return {name: tuple(conn.execute(query.format(sql.Identifier(name))).fetchone().values()) for name in IMPORTED}
+
+
+BOX = {"type": "FeatureCollection", "features": [
+    {"type": "Feature", "properties": {"station": name}, "geometry": shapely.geometry.mapping(shape)}
+    for name, shape in (("W", shapely.box(9.8, 49.9, 10.0, 50.1)), ("E", shapely.box(10.0, 49.9, 10.2, 50.1)))]}
+
+
+@pytest.mark.parametrize(("command", "file", "options", "would"), [
+    ("import-facilities", ("new.csv", "external_id,kind,voltage_kv,lon,lat\nN,substation,20,9.95,50.05\n"), [],
+     "facilities: 1 new, 0 updated, 0 unchanged"),
+    ("import-feeds", ("links.csv", "parent,child\nHV,W\nHV,E\n"), [], "feed links: 2 given links stored from 2 rows"),
+    ("infer-feeds", None, [], "feed links: 2 inferred (replacing 0)"),
+    ("import-population", ("more.csv", "ref,pop,lon,lat\nq1,5,9.9,50.01\nq2,6,10.1,50.01\n"), ["--name", "More"],
+     "population layer 'More': 2 points, 11 people"),
+    ("import-service-areas", ("areas.geojson", json.dumps(BOX)), ["--map", "external_id=station"],
+     "service areas: 2 given areas stored"),
+    ("derive-service-areas", None, [], "service areas: 3 derived (Voronoi of the lowest-level facilities), "
+     "2 replaced"),
+    ("import-critical-sites", ("sites.csv", "id,name,kind,weight,lon,lat\nh1,Hospital,hospital,500,9.95,50.0\n"),
+     [], "critical sites: 1 new, 0 updated; 1 attached"),
+])
+def test_every_import_with_dry_run_reports_what_would_change_and_changes_nothing(region, tmp_path, command, file,
+                                                                                 options, would):
+    app, conn = region
+    run(app, "import-facilities", _write(tmp_path / "hv.csv", "external_id,kind,voltage_kv,lon,lat\n"
+                                                              "HV,substation,110,10.0,50.2\n"))
+    run(app, "import-population", _write(tmp_path / "points.csv", "ref,pop,lon,lat\np1,100,9.85,50.0\n"),
+        "--name", "Points")
+    before = tables(conn)
+    args = [command, *([_write(tmp_path / file[0], file[1])] if file else []), *options]
+    out = run(app, *args, "--dry-run")
+    assert would in out
+    assert out.rstrip().endswith("dry run: nothing was changed")
+    assert tables(conn) == before
+    # The same command for real does change the tables: the dry run did all the work and rolled it back.
+    assert would in run(app, *args)
+    assert tables(conn) != before
+
