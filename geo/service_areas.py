@@ -31,7 +31,8 @@ def voronoi(facilities: gpd.GeoSeries, boundary: BaseGeometry, *, metric_crs: st
     Cells are computed in `metric_crs` so that "nearest" means nearest on the ground; with `max_distance_m`
     each cell is also limited to that radius around its facility. Of facilities at the same place, the first
     gets the cell and the others an empty area, so nobody is counted twice. `progress`, when given, is called
-    with numbers of cells as they are clipped (the slow part with a detailed boundary), adding up to all of them.
+    with numbers of cells as they are done (clipping those across a detailed boundary is the slow part), adding up
+    to all of them.
     """
     report = progress or (lambda done: None)
     points = facilities.to_crs(metric_crs)
@@ -55,11 +56,18 @@ def voronoi(facilities: gpd.GeoSeries, boundary: BaseGeometry, *, metric_crs: st
         raw.append(cell)
     # Clipped in lon/lat, where the boundary is stored, so that the cells tile it exactly: neighbours share
     # their edges vertex for vertex, and the boundary's own edges are not bent by a round trip.
-    lonlat = gpd.GeoSeries(raw, index=facilities.index, crs=metric_crs).to_crs(LONLAT).values
-    clipped = []
-    for start in range(0, len(lonlat), PROGRESS_CHUNK):
-        part = lonlat[start:start + PROGRESS_CHUNK]
-        clipped.extend(shapely.make_valid(shapely.intersection(np.asarray(part, dtype=object), boundary)))
+    # Cells wholly inside the boundary (most of them) are kept as they are; only those across it are cut.
+    lonlat = np.asarray(gpd.GeoSeries(raw, index=facilities.index, crs=metric_crs).to_crs(LONLAT).values,
+                        dtype=object)
+    shapely.prepare(boundary)
+    inside = shapely.contains_properly(boundary, lonlat) | shapely.is_empty(lonlat)
+    if inside.any():
+        report(int(inside.sum()))
+    crossing = np.flatnonzero(~inside)
+    clipped = lonlat.copy()
+    for start in range(0, len(crossing), PROGRESS_CHUNK):
+        part = crossing[start:start + PROGRESS_CHUNK]
+        clipped[part] = shapely.make_valid(shapely.intersection(lonlat[part], boundary))
         report(len(part))
     return gpd.GeoSeries(clipped, index=facilities.index, crs=LONLAT)
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import psycopg
 import pytest
 import shapely
@@ -176,3 +177,14 @@ def test_voronoi_reports_progress_as_cells_are_clipped(monkeypatch):
     cells = service_areas.voronoi(points, box, metric_crs="EPSG:3035", progress=done.append)
     assert done == [2, 2, 1] and all(cells.geom_equals_exact(whole, tolerance=0))
     assert shapely.union_all(cells.values).equals(box)
+
+
+def test_cells_inside_the_boundary_are_kept_whole_and_only_those_across_it_are_cut():
+    xs, ys = np.meshgrid(np.linspace(9.82, 10.18, 7), np.linspace(49.92, 50.08, 7))
+    points = gpd.GeoSeries(gpd.points_from_xy(xs.ravel(), ys.ravel()), crs="EPSG:4326")
+    box = shapely.box(9.8, 49.9, 10.2, 50.1)
+    done: list[int] = []
+    cells = service_areas.voronoi(points, box, metric_crs="EPSG:3035", progress=done.append)
+    assert done[0] == 25 and sum(done) == 49  # the 5 x 5 inner cells at once, then the 24 along the edge
+    assert shapely.union_all(cells.values).equals(box)  # they tile it: no gap, no overlap
+    assert abs(sum(shapely.area(cells.values)) - box.area) < 1e-12
