@@ -28,6 +28,23 @@ REFERENCE_DATA = ROOT / "data" / "reference"
 DEMO_DATA = ROOT / "data" / "demo"
 
 
+def at_once(calls: list[Callable[[], object]]) -> list[object]:
+    """Run the calls in threads released together (a barrier), as concurrent clients would; their results."""
+    results: list[object] = [None] * len(calls)
+    start = threading.Barrier(len(calls))
+
+    def run(i: int) -> None:
+        start.wait()
+        results[i] = calls[i]()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import threading
 import uuid
 
 import pytest
 
-from tests.conftest import api_client
+from tests.conftest import api_client, at_once
 from tests.test_reports_api import report
 
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 200
@@ -64,19 +63,8 @@ def test_photo_of_an_unknown_report_is_404(demo_loaded, client):
 
 def test_concurrent_copies_of_one_photo_are_stored_once(demo_loaded, db, tokens, stored_report):
     photo = str(uuid.uuid4())
-    statuses: list[int] = []
-    start = threading.Barrier(8)
-
-    def send() -> None:
-        client = api_client(demo_loaded, tokens["crew"])
-        start.wait()
-        statuses.append(put(client, stored_report, photo, JPEG).status_code)
-
-    threads = [threading.Thread(target=send) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    clients = [api_client(demo_loaded, tokens["crew"]) for _ in range(8)]
+    statuses = at_once([lambda c=c: put(c, stored_report, photo, JPEG).status_code for c in clients])
     assert sorted(statuses) == [200] * 7 + [201]
     assert photo_count(db, stored_report) == 1
 

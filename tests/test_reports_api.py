@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.conftest import api_client
+from tests.conftest import api_client, at_once
 
 # Airton substation in the demo (approximate position from the file).
 AIRTON = (-6.35804367082056, 53.29423775)
@@ -63,16 +62,8 @@ def test_same_report_sent_twice_is_stored_once(demo_loaded, client, db):
 
 def test_concurrent_copies_of_one_report_are_stored_once(demo_loaded, db, tokens):
     body = report()
-    statuses: list[int] = []
-
-    def send() -> None:
-        statuses.append(api_client(demo_loaded, tokens["crew"]).post("/api/reports", json=body).status_code)
-
-    threads = [threading.Thread(target=send) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    clients = [api_client(demo_loaded, tokens["crew"]) for _ in range(8)]
+    statuses = at_once([lambda c=c: c.post("/api/reports", json=body).status_code for c in clients])
     assert sorted(statuses) == [200] * 7 + [201]
     assert count_reports(db, body["id"]) == 1
 
@@ -80,17 +71,9 @@ def test_concurrent_copies_of_one_report_are_stored_once(demo_loaded, db, tokens
 def test_concurrent_first_reports_on_one_facility_open_one_case(demo_loaded, db, tokens):
     fid = facility_id(db, "Finglas")
     bodies = [report(facility_id=fid, lon=-6.3, lat=53.39) for _ in range(6)]
-    results: list[int] = []
-
-    def send(body) -> None:
-        response = api_client(demo_loaded, tokens["crew"]).post("/api/reports", json=body)
-        results.append(response.json["report"]["case_id"])
-
-    threads = [threading.Thread(target=send, args=(b,)) for b in bodies]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    clients = [api_client(demo_loaded, tokens["crew"]) for _ in bodies]
+    results = at_once([lambda c=c, b=b: c.post("/api/reports", json=b).json["report"]["case_id"]
+                       for c, b in zip(clients, bodies, strict=True)])
     assert len(set(results)) == 1
     assert db.execute("""SELECT count(*) AS n FROM damage_case WHERE facility_id = %s
                          AND status NOT IN ('repaired', 'rejected', 'duplicate')""", (fid,)).fetchone()["n"] == 1
