@@ -245,3 +245,28 @@ def test_case_actions_refuse_nul_characters_and_deep_nesting(fuzz_app, fuzz_toke
     response = coordinator.post(url, data="[" * depth + "]" * depth, content_type="application/json")
     assert response.status_code == 400
     assert stored.execute("SELECT count(*) AS n FROM case_event").fetchone()["n"] == events
+
+
+@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
+def test_no_ogc_operation_answers_with_a_server_error(fuzz_app, fuzz_tokens, mode):
+    """The same for /ogc, driven by its own OpenAPI description (/ogc/api), as a coordinator."""
+    headers = {"Authorization": f"Bearer {fuzz_tokens['coordinator']}"}
+    schema = schemathesis.openapi.from_wsgi("/ogc/api", fuzz_app, headers=headers)
+    schema.config.generation.update(allow_extra_parameters=False, with_security_parameters=False)
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) >= 6
+    for operation in operations:
+        raw = operation.definition.raw
+        if mode is GenerationMode.NEGATIVE and not raw.get("parameters"):
+            continue
+
+        @FUZZ
+        @given(case=operation.as_strategy(mode, headers=headers))
+        def exercise(case) -> None:
+            case.call_and_validate(checks=CHECKS)
+
+        try:
+            exercise()
+        except BaseException as exc:
+            exc.add_note(f"operation: {operation.label}, {mode} data")
+            raise
