@@ -32,6 +32,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         auth,
         cases,
         coordinator,
+        crew_work,
         db,
         demo,
         demo_scenario,
@@ -73,6 +74,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     field.init_app(app)
     imports.init_app(app)
     app.register_blueprint(cases.bp)
+    app.register_blueprint(crew_work.bp)
     app.register_blueprint(exports.bp)
     app.register_blueprint(ogc.bp)
     app.register_blueprint(sitrep.bp)

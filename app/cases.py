@@ -55,6 +55,7 @@ class Action:
     name: str
     reason: str | None = None
     crew: str | None = None
+    crew_account: str | None = None  # with assign: the user name of the crew's account (None: no account)
     hours: float | None = None
     bump: float | None = None
     duplicate_id: int | None = None
@@ -98,7 +99,7 @@ def parse_action(body: Mapping[str, Any]) -> Action:
         crew = _text(body, "crew")
         if crew is None:
             raise ValidationError({"crew": "is required: the crew's name or id"})
-        return Action(name, reason=reason, crew=crew)
+        return Action(name, reason=reason, crew=crew, crew_account=_text(body, "crew_account"))
     if name == "override_hours":
         return Action(name, reason=reason, hours=_number(body, "hours", low=0, high=10_000))
     if name == "bump_priority":
@@ -129,8 +130,11 @@ def apply(conn: Conn, case_id: int, action: Action, *, actor_id: int) -> dict[st
     changes: dict[str, Any] = {}
     if target:
         changes["status"] = target
+    account = None
     if action.name == "assign":
+        account = _assignee(conn, action.crew_account)
         changes["assigned_crew"] = action.crew
+        changes["assigned_user_id"] = account["id"] if account else None  # no account: unassigns the one before
     elif action.name == "override_hours":
         changes["repair_hours_override"] = action.hours
     elif action.name == "bump_priority":
@@ -140,6 +144,9 @@ def apply(conn: Conn, case_id: int, action: Action, *, actor_id: int) -> dict[st
     before = {k: case[k] for k in changes}
     repo.update(conn, case_id, changes)
     data: dict[str, Any] = {"before": before, "after": changes}
+    if action.name == "assign":  # the account's name too, so the history reads without a lookup
+        data = {"before": {**before, "assigned_user": case["assigned_user"]},
+                "after": {**changes, "assigned_user": account["username"] if account else None}}
     if action.name == "merge":
         data = {"duplicate_id": action.duplicate_id}
     add_case_event(conn, case_id=case_id, actor_id=actor_id, action=action.name, from_status=status,
@@ -147,6 +154,18 @@ def apply(conn: Conn, case_id: int, action: Action, *, actor_id: int) -> dict[st
     updated = repo.get(conn, case_id)
     assert updated is not None
     return updated
+
+
+def _assignee(conn: Conn, username: str | None) -> dict[str, Any] | None:
+    """The account named to assign a case to, or None for no account; a 422 naming the field if it cannot be."""
+    if username is None:
+        return None
+    account = repo.account(conn, username)
+    if account is None:
+        raise ValidationError({"crew_account": f"there is no account named {username!r}"})
+    if not account["active"]:
+        raise ValidationError({"crew_account": f"the account {username!r} is deactivated"})
+    return account
 
 
 def _merge(conn: Conn, survivor: dict[str, Any], action: Action, *, actor_id: int) -> None:
@@ -187,10 +206,11 @@ def _page(case_id: int, *, status: int = 200, errors: Mapping[str, str] | None =
     """The case page; with `errors`, the submitted form again with each error next to its field."""
     with db.connection() as conn:
         view = _case_view(conn, case_id)
+        crews = repo.crew_accounts(conn)
     submitted = request.form.get("action") if errors else None
     values = {k: v for k, v in request.form.items() if k != "csrf_token"} if errors else {}
     return render_template("case.html", actions=TRANSITIONS, errors=errors or {}, submitted=submitted,
-                           values=values, **view), status
+                           values=values, crews=crews, **view), status
 
 
 @bp.get("/cases/<int:case_id>")

@@ -9,8 +9,11 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, render_template, url_for
 from flask_babel import gettext, lazy_gettext
+from flask_login import current_user
 
 from app.auth import public, requires
+from app.cases import OPEN
+from app.report_input import PROGRESS
 from geo import taxonomy
 
 bp = Blueprint("field", __name__)
@@ -32,6 +35,15 @@ LABELS = {
     "uxo": lazy_gettext("Unexploded ordnance"), "fire": lazy_gettext("Fire"),
     "structural": lazy_gettext("Structural collapse risk"), "live_wires": lazy_gettext("Live wires"),
     "access_blocked": lazy_gettext("Access blocked"),
+}
+# A follow-up report's progress (app.report_input.PROGRESS), and the statuses of the open cases under "My work".
+PROGRESS_LABELS = {
+    "repair_started": lazy_gettext("Repair started"), "temporarily_restored": lazy_gettext("Temporarily restored"),
+    "restored": lazy_gettext("Restored"),
+}
+CASE_STATUS_LABELS = {
+    "reported": lazy_gettext("Reported"), "confirmed": lazy_gettext("Confirmed"), "assigned": lazy_gettext("Assigned"),
+    "in_repair": lazy_gettext("In repair"), "temporarily_restored": lazy_gettext("Temporarily restored"),
 }
 COMPONENT_LABELS = {
     "turbine": lazy_gettext("turbine"), "generator": lazy_gettext("generator"), "boiler": lazy_gettext("boiler"),
@@ -90,6 +102,19 @@ def _messages() -> dict[str, str]:
         "restoredLocation": gettext("Location of the rejected report"),
         "alreadyCorrected": gettext("This report was already corrected or discarded in another window. "
                                     "Send the form again to save it as a new report."),
+        "myWorkUpdated": gettext("Last refreshed %(time)s"),
+        "myWorkNever": gettext("Not loaded yet: the cases assigned to you are loaded when the phone is online."),
+        "myWorkEmpty": gettext("No open cases are assigned to you."),
+        "myWorkRefreshing": gettext("Refreshing…"),
+        "myWorkOffline": gettext("Offline: showing the copy saved on this phone."),
+        "myWorkFailed": gettext("Could not refresh (%(reason)s): showing the copy saved on this phone."),
+        "workCase": gettext("Case %(case)s: %(name)s"), "unregisteredSite": gettext("unregistered site"),
+        "workSeverity": gettext("Worst severity: %(severity)s"), "workHazards": gettext("Hazards: %(list)s"),
+        "workCrew": gettext("Crew: %(crew)s"), "workLastEvent": gettext("Last change %(time)s"),
+        "workReports": gettext("Your reports on this case: %(n)s, the latest %(time)s"),
+        "reportProgress": gettext("Report progress"), "followUp": gettext("Follow up"),
+        "followUpOn": gettext("Follow-up on case %(case)s: %(name)s"),
+        "followUpEntry": gettext("Follow-up on case %(case)s"),
     }
 
 
@@ -101,12 +126,18 @@ def page_config() -> dict[str, Any]:
         "components": {k: [{"code": c, "label": _label(c, COMPONENT_LABELS)} for c in taxonomy.allowed_components(k)]
                        for k in kinds},
         "messages": _messages(),
+        "user": current_user.username,  # whose "My work" the phone keeps
+        "labels": {"progress": {k: str(PROGRESS_LABELS[k]) for k in PROGRESS},
+                   "caseStatus": {k: str(CASE_STATUS_LABELS[k]) for k in OPEN},
+                   "severity": {k: _label(k, LABELS) for k in taxonomy.SEVERITIES},
+                   "hazard": {k: _label(k, LABELS) for k in taxonomy.HAZARDS}},
         "urls": {
             "reports": "/api/reports",
             "session": "/api/session",
             "login": "/login",
             "nearest": "/api/facilities/nearest",
             "facilities": url_for("api.list_facilities"),
+            "myCases": url_for("crew_work.my_cases"),
             "serviceWorker": url_for("field.service_worker"),
             "scope": url_for("field.form"),
         },
@@ -122,7 +153,8 @@ def page_config() -> dict[str, Any]:
 @requires("crew")
 def form() -> str:
     """Crew: the mobile damage report form, usable offline once opened."""
-    return render_template("field.html", field_config=page_config(), labels=LABELS, taxonomy=taxonomy)
+    return render_template("field.html", field_config=page_config(), labels=LABELS, taxonomy=taxonomy,
+                           progress=PROGRESS, progress_labels=PROGRESS_LABELS)
 
 
 def _shell() -> list[str]:

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify
 
 from app.auth import public
-from app.cases import MAX_TEXT, TRANSITIONS
+from app.cases import MAX_TEXT, OPEN, TRANSITIONS
 from app.coordinator import CASE_STATUSES, MAX_ZOOM
 from app.exports import FORMATS
 from app.report_input import MATERIALS_MAX_CHARS, NOTES_MAX_CHARS, PROGRESS
@@ -126,6 +126,38 @@ def report_out() -> Schema:
                            "observed_at": {"type": "string", "format": "date-time"}}}
 
 
+def my_cases() -> Schema:
+    """The body of GET /api/my/cases."""
+    moment = {"type": "string", "format": "date-time"}
+    text = {"type": "string", "nullable": True}
+    report = {"type": "object", "properties": {
+        "id": UUID, "case_id": {"type": "integer", "description": "the case it was sent to (maybe one merged in)"},
+        "kind": {"type": "string", "enum": list(FACILITY_KINDS)},
+        "severity": {"type": "string", "enum": list(SEVERITIES)},
+        "status": {"type": "string", "enum": list(OPERATIONAL_STATUSES)},
+        "progress": {"type": "string", "enum": list(PROGRESS), "nullable": True},
+        "hazards": {"type": "array", "items": {"type": "string", "enum": list(HAZARDS)}}, "notes": text,
+        "observed_at": moment, "received_at": moment, "reporter": text}}
+    case = {"type": "object", "required": ["id", "status", "kind", "lon", "lat", "hazards", "reports"], "properties": {
+        "id": {"type": "integer", "description": "send it as case_id with a follow-up report"},
+        "status": {"type": "string", "enum": list(OPEN)},
+        "kind": {"type": "string", "enum": list(FACILITY_KINDS)},
+        "facility_id": {"type": "integer", "nullable": True},
+        "facility_name": {**text, "description": "null for a site with no registered facility"},
+        "facility_kind": {"type": "string", "enum": list(FACILITY_KINDS), "nullable": True},
+        "lon": {"type": "number"}, "lat": {"type": "number"},
+        "hazards": {"type": "array", "items": {"type": "string", "enum": list(HAZARDS)},
+                    "description": "named by any report on the case, whoever sent it"},
+        "worst_severity": {"type": "string", "enum": list(SEVERITIES), "nullable": True},
+        "assigned_crew": {**text, "description": "the crew's label given by the coordinator"},
+        "opened_at": moment, "last_event_at": {**moment, "nullable": True},
+        "reports": {"type": "array", "items": report,
+                    "description": "oldest first; a crew's own reports only, every report for coordinators"}}}
+    return {"type": "object", "required": ["username", "generated_at", "cases"], "properties": {
+        "username": {"type": "string"}, "generated_at": moment,
+        "cases": {"type": "array", "items": case, "description": "latest change first"}}}
+
+
 def feature_collection() -> Schema:
     return {"type": "object", "required": ["type", "features"],
             "properties": {"type": {"type": "string", "enum": ["FeatureCollection"]},
@@ -211,6 +243,10 @@ def paths() -> dict[str, Schema]:
                 _query("time_limit", {"type": "number", "minimum": 0.05, "default": 2.0,
                                       "maximum": current_app.config["PLAN_MAX_SECONDS"]},
                        "seconds the planner may search")])},
+        "/api/my/cases": {"get": _operation(
+            "Crew and up: the damage cases assigned to my account that are not closed (repaired, rejected or "
+            "merged), with the reports on them I may see",
+            {"200": _json("my open cases", my_cases())}, "403")},
         "/api/session": {"get": _operation(
             "Crew and up: who is signed in, and a CSRF token for cookie-authenticated changes",
             {"200": _json("the account", {"type": "object", "required": ["username", "role", "csrf_token"],
@@ -253,6 +289,10 @@ def coordinator_paths() -> dict[str, Schema]:
         "action": {"type": "string", "enum": list(TRANSITIONS)},
         "reason": {**text, "description": "required to reject, override hours and bump priority"},
         "crew": {**text, "description": "with assign: the crew's name or id"},
+        "crew_account": {**text, "nullable": True,
+                         "description": "with assign: the user name of an active account whose crew does the work "
+                                        "(they see the case in GET /api/my/cases); absent, empty or null: no account, "
+                                        "which also takes the case from the account it was assigned to"},
         "hours": {**amount, "description": "with override_hours: 0 to 10000"},
         "bump": {**amount, "description": "with bump_priority: 0 to 10000000 people-equivalents"},
         "duplicate_id": {**amount, "description": "with merge: the case that is a duplicate of this one"}}}

@@ -24,6 +24,7 @@ EXPECTED = {
     "reports.put_photo": "crew",
     "reports.get_photo": "crew",
     "reports.nearest_facilities": "crew",
+    "crew_work.my_cases": "crew",
     "triage.triage": "coordinator",
     "triage.plan_for_crews": "coordinator",
     "coordinator.map_page": "coordinator",

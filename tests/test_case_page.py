@@ -132,6 +132,7 @@ def answer(desk, case_id, status, *others, **form) -> str:
     ({"action": "override_hours", "hours": "4"}, "reason", "is required to override hours"),
     ({"action": "bump_priority", "bump": "-1", "reason": "hospital"}, "bump", "between 0 and 1e+07"),
     ({"action": "assign", "crew": "  "}, "crew", "is required"),
+    ({"action": "assign", "crew": "Crew 2", "crew_account": "nobody"}, "crew_account", "no account named"),
     ({"action": "confirm", "reason": "x" * 2001}, "reason", "at most 2000 characters"),
 ])
 def test_a_bad_field_is_422_with_the_error_next_to_it(desk, form, field, says):
@@ -219,3 +220,31 @@ def test_a_valid_action_redirects_to_the_case_page_and_writes_one_event(desk):
     other = new_case(desk)
     assert post(desk, case_id, action="merge", duplicate_id=str(other)).status_code == 303
     assert state(url, other)[0][0]["status"] == "duplicate"
+
+
+def test_the_assign_form_offers_the_active_crew_accounts_and_keeps_the_one_assigned(desk):
+    app, _, browser, url = desk
+    case_id = new_case(desk)
+    create_accounts(app, {"desk_crew_b": "crew", "desk_gone": "crew"})
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("UPDATE app_user SET active = false WHERE username = 'desk_gone'")
+    html = browser.get(f"/cases/{case_id}").get_data(as_text=True)
+    select = re.search(r'<select name="crew_account"[^>]*>(.*?)</select>', html, re.S)
+    assert select
+    options = re.findall(r'<option value="([^"]*)"( selected)?>', select.group(1))
+    assert options == [("", ""), ("desk_crew", ""), ("desk_crew_b", "")]  # active crews only; none chosen yet
+
+    response = post(desk, case_id, action="assign", crew="Crew B", crew_account="desk_crew_b", reason="closest")
+    assert response.status_code == 303
+    page = browser.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert 'crew account <strong id="case-account">desk_crew_b</strong>' in page
+    assert '<option value="desk_crew_b" selected>' in page  # a reassignment starts from the current account
+    assert "assign: Crew B (crew account desk_crew_b)" in page
+    with psycopg.connect(url, row_factory=dict_row) as conn:
+        row = conn.execute("SELECT u.username FROM damage_case c JOIN app_user u ON u.id = c.assigned_user_id "
+                           "WHERE c.id = %s", (case_id,)).fetchone()
+    assert row == {"username": "desk_crew_b"}
+
+    html = answer(desk, case_id, 422, action="assign", crew="Crew C", crew_account="desk_gone")
+    assert "is deactivated" in shown_error(html, "assign", "crew_account")
+    assert '<option value="desk_gone" selected>' in html  # the sent value comes back, with the error next to it

@@ -70,7 +70,7 @@ def fresh_case(app, tokens, lon=20.0):
 
 WALK = [
     ({"action": "confirm"}, "confirmed"),
-    ({"action": "assign", "crew": "Crew 7"}, "assigned"),
+    ({"action": "assign", "crew": "Crew 7", "crew_account": "crew"}, "assigned"),
     ({"action": "override_hours", "hours": 5, "reason": "crew on site says five hours"}, "assigned"),
     ({"action": "bump_priority", "bump": 500, "reason": "feeds the water works"}, "assigned"),
     ({"action": "start_repair"}, "in_repair"),
@@ -95,6 +95,9 @@ def test_every_workflow_action_writes_one_event_with_who_what_and_why(world):
         assert new[0]["reason"] == body.get("reason")
     row = case_row(url, case_id)
     assert row["assigned_crew"] == "Crew 7" and row["repair_hours_override"] == 5 and row["priority_bump"] == 500
+    assert row["assigned_user_id"] is not None
+    assign = next(e for e in events(url, case_id) if e["action"] == "assign")
+    assert assign["data"]["after"]["assigned_user"] == "crew" and assign["data"]["before"]["assigned_user"] is None
     bump = next(e for e in events(url, case_id) if e["action"] == "bump_priority")
     assert bump["data"] == {"before": {"priority_bump": 0.0}, "after": {"priority_bump": 500}}
 
@@ -107,6 +110,9 @@ def test_every_workflow_action_writes_one_event_with_who_what_and_why(world):
     ({"action": "bump_priority", "bump": 10}, "reason"),
     ({"action": "bump_priority", "bump": -1, "reason": "x"}, "bump"),
     ({"action": "assign"}, "crew"),
+    ({"action": "assign", "crew_account": "crew"}, "crew"),
+    ({"action": "assign", "crew": "Crew 7", "crew_account": "nobody"}, "crew_account"),
+    ({"action": "assign", "crew": "Crew 7", "crew_account": ["crew"]}, "crew_account"),
     ({"action": "merge"}, "duplicate_id"),
     ({"action": "explode"}, "action"),
 ])

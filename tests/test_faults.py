@@ -54,7 +54,7 @@ def request(port: int, method: str, path: str, *, token: str | None = None, body
 def healthy(port: int) -> bool:
     try:
         return request(port, "GET", "/healthz")[0] == 200
-    except OSError:
+    except (OSError, http.client.HTTPException):
         return False
 
 
@@ -196,8 +196,8 @@ class Load(threading.Thread):
             self.sent[str(body["id"])] = body
             try:
                 status, _ = request(self.port, "POST", "/api/reports", token=self.token, body=body)
-            except OSError:
-                continue  # killed mid-request, or not listening: not acknowledged
+            except (OSError, http.client.HTTPException):
+                continue  # killed mid-request (a reset, or a response cut short), or not listening: not acknowledged
             if status in (200, 201):
                 self.acked.append(str(body["id"]))
             else:

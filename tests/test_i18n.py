@@ -102,3 +102,17 @@ def test_every_ui_string_has_a_ukrainian_translation_and_the_mo_file_is_current(
         mo = {m.id: m.string for m in read_mo(f) if m.id}
     assert sorted(wanted - {k for k, v in po.items() if v}) == []
     assert mo == po
+
+
+def test_my_work_and_follow_ups_speak_ukrainian(client):
+    from app.report_input import PROGRESS
+
+    html = field_page(client, **{"Accept-Language": "uk"})
+    assert '<h2 id="work-h">Мої завдання</h2>' in html and "Скасувати доповнення" in html
+    config = page_config(html)
+    assert config["messages"]["reportProgress"] == "Повідомити про хід робіт"
+    assert config["labels"]["progress"] == {"repair_started": "Ремонт розпочато",
+                                            "temporarily_restored": "Тимчасово відновлено",
+                                            "restored": "Відновлено"}
+    assert set(config["labels"]["progress"]) == set(PROGRESS)
+    assert config["labels"]["caseStatus"]["in_repair"] == "У ремонті"

@@ -13,12 +13,14 @@ def lock(conn: Conn, case_id: int) -> None:
 
 
 def get(conn: Conn, case_id: int) -> dict[str, Any] | None:
-    """One case row with its facility's name."""
+    """One case row with its facility's name and the user name of the account it is assigned to."""
     return conn.execute(
         """SELECT c.id, c.facility_id, c.kind::text AS kind, c.status::text AS status, c.merged_into,
-                  c.assigned_crew, c.repair_hours_override, c.priority_bump, c.opened_at, c.updated_at,
-                  ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat, f.name AS facility_name
+                  c.assigned_crew, c.assigned_user_id, u.username AS assigned_user, c.repair_hours_override,
+                  c.priority_bump, c.opened_at, c.updated_at, ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat,
+                  f.name AS facility_name
            FROM damage_case c LEFT JOIN facility f ON f.id = c.facility_id
+                LEFT JOIN app_user u ON u.id = c.assigned_user_id
            WHERE c.id = %(id)s""",
         {"id": case_id},
     ).fetchone()
@@ -108,16 +110,30 @@ def update(conn: Conn, case_id: int, changes: dict[str, Any]) -> None:
     """Set the case's current state (status and workflow columns); the event keeps the history."""
     current = get(conn, case_id)
     assert current is not None
-    row = {key: current[key] for key in ("status", "merged_into", "assigned_crew", "repair_hours_override",
-                                         "priority_bump")}
+    row = {key: current[key] for key in ("status", "merged_into", "assigned_crew", "assigned_user_id",
+                                         "repair_hours_override", "priority_bump")}
     row.update(changes)
     conn.execute(
         """UPDATE damage_case SET status = %(status)s, merged_into = %(merged_into)s,
-                  assigned_crew = %(assigned_crew)s, repair_hours_override = %(repair_hours_override)s,
+                  assigned_crew = %(assigned_crew)s, assigned_user_id = %(assigned_user_id)s,
+                  repair_hours_override = %(repair_hours_override)s,
                   priority_bump = %(priority_bump)s, updated_at = now()
            WHERE id = %(id)s""",
         {**row, "id": case_id},
     )
+
+
+def account(conn: Conn, username: str) -> dict[str, Any] | None:
+    """The account a case may be assigned to, by user name; held until the transaction ends (no deactivation
+    slips in between the check and the assignment)."""
+    return conn.execute("SELECT id, username, role::text AS role, active FROM app_user WHERE username = %s FOR SHARE",
+                        (username,)).fetchone()
+
+
+def crew_accounts(conn: Conn) -> list[dict[str, Any]]:
+    """The active crew accounts, by name: whom the case page offers to assign a case to."""
+    return conn.execute(
+        "SELECT id, username FROM app_user WHERE active AND role = 'crew' ORDER BY username").fetchall()
 
 
 def counts(conn: Conn) -> list[dict[str, Any]]:

@@ -1,6 +1,7 @@
 // The field form: location, damage, photos; a submitted report goes to the outbox and is sent when possible.
 import * as outbox from "./outbox.js";
 import * as sync from "./sync.js";
+import * as myWork from "./mywork.js";
 import { prepare, uuid } from "./photos.js";
 import { PinMap, featurePosition, loadFacilities, nearest, watchGps } from "./geo.js";
 
@@ -41,6 +42,9 @@ function formatTime(iso) {
 // ---- Location: GPS, pin, facility ----------------------------------------------------------------------------
 
 const place = { gps: null, pin: null, facility: null };
+// {caseId, name, kind, facilityId, lon, lat, severity} while the form holds a follow-up on that case.
+let followUp = null;
+let statusChosen = false; // the crew chose the operational status (a chosen progress no longer suggests one)
 let registry = null; // the facilities FeatureCollection (from the API, or the copy kept on the phone)
 let nearestAsked = false;
 
@@ -49,6 +53,10 @@ function reportLocation() {
   if (place.gps) return { lon: place.gps.lon, lat: place.gps.lat, accuracy_m: place.gps.accuracy };
   const at = place.facility && place.facility.position;
   if (at) return { lon: at.lon, lat: at.lat, accuracy_m: null };
+  // A follow-up with no GPS, pin or known facility position: where its case is.
+  if (followUp && Number.isFinite(followUp.lon) && Number.isFinite(followUp.lat)) {
+    return { lon: followUp.lon, lat: followUp.lat, accuracy_m: null };
+  }
   return null;
 }
 
@@ -262,6 +270,7 @@ function collect() {
       crew_size: crewSize,
       materials: textOrNull("materials"),
       notes: textOrNull("notes"),
+      ...(followUp ? { case_id: followUp.caseId, progress: radio("progress") || null } : {}),
     },
   };
 }
@@ -274,6 +283,7 @@ function clearForm() {
   for (const p of photos) URL.revokeObjectURL(p.url);
   photos = [];
   form.reset();
+  statusChosen = false;
   place.facility = null;
   const none = $("facility-list").querySelector('input[value=""]');
   if (none) none.checked = true;
@@ -310,6 +320,8 @@ async function save() {
   // Kept for a later correction: the payload holds only the facility's id.
   record.facility = place.facility ? { id: place.facility.id, name: place.facility.name, kind: place.facility.kind }
     : null;
+  // Kept for the outbox's list and for a correction: which case the follow-up is about.
+  record.followUp = followUp ? { ...followUp } : null;
   try {
     if (!correcting) {
       await outbox.put(record);
@@ -328,10 +340,69 @@ async function save() {
     navigator.storage.persist().catch(() => {});
   }
   endCorrection();
+  endFollowUp();
   clearForm();
   $("form-status").textContent = t("saved");
   $("outbox-list").scrollIntoView({ block: "nearest" });
-  sync.sync({ force: true });
+  // Once sent, a follow-up may have moved its case on (e.g. to "in repair"): show that under "My work".
+  sync.sync({ force: true }).then(() => myWork.refresh());
+}
+
+// ---- A follow-up report on a case (from "My work" or from a sent report in the outbox) --------------------------
+
+// What a chosen progress says about the facility, unless the crew chose its operational status themselves.
+const PROGRESS_STATUS = { repair_started: "out_of_service", temporarily_restored: "degraded", restored: "operating" };
+
+function showFollowUp(target) {
+  followUp = { caseId: Number(target.caseId), name: target.name, kind: target.kind, facilityId: target.facilityId ?? null,
+               lon: Number(target.lon), lat: Number(target.lat), severity: target.severity || null };
+  $("follow-up-title").textContent = t("followUpOn", { case: followUp.caseId, name: followUp.name });
+  $("follow-up").hidden = false;
+}
+
+// Fills the form for a follow-up on a case: its facility (or its place), its kind, the last known severity.
+function startFollowUp(target) {
+  endCorrection();
+  endFollowUp();
+  clearForm();
+  showFollowUp(target);
+  if (target.kind) { $("kind").value = target.kind; showComponents(); }
+  if (target.facilityId != null) {
+    const fid = target.facilityId;
+    chooseFacility(registryFacility(fid) || { id: fid, name: target.name, kind: target.kind });
+  }
+  if (target.severity) setChecks("severity", [target.severity]);
+  if (Number.isFinite(followUp.lat) && Number.isFinite(followUp.lon)) map.focus(followUp.lat, followUp.lon);
+  showLocation();
+  $("follow-up").scrollIntoView({ block: "start" });
+  const first = $("progress-set").querySelector("input:checked") || $("progress-set").querySelector("input");
+  if (first) first.focus({ preventScroll: true });
+}
+
+function endFollowUp() {
+  if (!followUp) return;
+  followUp = null;
+  $("follow-up").hidden = true;
+  setChecks("progress", [""]);
+  showLocation();
+}
+
+// Without the follow-up, the form is a new report again; a correction keeps what the crew is fixing.
+$("cancel-follow-up").addEventListener("click", () => {
+  endFollowUp();
+  if (correcting) return;
+  clearForm();
+  $("form-status").textContent = "";
+});
+
+for (const input of form.querySelectorAll('input[name="status"]')) {
+  input.addEventListener("change", () => { statusChosen = true; });
+}
+for (const input of form.querySelectorAll('input[name="progress"]')) {
+  input.addEventListener("change", () => {
+    const suggested = PROGRESS_STATUS[radio("progress")];
+    if (suggested && !statusChosen) setChecks("status", [suggested]);
+  });
 }
 
 // ---- Correcting a rejected report ------------------------------------------------------------------------------
@@ -352,12 +423,12 @@ const SERVER_FIELDS = {
   lon: "location", lat: "location", accuracy_m: "location", facility_id: "facility_id", case_id: "facility_id",
   kind: "kind", severity: "severity", status: "status", components: "components", hazards: "hazards",
   repair_hours: "repair_hours", crew_size: "crew_size", materials: "materials", notes: "notes",
-  observed_at: "observed_at",
+  observed_at: "observed_at", progress: "progress",
 };
 const FLAG_TARGETS = {
   location: "pin-map", facility_id: "facility-set", kind: "kind", severity: "severity-set", status: "status-set",
   components: "components-set", hazards: "hazards-set", repair_hours: "repair_hours", crew_size: "crew_size",
-  materials: "materials", notes: "notes", observed_at: "observed_at",
+  materials: "materials", notes: "notes", observed_at: "observed_at", progress: "progress-set",
 };
 
 function flag(key) {
@@ -415,12 +486,19 @@ async function correct(id) {
   const record = await outbox.get(id);
   if (!record || record.state !== "rejected") return;
   endCorrection();
+  endFollowUp();
   clearForm();
   const p = record.payload || {};
+  if (p.case_id != null) {
+    showFollowUp(record.followUp || { caseId: p.case_id, name: `#${p.case_id}`, kind: p.kind,
+                                      facilityId: p.facility_id, lon: p.lon, lat: p.lat });
+    setChecks("progress", [p.progress || ""]);
+  }
   $("kind").value = p.kind || "";
   showComponents(); // the kind decides which components there are to tick
   setChecks("severity", [p.severity]);
   setChecks("status", [p.status]);
+  statusChosen = Boolean(p.status); // the crew's choice: a progress chosen now must not change it
   setChecks("components", p.components);
   setChecks("hazards", p.hazards);
   for (const name of ["repair_hours", "crew_size", "materials", "notes"]) $(name).value = p[name] ?? "";
@@ -462,6 +540,7 @@ function endCorrection() {
 
 $("cancel-correction").addEventListener("click", () => {
   endCorrection();
+  endFollowUp();
   clearForm();
   $("form-status").textContent = "";
 });
@@ -478,8 +557,9 @@ function fieldName(field) {
 function outboxItem(r) {
   const p = r.payload;
   const state = r.state === "waiting" && r.sending ? "sending" : r.state;
-  const title = [kindLabels[p.kind] || p.kind, form.querySelector(`input[name="severity"][value="${p.severity}"]`)
-    ?.parentElement.textContent.trim() || p.severity].join(" · ");
+  const title = [p.case_id != null ? t("followUpEntry", { case: p.case_id }) : null, kindLabels[p.kind] || p.kind,
+    form.querySelector(`input[name="severity"][value="${p.severity}"]`)?.parentElement.textContent.trim() || p.severity,
+    p.progress ? config.labels.progress[p.progress] || p.progress : null].filter(Boolean).join(" · ");
   const item = el("li", { class: `report state-${r.state}`, "data-id": r.id, "data-state": r.state,
                           "data-case-id": r.receipt && r.receipt.case_id != null ? String(r.receipt.case_id) : null },
     el("div", { class: "report-head" }, el("span", { class: "badge", text: t(state) }), " ",
@@ -487,6 +567,7 @@ function outboxItem(r) {
   if (r.state === "sent" && r.receipt) {
     item.append(el("p", { class: "receipt", text: t("caseReceipt", { case: r.receipt.case_id,
                                                                     time: formatTime(r.receipt.received_at) }) }));
+    if (r.receipt.case_id != null) item.append(sentActions(r));
   }
   if (r.state === "rejected") {
     const reasons = el("ul", { class: "reasons" });
@@ -548,6 +629,22 @@ function rejectedActions(r) {
   });
   actions.append(fix, drop);
   return actions;
+}
+
+// A sent report: a follow-up on the case the server put it in (the receipt's case id).
+function sentActions(r) {
+  const p = r.payload;
+  const facilityId = p.facility_id ?? null;
+  const known = r.facility && facilityId != null && String(r.facility.id) === String(facilityId) ? r.facility : null;
+  const previous = r.followUp && Number(r.followUp.caseId) === Number(r.receipt.case_id) ? r.followUp : null;
+  const target = {
+    caseId: r.receipt.case_id, kind: p.kind, facilityId, lon: p.lon, lat: p.lat, severity: p.severity,
+    name: (known && known.name) || (previous && previous.name)
+      || (facilityId != null ? `#${facilityId}` : t("unregisteredSite")),
+  };
+  const button = el("button", { type: "button", class: "secondary follow-up-button", text: t("followUp") });
+  button.addEventListener("click", () => startFollowUp(target));
+  return el("div", { class: "report-actions" }, button);
 }
 
 let drawing = null;
@@ -617,5 +714,6 @@ showComponents();
 showLocation();
 sync.configure({ reports: config.urls.reports, session: config.urls.session });
 drawOutbox().then(() => sync.start());
+myWork.start({ config, t, el, formatTime, onReportProgress: startFollowUp });
 registerServiceWorker();
 document.documentElement.dataset.fieldReady = "true";

@@ -1,0 +1,99 @@
+// "My work": the open cases assigned to the signed-in crew. Fetched when online and kept on the phone (IndexedDB,
+// next to the outbox) so that the list, and a follow-up report on any of its cases, work with no network.
+import * as outbox from "./outbox.js";
+
+let ui = null; // {config, t, el, formatTime, onReportProgress}
+let refreshing = null;
+let problem = null; // why the last refresh failed (null: it did not; OFFLINE: no answer at all)
+const OFFLINE = "offline";
+
+const key = () => `myWork:${ui.config.user}`; // another account signed in on this phone has its own list
+
+// Fetches the list (when the phone thinks it is online) and keeps it; draws whatever is kept.
+export function refresh() {
+  if (!ui) return Promise.resolve();
+  if (refreshing) return refreshing;
+  refreshing = (async () => {
+    if (navigator.onLine) {
+      status(ui.t("myWorkRefreshing"));
+      try {
+        const signal = "timeout" in AbortSignal ? AbortSignal.timeout(20000) : undefined;
+        const response = await fetch(ui.config.urls.myCases, { headers: { Accept: "application/json" },
+                                                               credentials: "same-origin", cache: "no-store", signal });
+        const body = response.ok ? await response.json().catch(() => null) : null;
+        if (!body || !Array.isArray(body.cases)) {
+          problem = `HTTP ${response.status}`;
+        } else {
+          await outbox.setMeta(key(), { refreshedAt: new Date().toISOString(), cases: body.cases });
+          problem = null;
+        }
+      } catch {
+        // No answer (no network, however the phone reports its connection, or a time-out).
+        problem = OFFLINE;
+      }
+    }
+    await draw();
+  })().finally(() => { refreshing = null; });
+  return refreshing;
+}
+
+function status(text) { document.getElementById("my-work-status").textContent = text; }
+
+function label(group, code) { return (ui.config.labels[group] || {})[code] || String(code).replace(/_/g, " "); }
+
+// The facility (or the place) a follow-up is about, for the form.
+export function target(c) {
+  return { caseId: c.id, name: c.facility_name || ui.t("unregisteredSite"), kind: c.facility_kind || c.kind,
+           facilityId: c.facility_id, lon: c.lon, lat: c.lat, severity: c.worst_severity };
+}
+
+function item(c) {
+  const { t, el, formatTime } = ui;
+  const mine = (c.reports || []).filter((r) => r.reporter === ui.config.user);
+  const lines = [t("workSeverity", { severity: c.worst_severity ? label("severity", c.worst_severity) : "—" })];
+  if (c.hazards && c.hazards.length) lines.push(t("workHazards", { list: c.hazards.map((h) => label("hazard", h)).join(", ") }));
+  const button = el("button", { type: "button", class: "secondary report-progress", text: t("reportProgress") });
+  button.addEventListener("click", () => ui.onReportProgress(target(c)));
+  return el("li", { class: "work-case", "data-case-id": String(c.id), "data-status": c.status },
+    el("div", { class: "report-head" }, el("span", { class: "badge", text: label("caseStatus", c.status) }), " ",
+       el("strong", { text: t("workCase", { case: c.id, name: c.facility_name || t("unregisteredSite") }) })),
+    el("p", { class: "work-detail", text: lines.join(" · ") }),
+    c.assigned_crew ? el("p", { class: "work-crew", text: t("workCrew", { crew: c.assigned_crew }) }) : null,
+    c.last_event_at ? el("p", { class: "work-time", text: t("workLastEvent", { time: formatTime(c.last_event_at) }) })
+      : null,
+    mine.length ? el("p", { class: "work-reports", text: t("workReports", {
+      n: mine.length, time: formatTime(mine[mine.length - 1].observed_at) }) }) : null,
+    el("div", { class: "report-actions" }, button));
+}
+
+// Draws the kept list with when it was refreshed, and why not when the last try failed.
+export async function draw() {
+  const kept = await outbox.getMeta(key()).catch(() => undefined);
+  const list = document.getElementById("my-work-list");
+  const cases = kept ? kept.cases : [];
+  list.replaceChildren(...cases.map(item));
+  list.dataset.count = String(cases.length);
+  const section = document.getElementById("my-work");
+  section.dataset.refreshedAt = kept ? kept.refreshedAt : "";
+  const parts = [];
+  const offline = !navigator.onLine || problem === OFFLINE;
+  if (!kept) {
+    parts.push(ui.t("myWorkNever"));
+    if (!offline && problem) parts.push(`(${problem})`);
+  } else {
+    parts.push(ui.t("myWorkUpdated", { time: ui.formatTime(kept.refreshedAt) }));
+    if (offline) parts.push(ui.t("myWorkOffline"));
+    else if (problem) parts.push(ui.t("myWorkFailed", { reason: problem }));
+    if (!cases.length) parts.push(ui.t("myWorkEmpty"));
+  }
+  status(parts.join(" "));
+}
+
+export function start(options) {
+  ui = options;
+  document.getElementById("my-work-refresh").addEventListener("click", () => refresh());
+  addEventListener("online", () => refresh());
+  addEventListener("offline", () => draw());
+  document.addEventListener("visibilitychange", () => { if (document.visibilityState === "visible") refresh(); });
+  return draw().then(() => refresh());
+}
