@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import psycopg
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -24,7 +25,7 @@ from app.auth import ROLES, requires
 from app.repo import users
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-USERNAME = r"^[A-Za-z0-9_.@-]{1,64}$"
+USERNAME = r"\A[A-Za-z0-9_.@-]{1,64}\Z"  # \Z: "$" would let a trailing newline through
 ACTIONS = {"role": "role changed", "deactivate": "deactivated", "activate": "reactivated",
            "password": "password reset", "revoke_tokens": "API tokens revoked"}
 AUDITED_AS = {"role": "role_changed", "deactivate": "deactivated", "activate": "activated",
@@ -81,13 +82,19 @@ def create_user() -> Response | tuple[str, int]:
     if not form.validate_on_submit():
         return _page(form, error="The account was not created.", status=422, field_errors=form.errors)
     username, role = form.username.data or "", form.role.data or ""
-    with db.connection() as conn:
-        if users.get_by_name(conn, username) is not None:
-            return _page(form, error=f"The user name {username!r} is taken.", status=409)
-        user_id = users.insert(conn, username=username, password_hash=generate_password_hash(form.password.data or ""),
-                               role=role)
-        users.audit(conn, actor_id=current_user.id, entity="user", entity_id=str(user_id), action="created",
-                    after={"username": username, "role": role}, reason="created by an admin")
+    def taken() -> tuple[str, int]:
+        return _page(form, error=f"The user name {username!r} is taken.", status=409)
+
+    try:
+        with db.connection() as conn:
+            if users.get_by_name(conn, username) is not None:
+                return taken()
+            user_id = users.insert(conn, username=username, role=role,
+                                   password_hash=generate_password_hash(form.password.data or ""))
+            users.audit(conn, actor_id=current_user.id, entity="user", entity_id=str(user_id), action="created",
+                        after={"username": username, "role": role}, reason="created by an admin")
+    except psycopg.errors.UniqueViolation:  # the same name created at the same moment by another request
+        return taken()
     flash(f"Created {role} {username}.")
     return redirect(url_for("admin.users_page"), 303)
 
@@ -120,6 +127,8 @@ def _apply(conn: Any, user_id: int, form: ChangeForm) -> str:
     after: dict[str, Any]
     if action == "role":
         role = form.role.data or ""
+        if role not in ROLES:
+            raise Refused(f"Choose the new role: one of {', '.join(ROLES)}.", 422)
         if yourself:
             raise Refused("You cannot change your own role; ask another admin.")
         if account["role"] == "admin" and role != "admin" and account["active"] and not account["other_admins"]:
@@ -132,12 +141,15 @@ def _apply(conn: Any, user_id: int, form: ChangeForm) -> str:
             raise Refused("You cannot deactivate yourself; ask another admin.")
         if not active and account["role"] == "admin" and not account["other_admins"]:
             raise Refused(f"{name} is the last active admin; make another admin first.")
-        users.set_active(conn, user_id, active)  # a deactivated account's sessions and tokens stop working at once
+        users.set_active(conn, user_id, active)  # deactivating ends the account's sessions for good
         after = {"active": active}
+        if not active:  # and its tokens, so that reactivating does not revive a lost phone's access
+            after["tokens_revoked"] = users.revoke_tokens(conn, user_id)
     elif action == "password":
-        if not form.password.data:
-            raise Refused("Give the new password (at least 10 characters).", 422)
-        users.set_password(conn, user_id, generate_password_hash(form.password.data))  # ends the account's sessions
+        password = form.password.data or ""
+        if len(password.strip()) < MIN_PASSWORD or len(password) > 256:
+            raise Refused(f"Give the new password: at least {MIN_PASSWORD} characters, not only spaces.", 422)
+        users.set_password(conn, user_id, generate_password_hash(password))  # ends the account's sessions
         before, after = {}, {"password": "reset"}
     else:
         before, after = {}, {"tokens_revoked": users.revoke_tokens(conn, user_id)}

@@ -28,7 +28,7 @@ class User:
     id: int
     username: str
     role: str
-    password_tag: str  # changes with the password, so a new password ends every other session
+    password_tag: str  # changes with the password and the session epoch, ending every other session
     via_token: bool = False
 
     is_authenticated = True
@@ -45,7 +45,8 @@ class User:
 def _user(row: dict[str, Any] | None, *, via_token: bool = False) -> User | None:
     if row is None or not row["active"]:
         return None
-    tag = hashlib.sha256(row["password_hash"].encode()).hexdigest()[:16]
+    # A new password or a new session epoch (deactivation) changes the tag, which ends the account's sessions.
+    tag = hashlib.sha256(f"{row['password_hash']}:{row.get('session_epoch', 0)}".encode()).hexdigest()[:16]
     return User(id=row["id"], username=row["username"], role=row["role"], password_tag=tag, via_token=via_token)
 
 

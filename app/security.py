@@ -75,8 +75,9 @@ def init_app(app: Flask) -> None:
     def check_csrf() -> None:
         if request.method not in UNSAFE or bearer_requested() or request.endpoint is None:
             return
-        if not current_user.is_authenticated and required_role(request.endpoint) not in (None, ANYONE):
-            return  # the view refuses anonymous callers with 401 anyway; say that rather than "CSRF"
+        role = required_role(request.endpoint)
+        if role not in (None, ANYONE) and (not current_user.is_authenticated or not current_user.has(role)):
+            return  # the view refuses them (401 or 403) before reading anything; say that rather than "CSRF"
         csrf.protect()
 
     @app.errorhandler(RateLimited)

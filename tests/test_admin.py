@@ -90,6 +90,7 @@ def test_an_admin_creates_an_account_that_can_sign_in(own, boss):
     ({"username": "shortpw", "role": "crew", "password": "short"}, 422, "password"),
     ({"username": "norole", "role": "superuser", "password": PASSWORD}, 422, "role"),
     ({"username": "worker", "role": "crew", "password": PASSWORD}, 409, None),
+    ({"username": "eve\n", "role": "crew", "password": PASSWORD}, 422, "username"),  # "$" would let it through
 ])
 def test_a_bad_new_account_is_refused_and_nothing_is_made(own, boss, fields, status, field):
     app, _ = own
@@ -124,6 +125,38 @@ def test_role_change_is_audited_with_before_after_and_reason(own, boss):
     assert "moved to a field crew" in page
 
 
+@pytest.mark.parametrize("fields", [
+    {"action": "role", "role": ""},
+    {"action": "role"},
+    {"action": "password", "password": " " * 12},
+    {"action": "password"},
+    {"action": "nonsense"},
+])
+def test_a_bad_change_is_422_and_changes_nothing(own, boss, fields):
+    app, _ = own
+    name, target = new_account(app, "coordinator")
+    response = post_change(boss, target, reason="checking", **fields)
+    assert response.status_code == 422, response.get_data(as_text=True)[:300]
+    assert [e["action"] for e in history(app, target)] == ["created", "token_created"]
+    assert sign_in(app.test_client(), name).status_code == 302  # the password still works
+
+
+def test_concurrent_creates_of_one_name_make_one_account(own):
+    from tests.conftest import at_once
+
+    app, _ = own
+    admins = [app.test_client() for _ in range(4)]
+    tokens = []
+    for client in admins:
+        sign_in(client, "boss")
+        tokens.append(csrf_from(client.get("/admin/users").get_data(as_text=True)))
+    name = f"twin-{uuid.uuid4().hex[:6]}"
+    statuses = at_once([lambda c=c, t=t: c.post("/admin/users", data={
+        "csrf_token": t, "username": name, "role": "crew", "password": PASSWORD}).status_code
+        for c, t in zip(admins, tokens, strict=True)])
+    assert sorted(statuses) == [303, 409, 409, 409]
+
+
 def test_a_change_without_a_reason_changes_nothing(own, boss):
     app, _ = own
     _, target = new_account(app, "coordinator")
@@ -132,7 +165,7 @@ def test_a_change_without_a_reason_changes_nothing(own, boss):
     assert [e["action"] for e in history(app, target)] == ["created", "token_created"]
 
 
-def test_deactivation_ends_sessions_and_tokens_at_once_and_reactivation_restores(own, boss):
+def test_deactivation_ends_sessions_and_tokens_for_good(own, boss):
     app, _ = own
     name = f"acct-{uuid.uuid4().hex[:8]}"
     token = create_accounts(app, {name: "crew"})[name]
@@ -144,8 +177,13 @@ def test_deactivation_ends_sessions_and_tokens_at_once_and_reactivation_restores
     assert api_client(app, token).get("/api/session").status_code == 401
     assert sign_in(app.test_client(), name).status_code == 401
     assert post_change(boss, target, action="activate", reason="phone found").status_code == 303
-    assert api_client(app, token).get("/api/session").status_code == 200
-    assert [e["action"] for e in history(app, target)][-2:] == ["deactivated", "activated"]
+    # Reactivating does not revive what a lost phone held: its session and its token stay dead.
+    assert phone.get("/api/session").status_code == 401
+    assert api_client(app, token).get("/api/session").status_code == 401
+    assert sign_in(app.test_client(), name).status_code == 302
+    events = history(app, target)
+    assert [e["action"] for e in events][-2:] == ["deactivated", "activated"]
+    assert events[-2]["after"] == {"active": False, "tokens_revoked": 1}
 
 
 def test_password_reset_ends_sessions_and_revoking_tokens_stops_them(own, boss):

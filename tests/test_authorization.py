@@ -127,3 +127,27 @@ def test_crew_sees_only_their_own_reports(demo_loaded, tokens):
     assert mine["id"] not in {f["id"] for f in other.get("/api/reports").json["features"]}
     coordinator = api_client(demo_loaded, tokens["coordinator"])
     assert coordinator.get(f"/api/reports/{mine['id']}").status_code == 200
+
+
+@pytest.mark.parametrize("who", ["crew", "coordinator"])
+def test_a_signed_in_user_without_the_role_gets_403_before_any_csrf_check(demo_loaded, db, who):
+    """A form post without a CSRF token from someone who lacks the role is refused as forbidden, and shows nothing
+    of the page (a CSRF error page could otherwise render what the role would see)."""
+    from tests.test_sessions import sign_in
+
+    client = demo_loaded.test_client()
+    assert sign_in(client, who).status_code == 302
+    case_id = db.execute("SELECT max(id) AS id FROM damage_case").fetchone()["id"] or 1
+    args = {**SAMPLE_ARGS, "case_id": case_id}
+    checked = 0
+    for rule, method in routes(demo_loaded):
+        needed = EXPECTED[rule.endpoint]
+        if method not in ("POST", "PUT", "PATCH", "DELETE") or needed == "anyone" or \
+                ORDER.index(who) >= ORDER.index(needed):
+            continue
+        url = rule.build({k: v for k, v in args.items() if k in rule.arguments})[1]
+        response = client.open(url, method=method, data={"action": "confirm"})
+        assert response.status_code == 403, f"{method} {url}: {response.status_code}"
+        assert "<main>" not in response.get_data(as_text=True), f"{method} {url} rendered a page"
+        checked += 1
+    assert checked >= 2

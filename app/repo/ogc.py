@@ -26,7 +26,8 @@ class Query:
 
 
 # Each statement returns the matched count and one page of GeoJSON features. Facilities have no time of their own,
-# so `since`/`before` do not filter them; cases filter on opened_at and reports on observed_at, as the exports do.
+# so `since`/`before` do not filter them; cases filter on opened_at and reports on observed_at (OGC's datetime is
+# the features' own time), unlike the map and the exports, whose window is on when reports were received.
 ITEMS = {
     "facilities": """
 SELECT count(*) OVER () AS matched, json_build_object(

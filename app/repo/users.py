@@ -7,15 +7,15 @@ from typing import Any
 
 from app.repo import Conn
 
+ACCOUNT = "SELECT id, username, role, active, password_hash, session_epoch FROM app_user"
+
 
 def get(conn: Conn, user_id: int) -> dict[str, Any] | None:
-    return conn.execute("SELECT id, username, role, active, password_hash FROM app_user WHERE id = %s",
-                        (user_id,)).fetchone()
+    return conn.execute(ACCOUNT + " WHERE id = %s", (user_id,)).fetchone()
 
 
 def get_by_name(conn: Conn, username: str) -> dict[str, Any] | None:
-    return conn.execute("SELECT id, username, role, active, password_hash FROM app_user WHERE username = %s",
-                        (username,)).fetchone()
+    return conn.execute(ACCOUNT + " WHERE username = %s", (username,)).fetchone()
 
 
 def count(conn: Conn) -> int:
@@ -46,7 +46,7 @@ def insert_token(conn: Conn, *, user_id: int, token_hash: str, label: str | None
 def user_for_token(conn: Conn, token_hash: str) -> dict[str, Any] | None:
     """The active user of a live token; marks the token used (at most once a minute)."""
     row = conn.execute(
-        """SELECT u.id, u.username, u.role, u.active, u.password_hash, t.id AS token_id
+        """SELECT u.id, u.username, u.role, u.active, u.password_hash, u.session_epoch, t.id AS token_id
            FROM api_token t JOIN app_user u ON u.id = t.user_id
            WHERE t.token_hash = %s AND t.revoked_at IS NULL AND u.active""",
         (token_hash,),
@@ -107,7 +107,10 @@ def lock_for_change(conn: Conn, user_id: int) -> dict[str, Any] | None:
 
 
 def set_active(conn: Conn, user_id: int, active: bool) -> None:
-    conn.execute("UPDATE app_user SET active = %s WHERE id = %s", (active, user_id))
+    """Activate or deactivate; deactivating also ends every session for good (a new session epoch)."""
+    conn.execute("""UPDATE app_user SET active = %(active)s,
+                           session_epoch = session_epoch + CASE WHEN %(active)s THEN 0 ELSE 1 END
+                    WHERE id = %(id)s""", {"active": active, "id": user_id})
 
 
 def revoke_tokens(conn: Conn, user_id: int) -> int:
