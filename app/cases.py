@@ -198,8 +198,8 @@ def _case_view(conn: Conn, case_id: int) -> dict[str, Any]:
 
 
 def _duplicates(conn: Conn, case_id: int) -> list[dict[str, Any]]:
-    return repo.duplicates(conn, case_id, distance_m=float(current_app.config.get("DUPLICATE_DISTANCE_M", 300.0)),
-                           window_h=float(current_app.config.get("DUPLICATE_WINDOW_H", 48.0)))
+    return repo.duplicates(conn, case_id, distance_m=float(current_app.config["DUPLICATE_DISTANCE_M"]),
+                           window_h=float(current_app.config["DUPLICATE_WINDOW_H"]))
 
 
 def _page(case_id: int, *, status: int = 200, errors: Mapping[str, str] | None = None) -> tuple[str, int]:

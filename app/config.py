@@ -52,6 +52,8 @@ def defaults() -> dict[str, Any]:
         "REPORT_MAX_BYTES": 64 * 1024,
         "PHOTO_MAX_BYTES": 8 * 1024 * 1024,
         "MATCH_DISTANCE_M": 250.0,
+        "DUPLICATE_DISTANCE_M": 300.0,  # suggested duplicates: cases within this distance…
+        "DUPLICATE_WINDOW_H": 48.0,  # …and opened within this many hours of each other
         "PLAN_MAX_SECONDS": 10.0,  # the longest local search a plan request may ask for
         "PERSONS_PER_CUSTOMER": 2.5,  # for customers interrupted and customer-minutes interrupted
         "SECURE_COOKIES": False,  # set FLASK_SECURE_COOKIES=true when served over HTTPS
