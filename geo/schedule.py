@@ -3,12 +3,16 @@
 Public API:
     plan(network, *, crews=1, time_limit_s=5.0, critical_sites=(), persons_per_customer=2.5) -> Plan
     lower_bound(tree, *, crews, weighted=True) -> float   a proven lower bound on any k-crew plan's cost
+    gap(value, bound), improvement(value, naive)            relative distance to the bound, saving against naive
 
 Crews work back to back from hour 0 and need not respect physical precedence: a crew may repair B while its
 upstream A is still broken; B then restores nobody until A is done. A facility gets power at the earliest
 hour some path from a source has all its damaged facilities repaired (radial: the latest finish on its path).
 The objective is people-equivalent-hours without power (people plus critical-site weights); `phu` and the
-`phu_*` figures are the same quantity in plain people. With one crew on a radial network the plan is the
+`phu_*` figures are the same quantity in plain people, for information. The plan never costs more than the
+naive plan on the objective (the naive plan is one of the starting points and local search only improves),
+but with critical sites it may cost more in plain people: it restores a hospital's feeder before a larger
+area with nobody critical in it (a note then says so). With one crew on a radial network the plan is the
 exact Horn order; otherwise it is the better of two list schedules (Horn order, naive order) improved by
 moves and swaps within and between crews until no move helps or the time budget runs out (`converged`
 says which). The search stops once `time_limit_s` has passed since the call began; the construction, the
@@ -56,7 +60,12 @@ class Kpis:
 
 @dataclass(frozen=True)
 class Quality:
-    """The plan's cost next to the naive plan and a lower bound on the optimum, weighted and in plain people."""
+    """The plan's cost next to the naive plan and a lower bound on the optimum, weighted and in plain people.
+
+    The plan minimises `objective` (people plus critical-site weights): objective_lower_bound <= objective <=
+    naive_objective always holds. The `phu*` figures are the same plan in plain people, for information:
+    phu_lower_bound <= phu holds too, but with critical sites phu may exceed naive_phu.
+    """
 
     objective: float
     naive_objective: float
@@ -302,20 +311,26 @@ def plan(
         notes.append("meshed network: the ranking is a heuristic on a shortest-repair spanning tree; "
                      "energisation is simulated exactly by reachability")
     if crews > 1:
-        notes.append("k >= 2 crews is NP-hard: list schedule plus local search; quality.gap bounds the distance "
-                     "from the optimum")
+        notes.append("k >= 2 crews is NP-hard: list schedule plus local search; the gap to the lower bound bounds "
+                     "the distance from the optimum")
     if not converged:
         notes.append(f"local search stopped at the time limit ({time_limit_s:g} s) before reaching a local optimum")
+    quality = Quality(
+        objective=float(weight @ e), naive_objective=float(weight @ naive_e),
+        objective_lower_bound=lower_bound(tree, crews=crews, weighted=True),
+        phu=float(people @ e), naive_phu=float(people @ naive_e),
+        phu_lower_bound=lower_bound(tree, crews=crews, weighted=False),
+    )
+    if quality.phu > quality.naive_phu + 1e-9 * max(1.0, quality.naive_phu):
+        notes.append(
+            f"critical sites: the plan minimises people-equivalent-hours ({quality.objective:,.0f}, naive plan "
+            f"{quality.naive_objective:,.0f}) and so leaves plain people without power longer than the naive plan "
+            f"({quality.phu:,.0f} vs {quality.naive_phu:,.0f} people-hours)")
     return Plan(
         crews=crew_plans,
         etr_hours={ids[j]: float(e[outage.job_node[j]]) for j in range(len(ids))},
         kpis=_kpis(e, people, persons_per_customer),
-        quality=Quality(
-            objective=float(weight @ e), naive_objective=float(weight @ naive_e),
-            objective_lower_bound=lower_bound(tree, crews=crews, weighted=True),
-            phu=float(people @ e), naive_phu=float(people @ naive_e),
-            phu_lower_bound=lower_bound(tree, crews=crews, weighted=False),
-        ),
+        quality=quality,
         exact=exact,
         converged=converged,
         notes=tuple(notes),
@@ -335,3 +350,13 @@ def gap(value: float, bound: float) -> float | None:
     if value <= bound or math.isclose(value, bound, rel_tol=1e-12, abs_tol=1e-9):
         return 0.0
     return (value - bound) / bound if bound > 0 else None
+
+
+def improvement(value: float, naive: float) -> float | None:
+    """Relative saving of a cost against the naive plan's, (naive - value) / naive: negative when worse.
+
+    0 when both are 0; None when only the naive cost is 0 (no finite ratio).
+    """
+    if naive > 0:
+        return (naive - value) / naive
+    return 0.0 if value <= 0 else None
