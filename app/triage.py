@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,12 +77,22 @@ def _bumps(placed: dict[str, dict[str, Any]]) -> tuple[CriticalSite, ...]:
                  for node, case in placed.items() if case.get("priority_bump"))
 
 
-def _explain_bump(situation: Situation, node: str, explanation: str) -> str:
+def _explain(situation: Situation, node: str, explanation: str) -> str:
+    """The engine's sentence with what coordinators set on the case: an override of its repair hours and a
+    priority bump, each with who set it and why."""
     case = situation.cases[node]
-    if not case.get("priority_bump"):
-        return explanation
-    return (f"{explanation}; priority raised by {case.get('bump_by') or 'a coordinator'} "
-            f"(+{float(case['priority_bump']):g} people-equivalents): {case.get('bump_reason') or 'no reason given'}")
+    said: list[str] = []
+    if case["repair_hours_override"] is not None:
+        said.append(f"{float(case['repair_hours_override']):g} h repair (override by "
+                    f"{case.get('override_by') or 'a coordinator'}: {_reason(case.get('override_reason'))})")
+    if case.get("priority_bump"):
+        said.append(f"priority raised by {case.get('bump_by') or 'a coordinator'} "
+                    f"(+{float(case['priority_bump']):g} people-equivalents): {_reason(case.get('bump_reason'))}")
+    return "; ".join([explanation.removesuffix("."), *said]) + "." if said else explanation
+
+
+def _reason(reason: str | None) -> str:
+    return (reason.rstrip(".") or reason) if reason else "no reason given"  # the sentence ends with its own stop
 
 
 def _case_fields(situation: Situation, node: str) -> dict[str, Any]:
@@ -95,6 +106,15 @@ def _case_fields(situation: Situation, node: str) -> dict[str, Any]:
                                for s in situation.critical_sites if s.facility == node and s.kind != "priority_bump"]}
 
 
+def dark_areas(situation: Situation, etr_hours: Mapping[str, float]) -> list[dict[str, Any]]:
+    """Each area without power now (its facility's own people), with the hour a plan's ETRs bring it back."""
+    network = situation.network
+    areas = area_etr({f.id: f.parents for f in network.facilities},
+                     [network.facilities[i].id for i in network.order], etr_hours)
+    return [{"facility_id": situation.facility_ids[f.id], "facility": f.id, "population": f.population,
+             "etr_hours": areas[f.id]} for f in network.facilities if areas[f.id] > 0]
+
+
 @bp.get("/triage")
 @requires("coordinator")
 def triage() -> Response:
@@ -106,7 +126,7 @@ def triage() -> Response:
         "gain_now": r.gain_now, "gain_with_blockers": r.gain_with_blockers, "population_served": r.population_served,
         "blocked_by": [situation.cases[b]["case_id"] for b in r.blocked_by],
         "blocked_by_facilities": list(r.blocked_by),
-        "explanation": _explain_bump(situation, r.id, r.explanation),
+        "explanation": _explain(situation, r.id, r.explanation),
     } for r in ranked]
     return jsonify({"queue": queue, "unplaced": situation.unplaced, "exact": situation.network.radial,
                     "objective": "people-hours without power, critical sites weighted in people-equivalents"})
@@ -123,24 +143,16 @@ def plan_for_crews() -> Response:
     result = plan(situation.network, crews=crews, time_limit_s=time_limit_s,
                   critical_sites=situation.critical_sites,
                   persons_per_customer=current_app.config["PERSONS_PER_CUSTOMER"])
-    network = situation.network
-    order = [network.facilities[i].id for i in network.order]
-    parents = {f.id: f.parents for f in network.facilities}
-    areas = area_etr(parents, order, result.etr_hours)
-    naive_areas = area_etr(parents, order, result.naive_etr_hours)
     q = result.quality
     return jsonify({
         "crews": [[{**_case_fields(situation, job.id), "start_hours": job.start_hours,
                     "finish_hours": job.finish_hours} for job in crew] for crew in result.crews],
         "etr_by_case": {str(situation.cases[f]["case_id"]): h for f, h in result.etr_hours.items()},
-        "etr_by_area": [{"facility_id": situation.facility_ids[f.id], "facility": f.id, "population": f.population,
-                         "etr_hours": areas[f.id]} for f in network.facilities if areas[f.id] > 0],
+        "etr_by_area": dark_areas(situation, result.etr_hours),
         "naive_crews": [[{"case_id": situation.cases[job.id]["case_id"], "facility": job.id,
                           "start_hours": job.start_hours, "finish_hours": job.finish_hours} for job in crew]
                         for crew in result.naive_crews],
-        "naive_etr_by_area": [{"facility_id": situation.facility_ids[f.id], "facility": f.id,
-                               "population": f.population, "etr_hours": naive_areas[f.id]}
-                              for f in network.facilities if naive_areas[f.id] > 0],
+        "naive_etr_by_area": dark_areas(situation, result.naive_etr_hours),
         "kpis": vars(result.kpis),
         "quality": {**vars(q), "gap": gap(q.phu, q.phu_lower_bound),
                     "improvement_vs_naive": (q.naive_phu - q.phu) / q.naive_phu if q.naive_phu else 0.0},

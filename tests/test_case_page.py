@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
 
 import psycopg
 import pytest
@@ -55,11 +56,13 @@ def test_actions_through_the_page_forms(live_server, page, hostile_case, db):
 
 
 def test_sitrep_prints_counts_people_without_power_and_plans(live_server, page, hostile_case):
+    violations: list[str] = []
+    page.on("console", lambda msg: violations.append(msg.text) if "Content Security Policy" in msg.text else None)
     login(page, live_server, "coordinator")
     page.goto(f"{live_server}/sitrep")
     assert "People without power now" in page.inner_text("main")
     assert page.locator("#by-status tbody tr").count() >= 1
-    assert page.js_errors == []
+    assert page.js_errors == [] and violations == []
 
 
 # The page's forms without a browser: bad input is answered with the page and the error next to the field.
@@ -77,14 +80,19 @@ def desk(new_database):
     app.extensions["db_pool"].close()
 
 
-def new_case(desk, lon: float = 30.0) -> int:
+def new_report(desk, lon: float = 30.0) -> dict:
+    """A report at a site of its own (no facility), which opens a case of its own."""
     app, tokens, _, _ = desk
     body = {"id": str(uuid.uuid4()), "lon": lon + uuid.uuid4().int % 10_000 / 1e6, "lat": -20.0, "kind": "other",
             "severity": "severe", "status": "out_of_service", "notes": "desk test",
             "observed_at": (datetime.now(UTC) - timedelta(minutes=3)).isoformat()}
     response = api_client(app, tokens["desk_crew"]).post("/api/reports", json=body)
     assert response.status_code == 201, response.json
-    return response.json["report"]["case_id"]
+    return response.json["report"]
+
+
+def new_case(desk, lon: float = 30.0) -> int:
+    return new_report(desk, lon)["case_id"]
 
 
 def state(url: str, *case_ids: int) -> list:
@@ -248,3 +256,118 @@ def test_the_assign_form_offers_the_active_crew_accounts_and_keeps_the_one_assig
     html = answer(desk, case_id, 422, action="assign", crew="Crew C", crew_account="desk_gone")
     assert "is deactivated" in shown_error(html, "assign", "crew_account")
     assert '<option value="desk_gone" selected>' in html  # the sent value comes back, with the error next to it
+
+
+class CasePage(HTMLParser):
+    """The history table's rows (header -> cell text, and the links in each row) and the reports' images."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.headers: list[str] = []
+        self.rows: list[dict] = []
+        self.images: list[dict] = []  # the img's attributes, its report's element id and the link around it
+        self._in_events = False
+        self._cell: list[str] | None = None
+        self._report: str | None = None
+        self._link: str | None = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "table":
+            self._in_events = attrs.get("class") == "events"
+        elif self._in_events and tag == "tr":
+            self.rows.append({"links": []})
+        elif self._in_events and tag in ("th", "td"):
+            self._cell = []
+        elif tag == "li" and "report" in (attrs.get("class") or "").split():
+            self._report = attrs.get("id")
+        elif tag == "a":
+            self._link = attrs.get("href")
+            if self._in_events and self.rows:
+                self.rows[-1]["links"].append(attrs.get("href"))
+        elif tag == "img":
+            self.images.append({**attrs, "report": self._report, "link": self._link})
+
+    def handle_endtag(self, tag):
+        if tag == "table":
+            self._in_events = False
+        elif tag == "a":
+            self._link = None
+        elif tag == "li":
+            self._report = None
+        elif self._in_events and tag in ("th", "td") and self._cell is not None:
+            text = " ".join("".join(self._cell).split())
+            if tag == "th":
+                self.headers.append(text)
+            else:
+                row = self.rows[-1]
+                row[self.headers[len(row) - 1]] = text
+            self._cell = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def case_page(desk, case_id: int) -> tuple[str, CasePage]:
+    response = desk[2].get(f"/cases/{case_id}")
+    assert response.status_code == 200
+    parsed = CasePage()
+    parsed.feed(response.get_data(as_text=True))
+    return response.get_data(as_text=True), parsed
+
+
+def test_the_history_shows_what_each_action_changed_as_text(desk):
+    report = new_report(desk)
+    case_id, other = report["case_id"], new_case(desk)
+    for form in ({"action": "override_hours", "hours": "6", "reason": "crew <b>estimate</b>"},
+                 {"action": "override_hours", "hours": "4.5", "reason": "spare on site"},
+                 {"action": "bump_priority", "bump": "1500", "reason": "feeds the hospital"},
+                 {"action": "assign", "crew": "Crew <i>9</i>", "crew_account": "desk_crew", "reason": "closest"},
+                 {"action": "assign", "crew": "Crew 10", "crew_account": "", "reason": "Crew 9 is needed elsewhere"},
+                 {"action": "merge", "duplicate_id": str(other)}):
+        assert post(desk, case_id, **form).status_code == 303
+    html, page = case_page(desk, case_id)
+    assert page.headers == ["When (UTC)", "Who", "What", "Status", "Why"]
+    rows = [(row["Who"], row["What"], row["Why"]) for row in page.rows[1:]]
+    assert rows == [
+        ("system", "opened", "report at a site with no registered facility nearby"),
+        ("desk_crew", f"report added: report {report['id'][:8]}", ""),
+        ("desk_coord", "override hours: 6 h (no override before)", "crew <b>estimate</b>"),
+        ("desk_coord", "override hours: 4.5 h (was 6 h)", "spare on site"),
+        ("desk_coord", "bump priority: +1,500 people-equivalents", "feeds the hospital"),
+        ("desk_coord", "assign: Crew <i>9</i> (crew account desk_crew)", "closest"),
+        ("desk_coord", "assign: Crew 10 (no crew account; was desk_crew)", "Crew 9 is needed elsewhere"),
+        ("desk_coord", f"merge: case {other} merged into this one", ""),
+    ]
+    anchor = f"report-{report['id']}"
+    assert page.rows[2]["links"] == [f"#{anchor}"] and f'id="{anchor}"' in html  # the report, on this page
+    assert page.rows[-1]["links"] == [f"/cases/{other}"]
+    # User text is shown as text: escaped in the HTML, never markup.
+    assert "<i>9</i>" not in html and "Crew &lt;i&gt;9&lt;/i&gt;" in html
+    assert "<b>estimate</b>" not in html and "crew &lt;b&gt;estimate&lt;/b&gt;" in html
+    # The merged case says where it went, with a link back.
+    _, merged = case_page(desk, other)
+    last = merged.rows[-1]
+    assert (last["What"], last["Status"], last["links"]) == (
+        f"merged into case {case_id}", "reported → duplicate", [f"/cases/{case_id}"])
+
+
+JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 200
+
+
+def test_a_reports_photo_shows_as_a_thumbnail_whose_src_serves_the_photo(desk):
+    app, tokens, browser, _ = desk
+    report, bare = new_report(desk), new_report(desk)
+    photo = str(uuid.uuid4())
+    crew = api_client(app, tokens["desk_crew"])
+    response = crew.put(f"/api/reports/{report['id']}/photos/{photo}", data=JPEG, content_type="image/jpeg")
+    assert response.status_code == 201
+    _, page = case_page(desk, report["case_id"])
+    assert len(page.images) == 1
+    image = page.images[0]
+    assert image["class"] == "thumb" and image["report"] == f"report-{report['id']}"
+    assert image["src"] == f"/api/reports/{report['id']}/photos/{photo}" == image["link"]  # same origin: CSP allows
+    fetched = browser.get(image["src"])  # as the coordinator's browser would
+    assert fetched.status_code == 200 and fetched.data == JPEG and fetched.mimetype == "image/jpeg"
+    assert case_page(desk, bare["case_id"])[1].images == []  # a report without photos shows none

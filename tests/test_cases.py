@@ -102,6 +102,30 @@ def test_every_workflow_action_writes_one_event_with_who_what_and_why(world):
     assert bump["data"] == {"before": {"priority_bump": 0.0}, "after": {"priority_bump": 500}}
 
 
+@pytest.mark.parametrize("steps", [[], [{"action": "confirm"}]])
+def test_reject_writes_one_event_with_its_reason_and_closes_the_case(world, steps):
+    app, tokens, _, url = world
+    case_id = fresh_case(app, tokens, lon=24.0 + len(steps))
+    for step in steps:
+        assert act(app, tokens, case_id, **step).status_code == 200
+    previous = case_row(url, case_id)["status"]
+    before = events(url, case_id)
+    reason = "  not our asset: a <b>private</b> line  "
+    response = act(app, tokens, case_id, action="reject", reason=reason)
+    assert response.status_code == 200 and response.json["case"]["status"] == "rejected"
+    new = events(url, case_id)[len(before):]
+    assert len(new) == 1
+    event = new[0]
+    assert (event["action"], event["username"], event["from_status"], event["to_status"]) == (
+        "reject", "coord", previous, "rejected")
+    assert event["reason"] == reason.strip()  # stored as sent, trimmed; escaped only where it is shown
+    assert event["data"] == {"before": {"status": previous}, "after": {"status": "rejected"}}
+    assert case_row(url, case_id)["status"] == "rejected"
+    # Closed: nothing further, and the refusal writes nothing.
+    assert act(app, tokens, case_id, action="reject", reason="again").status_code == 409
+    assert len(events(url, case_id)) == len(before) + 1
+
+
 @pytest.mark.parametrize(("body", "field"), [
     ({"action": "reject"}, "reason"),
     ({"action": "reject", "reason": "   "}, "reason"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from tests.conftest import login
@@ -154,3 +156,56 @@ def test_cases_can_be_coloured_by_triage_rank(live_server, page, client, coordin
     page.select_option("#colour", "status")
     page.wait_for_selector(f"path.case-{first}[fill='{colour[top['status']]}']")
     assert page.js_errors == []
+
+
+def test_a_queue_row_shows_blockers_default_hours_critical_sites_hazards_and_the_override(
+        live_server, page, client, coordinator, db):
+    # Two free demo substations, the second fed through the first for this test only (the demo has no feed links),
+    # with a hospital on the second; both damaged, the second with no repair hours given.
+    upstream = damage(client, db, repair_hours=4)
+    below = free_facility(db)
+    site = f"queue-row-{uuid.uuid4()}"
+    db.execute("INSERT INTO feed_link (parent_id, child_id, origin) VALUES (%s, %s, 'given')",
+               (upstream["facility"]["id"], below["id"]))
+    db.execute("INSERT INTO critical_site (external_id, name, kind, weight, facility_id, geom) "
+               "VALUES (%s, 'Queue Row Hospital', 'hospital', 1200, %s, ST_Point(%s, %s, 4326))",
+               (site, below["id"], below["lon"], below["lat"]))
+    cases = [upstream["case_id"]]
+    try:
+        body = report(facility_id=below["id"], lon=below["lon"], lat=below["lat"], repair_hours=None,
+                      severity="severe", hazards=["fire", "live_wires"])
+        response = client.post("/api/reports", json=body)
+        assert response.status_code == 201, response.json
+        case_id = response.json["report"]["case_id"]
+        cases.append(case_id)
+        assert coordinator.post(f"/api/cases/{upstream['case_id']}/actions", json={
+            "action": "override_hours", "hours": 3, "reason": "spare <parts> on site"}).status_code == 200
+        queue = {r["case_id"]: r for r in coordinator.get("/api/triage").json["queue"]}
+        expected = queue[case_id]
+        assert expected["blocked_by"] == [upstream["case_id"]] and expected["repair_hours_is_default"]
+
+        open_map(page, live_server)
+        row = page.locator(f"#queue li[data-case-id='{case_id}']")
+        row.wait_for()
+        facts = row.locator(".facts").all_inner_texts()
+        assert f"blocked by: {expected['blocked_by_facilities'][0]}" in facts
+        assert "critical sites: hospital (1,200)" in facts
+        assert "hazards: fire, live_wires" in facts
+        badge = row.locator(".badge")
+        assert badge.inner_text() == "default"
+        assert badge.get_attribute("title") == expected["repair_hours_source"] == "default for a severe substation"
+        assert f"{expected['repair_hours']:g} h repair" in facts[0]
+        assert row.locator(".why").inner_text() == expected["explanation"]
+        # The upstream row: the override's hours, who set it and why, as text; no default badge.
+        top = page.locator(f"#queue li[data-case-id='{upstream['case_id']}']")
+        why = top.locator(".why").inner_text()
+        assert why.endswith("; 3 h repair (override by coordinator: spare <parts> on site).")
+        assert top.locator(".badge").count() == 0
+        assert int(top.get_attribute("data-rank")) < int(row.get_attribute("data-rank"))
+        assert page.js_errors == []
+    finally:
+        db.execute("DELETE FROM feed_link WHERE parent_id = %s AND child_id = %s",
+                   (upstream["facility"]["id"], below["id"]))
+        db.execute("DELETE FROM critical_site WHERE external_id = %s", (site,))
+        for done in cases:  # leave no open damage of this test in the shared queue
+            coordinator.post(f"/api/cases/{done}/actions", json={"action": "reject", "reason": "test over"})

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
+from xml.etree import ElementTree
 
 import psycopg
 import pytest
@@ -26,7 +28,7 @@ DAMAGE = {
     "Sitrep Alder": (4, [{"action": "confirm"}]),
     "Sitrep Birch": (3, [{"action": "assign", "crew": "B team"}, {"action": "start_repair"},
                          {"action": "temporarily_restore", "reason": "mobile generator"}]),
-    "Sitrep Dunmore": (2, [{"action": "confirm"}, {"action": "assign", "crew": "D team"}, {"action": "start_repair"}]),
+    "Sitrep Dunmore": (1, [{"action": "confirm"}, {"action": "assign", "crew": "D team"}, {"action": "start_repair"}]),
     "Sitrep Elm": (5, [{"action": "confirm"}, {"action": "start_repair"}, {"action": "repaired"}]),
 }
 
@@ -174,3 +176,108 @@ def test_the_report_counts_the_cases_left_out_of_the_plan(sitrep):
     unplaced = sitrep["coord"].get("/api/triage").json["unplaced"]
     assert [c["case_id"] for c in unplaced] == [sitrep["unplaced"]]
     assert "1 open case(s) at sites with no registered facility are not in the plan" in sitrep["html"]
+
+
+def figure(sitrep, crews: int) -> ElementTree.Element:
+    """The chart of the plan for `crews` (a figure with an inline SVG, well-formed as XML)."""
+    match = re.search(rf'<figure class="restoration" id="chart-{crews}">.*?</figure>', sitrep["html"], re.S)
+    assert match, f"no chart for {crews} crews"
+    return ElementTree.fromstring(match.group(0))
+
+
+def curve(chart: ElementTree.Element, name: str) -> list[tuple[float, float]]:
+    lines = chart.findall(f".//polyline[@class='{name}']")
+    assert len(lines) == 1
+    return [(float(t), float(p)) for t, p in (point.split(",") for point in lines[0].get("points").split())]
+
+
+def jumps(points: list[tuple[float, float]]) -> dict[float, float]:
+    """People who get power back at each hour, read off a step curve (which only goes right or up)."""
+    found: dict[float, float] = {}
+    for (t0, p0), (t1, p1) in zip(points, points[1:], strict=False):
+        assert (t0 == t1 and p1 > p0) or (p0 == p1 and t1 > t0), "not a rising step curve"
+        if t0 == t1:
+            found[t0] = found.get(t0, 0) + p1 - p0
+    return found
+
+
+def by_hour(areas: list[dict]) -> dict[float, float]:
+    found: dict[float, float] = {}
+    for area in areas:
+        if area["population"] > 0:
+            found[area["etr_hours"]] = found.get(area["etr_hours"], 0) + area["population"]
+    return found
+
+
+# By hand: with 1 crew the plan repairs Dunmore (700 people, 1 h) before Alder (1,500 people with its lane, 4 h):
+# 700 x 1 + 1,500 x 5 = 8,200 people-hours; the naive order (largest population served first) the other way round:
+# 1,500 x 4 + 700 x 5 = 9,500. With 3 crews both repair the two at once: 700 x 1 + 1,500 x 4 = 6,700.
+BY_HAND = {1: (8200, 9500), 3: (6700, 6700)}
+
+
+@pytest.mark.parametrize("crews", [1, 3])
+def test_the_chart_draws_the_plan_and_the_naive_order_from_the_plan_apis_areas(sitrep, crews):
+    api = sitrep["coord"].get(f"/api/plan?crews={crews}").json
+    chart = figure(sitrep, crews)
+    assert chart.find("svg") is not None and chart.find("svg/title") is not None
+    ours, naive = curve(chart, "plan"), curve(chart, "naive")
+    everyone = api["kpis"]["affected_population"]
+    assert everyone == 2200
+    # Both start with nobody back and end at everyone without power now: the last x is when the last area is back.
+    assert ours[0] == naive[0] == (0, 0)
+    assert ours[-1][1] == naive[-1][1] == everyone
+    assert ours[-1][0] == pytest.approx(api["kpis"]["t100_hours"])
+    assert naive[-1][0] == pytest.approx(max(a["etr_hours"] for a in api["naive_etr_by_area"] if a["population"]))
+    # The steps are the API's areas and ETRs, the same data the map's plan panel draws.
+    assert jumps(ours) == pytest.approx(by_hour(api["etr_by_area"]))
+    assert jumps(naive) == pytest.approx(by_hour(api["naive_etr_by_area"]))
+    # The area above each curve is its people-hours without power: the engine's figure, and ours by hand.
+    area_above = {name: sum(people * hours for hours, people in jumps(points).items())
+                  for name, points in (("plan", ours), ("naive", naive))}
+    assert area_above["plan"] == pytest.approx(api["quality"]["phu"]) == pytest.approx(BY_HAND[crews][0])
+    assert area_above["naive"] == pytest.approx(api["quality"]["naive_phu"]) == pytest.approx(BY_HAND[crews][1])
+    # No critical sites or bumps here, so plain people-hours are what the plan minimises: never worse than naive.
+    # (Not point by point: with 1 crew the naive curve is the higher one between hours 4 and 5.)
+    assert area_above["plan"] <= area_above["naive"] + 1e-6
+
+
+@pytest.mark.parametrize("crews", [1, 3])
+def test_the_charts_caption_gives_the_plan_apis_people_hours_and_lower_bound(sitrep, crews):
+    quality = sitrep["coord"].get(f"/api/plan?crews={crews}").json["quality"]
+    caption = figure(sitrep, crews).find("figcaption")
+    shown = {strong.get("class"): strong.text for strong in caption.iter("strong")}
+    assert shown == {"phu": f"{quality['phu']:,.0f}", "naive-phu": f"{quality['naive_phu']:,.0f}",
+                     "lower-bound": f"{quality['phu_lower_bound']:,.0f}"}
+    assert f"With {crews} crew{'s' if crews > 1 else ''}, people-hours without power" in "".join(caption.itertext())
+
+
+@pytest.mark.parametrize("crews", [1, 3])
+def test_the_curves_lie_inside_the_axes_with_hours_people_and_a_legend(sitrep, crews):
+    chart = figure(sitrep, crews)
+    svg = chart.find("svg")
+    axis = re.fullmatch(r"M([\d.]+),([\d.]+) V([\d.]+) H([\d.]+)", svg.find("path[@class='axis']").get("d"))
+    assert axis
+    left, top, bottom, right = (float(v) for v in axis.groups())
+    transform = re.fullmatch(r"translate\(([\d.]+) ([\d.]+)\) scale\(([\d.e-]+) (-[\d.e-]+)\)",
+                             svg.find("g[@class='curves']").get("transform"))
+    assert transform
+    dx, dy, sx, sy = (float(v) for v in transform.groups())
+    assert (dx, dy) == (left, bottom)  # hour 0, nobody: the axes' corner
+    for name in ("plan", "naive"):
+        for hours, people in curve(chart, name):
+            assert left - 1e-6 <= dx + sx * hours <= right + 1e-6 and top - 1e-6 <= dy + sy * people <= bottom + 1e-6
+    # The last tick of each axis is at its end and at least the largest value drawn.
+    x_ticks = [(float(t.get("x")), t.text) for t in svg.findall("g[@class='ticks x-ticks']/text")]
+    y_ticks = [(float(t.get("y")), t.text) for t in svg.findall("g[@class='ticks y-ticks']/text")]
+    assert x_ticks[0][1] == "0" and x_ticks[-2][0] == pytest.approx(right) and x_ticks[-1][1] == "hours from now"
+    assert float(x_ticks[-2][1]) >= max(curve(chart, "plan")[-1][0], curve(chart, "naive")[-1][0])
+    assert y_ticks[0][1] == "0" and int(y_ticks[-1][1].replace(",", "")) >= 2200
+    assert y_ticks[-1][0] - 4 == pytest.approx(top)
+    assert [t.text for t in svg.findall("g[@class='legend']/text")] == ["plan", "naive order (by population served)"]
+
+
+def test_the_report_needs_no_script_and_no_inline_style(sitrep):
+    """It prints as served and passes the strict CSP (style-src 'self'): colours are SVG attributes."""
+    html = sitrep["html"]
+    assert "<script" not in html and " style=" not in html and "<style" not in html
+    assert html.count('<figure class="restoration"') == 2

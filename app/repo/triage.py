@@ -23,7 +23,8 @@ def network(conn: Conn) -> list[dict[str, Any]]:
 
 
 def open_cases(conn: Conn) -> list[dict[str, Any]]:
-    """Open damage cases with what their reports (and those of cases merged into them) say, and any bump."""
+    """Open damage cases with what their reports (and those of cases merged into them) say, and who set any
+    repair-hours override and priority bump, and why."""
     return conn.execute(
         """WITH RECURSIVE members AS (
              SELECT id AS case_id, id AS member_id, 0 AS depth FROM damage_case
@@ -40,15 +41,21 @@ def open_cases(conn: Conn) -> list[dict[str, Any]]:
                    FROM members m2 JOIN report r2 ON r2.case_id = m2.member_id, unnest(r2.hazards) h
                    WHERE m2.case_id = c.id) AS hazards,
                   count(r.id) AS reports,
-                  bump.actor AS bump_by, bump.reason AS bump_reason
+                  bump.actor AS bump_by, bump.reason AS bump_reason,
+                  override.actor AS override_by, override.reason AS override_reason
            FROM damage_case c JOIN members m ON m.case_id = c.id JOIN report r ON r.case_id = m.member_id
            LEFT JOIN LATERAL (
              SELECT coalesce(u.username, 'system') AS actor, e.reason FROM case_event e
              LEFT JOIN app_user u ON u.id = e.actor_id
              WHERE e.case_id = c.id AND e.action = 'bump_priority' ORDER BY e.at DESC, e.id DESC LIMIT 1) bump
              ON true
+           LEFT JOIN LATERAL (
+             SELECT coalesce(u.username, 'system') AS actor, e.reason FROM case_event e
+             LEFT JOIN app_user u ON u.id = e.actor_id
+             WHERE e.case_id = c.id AND e.action = 'override_hours' ORDER BY e.at DESC, e.id DESC LIMIT 1) override
+             ON true
            WHERE c.status = ANY(%(open)s::case_status[])
-           GROUP BY c.id, bump.actor, bump.reason ORDER BY c.id""",
+           GROUP BY c.id, bump.actor, bump.reason, override.actor, override.reason ORDER BY c.id""",
         {"open": list(OPEN_FOR_TRIAGE)},
     ).fetchall()
 
