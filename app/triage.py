@@ -15,7 +15,7 @@ from app.repo import triage as repo
 from geo.network import CriticalSite, Facility, Network, build_network
 from geo.repair_defaults import default_repair_hours, worst_severity
 from geo.restoration import area_etr
-from geo.schedule import gap, plan
+from geo.schedule import gap, improvement, plan
 from geo.triage import rank
 
 bp = Blueprint("triage", __name__, url_prefix="/api")
@@ -154,8 +154,11 @@ def plan_for_crews() -> Response:
                         for crew in result.naive_crews],
         "naive_etr_by_area": dark_areas(situation, result.naive_etr_hours),
         "kpis": vars(result.kpis),
-        "quality": {**vars(q), "gap": gap(q.phu, q.phu_lower_bound),
-                    "improvement_vs_naive": (q.naive_phu - q.phu) / q.naive_phu if q.naive_phu else 0.0},
+        "quality": {**vars(q), "optimised": "objective",
+                    "objective_gap": gap(q.objective, q.objective_lower_bound),
+                    "objective_improvement_vs_naive": improvement(q.objective, q.naive_objective),
+                    "gap": gap(q.phu, q.phu_lower_bound),
+                    "improvement_vs_naive": improvement(q.phu, q.naive_phu)},
         "exact": result.exact, "converged": result.converged, "notes": list(result.notes),
         "unplaced": situation.unplaced,
     })

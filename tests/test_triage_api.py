@@ -88,6 +88,11 @@ def test_plan_costs_match_the_hand_computed_figures(example, crews, phu, naive_p
     # at least its 2 h (60,000). So the gap is 0.
     assert body["quality"]["phu_lower_bound"] == pytest.approx(phu) and body["quality"]["gap"] == 0
     assert body["quality"]["improvement_vs_naive"] == pytest.approx((naive_phu - phu) / naive_phu)
+    # No critical sites or bumps here: the optimised (weighted) figures are the plain ones.
+    quality = body["quality"]
+    assert quality["optimised"] == "objective" and quality["objective"] == pytest.approx(phu)
+    assert quality["objective_gap"] == 0
+    assert quality["objective_improvement_vs_naive"] == pytest.approx((naive_phu - phu) / naive_phu)
     name = {job["case_id"]: job["facility"].split(" #")[0] for crew in body["crews"] for job in crew}
     assert sorted([(name[j["case_id"]], j["start_hours"], j["finish_hours"]) for j in crew]
                   for crew in body["crews"]) == sequences

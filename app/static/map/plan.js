@@ -64,9 +64,14 @@ export function setupPlan({ planUrl }) {
       const plan = await response.json();
       if (!response.ok) throw new Error(plan.errors ? Object.values(plan.errors).join("; ") : `HTTP ${response.status}`);
       const q = plan.quality;
+      // The plan minimises the weighted figure (critical sites, priority bumps); plain people-hours are shown too,
+      // and with weights the plan may be worse than the naive order on them, so the comparison says which it is.
+      const weighted = q.objective !== q.phu || q.naive_objective !== q.naive_phu;
+      const better = q.objective_improvement_vs_naive;
       summary.textContent = `People-hours without power: plan ${number.format(Math.round(q.phu))}, naive ${
-        number.format(Math.round(q.naive_phu))}, lower bound ${number.format(Math.round(q.phu_lower_bound))} (${
-        (100 * q.improvement_vs_naive).toFixed(1)}% better than naive).`;
+        number.format(Math.round(q.naive_phu))}, lower bound ${number.format(Math.round(q.phu_lower_bound))}.` + (
+        better === null ? "" : ` ${weighted ? "Weighted by critical sites and priority bumps, the" : "The"} plan is ${
+          (100 * better).toFixed(1)}% better than the naive order.`);
       drawChart(chart, plan);
       crewsBox.replaceChildren(...crewList(plan));
       crewsBox.dataset.crews = String(plan.crews.length);
