@@ -60,7 +60,8 @@ def create_report() -> tuple[Response, int]:
     limit("reports", f"user:{current_user.id}", f"addr:{client_address()}")
     with db.connection() as conn:
         stored = store_report(conn, report, reporter_id=current_user.id,
-                              match_distance_m=current_app.config["MATCH_DISTANCE_M"])
+                              match_distance_m=current_app.config["MATCH_DISTANCE_M"],
+                              any_case=current_user.has("coordinator"))
     response = jsonify({"report": report_json(stored.row)})
     response.headers["Location"] = url_for("reports.get_report", report_id=stored.row["id"])
     return response, 201 if stored.created else 200

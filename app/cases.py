@@ -56,6 +56,7 @@ class Action:
     reason: str | None = None
     crew: str | None = None
     crew_account: str | None = None  # with assign: the user name of the crew's account (None: no account)
+    keep_account: bool = False  # with assign: crew_account not given at all, so the account assigned stays
     hours: float | None = None
     bump: float | None = None
     duplicate_id: int | None = None
@@ -99,7 +100,8 @@ def parse_action(body: Mapping[str, Any]) -> Action:
         crew = _text(body, "crew")
         if crew is None:
             raise ValidationError({"crew": "is required: the crew's name or id"})
-        return Action(name, reason=reason, crew=crew, crew_account=_text(body, "crew_account"))
+        return Action(name, reason=reason, crew=crew, crew_account=_text(body, "crew_account"),
+                      keep_account="crew_account" not in body)
     if name == "override_hours":
         return Action(name, reason=reason, hours=_number(body, "hours", low=0, high=10_000))
     if name == "bump_priority":
@@ -132,9 +134,13 @@ def apply(conn: Conn, case_id: int, action: Action, *, actor_id: int) -> dict[st
         changes["status"] = target
     account = None
     if action.name == "assign":
-        account = _assignee(conn, action.crew_account)
         changes["assigned_crew"] = action.crew
-        changes["assigned_user_id"] = account["id"] if account else None  # no account: unassigns the one before
+        if action.keep_account:  # only the crew's label changes
+            account = {"id": case["assigned_user_id"], "username": case["assigned_user"]} \
+                if case["assigned_user_id"] is not None else None
+        else:  # an empty crew_account unassigns the account before
+            account = _assignee(conn, action.crew_account)
+            changes["assigned_user_id"] = account["id"] if account else None
     elif action.name == "override_hours":
         changes["repair_hours_override"] = action.hours
     elif action.name == "bump_priority":
@@ -165,6 +171,8 @@ def _assignee(conn: Conn, username: str | None) -> dict[str, Any] | None:
         raise ValidationError({"crew_account": f"there is no account named {username!r}"})
     if not account["active"]:
         raise ValidationError({"crew_account": f"the account {username!r} is deactivated"})
+    if account["role"] != "crew":
+        raise ValidationError({"crew_account": f"{username!r} is a {account['role']} account, not a crew's"})
     return account
 
 

@@ -97,7 +97,8 @@ def report_in() -> Schema:
             "id": {**UUID, "description": "made on the device; sending the same report again is harmless"},
             "facility_id": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1, "nullable": True},
             "case_id": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1, "nullable": True,
-                        "description": "a follow-up on this damage case"},
+                        "description": "a follow-up on this damage case; a crew may name only a case assigned to "
+                                       "them or one they reported on (any other is refused like an unknown one)"},
             "lon": {**number, "minimum": -180, "maximum": 180},
             "lat": {**number, "minimum": -90, "maximum": 90},
             "accuracy_m": {**number, "minimum": 0, "maximum": 100_000, "nullable": True},
@@ -114,7 +115,8 @@ def report_in() -> Schema:
             "crew_size": {"type": "integer", "minimum": 1, "maximum": 500, "nullable": True},
             "materials": {"type": "string", "maxLength": MATERIALS_MAX_CHARS, "pattern": NO_NUL, "nullable": True},
             "notes": {"type": "string", "maxLength": NOTES_MAX_CHARS, "pattern": NO_NUL, "nullable": True},
-            "progress": {"type": "string", "enum": list(PROGRESS), "nullable": True},
+            "progress": {"type": "string", "enum": list(PROGRESS), "nullable": True,
+                         "description": "repair progress of a follow-up (needs case_id); moves the case forward"},
         },
     }
 

@@ -192,6 +192,8 @@ def parse_report(body: object, *, now: datetime) -> ReportIn:
         "notes": fields.text("notes", max_chars=NOTES_MAX_CHARS),
         "progress": fields.choice("progress", PROGRESS, required=False),
     }
+    if parsed.get("progress") and parsed.get("case_id") is None and "progress" not in fields.errors:
+        fields.errors["progress"] = "a progress report is a follow-up: name its case_id"
     if fields.errors:
         raise ValidationError(fields.errors)
     return ReportIn(id=report_id, kind=kind, **parsed)  # type: ignore[arg-type]

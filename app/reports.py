@@ -28,8 +28,13 @@ class Stored:
     created: bool
 
 
-def store_report(conn: Conn, report: ReportIn, *, reporter_id: int | None, match_distance_m: float) -> Stored:
-    """Store a report once, in the caller's transaction; the same id again returns what is stored."""
+def store_report(conn: Conn, report: ReportIn, *, reporter_id: int | None, match_distance_m: float,
+                 any_case: bool = True) -> Stored:
+    """Store a report once, in the caller's transaction; the same id again returns what is stored.
+
+    A follow-up names its case; unless `any_case` (coordinators), the reporter may only follow up a case assigned to
+    them or one they reported on, and any other case id is refused exactly like one that does not exist.
+    """
     key = str(report.id)
     repo.lock_id(conn, key)  # concurrent copies of one report wait here, then find it stored
     content_hash = report.content_hash()
@@ -38,7 +43,8 @@ def store_report(conn: Conn, report: ReportIn, *, reporter_id: int | None, match
         if existing["content_hash"] != content_hash:
             raise Conflict(f"report {key} was already received with different content")
         return Stored(existing, created=False)
-    case_id, facility_id = _match_case(conn, report, match_distance_m=match_distance_m)
+    follower = None if any_case else reporter_id
+    case_id, facility_id = _match_case(conn, report, match_distance_m=match_distance_m, follower=follower)
     row = {
         "id": key, "case_id": case_id, "facility_id": report.facility_id, "reporter_id": reporter_id,
         "kind": report.kind, "severity": report.severity, "status": report.status, "progress": report.progress,
@@ -57,12 +63,13 @@ def store_report(conn: Conn, report: ReportIn, *, reporter_id: int | None, match
     return Stored(stored, created=True)
 
 
-def _match_case(conn: Conn, report: ReportIn, *, match_distance_m: float) -> tuple[int, int | None]:
+def _match_case(conn: Conn, report: ReportIn, *, match_distance_m: float,
+                follower: int | None) -> tuple[int, int | None]:
     """The case this report belongs to: the named case, the facility's open case, or a new one."""
     if report.case_id is not None:
         case = repo.case_for_followup(conn, report.case_id)
-        if case is None:
-            raise ValidationError({"case_id": "unknown case"})
+        if case is None or (follower is not None and not repo.may_follow_up(conn, case["id"], follower)):
+            raise ValidationError({"case_id": "unknown case, or not one assigned to you or reported by you"})
         if report.facility_id is not None and case["facility_id"] not in (None, report.facility_id):
             raise ValidationError({"facility_id": f"does not match the facility of case {report.case_id}"})
         return case["id"], case["facility_id"]

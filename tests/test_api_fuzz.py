@@ -26,7 +26,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from app.demo import load
-from app.report_input import FIELDS, MATERIALS_MAX_CHARS, NOTES_MAX_CHARS, PROGRESS
+from app.report_input import FIELDS, MATERIALS_MAX_CHARS, NOTES_MAX_CHARS
 from geo.taxonomy import FACILITY_KINDS, HAZARDS, OPERATIONAL_STATUSES, SEVERITIES, allowed_components
 from tests.conftest import api_client, create_accounts, make_app
 from tests.test_reports_api import report, total_rows
@@ -186,7 +186,7 @@ def valid_reports(draw) -> dict[str, object]:
     optional = {
         "accuracy_m": st.floats(0, 100_000), "repair_hours": st.floats(0, 10_000), "crew_size": st.integers(1, 500),
         "components": st.lists(st.sampled_from(allowed_components(kind)), max_size=4),
-        "hazards": st.lists(st.sampled_from(HAZARDS), max_size=3), "progress": st.sampled_from(PROGRESS),
+        "hazards": st.lists(st.sampled_from(HAZARDS), max_size=3),  # progress only on follow-ups (a case_id)
         "materials": clean_text.map(lambda t: t[:MATERIALS_MAX_CHARS]),
         "notes": clean_text.map(lambda t: t[:NOTES_MAX_CHARS]),
     }

@@ -109,19 +109,24 @@ def test_reassigning_and_taking_the_account_away_are_events_and_move_the_case(de
     assert act(depot, case_id, action="assign", crew="Crew 1", crew_account="wc_crew").status_code == 200
     assert act(depot, case_id, action="assign", crew="Crew 2", crew_account="wc_crew2").status_code == 200
     assert case_id not in case_ids(depot, "wc_crew") and case_id in case_ids(depot, "wc_crew2")
-    # An assignment without an account (the JSON API as it was) takes the case from the account it had.
-    response = act(depot, case_id, action="assign", crew="Crew 3")
+    # An assignment that does not mention the account (the JSON API as it was) only renames the crew ...
+    response = act(depot, case_id, action="assign", crew="Crew 2b")
+    assert response.status_code == 200 and response.json["case"]["assigned_user"] == "wc_crew2"
+    assert case_id in case_ids(depot, "wc_crew2")
+    # ... an empty (or null) account takes the case from the account it had.
+    response = act(depot, case_id, action="assign", crew="Crew 3", crew_account=None)
     assert response.status_code == 200 and response.json["case"]["assigned_user"] is None
     assert case_id not in case_ids(depot, "wc_crew2")
     row, events = state(depot, case_id)
     assert row["assigned_user_id"] is None and row["assigned_crew"] == "Crew 3"
     assigned = [(e["data"]["before"]["assigned_user"], e["data"]["after"]["assigned_user"])
                 for e in events if e["action"] == "assign"]
-    assert assigned == [(None, "wc_crew"), ("wc_crew", "wc_crew2"), ("wc_crew2", None)]
+    assert assigned == [(None, "wc_crew"), ("wc_crew", "wc_crew2"), ("wc_crew2", "wc_crew2"), ("wc_crew2", None)]
 
 
 @pytest.mark.parametrize(("account", "says"), [("nobody", "no account named 'nobody'"),
-                                                ("wc_gone", "'wc_gone' is deactivated"), (5, "must be text")])
+                                                ("wc_gone", "'wc_gone' is deactivated"), (5, "must be text"),
+                                                ("wc_coord", "not a crew's")])
 def test_a_bad_crew_account_is_422_naming_the_field_and_changes_nothing(depot, account, says):
     case_id = site_case(depot)
     assert act(depot, case_id, action="assign", crew="Crew 1", crew_account="wc_crew").status_code == 200
@@ -162,6 +167,23 @@ def test_a_follow_up_with_progress_moves_the_case_on_in_my_work(depot):
     (work,) = [c for c in my_cases(depot, "wc_crew") if c["id"] == case_id]
     assert work["status"] == "in_repair"
     assert [r["progress"] for r in work["reports"]] == [None, "repair_started"]
+
+
+def test_only_the_assigned_crew_or_a_reporter_may_follow_up_a_case(depot):
+    case_id = site_case(depot, who="wc_crew2")  # wc_crew2 reported it
+    stranger = {"kind": "other", "lon": 31.0, "lat": 10.0, "case_id": case_id, "progress": "restored"}
+    app, tokens, _, _ = depot
+    refused = api_client(app, tokens["wc_crew"]).post("/api/reports", json={
+        "id": str(uuid.uuid4()), "severity": "moderate", "status": "degraded",
+        "observed_at": (datetime.now(UTC) - timedelta(minutes=5)).isoformat(), **stranger})
+    assert refused.status_code == 422 and list(refused.json["errors"]) == ["case_id"]
+    assert state(depot, case_id)[0]["status"] == "reported"
+    # Assigned to wc_crew, the same follow-up goes through and moves the case.
+    assert act(depot, case_id, action="assign", crew="Crew 4", crew_account="wc_crew").status_code == 200
+    send(depot, **stranger)
+    assert state(depot, case_id)[0]["status"] == "repaired"
+    # The reporter may still follow up the case it reported, assigned or not.
+    send(depot, "wc_crew2", kind="other", lon=31.0, lat=10.0, case_id=case_id)
 
 
 def test_my_cases_needs_a_signed_in_account(depot):

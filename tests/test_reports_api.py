@@ -169,6 +169,30 @@ def test_reports_on_the_same_facility_join_its_open_case_and_follow_ups_move_it(
     assert actions == ["opened", "report_added", "report_added", "report_added", "status_changed"]
 
 
+def test_follow_ups_only_on_cases_of_ones_own_and_progress_only_on_follow_ups(demo_loaded, client, db, tokens):
+    mine = client.post("/api/reports", json=report(lon=-7.61, lat=52.61, kind="other", components=[])).json["report"]
+    other = api_client(demo_loaded, tokens["crew2"])
+    refused = other.post("/api/reports", json=report(case_id=mine["case_id"], progress="restored",
+                                                     lon=-7.61, lat=52.61, kind="other", components=[]))
+    unknown = other.post("/api/reports", json=report(case_id=999_999_999, kind="other", components=[]))
+    # Another crew's case is refused exactly like a case that does not exist: no way to probe case ids.
+    assert refused.status_code == unknown.status_code == 422
+    assert refused.json["errors"] == unknown.json["errors"] and "case_id" in refused.json["errors"]
+    assert db.execute("SELECT status FROM damage_case WHERE id = %s", (mine["case_id"],)).fetchone()["status"] \
+        == "reported"
+    no_case = client.post("/api/reports", json=report(progress="repair_started", kind="other", components=[]))
+    assert no_case.status_code == 422 and "progress" in no_case.json["errors"]
+    # The reporter may follow up; so may a coordinator, on any case.
+    ok = client.post("/api/reports", json=report(case_id=mine["case_id"], progress="repair_started",
+                                                 lon=-7.61, lat=52.61, kind="other", components=[]))
+    assert ok.status_code == 201
+    desk = api_client(demo_loaded, tokens["coordinator"])
+    assert desk.post("/api/reports", json=report(case_id=mine["case_id"], progress="restored", lon=-7.61,
+                                                 lat=52.61, kind="other", components=[])).status_code == 201
+    assert db.execute("SELECT status FROM damage_case WHERE id = %s", (mine["case_id"],)).fetchone()["status"] \
+        == "repaired"
+
+
 def test_reports_geojson_filters_by_bbox_and_since(demo_loaded, client):
     marker = datetime.now(UTC)
     inside = client.post("/api/reports", json=report(lon=-6.25, lat=53.35, kind="other", components=[])).json

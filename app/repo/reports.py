@@ -20,6 +20,21 @@ def facility_exists(conn: Conn, facility_id: int) -> bool:
     return conn.execute("SELECT 1 FROM facility WHERE id = %s", (facility_id,)).fetchone() is not None
 
 
+def may_follow_up(conn: Conn, case_id: int, user_id: int) -> bool:
+    """Whether the case (or a case merged into it) is assigned to the user or holds one of the user's reports."""
+    row = conn.execute(
+        """WITH RECURSIVE members AS (
+             SELECT id, 0 AS depth FROM damage_case WHERE id = %(case)s
+             UNION ALL
+             SELECT c.id, m.depth + 1 FROM damage_case c JOIN members m ON c.merged_into = m.id WHERE m.depth < 100)
+           SELECT EXISTS (SELECT 1 FROM damage_case WHERE id = %(case)s AND assigned_user_id = %(user)s)
+               OR EXISTS (SELECT 1 FROM report r JOIN members m ON r.case_id = m.id WHERE r.reporter_id = %(user)s)
+             AS allowed""",
+        {"case": case_id, "user": user_id},
+    ).fetchone()
+    return bool(row and row["allowed"])
+
+
 def case_for_followup(conn: Conn, case_id: int) -> dict[str, Any] | None:
     """The case a follow-up names, following merges to the case that absorbed it."""
     return conn.execute(
