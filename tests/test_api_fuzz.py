@@ -97,6 +97,26 @@ def variants(operation, mode: GenerationMode, known: dict[str, object]) -> list[
     return pins
 
 
+def fuzz(operation, mode: GenerationMode, headers: dict[str, str], pinned: dict[str, object], who: str) -> None:
+    """Drive one operation with generated requests and schemathesis's checks; a failure names the operation."""
+
+    @FUZZ
+    @given(case=operation.as_strategy(mode, headers=headers, path_parameters=pinned or None))
+    def exercise(case) -> None:
+        case.call_and_validate(checks=CHECKS)
+
+    try:
+        exercise()
+    except BaseException as exc:
+        exc.add_note(f"operation: {operation.label} as {who}, {mode} data, path parameters {pinned}")
+        raise
+
+
+def nothing_to_make_invalid(operation, mode: GenerationMode) -> bool:
+    raw = operation.definition.raw
+    return mode is GenerationMode.NEGATIVE and not raw.get("parameters") and "requestBody" not in raw
+
+
 # schemathesis's own pytest integration (schema.parametrize) does not run under pytest 9 (it reads a removed
 # attribute), so each operation's strategy is driven with hypothesis directly; the checks are the same.
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
@@ -107,21 +127,9 @@ def test_no_operation_answers_with_a_server_error(api_schema, fuzz_tokens, known
     operations = [result.ok() for result in api_schema.get_all_operations()]
     assert len(operations) >= 10
     for operation in operations:
-        raw = operation.definition.raw
-        if mode is GenerationMode.NEGATIVE and not raw.get("parameters") and "requestBody" not in raw:
-            continue  # nothing in the request to make invalid
-        for pinned in variants(operation, mode, known):
-
-            @FUZZ
-            @given(case=operation.as_strategy(mode, headers=headers, path_parameters=pinned or None))
-            def exercise(case) -> None:
-                case.call_and_validate(checks=CHECKS)
-
-            try:
-                exercise()
-            except BaseException as exc:
-                exc.add_note(f"operation: {operation.label} as {who}, {mode} data, path parameters {pinned}")
-                raise
+        if not nothing_to_make_invalid(operation, mode):
+            for pinned in variants(operation, mode, known):
+                fuzz(operation, mode, headers, pinned, who)
 
 
 # -- POST /api/reports with hypothesis ----------------------------------------------------------------------------
@@ -256,17 +264,5 @@ def test_no_ogc_operation_answers_with_a_server_error(fuzz_app, fuzz_tokens, mod
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 6
     for operation in operations:
-        raw = operation.definition.raw
-        if mode is GenerationMode.NEGATIVE and not raw.get("parameters"):
-            continue
-
-        @FUZZ
-        @given(case=operation.as_strategy(mode, headers=headers))
-        def exercise(case) -> None:
-            case.call_and_validate(checks=CHECKS)
-
-        try:
-            exercise()
-        except BaseException as exc:
-            exc.add_note(f"operation: {operation.label}, {mode} data")
-            raise
+        if not nothing_to_make_invalid(operation, mode):
+            fuzz(operation, mode, headers, {}, "coordinator")
