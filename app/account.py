@@ -70,8 +70,8 @@ def login() -> Response | str | tuple[str, int]:
 @requires("crew")
 def logout() -> Response:
     """Crew and up: sign out (a POST with the CSRF token, so no other site can sign you out)."""
+    session.clear()  # first: logout_user() then leaves its order to delete the crew's remember-me cookie
     logout_user()
-    session.clear()
     return redirect(url_for("account.login"))
 
 

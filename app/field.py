@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, render_template, url_for
+from flask import Blueprint, Flask, Response, current_app, make_response, render_template, url_for
 from flask_babel import gettext, lazy_gettext
 from flask_login import current_user
 
@@ -79,6 +79,7 @@ def _messages() -> dict[str, str]:
         "nextTry": gettext("next try %(time)s"),
         "noReports": gettext("No reports yet."),
         "outboxWaiting": gettext("Outbox: %(n)s waiting to be sent"),
+        "otherAccounts": gettext("Reports of another account wait on this phone until they sign in: %(n)s"),
         "gpsWaiting": gettext("Waiting for GPS…"), "gpsAccuracy": gettext("GPS: ± %(m)s m"),
         "gpsPoor": gettext("GPS accuracy is poor (± %(m)s m): move to open sky, or set a pin on the map."),
         "gpsDenied": gettext("GPS is not available: %(reason)s. Set a pin on the map or pick a facility."),
@@ -108,6 +109,7 @@ def _messages() -> dict[str, str]:
         "myWorkRefreshing": gettext("Refreshing…"),
         "myWorkOffline": gettext("Offline: showing the copy saved on this phone."),
         "myWorkFailed": gettext("Could not refresh (%(reason)s): showing the copy saved on this phone."),
+        "myWorkOtherAccount": gettext("Another account is signed in on this phone: reload the page."),
         "workCase": gettext("Case %(case)s: %(name)s"), "unregisteredSite": gettext("unregistered site"),
         "workSeverity": gettext("Worst severity: %(severity)s"), "workHazards": gettext("Hazards: %(list)s"),
         "workCrew": gettext("Crew: %(crew)s"), "workLastEvent": gettext("Last change %(time)s"),
@@ -151,10 +153,14 @@ def page_config() -> dict[str, Any]:
 
 @bp.get("/field")
 @requires("crew")
-def form() -> str:
+def form() -> Response:
     """Crew: the mobile damage report form, usable offline once opened."""
-    return render_template("field.html", field_config=page_config(), labels=LABELS, taxonomy=taxonomy,
-                           progress=PROGRESS, progress_labels=PROGRESS_LABELS)
+    response = make_response(render_template("field.html", field_config=page_config(), labels=LABELS,
+                                             taxonomy=taxonomy, progress=PROGRESS, progress_labels=PROGRESS_LABELS))
+    # One account's page (phones are shared): only the service worker keeps it, which forgets it at sign-out;
+    # no HTTP or back-forward cache may show it to the next account.
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _shell() -> list[str]:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
+import psycopg
 import pytest
 
 from tests.conftest import login
@@ -211,3 +213,46 @@ def test_a_queue_row_shows_blockers_default_hours_critical_sites_hazards_and_the
         db.execute("DELETE FROM critical_site WHERE external_id = %s", (site,))
         for done in cases:  # leave no open damage of this test in the shared queue
             coordinator.post(f"/api/cases/{done}/actions", json={"action": "reject", "reason": "test over"})
+
+
+def test_the_demo_scenario_map_draws_every_open_case_once(browser, new_database):
+    """On a database of its own with `make run`'s demo (region + scenario): the case markers drawn at the first
+    view, single markers plus the counts on cluster markers, add up to the cases in the database."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from app import demo_scenario
+    from app.demo import load
+    from tests.conftest import create_accounts, free_port, make_app
+
+    app = make_app(new_database())
+    with app.app_context():
+        load(Path(app.config["DEMO_DIR"]))
+        demo_scenario.load()
+    create_accounts(app, {"coordinator": "coordinator"})
+    server = make_server("127.0.0.1", free_port(), app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    try:
+        page = context.new_page()
+        base = f"http://127.0.0.1:{server.server_port}"
+        open_map(page, base)
+        with psycopg.connect(app.config["DATABASE_URL"], row_factory=psycopg.rows.dict_row) as conn:
+            expected = conn.execute("""SELECT count(*) AS n FROM damage_case
+                                       WHERE status NOT IN ('duplicate', 'rejected')""").fetchone()["n"]
+        # Labels of a redrawn layer fade out before Leaflet removes them: count once the first requests are done
+        # and only live labels are left.
+        page.wait_for_load_state("networkidle")
+        page.wait_for_function("""() => [...document.querySelectorAll('.cases-label')]
+                                          .every(n => n.style.opacity !== '0')""")
+        singles = page.locator("path.case-marker").count()
+        clustered = sum(int(n) for n in page.eval_on_selector_all(
+            ".cases-label [data-count]", "nodes => nodes.map(n => n.dataset.count)"))
+        assert expected >= 5 and singles + clustered == expected
+        assert int(page.get_attribute("#map", "data-case-count")) == expected
+        assert int(page.get_attribute("#queue", "data-count")) >= 1
+    finally:
+        context.close()
+        server.shutdown()
+        app.extensions["db_pool"].close()

@@ -2,6 +2,7 @@
 import * as outbox from "./outbox.js";
 import * as sync from "./sync.js";
 import * as myWork from "./mywork.js";
+import * as account from "./account.js";
 import { prepare, uuid } from "./photos.js";
 import { PinMap, featurePosition, loadFacilities, nearest, watchGps } from "./geo.js";
 
@@ -10,6 +11,10 @@ const msg = config.messages;
 const $ = (id) => document.getElementById(id);
 const form = $("field-form");
 const kindLabels = Object.fromEntries(config.kinds.map((k) => [k.code, k.label]));
+// Whose reports the outbox shows and whose a new report is: the page's account, unless the server says another one
+// is signed in (a page the service worker kept from the last shift; it is reloaded, see signedIn).
+let user = config.user;
+const mine = (record) => outbox.belongsTo(record, user);
 
 // Fills "%(name)s" placeholders of a translated message.
 function t(key, values = {}) {
@@ -316,7 +321,7 @@ async function save() {
     if (first) first.scrollIntoView({ block: "center" });
     return;
   }
-  const record = outbox.newRecord(payload, photos);
+  const record = outbox.newRecord(payload, photos, user);
   // Kept for a later correction: the payload holds only the facility's id.
   record.facility = place.facility ? { id: place.facility.id, name: place.facility.name, kind: place.facility.kind }
     : null;
@@ -484,7 +489,7 @@ function setChecks(name, values) {
 // Puts a rejected report back into the form, photos included, for the crew to fix and send again.
 async function correct(id) {
   const record = await outbox.get(id);
-  if (!record || record.state !== "rejected") return;
+  if (!record || record.state !== "rejected" || !mine(record)) return;
   endCorrection();
   endFollowUp();
   clearForm();
@@ -654,7 +659,8 @@ async function drawOutbox() {
   try {
     do {
       drawing.again = false;
-      const records = await outbox.all();
+      const all = await outbox.all();
+      const records = all.filter(mine);
       const list = $("outbox-list");
       list.replaceChildren(...(records.length ? records.map(outboxItem) : [el("li", { class: "empty", text: t("noReports") })]));
       list.dataset.count = String(records.length);
@@ -663,6 +669,12 @@ async function drawOutbox() {
       const summary = $("outbox-summary");
       summary.dataset.waiting = String(waiting);
       summary.textContent = waiting ? t("outboxWaiting", { n: waiting }) : "";
+      // Another account's reports on this phone: how many wait for it, nothing more (they are not this crew's).
+      const others = all.filter((r) => !mine(r) && (outbox.pending(r) || r.state === "rejected")).length;
+      const note = $("outbox-others");
+      note.dataset.count = String(others);
+      note.textContent = others ? t("otherAccounts", { n: others }) : "";
+      note.hidden = !others;
     } while (drawing.again);
   } finally {
     drawing = null;
@@ -672,13 +684,13 @@ outbox.changes.addEventListener("change", drawOutbox);
 
 $("send-now").addEventListener("click", () => sync.sync({ force: true }));
 $("clear-sent").addEventListener("click", async () => {
-  const done = (await outbox.all()).filter((r) => r.state === "sent" && !outbox.pending(r));
+  const done = (await outbox.all()).filter((r) => mine(r) && r.state === "sent" && !outbox.pending(r));
   await outbox.remove(done.map((r) => r.id));
 });
 $("export-outbox").addEventListener("click", async () => {
   const link = $("export-link");
   if (link.href.startsWith("blob:")) URL.revokeObjectURL(link.href);
-  const blob = await outbox.exportJson();
+  const blob = await outbox.exportJson(user);
   link.href = URL.createObjectURL(blob);
   link.download = `gridtriage-outbox-${new Date().toISOString().slice(0, 19).replace(/:/g, "")}.json`;
   link.classList.remove("visually-hidden");
@@ -712,8 +724,19 @@ showNetwork();
 resetObservedAt();
 showComponents();
 showLocation();
-sync.configure({ reports: config.urls.reports, session: config.urls.session });
+// Whom the server says is signed in (the outbox's sync and "My work" ask it). Another account than the page's: this
+// page was kept from the last shift; until it is reloaded from the network, it shows and stamps that account's
+// reports only, and no "My work".
+function signedIn(username) {
+  if (username === user) return;
+  user = username;
+  myWork.hide();
+  drawOutbox();
+  account.check(username, config);
+}
+
+sync.configure({ reports: config.urls.reports, session: config.urls.session, user, onSession: signedIn });
 drawOutbox().then(() => sync.start());
-myWork.start({ config, t, el, formatTime, onReportProgress: startFollowUp });
+myWork.start({ config, t, el, formatTime, onReportProgress: startFollowUp, onSignedIn: signedIn });
 registerServiceWorker();
 document.documentElement.dataset.fieldReady = "true";

@@ -2,12 +2,14 @@
 // next to the outbox) so that the list, and a follow-up report on any of its cases, work with no network.
 import * as outbox from "./outbox.js";
 
-let ui = null; // {config, t, el, formatTime, onReportProgress}
+let ui = null; // {config, t, el, formatTime, onReportProgress, onSignedIn(username): told whom the server answered for}
 let refreshing = null;
 let problem = null; // why the last refresh failed (null: it did not; OFFLINE: no answer at all)
+let otherAccount = false; // the server answered for another account than the page's (a page kept from the last shift)
 const OFFLINE = "offline";
 
-const key = () => `myWork:${ui.config.user}`; // another account signed in on this phone has its own list
+// Each account signed in on this phone has its own list, under the name the server gave with it.
+const key = (user) => `myWork:${user}`;
 
 // Fetches the list (when the phone thinks it is online) and keeps it; draws whatever is kept.
 export function refresh() {
@@ -21,10 +23,17 @@ export function refresh() {
         const response = await fetch(ui.config.urls.myCases, { headers: { Accept: "application/json" },
                                                                credentials: "same-origin", cache: "no-store", signal });
         const body = response.ok ? await response.json().catch(() => null) : null;
-        if (!body || !Array.isArray(body.cases)) {
+        if (!body || !Array.isArray(body.cases) || typeof body.username !== "string") {
           problem = `HTTP ${response.status}`;
+        } else if (body.username !== ui.config.user) {
+          // Another account's work: neither kept under the page's account nor shown; the page is reloaded.
+          otherAccount = true;
+          problem = null;
+          ui.onSignedIn(body.username);
         } else {
-          await outbox.setMeta(key(), { refreshedAt: new Date().toISOString(), cases: body.cases });
+          await outbox.setMeta(key(body.username), { username: body.username, refreshedAt: new Date().toISOString(),
+                                                     cases: body.cases });
+          otherAccount = false;
           problem = null;
         }
       } catch {
@@ -68,7 +77,9 @@ function item(c) {
 
 // Draws the kept list with when it was refreshed, and why not when the last try failed.
 export async function draw() {
-  const kept = await outbox.getMeta(key()).catch(() => undefined);
+  let kept = otherAccount ? undefined : await outbox.getMeta(key(ui.config.user)).catch(() => undefined);
+  // Only a list the server gave for this very account (a list kept by an older page may be another account's).
+  if (kept && kept.username !== ui.config.user) kept = undefined;
   const list = document.getElementById("my-work-list");
   const cases = kept ? kept.cases : [];
   list.replaceChildren(...cases.map(item));
@@ -77,7 +88,9 @@ export async function draw() {
   section.dataset.refreshedAt = kept ? kept.refreshedAt : "";
   const parts = [];
   const offline = !navigator.onLine || problem === OFFLINE;
-  if (!kept) {
+  if (otherAccount) {
+    parts.push(ui.t("myWorkOtherAccount"));
+  } else if (!kept) {
     parts.push(ui.t("myWorkNever"));
     if (!offline && problem) parts.push(`(${problem})`);
   } else {
@@ -87,6 +100,12 @@ export async function draw() {
     if (!cases.length) parts.push(ui.t("myWorkEmpty"));
   }
   status(parts.join(" "));
+}
+
+// Another account than the page's is signed in: its list is not this page's to show, nor the page's account's list.
+export function hide() {
+  otherAccount = true;
+  return ui ? draw() : Promise.resolve();
 }
 
 export function start(options) {

@@ -141,11 +141,12 @@ export function setMeta(key, value) {
   return transaction(META, "readwrite", (store) => { store.put({ key, value }); });
 }
 
-// A new outbox record for a report made on this device; photos are {id, blob}.
-export function newRecord(payload, photos) {
+// A new outbox record for a report made on this device by the account `user`; photos are {id, blob}.
+export function newRecord(payload, photos, user = null) {
   return {
     id: payload.id,
     createdAt: Date.now(),
+    user,                    // who made it: only that account's session sends it (null: made before accounts were kept)
     payload,
     photos: photos.map((p) => ({ id: p.id, type: p.blob.type, size: p.blob.size, blob: p.blob,
                                  state: "waiting", reason: null })),
@@ -158,6 +159,12 @@ export function newRecord(payload, photos) {
     retryAfterUntil: 0,
     lastError: null,
   };
+}
+
+// True when the record is the account's to see and send. A phone is shared between shifts: another account's reports
+// wait for it. A record made before the outbox kept accounts belongs to whoever is signed in when it is sent.
+export function belongsTo(record, user) {
+  return !record.user || record.user === user;
 }
 
 // True while something of this record still has to go to the server.
@@ -175,9 +182,10 @@ function base64(blob) {
   });
 }
 
-// The whole outbox as a JSON Blob (photos base64-encoded), for a crew to hand over when sending is impossible.
-export async function exportJson() {
-  const records = await all();
+// The account's part of the outbox as a JSON Blob (photos base64-encoded), for a crew to hand over when sending is
+// impossible; another account's reports are not theirs to hand over.
+export async function exportJson(user) {
+  const records = (await all()).filter((r) => belongsTo(r, user));
   const reports = [];
   for (const record of records) {
     const photos = [];

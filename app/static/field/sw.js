@@ -1,5 +1,6 @@
 // The field form's service worker. The server prepends `const SETTINGS = {version, shell, page, api}`.
-// The page: network first (so crews get updates), the cached copy when the network is down or slow.
+// The page: network first (so crews get updates), the cached copy when the network is down or slow. The sign-in
+// page removes the kept page (it is the last account's): with none kept, the network is waited for, however slow.
 // The shell's scripts, styles and Leaflet: from the cache of this version (a new version means a new worker).
 // The API: never touched here; the page's outbox decides what to retry.
 const CACHE = `gridtriage-field-${SETTINGS.version}`;
@@ -32,8 +33,11 @@ function timeout(ms) {
 
 async function pageNetworkFirst(request) {
   const cache = await caches.open(CACHE);
+  const network = fetch(request);
   try {
-    const response = await Promise.race([fetch(request), timeout(PAGE_TIMEOUT_MS)]);
+    // Nothing to fall back on (none kept yet, or removed at sign-out): no time-out, or the page would not open at all.
+    const kept = await cache.match(SETTINGS.page);
+    const response = await (kept ? Promise.race([network, timeout(PAGE_TIMEOUT_MS)]) : network);
     if (response.ok && !response.redirected) {
       await cache.put(SETTINGS.page, response.clone());
       return response;
@@ -44,7 +48,7 @@ async function pageNetworkFirst(request) {
     }
     return response;
   } catch (error) {
-    const cached = await cache.match(SETTINGS.page);
+    const cached = await cache.match(SETTINGS.page); // looked up again: it may have been removed meanwhile
     if (cached) return cached;
     throw error;
   }

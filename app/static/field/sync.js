@@ -2,6 +2,8 @@
 // Network errors, 5xx, 401, 403, 404, 408, 429 and CSRF failures leave a report waiting and retry with exponential backoff
 // (capped at 60 s, Retry-After honoured); 400, 409, 413, 415 and 422 are final: the report is rejected with the
 // server's reasons. A photo rejected with 400, 409, 413, 415 or 422 shows its reason; the report stays sent.
+// A phone is shared between shifts: each run first asks the server who is signed in (GET /api/session, which also
+// gives a fresh CSRF token) and sends only that account's reports; another account's wait, untouched, for its owner.
 import * as outbox from "./outbox.js";
 
 export const BASE_DELAY_MS = 2000;
@@ -11,13 +13,15 @@ const PHOTO_TIMEOUT_MS = 120000;
 const REJECTED = new Set([400, 409, 413, 415, 422]);
 const LOCK = "gridtriage-outbox-sync";
 
-let urls = { reports: "/api/reports", session: null };
+// The URLs; user: the account the page was made for; onSession(username): told whom the server says is signed in.
+let options = { reports: "/api/reports", session: null, user: null, onSession: null };
+let signedIn = null; // the account signed in at the last run's session check (null: not known)
 let running = null;
 let again = false;
 let againForced = false;
 let timer = null;
 
-export function configure(settings) { urls = { ...urls, ...settings }; }
+export function configure(settings) { options = { ...options, ...settings }; }
 
 // Exponential backoff with jitter: about 2 s, 4 s, 8 s … never more than a minute.
 export function backoff(attempts) {
@@ -54,14 +58,26 @@ async function fetchWithin(url, init, timeoutMs) {
   return fetch(url, { ...init, credentials: "same-origin", cache: "no-store", signal });
 }
 
-async function refreshToken() {
-  if (!urls.session) return false;
+// Who is signed in, from the session endpoint (keeping its fresh CSRF token): {username, token}, or {reason, response}
+// when the server did not say (no network, signed out, server trouble).
+async function session() {
+  if (!options.session) return { reason: "no session URL" };
+  let response;
   try {
-    const response = await fetchWithin(urls.session, { headers: { Accept: "application/json" } }, 10000);
-    const data = response.ok ? await body(response) : {};
-    if (data.csrf_token) { csrfToken = data.csrf_token; return true; }
-  } catch { /* offline: the caller retries later */ }
-  return false;
+    response = await fetchWithin(options.session, { headers: { Accept: "application/json" } }, 10000);
+  } catch (e) {
+    return { reason: navigator.onLine ? `network: ${e.message}` : "offline" };
+  }
+  const data = response.ok ? await body(response) : {};
+  if (data.csrf_token) csrfToken = data.csrf_token;
+  if (!response.ok || typeof data.username !== "string") return { reason: `HTTP ${response.status}`, response };
+  return { username: data.username, token: data.csrf_token };
+}
+
+// A fresh token, only while the account that the run sends for is still the one signed in.
+async function refreshToken() {
+  const who = await session();
+  return Boolean(who.token) && who.username === signedIn;
 }
 
 function csrfFailure(response, data) {
@@ -103,7 +119,7 @@ function describe(response, data) {
 async function sendReport(record) {
   let response, data, retryable;
   try {
-    ({ response, data, retryable } = await call(urls.reports, {
+    ({ response, data, retryable } = await call(options.reports, {
       method: "POST", contentType: "application/json", payload: JSON.stringify(record.payload),
     }, REPORT_TIMEOUT_MS));
   } catch (e) {
@@ -140,7 +156,7 @@ async function sendPhotos(record) {
     if (photo.state !== "waiting") continue;
     let response, data, retryable;
     try {
-      const url = `${urls.reports}/${encodeURIComponent(record.id)}/photos/${encodeURIComponent(photo.id)}`;
+      const url = `${options.reports}/${encodeURIComponent(record.id)}/photos/${encodeURIComponent(photo.id)}`;
       ({ response, data, retryable } = await call(url, { method: "PUT", contentType: photo.type, payload: photo.blob },
                                                   PHOTO_TIMEOUT_MS));
     } catch (e) {
@@ -170,14 +186,20 @@ async function sendPhotos(record) {
   return true;
 }
 
-async function process(id, force) {
-  const record = await outbox.get(id);
-  if (!record || !outbox.pending(record)) return;
+function isDue(record, force) {
   const now = Date.now();
-  if (now < record.retryAfterUntil || (!force && now < record.nextAttemptAt)) return;
+  return !(now < record.retryAfterUntil || (!force && now < record.nextAttemptAt));
+}
+
+// Sends one record of the signed-in account `user`.
+async function process(id, force, user) {
+  const record = await outbox.get(id);
+  if (!record || !outbox.pending(record) || !outbox.belongsTo(record, user) || !isDue(record, force)) return;
   const sending = record.state === "waiting";
   if (sending) await outbox.update(id, (r) => { r.sending = true; });
-  if (record.state === "waiting") await sendReport(record);
+  if (record.state === "waiting" && (await sendReport(record)) && !record.user) {
+    record.user = user; // a record older than the accounts it keeps: now the sender's, like the report on the server
+  }
   if (record.state === "sent" && (await sendPhotos(record))) {
     record.attempts = 0;
     record.nextAttemptAt = 0;
@@ -187,11 +209,27 @@ async function process(id, force) {
   await outbox.put(record);
 }
 
+// Nobody known to be signed in (no network, signed out): the page's account's records try again later.
+async function postpone(id, force, why) {
+  const record = await outbox.get(id);
+  if (!record || !outbox.pending(record) || !isDue(record, force)) return;
+  retryLater(record, why.reason, why.response);
+  await outbox.put(record);
+}
+
 async function runOnce(force) {
-  const records = await outbox.all();
   // Oldest first: the server should see reports in the order they were made.
-  for (const record of records.reverse()) {
-    if (outbox.pending(record)) await process(record.id, force);
+  const records = (await outbox.all()).filter(outbox.pending).reverse();
+  if (!records.length) return;
+  const who = await session();
+  signedIn = who.username || null;
+  if (signedIn && options.onSession) options.onSession(signedIn);
+  for (const record of records) {
+    if (signedIn) {
+      if (outbox.belongsTo(record, signedIn)) await process(record.id, force, signedIn);
+    } else if (outbox.belongsTo(record, options.user)) {
+      await postpone(record.id, force, who);
+    }
   }
 }
 
@@ -203,7 +241,9 @@ async function locked(work) {
 // The earliest time something in the outbox is due; schedules the next run for then.
 async function schedule() {
   clearTimeout(timer);
-  const records = (await outbox.all()).filter(outbox.pending);
+  // Only what the signed-in account (or, not known, the page's) can send: another account's records wait for it.
+  const user = signedIn || options.user;
+  const records = (await outbox.all()).filter((r) => outbox.pending(r) && outbox.belongsTo(r, user));
   if (!records.length) return;
   const due = Math.min(...records.map((r) => Math.max(r.nextAttemptAt, r.retryAfterUntil)));
   timer = setTimeout(() => sync(), Math.min(MAX_DELAY_MS, Math.max(1000, due - Date.now())));

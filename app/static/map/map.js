@@ -91,11 +91,11 @@ async function getJson(key, url) {
   return response.json();
 }
 
-function clusterMarker(latlng, count, colour) {
+function clusterMarker(latlng, count, colour, layer) {
   const marker = L.circleMarker(latlng, { radius: Math.min(30, 8 + 3 * Math.log2(count)), color: colour,
-    weight: 2, fillOpacity: 0.35, className: "cluster-marker" });
-  marker.bindTooltip(el("span", {}, number.format(count)), { permanent: true, direction: "center",
-    className: "cluster-label" });
+    weight: 2, fillOpacity: 0.35, className: `cluster-marker ${layer}-cluster` });
+  marker.bindTooltip(el("span", { "data-count": String(count) }, number.format(count)), { permanent: true,
+    direction: "center", className: `cluster-label ${layer}-label` });
   marker.on("click", () => map.setView(latlng, Math.min(map.getZoom() + 2, 18)));
   return marker;
 }
@@ -128,7 +128,7 @@ function drawCases(fc) {
     const [lon, lat] = f.geometry.coordinates;
     const p = f.properties;
     if (p.cluster) {
-      layers.cases.addLayer(clusterMarker([lat, lon], p.count, "#c0392b"));
+      layers.cases.addLayer(clusterMarker([lat, lon], p.count, "#c0392b", "cases"));
       continue;
     }
     const marker = L.circleMarker([lat, lon], {
@@ -158,7 +158,7 @@ function drawReports(fc) {
     const [lon, lat] = f.geometry.coordinates;
     const p = f.properties;
     if (p.cluster) {
-      layers.reports.addLayer(clusterMarker([lat, lon], p.count, "#1f77b4"));
+      layers.reports.addLayer(clusterMarker([lat, lon], p.count, "#1f77b4", "reports"));
     } else {
       const marker = L.circleMarker([lat, lon], { radius: 5, color: "#1f77b4", weight: 1, fillOpacity: 0.7,
         className: `report-marker report-${p.id}` });
