@@ -10,6 +10,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -192,6 +193,35 @@ def login(page, base_url: str, username: str) -> None:
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url(lambda url: "/login" not in url)
+
+
+@pytest.fixture()
+def open_field(browser, live_server: str) -> Iterator[Callable[..., tuple[Any, Any]]]:
+    """Open /field signed in as `user` in a browser context of its own (a phone); closed after the test.
+
+    `init_script` runs in every page before the app's scripts; other keywords go to the browser context
+    (geolocation, permissions, locale…). JavaScript errors collect in `page.js_errors`.
+    """
+    contexts: list[Any] = []
+
+    def open_form(*, user: str = "crew", init_script: str | None = None, timeout_ms: float = 15_000,
+                  **context_options: Any) -> tuple[Any, Any]:
+        context = browser.new_context(**context_options)
+        contexts.append(context)
+        if init_script:
+            context.add_init_script(init_script)
+        page = context.new_page()
+        page.set_default_timeout(timeout_ms)
+        page.js_errors = []
+        page.on("pageerror", lambda exc: page.js_errors.append(str(exc)))
+        login(page, live_server, user)
+        page.goto(live_server + "/field")
+        page.wait_for_selector("html[data-field-ready]")
+        return context, page
+
+    yield open_form
+    for context in contexts:
+        context.close()
 
 
 @pytest.fixture()

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from tests.conftest import api_client, create_accounts, login, maintenance, make_app
+from tests.conftest import api_client, create_accounts, maintenance, make_app
 
 # ---- The API, on a database of this module's own (so that it may hold facilities of its own) -------------------
 
@@ -233,27 +233,14 @@ def assigned(demo_loaded, tokens, database_url) -> Iterator[dict]:
 
 
 @pytest.fixture()
-def crew_phone(browser, live_server) -> Iterator:
+def crew_phone(open_field) -> Callable:
     """The field form opened by the account `crew`, on a phone with its GPS at `where` (or none)."""
-    contexts = []
 
     def open_form(where: dict | None = None):
         options = {"geolocation": where, "permissions": ["geolocation"]} if where else {}
-        context = browser.new_context(**options)
-        contexts.append(context)
-        context.add_init_script(WATCH_CSP)
-        page = context.new_page()
-        page.set_default_timeout(TIMEOUT_MS)
-        page.js_errors = []
-        page.on("pageerror", lambda exc: page.js_errors.append(str(exc)))
-        login(page, live_server, "crew")
-        page.goto(live_server + "/field")
-        page.wait_for_selector("html[data-field-ready]")
-        return context, page
+        return open_field(init_script=WATCH_CSP, timeout_ms=TIMEOUT_MS, **options)
 
-    yield open_form
-    for context in contexts:
-        context.close()
+    return open_form
 
 
 def submit(page) -> str:

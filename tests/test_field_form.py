@@ -7,13 +7,11 @@ import json
 import struct
 import uuid
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-
-from tests.conftest import login
 
 pytestmark = pytest.mark.browser
 
@@ -48,26 +46,10 @@ def jpeg_size(data: bytes) -> tuple[int, int]:
 
 
 @pytest.fixture()
-def field(browser, live_server) -> Iterator:
+def field(open_field) -> Callable:
     """Open the form as a signed-in crew member with the phone's GPS next to Airton substation."""
-    contexts = []
-
-    def open_form(**options):
-        context = browser.new_context(geolocation=AIRTON, permissions=["geolocation"], **options)
-        contexts.append(context)
-        context.add_init_script(WATCH_CSP)
-        page = context.new_page()
-        page.set_default_timeout(TIMEOUT_MS)
-        page.js_errors = []
-        page.on("pageerror", lambda exc: page.js_errors.append(str(exc)))
-        login(page, live_server, "crew")
-        page.goto(live_server + "/field")
-        page.wait_for_selector("html[data-field-ready]")
-        return context, page
-
-    yield open_form
-    for context in contexts:
-        context.close()
+    return lambda **options: open_field(init_script=WATCH_CSP, timeout_ms=TIMEOUT_MS, geolocation=AIRTON,
+                                        permissions=["geolocation"], **options)
 
 
 def fill_report(page, notes: str, *, with_gps: bool = True) -> None:

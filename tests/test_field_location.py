@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.conftest import api_client, login
+from tests.conftest import api_client
 
 TIMEOUT_MS = 8000
 EARTH_RADIUS_M = 6371008.8  # the mean radius (IUGG), as app/static/field/geo.js uses
@@ -85,28 +85,15 @@ def stored(db, report_id: str) -> dict | None:
 
 
 @pytest.fixture()
-def field(browser, live_server) -> Iterator:
+def field(open_field) -> Callable:
     """Open the form as a signed-in crew member, the phone's GPS at `at` (lon, lat) with `accuracy` metres."""
-    contexts = []
 
     def open_form(at: tuple[float, float] | None, accuracy: float = 12):
         gps = {"geolocation": {"longitude": at[0], "latitude": at[1], "accuracy": accuracy},
                "permissions": ["geolocation"]} if at else {}  # no GPS: the permission is not granted
-        context = browser.new_context(locale="en-GB", **gps)
-        contexts.append(context)
-        context.add_init_script(HOOK_LEAFLET)
-        page = context.new_page()
-        page.set_default_timeout(TIMEOUT_MS)
-        page.js_errors = []
-        page.on("pageerror", lambda exc: page.js_errors.append(str(exc)))
-        login(page, live_server, "crew")
-        page.goto(live_server + "/field")
-        page.wait_for_selector("html[data-field-ready]")
-        return context, page
+        return open_field(init_script=HOOK_LEAFLET, timeout_ms=TIMEOUT_MS, locale="en-GB", **gps)
 
-    yield open_form
-    for context in contexts:
-        context.close()
+    return open_form
 
 
 def fill_damage(page, notes: str) -> None:
