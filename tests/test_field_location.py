@@ -19,7 +19,7 @@ from tests.conftest import api_client
 TIMEOUT_MS = 8000
 EARTH_RADIUS_M = 6371008.8  # the mean radius (IUGG), as app/static/field/geo.js uses
 
-# Leaflet is a classic script and form.js keeps its map to itself: this hook (Leaflet's public addInitHook,
+# Leaflet is a classic script and location.js keeps its map to itself: this hook (Leaflet's public addInitHook,
 # installed the moment leaflet.js assigns window.L) hands the test every map the page makes, as window.__testMaps.
 HOOK_LEAFLET = """(() => {
   let real;
@@ -71,7 +71,7 @@ def ranked(db, lon: float, lat: float, limit: int) -> list[dict]:
 
 
 def shown_distance(m: float) -> str:
-    """The distance as the form writes it in English (formatDistance in form.js)."""
+    """The distance as the form writes it in English (formatDistance in page.js)."""
     if m < 1000:
         return f"{math.floor(m + 0.5)} m"
     return f"{m / 1000:.1f}".removesuffix(".0") + " km"
