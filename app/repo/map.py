@@ -51,14 +51,17 @@ WHERE c.geom && ST_MakeEnvelope(%(w)s, %(s)s, %(e)s, %(n)s, 4326)
   AND agg.in_window
 """)
 
+# The grid cell of a point's lon/lat (see above), for GROUP BY.
+GRID_CELL = sql.SQL("""floor(lon * 20037508.342789244 / 180 / %(cell_m)s),
+                  floor(ln(tan(radians(90 + lat) / 2)) * 6378137 / %(cell_m)s)""")
+
 REPORTS = sql.SQL("""
 WITH pts AS (
   SELECT r.id, ST_X(r.geom) AS lon, ST_Y(r.geom) AS lat
   {matching}
 ), cells AS (
   SELECT count(*) AS n, avg(lon) AS lon, avg(lat) AS lat, min(id::text) AS one
-  FROM pts GROUP BY floor(lon * 20037508.342789244 / 180 / %(cell_m)s),
-                    floor(ln(tan(radians(90 + lat) / 2)) * 6378137 / %(cell_m)s)
+  FROM pts GROUP BY {cell}
   ORDER BY count(*) DESC LIMIT %(max_cells)s
 )
 SELECT json_build_object(
@@ -74,7 +77,7 @@ SELECT json_build_object(
          'observed_at', r.observed_at, 'received_at', r.received_at) FROM report r WHERE r.id = cells.one::uuid)
        ELSE json_build_object('cluster', true, 'count', cells.n) END)), '[]'::json))::text AS body
 FROM cells
-""").format(matching=MATCHING_REPORTS)
+""").format(matching=MATCHING_REPORTS, cell=GRID_CELL)
 
 CASES = sql.SQL("""
 WITH c AS (
@@ -85,8 +88,7 @@ WITH c AS (
   {matching}
 ), cells AS (
   SELECT count(*) AS n, avg(lon) AS lon, avg(lat) AS lat, min(id) AS one, sum(population) AS population
-  FROM c GROUP BY floor(lon * 20037508.342789244 / 180 / %(cell_m)s),
-                  floor(ln(tan(radians(90 + lat) / 2)) * 6378137 / %(cell_m)s)
+  FROM c GROUP BY {cell}
   ORDER BY count(*) DESC LIMIT %(max_cells)s
 )
 SELECT json_build_object(
@@ -103,7 +105,7 @@ SELECT json_build_object(
        ELSE json_build_object('cluster', true, 'count', cells.n, 'population', cells.population) END)),
      '[]'::json))::text AS body
 FROM cells LEFT JOIN c ON cells.n = 1 AND c.id = cells.one LEFT JOIN facility f ON f.id = c.facility_id
-""").format(matching=MATCHING_CASES)
+""").format(matching=MATCHING_CASES, cell=GRID_CELL)
 
 # Every matching case with its place and worst severity: the queue panel filters /api/triage with it.
 CASE_INDEX = sql.SQL("""
