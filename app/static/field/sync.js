@@ -116,20 +116,29 @@ function describe(response, data) {
   return fields.length ? `${reason}: ${fields.map(([k, v]) => `${k} ${v}`).join("; ")}` : reason;
 }
 
-async function sendReport(record) {
-  let response, data, retryable;
+// One request for a record: its answer, or null when it failed in a way that is retried later (no network, a
+// timeout, a retryable status), the retry being scheduled already.
+async function attempt(record, url, init, timeoutMs) {
+  let answer;
   try {
-    ({ response, data, retryable } = await call(options.reports, {
-      method: "POST", contentType: "application/json", payload: JSON.stringify(record.payload),
-    }, REPORT_TIMEOUT_MS));
+    answer = await call(url, init, timeoutMs);
   } catch (e) {
     retryLater(record, navigator.onLine ? `network: ${e.message}` : "offline");
-    return false;
+    return null;
   }
-  if (retryable) {
-    retryLater(record, `HTTP ${response.status}: ${describe(response, data)}`, response);
-    return false;
+  if (answer.retryable) {
+    retryLater(record, `HTTP ${answer.response.status}: ${describe(answer.response, answer.data)}`, answer.response);
+    return null;
   }
+  return answer;
+}
+
+async function sendReport(record) {
+  const answer = await attempt(record, options.reports, {
+    method: "POST", contentType: "application/json", payload: JSON.stringify(record.payload),
+  }, REPORT_TIMEOUT_MS);
+  if (!answer) return false;
+  const { response, data } = answer;
   if (response.ok) {
     const stored = data.report || {};
     record.state = "sent";
@@ -154,19 +163,11 @@ async function sendReport(record) {
 async function sendPhotos(record) {
   for (const photo of record.photos) {
     if (photo.state !== "waiting") continue;
-    let response, data, retryable;
-    try {
-      const url = `${options.reports}/${encodeURIComponent(record.id)}/photos/${encodeURIComponent(photo.id)}`;
-      ({ response, data, retryable } = await call(url, { method: "PUT", contentType: photo.type, payload: photo.blob },
-                                                  PHOTO_TIMEOUT_MS));
-    } catch (e) {
-      retryLater(record, navigator.onLine ? `network: ${e.message}` : "offline");
-      return false;
-    }
-    if (retryable) {
-      retryLater(record, `HTTP ${response.status}: ${describe(response, data)}`, response);
-      return false;
-    }
+    const url = `${options.reports}/${encodeURIComponent(record.id)}/photos/${encodeURIComponent(photo.id)}`;
+    const answer = await attempt(record, url, { method: "PUT", contentType: photo.type, payload: photo.blob },
+                                 PHOTO_TIMEOUT_MS);
+    if (!answer) return false;
+    const { response, data } = answer;
     if (response.ok) {
       photo.state = "sent";
       photo.blob = null; // acknowledged by the server: free the phone's storage
