@@ -266,6 +266,13 @@ def fresh(onboarding: tuple[Flask, str]) -> Iterator[tuple[Flask, psycopg.Connec
         yield app, conn
 
 
+def run(app: Flask, *args: object) -> str:
+    """Run a `flask --app app` command; it must succeed. Its output."""
+    result = app.test_cli_runner().invoke(args=[str(a) for a in args])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
 def create_accounts(app: Flask, names: dict[str, str] = ACCOUNTS) -> dict[str, str]:
     """Accounts (name -> role) made through the CLI as an operator would, each with a new API token."""
     runner = app.test_cli_runner()

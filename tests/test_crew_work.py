@@ -11,6 +11,7 @@ import pytest
 from psycopg.rows import dict_row
 
 from tests.conftest import api_client, create_accounts, maintenance, make_app
+from tests.test_field_form import submit
 
 # ---- The API, on a database of this module's own (so that it may hold facilities of its own) -------------------
 
@@ -241,17 +242,6 @@ def crew_phone(open_field) -> Callable:
         return open_field(init_script=WATCH_CSP, timeout_ms=TIMEOUT_MS, **options)
 
     return open_form
-
-
-def submit(page) -> str:
-    """Submit the form; the id of the outbox's new report."""
-    before = set(page.eval_on_selector_all("#outbox-list li[data-id]", "els => els.map(e => e.dataset.id)"))
-    page.click("#submit-report")
-    page.wait_for_function(
-        "n => document.querySelectorAll('#outbox-list li[data-id]').length > n", arg=len(before))
-    after = page.eval_on_selector_all("#outbox-list li[data-id]", "els => els.map(e => e.dataset.id)")
-    (new,) = set(after) - before
-    return new
 
 
 def test_report_progress_on_an_assigned_case_arrives_once_and_moves_the_case(crew_phone, assigned, db):

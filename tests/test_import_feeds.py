@@ -14,7 +14,7 @@ import pytest
 from flask import Flask
 
 from geo import feeds
-from tests.conftest import IMPORT_TABLES
+from tests.conftest import IMPORT_TABLES, run
 
 Row = psycopg.Connection[dict[str, Any]]  # connections that return rows as dicts
 LINKS = """SELECT p.external_id || '>' || c.external_id AS link, l.origin::text AS origin, l.distance_m
@@ -40,12 +40,6 @@ def registry(onboarding, tmp_path) -> Iterator[tuple[Flask, Row]]:
         path.write_text(REGISTRY)
         assert "6 new" in run(app, "import-facilities", path)
         yield app, conn
-
-
-def run(app: Flask, *args: object) -> str:
-    result = app.test_cli_runner().invoke(args=[str(a) for a in args])
-    assert result.exit_code == 0, result.output
-    return result.output
 
 
 def refused(app: Flask, conn: Row, *args: object) -> str:

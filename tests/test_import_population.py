@@ -18,7 +18,7 @@ from flask import Flask
 from psycopg import sql
 
 from geo import population
-from tests.conftest import IMPORT_TABLES
+from tests.conftest import IMPORT_TABLES, run
 
 Row = psycopg.Connection[dict[str, Any]]  # connections that return rows as dicts
 # Two substations either side of lon 10 in a 0.4° × 0.2° box: their Voronoi cells split it along lon 10.
@@ -42,12 +42,6 @@ def region(onboarding, tmp_path) -> Iterator[tuple[Flask, Row]]:
             {"type": "Feature", "properties": {}, "geometry": shapely.geometry.mapping(BOUNDARY)}]}))
         run(app, "derive-service-areas", "--boundary", boundary)
         yield app, conn
-
-
-def run(app: Flask, *args: object) -> str:
-    result = app.test_cli_runner().invoke(args=[str(a) for a in args])
-    assert result.exit_code == 0, result.output
-    return result.output
 
 
 def people(conn: Row) -> dict[str, tuple[float, float, str]]:

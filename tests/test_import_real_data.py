@@ -6,19 +6,12 @@ from typing import Any
 
 import psycopg
 import pytest
-from flask import Flask
 
 from geo import feeds
-from tests.conftest import DEMO_DATA, REFERENCE_DATA
+from tests.conftest import DEMO_DATA, REFERENCE_DATA, run
 
 DUBLIN, UKRAINE, GRIDS = DEMO_DATA, REFERENCE_DATA / "ukraine", REFERENCE_DATA / "grids"
 Row = psycopg.Connection[dict[str, Any]]  # connections that return rows as dicts
-
-
-def run(app: Flask, *args: str) -> str:
-    result = app.test_cli_runner().invoke(args=list(args))
-    assert result.exit_code == 0, result.output
-    return result.output
 
 
 def one(conn: Row, query: str) -> Any:

@@ -16,7 +16,7 @@ from flask import Flask
 from shapely.geometry.base import BaseGeometry
 
 from geo import service_areas
-from tests.conftest import IMPORT_TABLES
+from tests.conftest import IMPORT_TABLES, run
 
 Row = psycopg.Connection[dict[str, Any]]  # connections that return rows as dicts
 # Two 20 kV substations either side of lon 10, a 110 kV one feeding them, in a 0.4° × 0.2° box.
@@ -47,12 +47,6 @@ def registry(onboarding, tmp_path) -> Iterator[tuple[Flask, Row]]:
                   "--name", "Points")
         assert "no service areas yet, so none assigned" in out
         yield app, conn
-
-
-def run(app: Flask, *args: object) -> str:
-    result = app.test_cli_runner().invoke(args=[str(a) for a in args])
-    assert result.exit_code == 0, result.output
-    return result.output
 
 
 def refused(app: Flask, conn: Row, *args: object) -> str:
