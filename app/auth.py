@@ -46,7 +46,7 @@ def _user(row: dict[str, Any] | None, *, via_token: bool = False) -> User | None
     if row is None or not row["active"]:
         return None
     # A new password or a new session epoch (deactivation) changes the tag, which ends the account's sessions.
-    tag = hashlib.sha256(f"{row['password_hash']}:{row.get('session_epoch', 0)}".encode()).hexdigest()[:16]
+    tag = hashlib.sha256(f"{row['password_hash']}:{row['session_epoch']}".encode()).hexdigest()[:16]
     return User(id=row["id"], username=row["username"], role=row["role"], password_tag=tag, via_token=via_token)
 
 
