@@ -22,7 +22,7 @@ from wtforms.validators import DataRequired, Length, Optional, Regexp
 from app import db
 from app.account import MIN_PASSWORD
 from app.auth import ROLES, requires
-from app.repo import users
+from app.repo import Conn, users
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 USERNAME = r"\A[A-Za-z0-9_.@-]{1,64}\Z"  # \Z: "$" would let a trailing newline through
@@ -115,7 +115,7 @@ def change_user(user_id: int) -> Response | tuple[str, int]:
     return redirect(url_for("admin.users_page"), 303)
 
 
-def _apply(conn: Any, user_id: int, form: ChangeForm) -> str:
+def _apply(conn: Conn, user_id: int, form: ChangeForm) -> str:
     """Make one change in the caller's transaction and audit it; raise Refused when the rules forbid it."""
     action, reason = form.action.data or "", form.reason.data or ""
     account = users.lock_for_change(conn, user_id)
