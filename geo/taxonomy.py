@@ -1,4 +1,7 @@
-"""The damage vocabulary: facility kinds, severities, operational status, hazards and components per kind."""
+"""The product's vocabulary: facility and site kinds, damage terms, case statuses, report progress, roles.
+
+The database enums of the same names hold exactly these values (a test compares them).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,18 @@ FACILITY_KINDS = ("power_plant", "chp_plant", "heat_plant", "substation", "trans
 SEVERITIES = ("minor", "moderate", "severe", "destroyed")
 OPERATIONAL_STATUSES = ("operating", "degraded", "out_of_service")
 HAZARDS = ("uxo", "fire", "structural", "live_wires", "access_blocked")
+SITE_KINDS = ("hospital", "water_pumping", "wastewater_pumping", "heat_plant", "shelter", "telecom", "other")
+POPULATION_METHODS = ("point_sum", "areal_weighting", "raster_exact", "given")
+LINK_ORIGINS = ("given", "inferred")
+
+CASE_STATUSES = ("reported", "confirmed", "assigned", "in_repair", "temporarily_restored", "repaired", "rejected",
+                 "duplicate")
+OPEN_CASE_STATUSES = ("reported", "confirmed", "assigned", "in_repair", "temporarily_restored")
+CLOSED_CASE_STATUSES = ("repaired", "rejected", "duplicate")
+# Cases drawn on the map and exported as damage: everything but what turned out not to be damage.
+DAMAGE_CASE_STATUSES = tuple(s for s in CASE_STATUSES if s not in ("rejected", "duplicate"))
+PROGRESS = ("repair_started", "temporarily_restored", "restored")
+ROLES = ("crew", "coordinator", "admin")
 
 _PLANT = ("turbine", "generator", "boiler", "step_up_transformer", "switchyard", "cooling", "fuel_supply",
           "control_room", "building")
