@@ -24,59 +24,29 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
-    from app import (
-        account,
-        admin,
-        api,
-        api_reports,
-        auth,
-        cases,
-        coordinator,
-        crew_work,
-        db,
-        demo,
-        demo_scenario,
-        errors,
-        exports,
-        field,
-        health,
-        i18n,
-        imports,
-        migrate,
-        ogc,
-        openapi,
-        pages,
-        security,
-        sitrep,
-        triage,
-        users_cli,
-        vendor,
-    )
+    from app import db, errors, openapi
+    from app.admin import views as admin
+    from app.auth import access, cli, security
+    from app.auth import views as auth
+    from app.cases import views as cases
+    from app.coordinator import exports, sitrep, triage
+    from app.coordinator import map as coordinator
+    from app.field import views as field
+    from app.imports import commands as imports
+    from app.ogc import views as ogc
+    from app.reports import facilities, my_work
+    from app.reports import views as reports
+    from app.site import language
+    from app.site import views as site
 
     db.init_app(app)
-    migrate.init_app(app)
     errors.init_app(app)
-    demo.init_app(app)
-    auth.init_app(app)
+    access.init_app(app)
     security.init_app(app)
-    users_cli.init_app(app)
-    app.register_blueprint(account.bp)
-    app.register_blueprint(admin.bp)
-    app.register_blueprint(health.bp)
-    app.register_blueprint(api.bp)
-    app.register_blueprint(api_reports.bp)
-    app.register_blueprint(openapi.bp)
-    app.register_blueprint(triage.bp)
-    app.register_blueprint(coordinator.bp)
-    app.register_blueprint(pages.bp)
-    app.register_blueprint(vendor.bp)
-    i18n.init_app(app)
-    field.init_app(app)
-    imports.init_app(app)
-    app.register_blueprint(cases.bp)
-    app.register_blueprint(crew_work.bp)
-    app.register_blueprint(exports.bp)
-    app.register_blueprint(ogc.bp)
-    app.register_blueprint(sitrep.bp)
-    demo_scenario.init_app(app)
+    language.init_app(app)
+    for commands in (cli, imports):
+        commands.init_app(app)
+    for area in (site, auth, admin, field, reports, facilities, my_work, cases,
+                 coordinator, triage, sitrep, exports, ogc, openapi):
+        app.register_blueprint(area.bp)
     return app

@@ -1,15 +1,24 @@
-"""The connection pool and transactions; the one place that knows how to reach PostgreSQL."""
+"""The connection pool, transactions and schema migrations; the one place that knows how to reach PostgreSQL.
+
+The migrations themselves are SQL in migrations/versions, applied by Alembic (`flask db-upgrade`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import click
 import psycopg
+from alembic import command
+from alembic.config import Config
+from alembic.script import ScriptDirectory
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from app.config import ROOT
 from app.repo import Conn
 
 
@@ -36,10 +45,13 @@ def init_app(app: Flask) -> None:
     )
     pool.open(wait=False)
     app.extensions["db_pool"] = pool
+    app.config["SCHEMA_HEAD"] = head_revision()
+    app.cli.add_command(db_upgrade_command)
 
 
 def pool() -> ConnectionPool[Conn]:
-    return current_app.extensions["db_pool"]
+    found: ConnectionPool[Conn] = current_app.extensions["db_pool"]
+    return found
 
 
 @contextmanager
@@ -52,3 +64,29 @@ def connection() -> Iterator[Conn]:
         raise DatabaseUnavailable("no database connection available") from exc
     except psycopg.OperationalError as exc:
         raise DatabaseUnavailable(str(exc)) from exc
+
+
+def alembic_config(database_url: str) -> Config:
+    """Alembic's configuration for this project, pointed at one database."""
+    config = Config()
+    config.set_main_option("script_location", str(ROOT / "migrations"))
+    # Any libpq form (URL or key=value) works: migrations/env.py connects with psycopg itself.
+    config.attributes["database_url"] = database_url
+    return config
+
+
+def head_revision() -> str | None:
+    """The newest migration in the source tree."""
+    return ScriptDirectory.from_config(alembic_config("postgresql://")).get_current_head()
+
+
+def upgrade(database_url: str) -> None:
+    command.upgrade(alembic_config(database_url), "head")
+
+
+@click.command("db-upgrade")
+@with_appcontext
+def db_upgrade_command() -> None:
+    """Apply every migration that is not yet applied (a no-op when the schema is current)."""
+    upgrade(current_app.config["DATABASE_URL"])
+    click.echo(f"database schema at {head_revision()}")

@@ -1,13 +1,19 @@
-"""Errors the app translates to HTTP in one place: JSON with the field and the reason, never a stack trace."""
+"""The app's exceptions and the one table that translates them to HTTP: JSON with the field and the reason.
+
+Exceptions say what went wrong, never which HTTP status it is: `STATUS` below decides that, in one place (as
+tipg's errors.py does). Domain exceptions from geo/ are mapped here too. Never a stack trace to a user.
+"""
 
 from __future__ import annotations
 
 import logging
+import math
 
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from app.db import DatabaseUnavailable
+from geo.workflow import TransitionRefused
 
 log = logging.getLogger(__name__)
 
@@ -15,9 +21,21 @@ log = logging.getLogger(__name__)
 class ValidationError(ValueError):
     """Bad input: one reason per field; nothing was changed."""
 
-    def __init__(self, errors: dict[str, str], *, status: int = 422) -> None:
+    def __init__(self, errors: dict[str, str]) -> None:
         super().__init__("; ".join(f"{field}: {reason}" for field, reason in errors.items()))
-        self.errors, self.status = errors, status
+        self.errors = errors
+
+
+class BadParameter(ValidationError):
+    """A malformed request: a query parameter, a path segment or a body that is not what the route reads."""
+
+
+class TooLarge(ValidationError):
+    """A body larger than the route accepts."""
+
+
+class UnsupportedMedia(ValidationError):
+    """A body of a content type the route does not take."""
 
 
 class NotFound(LookupError):
@@ -28,31 +46,74 @@ class Conflict(ValueError):
     """The request contradicts what is stored (e.g. a report id reused with different content)."""
 
 
+class FieldConflict(Conflict):
+    """A state conflict about the value of one field (e.g. the case to merge is already closed)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class RateLimited(Exception):
+    """Too many requests of one kind from one user or address in the current window."""
+
+    def __init__(self, retry_after_s: float) -> None:
+        super().__init__("too many requests")
+        self.retry_after_s = max(1, math.ceil(retry_after_s))
+
+
+# The HTTP status of each exception; the most specific class in an exception's MRO wins.
+STATUS: dict[type[Exception], int] = {
+    ValidationError: 422,
+    BadParameter: 400,
+    TooLarge: 413,
+    UnsupportedMedia: 415,
+    NotFound: 404,
+    Conflict: 409,
+    TransitionRefused: 409,
+    RateLimited: 429,
+    DatabaseUnavailable: 503,
+}
+
+
+def status_of(exc: BaseException) -> int:
+    """The HTTP status the table gives this exception (500 when it is not in the table)."""
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 500
+
+
 def _json(status: int, error: str, **extra: object) -> Response:
     response = jsonify({"error": error, **extra})
     response.status_code = status
     return response
 
 
-def init_app(app: Flask) -> None:
-    @app.errorhandler(ValidationError)
-    def validation(exc: ValidationError) -> Response:
-        return _json(exc.status, "invalid input", errors=exc.errors)
-
-    @app.errorhandler(NotFound)
-    def not_found(exc: NotFound) -> Response:
-        return _json(404, str(exc) or "not found")
-
-    @app.errorhandler(Conflict)
-    def conflict(exc: Conflict) -> Response:
-        return _json(409, str(exc))
-
-    @app.errorhandler(DatabaseUnavailable)
-    def unavailable(exc: DatabaseUnavailable) -> Response:
+def to_response(exc: BaseException) -> Response:
+    """The JSON answer for one of the table's exceptions."""
+    status = status_of(exc)
+    if isinstance(exc, ValidationError):
+        return _json(status, "invalid input", errors=exc.errors)
+    if isinstance(exc, FieldConflict):
+        return _json(status, str(exc), errors={exc.field: str(exc)})
+    if isinstance(exc, RateLimited):
+        response = _json(status, "too many requests; retry later", retry_after_s=exc.retry_after_s)
+        response.headers["Retry-After"] = str(exc.retry_after_s)
+        return response
+    if isinstance(exc, DatabaseUnavailable):
         log.warning("database unavailable: %s", exc)
-        response = _json(503, "the database is unavailable; retry later")
+        response = _json(status, "the database is unavailable; retry later")
         response.headers["Retry-After"] = "5"
         return response
+    if isinstance(exc, NotFound):
+        return _json(status, str(exc) or "not found")
+    return _json(status, str(exc))
+
+
+def init_app(app: Flask) -> None:
+    for exc_class in STATUS:
+        app.register_error_handler(exc_class, to_response)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:

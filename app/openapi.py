@@ -6,13 +6,23 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify
 
-from app.auth import public
-from app.cases import MAX_TEXT, OPEN, TRANSITIONS
-from app.coordinator import CASE_STATUSES, MAX_ZOOM
-from app.exports import FORMATS
-from app.report_input import MATERIALS_MAX_CHARS, NOTES_MAX_CHARS, PROGRESS
-from app.reports import PHOTO_TYPES
-from geo.taxonomy import COMPONENTS, FACILITY_KINDS, HAZARDS, OPERATIONAL_STATUSES, SEVERITIES
+from app.auth.access import public
+from app.cases.views import MAX_TEXT
+from app.coordinator.exports import FORMATS
+from app.coordinator.map import MAX_ZOOM
+from app.reports.input import MATERIALS_MAX_CHARS, NOTES_MAX_CHARS
+from app.reports.service import PHOTO_TYPES
+from geo.taxonomy import (
+    CASE_STATUSES,
+    COMPONENTS,
+    FACILITY_KINDS,
+    HAZARDS,
+    OPEN_CASE_STATUSES,
+    OPERATIONAL_STATUSES,
+    PROGRESS,
+    SEVERITIES,
+)
+from geo.workflow import TRANSITIONS
 
 bp = Blueprint("openapi", __name__, url_prefix="/api")
 
@@ -142,7 +152,7 @@ def my_cases() -> Schema:
         "observed_at": moment, "received_at": moment, "reporter": text}}
     case = {"type": "object", "required": ["id", "status", "kind", "lon", "lat", "hazards", "reports"], "properties": {
         "id": {"type": "integer", "description": "send it as case_id with a follow-up report"},
-        "status": {"type": "string", "enum": list(OPEN)},
+        "status": {"type": "string", "enum": list(OPEN_CASE_STATUSES)},
         "kind": {"type": "string", "enum": list(FACILITY_KINDS)},
         "facility_id": {"type": "integer", "nullable": True},
         "facility_name": {**text, "description": "null for a site with no registered facility"},

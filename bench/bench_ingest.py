@@ -35,9 +35,9 @@ import psycopg  # noqa: E402
 from psycopg.rows import dict_row  # noqa: E402
 
 from app import create_app  # noqa: E402
-from app.migrate import upgrade  # noqa: E402
+from app.db import upgrade  # noqa: E402
 from app.repo import reports as repo  # noqa: E402
-from app.report_input import parse_report  # noqa: E402
+from app.reports.input import parse_report  # noqa: E402
 from geo.taxonomy import HAZARDS, OPERATIONAL_STATUSES, SEVERITIES, allowed_components  # noqa: E402
 from tools import pgcluster  # noqa: E402
 

@@ -21,6 +21,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +31,8 @@ import psycopg  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
 from app import create_app  # noqa: E402
-from app.coordinator import MAX_CELLS, cell_m  # noqa: E402
-from app.migrate import upgrade  # noqa: E402
+from app.coordinator.map import MAX_CELLS, cell_m  # noqa: E402
+from app.db import upgrade  # noqa: E402
 from app.repo import map as repo  # noqa: E402
 from tools import pgcluster  # noqa: E402
 
@@ -107,7 +108,7 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
     return statistics.median(ordered) * 1000, p95 * 1000
 
 
-def timed(fn, repeat: int) -> list[float]:
+def timed(fn: Callable[..., object], repeat: int) -> list[float]:
     fn()  # warm caches and the pool
     out = []
     for _ in range(repeat):
@@ -117,14 +118,15 @@ def timed(fn, repeat: int) -> list[float]:
     return out
 
 
-def in_transaction(conn: psycopg.Connection[dict[str, Any]], fn, params: dict[str, Any]) -> None:
+def in_transaction(conn: psycopg.Connection[dict[str, Any]], fn: Callable[..., object],
+                   params: dict[str, Any]) -> None:
     with conn.transaction():
         fn(conn, params)
 
 
 def params_for(bbox: str, zoom: int) -> dict[str, Any]:
     w, s, e, n = (float(v) for v in bbox.split(","))
-    return {"w": w, "s": s, "e": e, "n": n, "zoom": zoom, "cell_m": cell_m(zoom), "max_cells": MAX_CELLS,
+    return {"bbox": (w, s, e, n), "zoom": zoom, "cell_m": cell_m(zoom), "max_cells": MAX_CELLS,
             "status": None, "kind": None, "severity": None, "hazard": None, "since": None, "until": None}
 
 

@@ -80,10 +80,10 @@ def bench_raster(path: Path, size: int, counts: list[int], rng: np.random.Genera
         areas = voronoi_areas(count, extent=extent, rng=rng)
         frame = gpd.GeoDataFrame(geometry=areas)
         def ours_run(areas: gpd.GeoSeries = areas) -> np.ndarray:
-            return population.raster_sums(areas, path).population.to_numpy()
+            return np.asarray(population.raster_sums(areas, path).population.to_numpy(), dtype=float)
 
         def direct_run(frame: gpd.GeoDataFrame = frame) -> np.ndarray:
-            return exact_extract(str(path), frame, ["sum"], output="pandas")["sum"].to_numpy()
+            return np.asarray(exact_extract(str(path), frame, ["sum"], output="pandas")["sum"].to_numpy(), dtype=float)
 
         def centres_run(frame: gpd.GeoDataFrame = frame) -> np.ndarray:
             with warnings.catch_warnings():

@@ -12,7 +12,8 @@ import pandas as pd
 import pyproj
 import shapely
 
-from geo import mapping, network
+from geo import network
+from geo.columns import ColumnMap, column, text
 from geo.errors import DataError
 
 FEED_FIELDS = ("parent_external_id", "external_id")
@@ -32,16 +33,16 @@ class Link:
     distance_m: float | None = None
 
 
-def read_links(frame: pd.DataFrame, *, file: str, columns: mapping.ColumnMap) -> list[Link]:
+def read_links(frame: pd.DataFrame, *, file: str, columns: ColumnMap) -> list[Link]:
     """Parent/child links by external id from a table; blanks and self-links name their row."""
-    parent_col = mapping.column(frame, columns, "parent_external_id", file=file, required=True,
-                                defaults=("parent", "from", "v_id_1"))
-    child_col = mapping.column(frame, columns, "external_id", file=file, required=True,
-                               defaults=("child", "child_external_id", "to", "v_id_2"))
+    parent_col = column(frame, columns, "parent_external_id", file=file, required=True,
+                        defaults=("parent", "from", "v_id_1"))
+    child_col = column(frame, columns, "external_id", file=file, required=True,
+                       defaults=("child", "child_external_id", "to", "v_id_2"))
     assert parent_col is not None and child_col is not None
     links = []
     for row, parent, child in zip(frame.index, frame[parent_col], frame[child_col], strict=True):
-        p, c = mapping.text(parent), mapping.text(child)
+        p, c = text(parent), text(child)
         for value, name in ((p, parent_col), (c, child_col)):
             if value is None:
                 raise DataError("missing external id", file=file, row=int(row), column=name)

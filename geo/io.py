@@ -16,8 +16,6 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import shapely
-import shapely.geometry
-from shapely.geometry.base import BaseGeometry
 
 from geo.errors import DataError
 
@@ -197,7 +195,7 @@ def _coordinates(frame: pd.DataFrame, column: str, path: Path, *, limit: float |
         where = f" within ±{limit:g}" if limit else ""
         raise DataError(f"not a coordinate{where}: {frame[column].iloc[row]!r}", file=str(path),
                         row=int(frame.index[row]), column=column)
-    return numbers
+    return np.asarray(numbers, dtype=float)
 
 
 def _parse_wkt(frame: pd.DataFrame, column: str, path: Path) -> np.ndarray:
@@ -226,63 +224,3 @@ def missing_geometry(frame: gpd.GeoDataFrame) -> list[int]:
     """File row numbers of rows with no (or an empty) geometry."""
     values = frame.geometry.values
     return [int(r) for r in frame.index[shapely.is_missing(values) | shapely.is_empty(values)]]
-
-
-PANDAPOWER_KINDS = {"ext_grid": "substation", "bus": "other", "line": "line", "trafo": "transformer",
-                    "load": "substation", "switch": "other"}
-
-
-def is_pandapower(path: Path) -> bool:
-    """Whether a file is a pandapower network saved as JSON."""
-    if path.suffix.lower() != ".json":
-        return False
-    with open(path, encoding="utf-8") as f:
-        return '"pandapowerNet"' in f.read(4096)
-
-
-def read_pandapower(path: Path) -> gpd.GeoDataFrame:
-    """A pandapower network as facility rows with its radial feed tree in `parent_external_id`.
-
-    Elements in service become facilities: the external grid and loads (MV/LV stations) as substations, buses
-    as nodes ('other'), lines with their course, HV/MV transformers; ids are '<file stem>:<element>:<index>'.
-    """
-    import json
-
-    from geo.pandapower_net import feed_tree, read_tables
-
-    tables = read_tables(path)
-    tree = feed_tree(tables, people_per_kw=1.0)
-    bus = tables["bus"]
-    prefix = f"{path.stem}:"
-
-    def point(bus_index: int) -> BaseGeometry:
-        return shapely.geometry.shape(json.loads(bus.at[bus_index, "geo"]))
-
-    rows = []
-    for facility in tree.facilities:
-        element, _, index_text = facility.id.partition(":")
-        index = int(index_text)
-        table = tables[element]
-        record = table.loc[index]
-        voltage = None
-        if element == "line":
-            geometry = shapely.geometry.shape(json.loads(record["geo"]))
-            voltage = bus.at[int(record["from_bus"]), "vn_kv"]
-        elif element == "trafo":
-            geometry, voltage = point(int(record["hv_bus"])), record["vn_hv_kv"]
-        elif element == "bus":
-            geometry, voltage = point(index), record["vn_kv"]
-        else:
-            geometry, voltage = point(int(record["bus"])), bus.at[int(record["bus"]), "vn_kv"]
-        attributes = {k: (v.item() if hasattr(v, "item") else v) for k, v in record.items()
-                      if k != "geo" and isinstance(v, str | int | float | bool | np.generic)}
-        rows.append({
-            "external_id": prefix + facility.id, "name": str(record.get("name") or facility.id),
-            "kind": PANDAPOWER_KINDS[element], "voltage_kv": voltage,
-            "capacity_mva": record["sn_mva"] if element == "trafo" else None,
-            "parent_external_id": prefix + facility.parents[0] if facility.parents else None,
-            "element": element, "pandapower": json.dumps(attributes, default=str), "geometry": geometry,
-        })
-    frame = gpd.GeoDataFrame(rows, geometry="geometry", crs=LONLAT)
-    frame.index = pd.RangeIndex(1, len(frame) + 1)
-    return frame

@@ -1,4 +1,4 @@
-"""Read a pandapower JSON network and build its radial feed tree as facilities with parents and population.
+"""pandapower JSON networks: their radial feed tree for the engine, and their elements as facility rows to import.
 
 The feed tree runs source (ext_grid) -> bus -> HV/MV transformer -> bus -> line -> bus ... -> load, over
 elements in service, with open switches cutting their line (et 'l'), bus-bus link (et 'b') or transformer
@@ -14,9 +14,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import geopandas as gpd
+import numpy as np
 import pandas as pd
+import shapely.geometry
+from shapely.geometry.base import BaseGeometry
 
+from geo.io import LONLAT
 from geo.network import Facility, ScenarioError
+
+# The facility kind each element becomes when a network is imported as a registry.
+PANDAPOWER_KINDS = {"ext_grid": "substation", "bus": "other", "line": "line", "trafo": "transformer",
+                    "load": "substation", "switch": "other"}
 
 
 @dataclass(frozen=True)
@@ -142,3 +151,55 @@ def with_damage(tree: FeedTree, repair_hours: Mapping[str, float]) -> tuple[Faci
         Facility(f.id, f.parents, f.population, True, repair_hours[f.id]) if f.id in repair_hours else f
         for f in tree.facilities
     )
+
+
+def is_pandapower(path: Path) -> bool:
+    """Whether a file is a pandapower network saved as JSON."""
+    if path.suffix.lower() != ".json":
+        return False
+    with open(path, encoding="utf-8") as f:
+        return '"pandapowerNet"' in f.read(4096)
+
+
+def read_pandapower(path: Path) -> gpd.GeoDataFrame:
+    """A pandapower network as facility rows with its radial feed tree in `parent_external_id`.
+
+    Elements in service become facilities: the external grid and loads (MV/LV stations) as substations, buses
+    as nodes ('other'), lines with their course, HV/MV transformers; ids are '<file stem>:<element>:<index>'.
+    """
+    tables = read_tables(path)
+    tree = feed_tree(tables, people_per_kw=1.0)
+    bus = tables["bus"]
+    prefix = f"{path.stem}:"
+
+    def point(bus_index: int) -> BaseGeometry:
+        return shapely.geometry.shape(json.loads(bus.at[bus_index, "geo"]))
+
+    rows = []
+    for facility in tree.facilities:
+        element, _, index_text = facility.id.partition(":")
+        index = int(index_text)
+        table = tables[element]
+        record = table.loc[index]
+        voltage = None
+        if element == "line":
+            geometry = shapely.geometry.shape(json.loads(record["geo"]))
+            voltage = bus.at[int(record["from_bus"]), "vn_kv"]
+        elif element == "trafo":
+            geometry, voltage = point(int(record["hv_bus"])), record["vn_hv_kv"]
+        elif element == "bus":
+            geometry, voltage = point(index), record["vn_kv"]
+        else:
+            geometry, voltage = point(int(record["bus"])), bus.at[int(record["bus"]), "vn_kv"]
+        attributes = {k: (v.item() if hasattr(v, "item") else v) for k, v in record.items()
+                      if k != "geo" and isinstance(v, str | int | float | bool | np.generic)}
+        rows.append({
+            "external_id": prefix + facility.id, "name": str(record.get("name") or facility.id),
+            "kind": PANDAPOWER_KINDS[element], "voltage_kv": voltage,
+            "capacity_mva": record["sn_mva"] if element == "trafo" else None,
+            "parent_external_id": prefix + facility.parents[0] if facility.parents else None,
+            "element": element, "pandapower": json.dumps(attributes, default=str), "geometry": geometry,
+        })
+    frame = gpd.GeoDataFrame(rows, geometry="geometry", crs=LONLAT)
+    frame.index = pd.RangeIndex(1, len(frame) + 1)
+    return frame

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo import mapping
+from geo.columns import ColumnMap, column, number, text, unique_ids
 from geo.errors import DataError
 
 
@@ -54,11 +54,10 @@ class Counts:
     frame: gpd.GeoDataFrame  # columns ref, population, geometry (lon/lat); index: file rows
 
 
-def read_counts(frame: gpd.GeoDataFrame, *, file: str, columns: mapping.ColumnMap) -> Counts:
+def read_counts(frame: gpd.GeoDataFrame, *, file: str, columns: ColumnMap) -> Counts:
     """Point or polygon counts from a table: every row a count ≥ 0 and one geometry type for the whole file."""
-    count_col = mapping.column(frame, columns, "population", file=file, required=True,
-                               defaults=POPULATION_DEFAULTS)
-    ref_col = mapping.column(frame, columns, "ref", file=file, required=False, defaults=("id", "guid", "code"))
+    count_col = column(frame, columns, "population", file=file, required=True, defaults=POPULATION_DEFAULTS)
+    ref_col = column(frame, columns, "ref", file=file, required=False, defaults=("id", "guid", "code"))
     assert count_col is not None
     kinds = set()
     for row, geometry in zip(frame.index, frame.geometry.values, strict=True):
@@ -73,14 +72,14 @@ def read_counts(frame: gpd.GeoDataFrame, *, file: str, columns: mapping.ColumnMa
         raise DataError(f"bad geometry: points or polygons expected, got {sorted(kinds)[0]}", file=file)
     people = []
     for row, value in zip(frame.index, frame[count_col], strict=True):
-        count = mapping.number(value, file=file, row=int(row), column=count_col)
+        count = number(value, file=file, row=int(row), column=count_col)
         if count is None:
             raise DataError("missing population", file=file, row=int(row), column=count_col)
         people.append(count)
-    given = [mapping.text(v) for v in frame[ref_col]] if ref_col else [None] * len(frame)
+    given = [text(v) for v in frame[ref_col]] if ref_col else [None] * len(frame)
     refs = [r if r is not None else str(row) for r, row in zip(given, frame.index, strict=True)]
     ids = pd.Series(refs, index=frame.index, dtype=object)
-    mapping.unique_ids(ids, file=file, column=ref_col or "row")
+    unique_ids(ids, file=file, column=ref_col or "row")
     geometry = frame.geometry if "polygons" in kinds else gpd.GeoSeries(
         [shapely.get_parts(g)[0] for g in frame.geometry.values], index=frame.index, crs=frame.crs)
     result = gpd.GeoDataFrame({"ref": refs, "population": people}, geometry=geometry, index=frame.index,

@@ -10,7 +10,7 @@ import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from geo import mapping
+from geo.columns import ColumnMap, column, text, unique_ids
 from geo.errors import DataError
 from geo.io import LONLAT
 
@@ -86,15 +86,15 @@ def reach(facilities: gpd.GeoSeries, *, max_distance_m: float) -> BaseGeometry:
     return gpd.GeoSeries([discs.union_all()], crs=crs).to_crs(LONLAT).iloc[0]
 
 
-def read_areas(frame: gpd.GeoDataFrame, *, file: str, columns: mapping.ColumnMap) -> pd.DataFrame:
+def read_areas(frame: gpd.GeoDataFrame, *, file: str, columns: ColumnMap) -> pd.DataFrame:
     """Given service areas: one polygon per facility external id, as MultiPolygons (index: file rows)."""
-    id_col = mapping.column(frame, columns, "external_id", file=file, required=True, defaults=("id", "ref"))
+    id_col = column(frame, columns, "external_id", file=file, required=True, defaults=("id", "ref"))
     assert id_col is not None
-    ids = pd.Series([mapping.text(v) for v in frame[id_col]], index=frame.index, dtype=object)
+    ids = pd.Series([text(v) for v in frame[id_col]], index=frame.index, dtype=object)
     if ids.isna().any():
         raise DataError("missing external id", file=file, row=int(ids.index[ids.isna().to_numpy()][0]),
                         column=id_col)
-    mapping.unique_ids(ids, file=file, column=id_col)
+    unique_ids(ids, file=file, column=id_col)
     areas = []
     for row, geometry in zip(frame.index, frame.geometry.values, strict=True):
         if geometry is None or geometry.is_empty or geometry.geom_type not in ("Polygon", "MultiPolygon"):

@@ -22,8 +22,8 @@ import heapq
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
 
+from geo import explain
 from geo.network import (
     CriticalSite,
     Network,
@@ -196,16 +196,18 @@ def rank(network: Network, *, critical_sites: Iterable[CriticalSite] = ()) -> li
             chain[j] = (*chain[up], up)
             upstream_people[j] = upstream_people[up] + tree.people[up]
     on = energised_at_start(network) if not network.radial else []
-    rates = [_rate(w, p) for _, _, w, p in tree.blocks]
-    summaries = [f"{_num(w)} in {p:g} h -> {rate}" for (_, _, w, p), rate in zip(tree.blocks, rates, strict=True)]
-    texts = [_block_text(tree, ids, b, summaries[b]) for b in range(len(tree.blocks))]
+    rates = [explain.rate(w, p) for _, _, w, p in tree.blocks]
+    summaries = [explain.block_summary(w, p, rate) for (_, _, w, p), rate in zip(tree.blocks, rates, strict=True)]
+    texts = [explain.block_text([ids[a] for a in tree.order[start:end]], summaries[b])
+             for b, (start, end, _, _) in enumerate(tree.blocks)]
+    first = ids[tree.order[0]] if tree.order else ""
     ranked: list[Ranked] = []
     for b, (start, end, w, p) in enumerate(tree.blocks):
         members = tree.order[start:end]
-        context = _BlockContext(
+        context = explain.BlockContext(
             members=members, member_set=set(members), names=tuple(ids[a] for a in members),
-            unit=" people-equivalents (incl. critical sites)" if w > sum(tree.people[a] for a in members) else "",
-            summary=summaries[b], rate=rates[b], why=_why(tree, ids, texts, b),
+            unit=explain.CRITICAL_SITES_UNIT if w > sum(tree.people[a] for a in members) else "",
+            summary=summaries[b], rate=rates[b], why=explain.why(texts, b, first, exact=tree.exact),
         )
         for position in range(start, end):
             j = tree.order[position]
@@ -226,75 +228,10 @@ def rank(network: Network, *, critical_sites: Iterable[CriticalSite] = ()) -> li
                 population_served=tree.served[j],
                 blocked_by=tuple(ids[a] for a in chain[j]),
                 block=context.names,
-                explanation=_explain(tree, ids, j, context, chain[j]),
+                explanation=explain.explain(ids, tree.hours, tree.weight, j, context, chain[j]),
             ))
     return ranked
 
 
-class _BlockContext(NamedTuple):
-    members: Sequence[int]
-    member_set: set[int]
-    names: tuple[str, ...]
-    unit: str
-    summary: str
-    rate: str
-    why: str
-
-
 def _people(network: Network, indices: Iterable[int]) -> float:
     return sum(network.facilities[v].population for v in indices)
-
-
-def _num(x: float) -> str:
-    return f"{x:,.0f}" if abs(x) >= 100 or float(x).is_integer() else f"{x:,.3g}"
-
-
-def _rate(w: float, p: float) -> str:
-    return f"{_num(w / p)} people/h" if p > 0 else "immediately (no repair time)"
-
-
-def _block_text(tree: TriageTree, ids: Sequence[str], b: int, summary: str) -> str:
-    start, end, _, _ = tree.blocks[b]
-    names = [ids[j] for j in tree.order[start:end]]
-    if len(names) == 1:
-        head = names[0]
-    else:
-        head = f"{names[0]} with {', '.join(names[1:]) if len(names) <= 3 else f'{len(names) - 1} more'}"
-    return f"{head} ({summary})"
-
-
-def _why(tree: TriageTree, ids: Sequence[str], texts: Sequence[str], b: int) -> str:
-    """Why a block sits where it does: its rate compared with its neighbour's."""
-    if b == 0 and len(tree.blocks) > 1:
-        why = f", more than {texts[1]}, so {ids[tree.order[0]]} goes first"
-    elif b == 0:
-        why = ", the only repair block"
-    else:
-        why = f", no more than {texts[b - 1]}, which goes first"
-    return why + (" (meshed network: heuristic order)" if not tree.exact else "")
-
-
-def _explain(tree: TriageTree, ids: Sequence[str], j: int, block: _BlockContext, chain: tuple[int, ...]) -> str:
-    """One sentence: what the facility restores, with which block, and why it sits where it does."""
-    name, hours, own = ids[j], tree.hours[j], tree.weight[j]
-    inside = [ids[a] for a in chain if a in block.member_set]
-    earlier = [ids[a] for a in chain if a not in block.member_set]
-    if len(block.members) == 1:
-        what = f"{name} restores {_num(own)}{block.unit} in {hours:g} h -> {block.rate}"
-    elif not inside:
-        others = [a for a in block.members if a != j]
-        alone = "nobody alone" if own == 0 else f"{_num(own)} alone"
-        what = (f"{name} ({hours:g} h) restores {alone}; with {_names(ids, others)} "
-                f"({sum(tree.hours[a] for a in others):g} h) it restores "
-                f"{block.summary.replace(' in ', block.unit + ' in ', 1)}")
-    else:
-        what = (f"{name} ({hours:g} h) restores {_num(own)}{block.unit} once {', '.join(inside)} "
-                f"{'is' if len(inside) == 1 else 'are'} repaired; its block restores {block.summary}")
-    if earlier:
-        what += f" (after {', '.join(earlier)}, ranked earlier)"
-    return what + block.why + "."
-
-
-def _names(ids: Sequence[str], jobs: Sequence[int]) -> str:
-    names = [ids[a] for a in jobs]
-    return ", ".join(names) if len(names) <= 4 else f"{', '.join(names[:3])} and {len(names) - 3} more"

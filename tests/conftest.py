@@ -20,7 +20,7 @@ from psycopg import sql
 from werkzeug.serving import make_server
 
 from app import create_app
-from app.migrate import upgrade
+from app.db import upgrade
 from tools import pgcluster
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -130,7 +130,7 @@ def app(database_url: str) -> Iterator[Flask]:
 @pytest.fixture(scope="session")
 def demo_loaded(app: Flask) -> Flask:
     """The app with the County Dublin demo region loaded (once per session)."""
-    from app.demo import load
+    from app.imports.demo import load
 
     with app.app_context():
         load(Path(app.config["DEMO_DIR"]))

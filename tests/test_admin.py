@@ -224,8 +224,8 @@ def test_two_admins_demoting_each_other_at_once_leave_one_admin(own):
     from flask_login import login_user
 
     from app import db
-    from app.admin import ChangeForm, Refused, _apply
-    from app.auth import User
+    from app.admin.views import ChangeForm, Refused, _apply
+    from app.auth.access import User
 
     with app.app_context(), db.connection() as conn:
         conn.execute("UPDATE app_user SET role = 'crew' WHERE role = 'admin'")  # only this test's two admins

@@ -25,8 +25,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from app.demo import load
-from app.report_input import FIELDS, MATERIALS_MAX_CHARS, NOTES_MAX_CHARS
+from app.imports.demo import load
+from app.reports.input import FIELDS, MATERIALS_MAX_CHARS, NOTES_MAX_CHARS
 from geo.taxonomy import FACILITY_KINDS, HAZARDS, OPERATIONAL_STATUSES, SEVERITIES, allowed_components
 from tests.conftest import api_client, create_accounts, make_app
 from tests.test_reports_api import report, total_rows

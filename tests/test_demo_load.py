@@ -8,7 +8,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from app.demo import load
+from app.imports.demo import load
 from tests.conftest import make_app
 
 DUBLIN_POPULATION = 1_456_732

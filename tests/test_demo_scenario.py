@@ -7,7 +7,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from app.demo import load
+from app.imports.demo import load
 from tests.conftest import api_client, create_accounts, make_app
 
 

@@ -105,7 +105,7 @@ def test_every_ui_string_has_a_ukrainian_translation_and_the_mo_file_is_current(
 
 
 def test_my_work_and_follow_ups_speak_ukrainian(client):
-    from app.report_input import PROGRESS
+    from app.reports.input import PROGRESS
 
     html = field_page(client, **{"Accept-Language": "uk"})
     assert '<h2 id="work-h">Мої завдання</h2>' in html and "Скасувати доповнення" in html

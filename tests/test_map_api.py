@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from app.migrate import upgrade
+from app.db import upgrade
 from tests.conftest import PASSWORD, api_client, make_app
 from tests.test_reports_api import report
 

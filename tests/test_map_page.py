@@ -222,8 +222,8 @@ def test_the_demo_scenario_map_draws_every_open_case_once(browser, new_database)
 
     from werkzeug.serving import make_server
 
-    from app import demo_scenario
-    from app.demo import load
+    from app.imports import demo_scenario
+    from app.imports.demo import load
     from tests.conftest import create_accounts, free_port, make_app
 
     app = make_app(new_database())

@@ -7,7 +7,7 @@ import pytest
 from alembic import command
 from alembic.script import ScriptDirectory
 
-from app.migrate import alembic_config, head_revision, upgrade
+from app.db import alembic_config, head_revision, upgrade
 
 # One whole query per kind of catalogue object, each giving rows that do not depend on oids or creation order.
 # Objects that belong to an extension (PostGIS's functions, types and spatial_ref_sys) are PostGIS's, not ours;
@@ -154,3 +154,56 @@ def test_case_events_are_append_only(db):
         db.execute("UPDATE case_event SET action = 'changed' WHERE case_id = %s", (case,))
     with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
         db.execute("DELETE FROM case_event WHERE case_id = %s", (case,))
+
+
+@pytest.fixture(scope="module")
+def scratch(pg_server):
+    """A migrated database of its own (autocommit, dict rows): the ids these tests take are no other test's."""
+    url = pg_server.create_database("gt_shared_sql")
+    try:
+        upgrade(url)
+        with psycopg.connect(url, autocommit=True, row_factory=psycopg.rows.dict_row) as conn:
+            yield conn
+    finally:
+        pg_server.drop_database(url)
+
+
+CASE = """INSERT INTO damage_case (kind, geom, status, merged_into)
+          VALUES ('substation', ST_Point(1, 1, 4326), %s, %s) RETURNING id"""
+
+
+def test_case_members_follow_merges_down_from_each_root(scratch):
+    with scratch.transaction(force_rollback=True):
+        root = scratch.execute(CASE, ("reported", None)).fetchone()["id"]
+        merged = scratch.execute(CASE, ("duplicate", root)).fetchone()["id"]
+        deeper = scratch.execute(CASE, ("duplicate", merged)).fetchone()["id"]
+        rows = scratch.execute("SELECT case_id, member_id, depth FROM case_members(%s::bigint[]) ORDER BY 1, 3",
+                               ([root, merged],)).fetchall()
+        assert [(r["case_id"], r["member_id"], r["depth"]) for r in rows] == [
+            (root, root, 0), (root, merged, 1), (root, deeper, 2), (merged, merged, 0), (merged, deeper, 1)]
+        assert scratch.execute("SELECT count(*) AS n FROM case_members('{}')").fetchone()["n"] == 0
+
+
+def test_latest_population_is_the_most_recently_computed_layer_per_facility(scratch):
+    with scratch.transaction(force_rollback=True):
+        facility = scratch.execute("""INSERT INTO facility (external_id, name, kind, geom)
+                                      VALUES ('f1', 'x', 'substation', ST_Point(1, 1, 4326)) RETURNING id""",
+                                   ).fetchone()["id"]
+        layers = [scratch.execute("INSERT INTO population_layer (name, kind, total) VALUES (%s, 'points', 0) "
+                                  "RETURNING id", (f"layer-{i}",)).fetchone()["id"] for i in range(3)]
+        for layer, people, at in zip(layers, (10, 30, 20), ("2026-01-01", "2026-01-03", "2026-01-03"), strict=True):
+            scratch.execute("""INSERT INTO facility_population (facility_id, layer_id, population, population_served,
+                                                                method, computed_at)
+                               VALUES (%s, %s, %s, %s, 'point_sum', %s)""", (facility, layer, people, people, at))
+        row = scratch.execute("""SELECT layer_id, layer, population FROM facility_population_latest
+                                 WHERE facility_id = %s""", (facility,)).fetchone()
+        # The latest computation wins; of two computed at the same time, the newer layer.
+        assert row == {"layer_id": layers[2], "layer": "layer-2", "population": 20}
+
+
+def test_bbox_envelope_is_the_box_or_the_whole_world(scratch):
+    row = scratch.execute("""SELECT ST_AsText(bbox_envelope(ARRAY[1, 2, 3, 4]::float8[])) AS box,
+                                    ST_AsText(bbox_envelope(NULL)) AS world,
+                                    ST_SRID(bbox_envelope(NULL)) AS srid""").fetchone()
+    assert row == {"box": "POLYGON((1 2,1 4,3 4,3 2,1 2))",
+                   "world": "POLYGON((-180 -90,-180 90,180 90,180 -90,-180 -90))", "srid": 4326}

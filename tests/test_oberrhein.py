@@ -8,9 +8,9 @@ import pytest
 
 from geo.network import Facility, ScenarioError, build_network
 from geo.pandapower_net import FeedTree, feed_tree, read_feed_tree, read_tables, with_damage
-from geo.schedule import plan
+from geo.plan import plan
 from geo.triage import rank
-from tests.test_schedule import finish_of
+from tests.test_plan import finish_of, seconds
 from tests.test_triage import brute_cost, brute_energisation
 
 OBERRHEIN = Path(__file__).resolve().parent.parent / "data" / "reference" / "oberrhein" / "mv_oberrhein.json"
@@ -61,7 +61,7 @@ def test_people_per_kw_is_required_and_positive():
 def test_plans_on_damaged_oberrhein_are_bounded_simulated_exactly_and_improve_with_crews(tree):
     facilities = damage(tree)
     network = build_network(facilities)
-    one, two = (plan(network, crews=k, time_limit_s=10) for k in (1, 2))
+    one, two = (plan(network, crews=k, deadline=seconds(10)) for k in (1, 2))
     for result in (one, two):
         q = result.quality
         assert q.objective_lower_bound <= q.objective + 1e-6 <= q.naive_objective + 2e-6

@@ -16,8 +16,8 @@ import pytest
 import schemathesis
 from shapely.geometry import shape
 
-from app.ogc import parse_datetime
-from app.ogc_spec import COLLECTIONS, CRS84, PROPERTIES
+from app.ogc.spec import COLLECTIONS, CRS84, PROPERTIES
+from app.ogc.views import parse_datetime
 from tests.conftest import api_client
 from tests.test_reports_api import AIRTON, report
 

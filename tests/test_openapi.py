@@ -9,7 +9,7 @@ import pytest
 import schemathesis
 
 from app.errors import ValidationError
-from app.report_input import FIELDS, MATERIALS_MAX_CHARS, NOTES_MAX_CHARS, parse_report
+from app.reports.input import FIELDS, MATERIALS_MAX_CHARS, NOTES_MAX_CHARS, parse_report
 from geo.taxonomy import COMPONENTS, FACILITY_KINDS, HAZARDS, OPERATIONAL_STATUSES, SEVERITIES
 from tests.conftest import free_port, make_app
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 
-from app.migrate import upgrade
+from app.db import upgrade
 from tests.conftest import PASSWORD, api_client, make_app
 
 # S feeds A (no people, 4 h) and C (6,000 people, 2 h); A feeds B (12,000 people, 1 h).

@@ -19,6 +19,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DIR = ROOT / "var" / "pg"
@@ -65,7 +66,7 @@ def _as_owner(cmd: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
 
 
-def _run(cmd: list[str], **kwargs) -> subprocess.CompletedProcess[str]:
+def _run(cmd: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
     done = subprocess.run(_as_owner(cmd), capture_output=True, text=True, check=False, **kwargs)
     if done.returncode != 0:
         raise ClusterError(f"{' '.join(cmd[:2])} failed:\n{done.stdout}{done.stderr}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.repo import Conn
+from geo.taxonomy import OPEN_CASE_STATUSES
 
 
 def lock(conn: Conn, case_id: int) -> None:
@@ -29,17 +30,12 @@ def get(conn: Conn, case_id: int) -> dict[str, Any] | None:
 def reports(conn: Conn, case_id: int) -> list[dict[str, Any]]:
     """Reports of the case and of every case merged into it, oldest first."""
     return conn.execute(
-        """WITH RECURSIVE members AS (
-             SELECT id, 0 AS depth FROM damage_case WHERE id = %(id)s
-             UNION ALL
-             SELECT c.id, m.depth + 1 FROM damage_case c JOIN members m ON c.merged_into = m.id
-             WHERE m.depth < 100)
-           SELECT r.id, r.case_id, r.kind::text AS kind, r.severity::text AS severity, r.status::text AS status,
+        """SELECT r.id, r.case_id, r.kind::text AS kind, r.severity::text AS severity, r.status::text AS status,
                   r.progress::text AS progress, r.components, r.hazards, r.repair_hours, r.crew_size,
                   r.materials, r.notes, r.observed_at, r.received_at, r.lon, r.lat, r.photo_ids,
                   u.username AS reporter
            FROM report_view r LEFT JOIN app_user u ON u.id = r.reporter_id
-           WHERE r.case_id IN (SELECT id FROM members)
+           WHERE r.case_id IN (SELECT member_id FROM case_members(ARRAY[%(id)s]::bigint[]))
            ORDER BY r.observed_at, r.id""",
         {"id": case_id},
     ).fetchall()
@@ -64,8 +60,8 @@ def dependants(conn: Conn, facility_id: int) -> list[dict[str, Any]]:
              UNION
              SELECT l.child_id, d.depth + 1 FROM feed_link l JOIN down d ON l.parent_id = d.id WHERE d.depth < 50)
            SELECT f.id, f.name, f.kind::text AS kind, min(d.depth) AS depth,
-                  coalesce((SELECT fp.population FROM facility_population fp WHERE fp.facility_id = f.id
-                            ORDER BY fp.computed_at DESC, fp.layer_id DESC LIMIT 1), 0) AS population
+                  coalesce((SELECT p.population FROM facility_population_latest p WHERE p.facility_id = f.id), 0)
+                    AS population
            FROM down d JOIN facility f ON f.id = d.id
            WHERE f.id <> %(id)s
            GROUP BY f.id ORDER BY min(d.depth), f.name""",
@@ -78,9 +74,7 @@ def facility(conn: Conn, facility_id: int) -> dict[str, Any] | None:
     return conn.execute(
         """SELECT f.id, f.name, f.kind::text AS kind, f.external_id, f.voltage_kv,
                   fp.population, fp.population_served
-           FROM facility f LEFT JOIN LATERAL (
-             SELECT population, population_served FROM facility_population p WHERE p.facility_id = f.id
-             ORDER BY p.computed_at DESC, p.layer_id DESC LIMIT 1) fp ON true
+           FROM facility f LEFT JOIN facility_population_latest fp ON fp.facility_id = f.id
            WHERE f.id = %s""",
         (facility_id,),
     ).fetchone()
@@ -95,14 +89,14 @@ def duplicates(conn: Conn, case_id: int, *, distance_m: float, window_h: float) 
                   (o.facility_id IS NOT NULL AND o.facility_id = c.facility_id) AS same_facility
            FROM damage_case c
            JOIN damage_case o ON o.id <> c.id
-                AND o.status NOT IN ('repaired', 'rejected', 'duplicate')
+                AND o.status = ANY(%(open)s::case_status[])
                 AND ((o.facility_id IS NOT NULL AND o.facility_id = c.facility_id)
                      OR (ST_DWithin(o.geom::geography, c.geom::geography, %(m)s)
                          AND abs(extract(epoch FROM o.opened_at - c.opened_at)) <= %(h)s * 3600))
            LEFT JOIN facility f ON f.id = o.facility_id
            WHERE c.id = %(id)s
            ORDER BY distance_m, o.id""",
-        {"id": case_id, "m": distance_m, "h": window_h},
+        {"id": case_id, "m": distance_m, "h": window_h, "open": list(OPEN_CASE_STATUSES)},
     ).fetchall()
 
 
@@ -149,9 +143,7 @@ def demo_facilities(conn: Conn, *, prefix: str, limit: int) -> list[dict[str, An
     return conn.execute(
         """SELECT f.id, f.name, f.kind::text AS kind, ST_X(ST_PointOnSurface(f.geom)) AS lon,
                   ST_Y(ST_PointOnSurface(f.geom)) AS lat
-           FROM facility f LEFT JOIN LATERAL (
-             SELECT population FROM facility_population p WHERE p.facility_id = f.id
-             ORDER BY p.computed_at DESC, p.layer_id DESC LIMIT 1) fp ON true
+           FROM facility f LEFT JOIN facility_population_latest fp ON fp.facility_id = f.id
            WHERE f.external_id LIKE %(prefix)s || '%%'
            ORDER BY fp.population DESC NULLS LAST, f.id LIMIT %(limit)s""",
         {"prefix": prefix, "limit": limit},

@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.repo import Conn
-
-CLOSED = ("repaired", "rejected", "duplicate")
+from geo.taxonomy import CLOSED_CASE_STATUSES
 
 
 def assigned_cases(conn: Conn, user_id: int, *, reporter_id: int | None) -> list[dict[str, Any]]:
@@ -15,14 +14,11 @@ def assigned_cases(conn: Conn, user_id: int, *, reporter_id: int | None) -> list
     Severity and hazards come from every report on the case and on the cases merged into it (a crew must know of a
     fire someone else reported); the reports listed are only `reporter_id`'s, or all of them when it is None."""
     return conn.execute(
-        """WITH RECURSIVE mine AS (
+        """WITH mine AS (
              SELECT id FROM damage_case
              WHERE assigned_user_id = %(user)s AND NOT status = ANY(%(closed)s::case_status[])
-           ), members AS (
-             SELECT id AS case_id, id AS member_id, 0 AS depth FROM mine
-             UNION ALL
-             SELECT m.case_id, c.id, m.depth + 1 FROM damage_case c JOIN members m ON c.merged_into = m.member_id
-             WHERE m.depth < 100)
+           ), members AS MATERIALIZED (
+             SELECT case_id, member_id FROM case_members(ARRAY(SELECT id FROM mine)))
            SELECT c.id, c.status::text AS status, c.kind::text AS kind, c.facility_id, f.name AS facility_name,
                   f.kind::text AS facility_kind, ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat, c.assigned_crew,
                   c.opened_at, agg.worst_severity, agg.hazards, ev.last_event_at,
@@ -45,5 +41,5 @@ def assigned_cases(conn: Conn, user_id: int, *, reporter_id: int | None) -> list
              WHERE m.case_id = c.id) agg
            CROSS JOIN LATERAL (SELECT max(e.at) AS last_event_at FROM case_event e WHERE e.case_id = c.id) ev
            ORDER BY ev.last_event_at DESC NULLS LAST, c.id""",
-        {"user": user_id, "closed": list(CLOSED), "reporter": reporter_id},
+        {"user": user_id, "closed": list(CLOSED_CASE_STATUSES), "reporter": reporter_id},
     ).fetchall()

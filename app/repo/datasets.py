@@ -17,7 +17,7 @@ def insert(conn: Conn, *, name: str, source: str, licence: str | None) -> int:
     row = conn.execute("INSERT INTO dataset (name, source, licence) VALUES (%s, %s, %s) RETURNING id",
                        (name, source, licence)).fetchone()
     assert row is not None
-    return row["id"]
+    return int(row["id"])
 
 
 def lock(conn: Conn, name: str) -> None:
@@ -46,7 +46,7 @@ def insert_population_layer(conn: Conn, *, name: str, kind: str, dataset_id: int
     row = conn.execute("""INSERT INTO population_layer (name, kind, dataset_id, total)
                           VALUES (%s, %s, %s, %s) RETURNING id""", (name, kind, dataset_id, total)).fetchone()
     assert row is not None
-    return row["id"]
+    return int(row["id"])
 
 
 def copy_population_points(conn: Conn, layer_id: int,

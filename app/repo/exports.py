@@ -8,10 +8,9 @@ from typing import Any
 
 from psycopg import sql
 
-from app.repo import Conn
+from app.repo import BBox, Conn, bbox_param
 from app.repo import map as map_sql
-
-WORLD = (-180.0, -90.0, 180.0, 90.0)
+from geo.taxonomy import DAMAGE_CASE_STATUSES
 
 
 @dataclass(frozen=True)
@@ -24,14 +23,13 @@ class Filters:
     hazard: tuple[str, ...] | None = None
     since: datetime | None = None
     until: datetime | None = None
-    bbox: tuple[float, float, float, float] | None = None
+    bbox: BBox | None = None
 
     def params(self) -> dict[str, Any]:
         """The parameters of the map's filter fragments (app/repo/map.py)."""
-        w, s, e, n = self.bbox or WORLD
-        return {"w": w, "s": s, "e": e, "n": n, "status": _list(self.status), "kind": _list(self.kind),
-                "severity": _list(self.severity), "hazard": _list(self.hazard), "since": self.since,
-                "until": self.until}
+        return {"bbox": bbox_param(self.bbox), "damage": list(DAMAGE_CASE_STATUSES), "status": _list(self.status),
+                "kind": _list(self.kind), "severity": _list(self.severity), "hazard": _list(self.hazard),
+                "since": self.since, "until": self.until}
 
 
 def _list(values: tuple[str, ...] | None) -> list[str] | None:
@@ -41,14 +39,11 @@ def _list(values: tuple[str, ...] | None) -> list[str] | None:
 # The cases the map shows for the same filters (map.MATCHING_CASES), each with counts over its own reports and
 # those of the cases merged into it.
 CASES = sql.SQL("""
-WITH RECURSIVE matching AS (
+WITH matching AS (
   SELECT c.id
   {matching}
-), members AS (
-  SELECT id AS case_id, id AS member_id, 0 AS depth FROM matching
-  UNION ALL
-  SELECT m.case_id, c.id, m.depth + 1 FROM damage_case c JOIN members m ON c.merged_into = m.member_id
-  WHERE m.depth < 100)
+), members AS MATERIALIZED (
+  SELECT case_id, member_id FROM case_members(ARRAY(SELECT id FROM matching)))
 SELECT c.id, c.facility_id, f.name AS facility_name, c.kind::text AS kind, c.status::text AS status,
        c.merged_into, c.assigned_crew, c.repair_hours_override, c.priority_bump, c.opened_at, c.updated_at,
        count(r.id) AS reports, max(r.severity)::text AS worst_severity,

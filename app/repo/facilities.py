@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.params import BBox
-from app.repo import Conn
+from app.repo import BBox, Conn, bbox_param
 
-# Population comes from the most recently computed layer for each facility.
+# Population comes from the most recently computed layer for each facility (facility_population_latest).
 FACILITIES_GEOJSON = """
 SELECT json_build_object(
   'type', 'FeatureCollection',
@@ -22,26 +21,16 @@ SELECT json_build_object(
         'population_method', p.method, 'population_layer', p.layer)
      ) ORDER BY f.id), '[]'::json))::text AS body
 FROM facility f
-LEFT JOIN LATERAL (
-  SELECT fp.population, fp.population_served, fp.method, l.name AS layer
-  FROM facility_population fp JOIN population_layer l ON l.id = fp.layer_id
-  WHERE fp.facility_id = f.id
-  ORDER BY fp.computed_at DESC, l.id DESC
-  LIMIT 1
-) p ON true
-WHERE %(min_lon)s::float8 IS NULL
-   OR f.geom && ST_MakeEnvelope(%(min_lon)s, %(min_lat)s, %(max_lon)s, %(max_lat)s, 4326)
+LEFT JOIN facility_population_latest p ON p.facility_id = f.id
+WHERE f.geom && bbox_envelope(%(bbox)s::float8[])
 """
 
 
 def geojson(conn: Conn, *, bbox: BBox | None) -> str:
     """Facilities (optionally those intersecting a bbox) as a GeoJSON FeatureCollection text."""
-    params: dict[str, Any] = {"min_lon": None, "min_lat": None, "max_lon": None, "max_lat": None}
-    if bbox is not None:
-        params.update(min_lon=bbox.min_lon, min_lat=bbox.min_lat, max_lon=bbox.max_lon, max_lat=bbox.max_lat)
-    row = conn.execute(FACILITIES_GEOJSON, params).fetchone()
+    row = conn.execute(FACILITIES_GEOJSON, {"bbox": bbox_param(bbox)}).fetchone()
     assert row is not None
-    return row["body"]
+    return str(row["body"])
 
 
 def insert(conn: Conn, rows: list[dict[str, Any]]) -> list[int]:

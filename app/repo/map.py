@@ -6,17 +6,21 @@ from typing import Any, LiteralString
 
 from psycopg import sql
 
-from app.repo import Conn
+from app.repo import Conn, bbox_param
+from geo.taxonomy import DAMAGE_CASE_STATUSES
 
 # The map's filters, written once and used by the map's layers and by the exports (app/repo/exports.py), so a
-# file holds exactly the features the map shows. Parameters (each may be NULL = no filter): w s e n: the bbox in
-# degrees; status: case_status[]; kind: facility_kind[]; severity: severity[]; hazard: hazard[]; since/until:
-# the time window on when the server received the reports, since inclusive and until exclusive.
+# file holds exactly the features the map shows. Parameters (each may be NULL = no filter): bbox: float8[]
+# {min_lon, min_lat, max_lon, max_lat} in degrees; status: case_status[]; kind: facility_kind[]; severity:
+# severity[]; hazard: hazard[]; since/until: the time window on when the server received the reports, since
+# inclusive and until exclusive; and, never NULL, damage: the case_status[] of cases that are damage
+# (taxonomy.DAMAGE_CASE_STATUSES, added by `_params`).
 #   MATCHING_REPORTS: FROM ... WHERE ... over reports `r` and their case `c`: each report by its own place, kind,
 #     severity, hazards and receipt time, and by its case's status.
-#   MATCHING_CASES: FROM ... WHERE ... over cases `c` (never duplicates or rejected ones) with `agg`, one pass over
-#     the case's own reports: the case is at its place and status and of its kind, its worst severity is one of
-#     `severity`, one of its reports names one of `hazard`, and one of its reports was received in the window.
+#   MATCHING_CASES: FROM ... WHERE ... over cases `c` (only those whose status is in `damage`: never duplicates or
+#     rejected ones) with `agg`, one pass over the case's own reports: the case is at its place and status and of
+#     its kind, its worst severity is one of `severity`, one of its reports names one of `hazard`, and one of its
+#     reports was received in the window.
 # Clustering groups points by floor(x / cell_m), floor(y / cell_m) in EPSG:3857 (x and y computed from lon/lat
 # with the spherical Mercator formulas: same numbers as ST_Transform, but cheap enough that the planner does not
 # switch JIT on); a cell holding one point is returned as that point with its properties, every other cell as its
@@ -24,7 +28,7 @@ from app.repo import Conn
 
 MATCHING_REPORTS = sql.SQL("""
 FROM report r JOIN damage_case c ON c.id = r.case_id
-WHERE r.geom && ST_MakeEnvelope(%(w)s, %(s)s, %(e)s, %(n)s, 4326)
+WHERE r.geom && bbox_envelope(%(bbox)s::float8[])
   AND (%(status)s::case_status[] IS NULL OR c.status = ANY(%(status)s::case_status[]))
   AND (%(kind)s::facility_kind[] IS NULL OR r.kind = ANY(%(kind)s::facility_kind[]))
   AND (%(severity)s::severity[] IS NULL OR r.severity = ANY(%(severity)s::severity[]))
@@ -42,8 +46,8 @@ CROSS JOIN LATERAL (  -- one pass over the case's reports (a report with n hazar
                  AND (%(until)s::timestamptz IS NULL OR r.received_at < %(until)s)) AS in_window
   FROM report r LEFT JOIN LATERAL unnest(r.hazards) h ON true WHERE r.case_id = c.id
 ) agg
-WHERE c.geom && ST_MakeEnvelope(%(w)s, %(s)s, %(e)s, %(n)s, 4326)
-  AND c.status NOT IN ('duplicate', 'rejected')
+WHERE c.geom && bbox_envelope(%(bbox)s::float8[])
+  AND c.status = ANY(%(damage)s::case_status[])
   AND (%(status)s::case_status[] IS NULL OR c.status = ANY(%(status)s::case_status[]))
   AND (%(kind)s::facility_kind[] IS NULL OR c.kind = ANY(%(kind)s::facility_kind[]))
   AND (%(severity)s::severity[] IS NULL OR agg.severity = ANY(%(severity)s::severity[]))
@@ -83,8 +87,8 @@ CASES = sql.SQL("""
 WITH c AS (
   SELECT c.id, c.status, c.kind, c.facility_id, ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat,
          agg.severity, agg.hazards, agg.reports,
-         coalesce((SELECT fp.population_served FROM facility_population fp WHERE fp.facility_id = c.facility_id
-                   ORDER BY fp.computed_at DESC, fp.layer_id DESC LIMIT 1), 0) AS population
+         coalesce((SELECT p.population_served FROM facility_population_latest p
+                   WHERE p.facility_id = c.facility_id), 0) AS population
   {matching}
 ), cells AS (
   SELECT count(*) AS n, avg(lon) AS lon, avg(lat) AS lat, min(id) AS one, sum(population) AS population
@@ -122,7 +126,7 @@ SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_
   'properties', json_build_object('facility_id', s.facility_id, 'facility', f.name, 'method', s.method,
                                   'area_m2', s.area_m2))), '[]'::json))::text AS body
 FROM service_area s JOIN facility f ON f.id = s.facility_id
-WHERE s.geom && ST_MakeEnvelope(%(w)s, %(s)s, %(e)s, %(n)s, 4326)
+WHERE s.geom && bbox_envelope(%(bbox)s::float8[])
 """
 
 CRITICAL_SITES = """
@@ -150,6 +154,14 @@ SELECT (SELECT count(*) FROM report) AS reports,
 """
 
 
+def _params(params: dict[str, Any]) -> dict[str, Any]:
+    """The statements' parameters from a caller's: its "bbox" (a BBox or None) as float8[], and the damage statuses."""
+    out = dict(params)
+    out["bbox"] = bbox_param(params.get("bbox"))
+    out["damage"] = list(DAMAGE_CASE_STATUSES)
+    return out
+
+
 def _body(conn: Conn, statement: LiteralString | sql.Composed, params: dict[str, Any]) -> str:
     row = conn.execute(statement, params).fetchone()
     assert row is not None
@@ -165,22 +177,22 @@ def _no_jit(conn: Conn) -> None:
 def reports(conn: Conn, params: dict[str, Any]) -> str:
     """Reports in the bbox matching the filters, clustered on a grid of `cell_m` metres, as GeoJSON text."""
     _no_jit(conn)
-    return _body(conn, REPORTS, params)
+    return _body(conn, REPORTS, _params(params))
 
 
 def cases(conn: Conn, params: dict[str, Any]) -> str:
     """Damage cases (not duplicates or rejected) in the bbox matching the filters, clustered, as GeoJSON text."""
     _no_jit(conn)
-    return _body(conn, CASES, params)
+    return _body(conn, CASES, _params(params))
 
 
 def case_index(conn: Conn, params: dict[str, Any]) -> list[dict[str, Any]]:
-    return conn.execute(CASE_INDEX, params).fetchall()
+    return conn.execute(CASE_INDEX, _params(params)).fetchall()
 
 
 def service_areas(conn: Conn, params: dict[str, Any]) -> str:
     """Service areas in the bbox, simplified by `tolerance_deg`, as GeoJSON text."""
-    return _body(conn, SERVICE_AREAS, params)
+    return _body(conn, SERVICE_AREAS, _params(params))
 
 
 def critical_sites(conn: Conn) -> str:

@@ -6,14 +6,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from app.repo import Conn
+from app.repo import BBox, Conn, bbox_param
 
 
 @dataclass(frozen=True)
 class Query:
     """What a client asks of a collection; None means no filter. Times filter [since, before), half-open."""
 
-    bbox: tuple[float, float, float, float] | None = None
+    bbox: BBox | None = None
     since: datetime | None = None
     before: datetime | None = None
     fid: str | None = None
@@ -21,7 +21,7 @@ class Query:
     offset: int = 0
 
     def params(self) -> dict[str, Any]:
-        return {"bbox": list(self.bbox) if self.bbox else None, "since": self.since, "before": self.before,
+        return {"bbox": bbox_param(self.bbox), "since": self.since, "before": self.before,
                 "fid": self.fid, "limit": self.limit, "offset": self.offset}
 
 
@@ -34,12 +34,10 @@ SELECT count(*) OVER () AS matched, json_build_object(
   'type', 'Feature', 'id', f.id, 'geometry', ST_AsGeoJSON(f.geom)::json,
   'properties', json_build_object('name', f.name, 'kind', f.kind, 'external_id', f.external_id,
     'voltage_kv', f.voltage_kv, 'capacity_mva', f.capacity_mva,
-    'population', (SELECT fp.population FROM facility_population fp WHERE fp.facility_id = f.id
-                   ORDER BY fp.computed_at DESC, fp.layer_id DESC LIMIT 1))) AS feature
+    'population', (SELECT p.population FROM facility_population_latest p WHERE p.facility_id = f.id))) AS feature
 FROM facility f
 WHERE (%(fid)s::text IS NULL OR f.id::text = %(fid)s)
-  AND (%(bbox)s::float8[] IS NULL OR f.geom && ST_MakeEnvelope((%(bbox)s::float8[])[1], (%(bbox)s::float8[])[2],
-                                                              (%(bbox)s::float8[])[3], (%(bbox)s::float8[])[4], 4326))
+  AND f.geom && bbox_envelope(%(bbox)s::float8[])
 ORDER BY f.id LIMIT %(limit)s OFFSET %(offset)s""",
     "cases": """
 SELECT count(*) OVER () AS matched, json_build_object(
@@ -50,8 +48,7 @@ SELECT count(*) OVER () AS matched, json_build_object(
     'opened_at', c.opened_at, 'updated_at', c.updated_at)) AS feature
 FROM damage_case c
 WHERE (%(fid)s::text IS NULL OR c.id::text = %(fid)s)
-  AND (%(bbox)s::float8[] IS NULL OR c.geom && ST_MakeEnvelope((%(bbox)s::float8[])[1], (%(bbox)s::float8[])[2],
-                                                              (%(bbox)s::float8[])[3], (%(bbox)s::float8[])[4], 4326))
+  AND c.geom && bbox_envelope(%(bbox)s::float8[])
   AND (%(since)s::timestamptz IS NULL OR c.opened_at >= %(since)s::timestamptz)
   AND (%(before)s::timestamptz IS NULL OR c.opened_at < %(before)s::timestamptz)
 ORDER BY c.id LIMIT %(limit)s OFFSET %(offset)s""",
@@ -64,8 +61,7 @@ SELECT count(*) OVER () AS matched, json_build_object(
     'observed_at', r.observed_at, 'received_at', r.received_at)) AS feature
 FROM report r
 WHERE (%(fid)s::text IS NULL OR r.id::text = %(fid)s)
-  AND (%(bbox)s::float8[] IS NULL OR r.geom && ST_MakeEnvelope((%(bbox)s::float8[])[1], (%(bbox)s::float8[])[2],
-                                                              (%(bbox)s::float8[])[3], (%(bbox)s::float8[])[4], 4326))
+  AND r.geom && bbox_envelope(%(bbox)s::float8[])
   AND (%(since)s::timestamptz IS NULL OR r.observed_at >= %(since)s::timestamptz)
   AND (%(before)s::timestamptz IS NULL OR r.observed_at < %(before)s::timestamptz)
 ORDER BY r.observed_at, r.id LIMIT %(limit)s OFFSET %(offset)s""",
@@ -102,7 +98,7 @@ FROM (SELECT ST_Extent(geom)::geometry AS box, min(observed_at) AS first, max(ob
 class Extent:
     """A collection's lon/lat box (None when it is empty) and time span (None when it has no times)."""
 
-    bbox: list[float] | None
+    bbox: BBox | None
     first: datetime | None
     last: datetime | None
 
@@ -112,4 +108,4 @@ def extent(conn: Conn, collection: str) -> Extent:
     row = conn.execute(EXTENTS[collection]).fetchone()
     if row is None or row["min_lon"] is None:
         return Extent(None, None, None)
-    return Extent([row["min_lon"], row["min_lat"], row["max_lon"], row["max_lat"]], row["first"], row["last"])
+    return Extent((row["min_lon"], row["min_lat"], row["max_lon"], row["max_lat"]), row["first"], row["last"])

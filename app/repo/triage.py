@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from app.repo import Conn
+from geo.taxonomy import OPEN_CASE_STATUSES
 
 # Cases whose facility is without power: temporarily restored ones have power (generator, bypass).
-OPEN_FOR_TRIAGE = ("reported", "confirmed", "assigned", "in_repair")
+OPEN_FOR_TRIAGE = tuple(s for s in OPEN_CASE_STATUSES if s != "temporarily_restored")
 
 
 def network(conn: Conn) -> list[dict[str, Any]]:
@@ -16,9 +17,9 @@ def network(conn: Conn) -> list[dict[str, Any]]:
         """SELECT f.id::text AS id, f.name, f.kind,
                   coalesce((SELECT array_agg(l.parent_id::text ORDER BY l.parent_id) FROM feed_link l
                             WHERE l.child_id = f.id), '{}') AS parents,
-                  coalesce((SELECT fp.population FROM facility_population fp WHERE fp.facility_id = f.id
-                            ORDER BY fp.computed_at DESC, fp.layer_id DESC LIMIT 1), 0) AS population
-           FROM facility f ORDER BY f.id"""
+                  coalesce(p.population, 0) AS population
+           FROM facility f LEFT JOIN facility_population_latest p ON p.facility_id = f.id
+           ORDER BY f.id"""
     ).fetchall()
 
 
@@ -26,12 +27,9 @@ def open_cases(conn: Conn) -> list[dict[str, Any]]:
     """Open damage cases with what their reports (and those of cases merged into them) say, and who set any
     repair-hours override and priority bump, and why."""
     return conn.execute(
-        """WITH RECURSIVE members AS (
-             SELECT id AS case_id, id AS member_id, 0 AS depth FROM damage_case
-             WHERE status = ANY(%(open)s::case_status[])
-             UNION ALL
-             SELECT m.case_id, c.id, m.depth + 1 FROM damage_case c JOIN members m ON c.merged_into = m.member_id
-             WHERE m.depth < 100)
+        """WITH members AS MATERIALIZED (
+             SELECT case_id, member_id
+             FROM case_members(ARRAY(SELECT id FROM damage_case WHERE status = ANY(%(open)s::case_status[]))))
            SELECT c.id AS case_id, c.facility_id::text AS facility_id, c.kind, c.status,
                   c.repair_hours_override, c.priority_bump, ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat,
                   array_agg(r.severity::text) AS severities,

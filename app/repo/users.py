@@ -7,15 +7,15 @@ from typing import Any
 
 from app.repo import Conn
 
-ACCOUNT = "SELECT id, username, role, active, password_hash, session_epoch FROM app_user"
-
 
 def get(conn: Conn, user_id: int) -> dict[str, Any] | None:
-    return conn.execute(ACCOUNT + " WHERE id = %s", (user_id,)).fetchone()
+    return conn.execute("""SELECT id, username, role, active, password_hash, session_epoch FROM app_user
+                           WHERE id = %s""", (user_id,)).fetchone()
 
 
 def get_by_name(conn: Conn, username: str) -> dict[str, Any] | None:
-    return conn.execute(ACCOUNT + " WHERE username = %s", (username,)).fetchone()
+    return conn.execute("""SELECT id, username, role, active, password_hash, session_epoch FROM app_user
+                           WHERE username = %s""", (username,)).fetchone()
 
 
 def count(conn: Conn) -> int:
@@ -27,7 +27,7 @@ def insert(conn: Conn, *, username: str, password_hash: str, role: str) -> int:
     row = conn.execute("""INSERT INTO app_user (username, password_hash, role) VALUES (%s, %s, %s)
                           RETURNING id""", (username, password_hash, role)).fetchone()
     assert row is not None
-    return row["id"]
+    return int(row["id"])
 
 
 def set_password(conn: Conn, user_id: int, password_hash: str) -> None:

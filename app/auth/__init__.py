@@ -1,0 +1,1 @@
+"""Who is asking: accounts, roles, sign-in, sessions, CSRF, rate limits and API tokens."""

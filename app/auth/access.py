@@ -1,0 +1,153 @@
+"""Who is asking: accounts, roles, login sessions and API tokens; every view declares the role it needs."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import Flask, Response, current_app, jsonify, redirect, request, url_for
+from flask_login import LoginManager, current_user
+from werkzeug.wrappers import Response as BaseResponse
+
+from app import db
+from app.repo import users
+from geo.taxonomy import ROLES
+
+ANYONE = "anyone"
+login_manager = LoginManager()
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class User:
+    """A signed-in account as Flask-Login sees it."""
+
+    id: int
+    username: str
+    role: str
+    password_tag: str  # changes with the password and the session epoch, ending every other session
+    via_token: bool = False
+
+    is_authenticated = True
+    is_active = True
+    is_anonymous = False
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.password_tag}"
+
+    def has(self, role: str) -> bool:
+        return ROLES.index(self.role) >= ROLES.index(role)
+
+
+def user_from_row(row: dict[str, Any] | None, *, via_token: bool = False) -> User | None:
+    if row is None or not row["active"]:
+        return None
+    # A new password or a new session epoch (deactivation) changes the tag, which ends the account's sessions.
+    tag = hashlib.sha256(f"{row['password_hash']}:{row['session_epoch']}".encode()).hexdigest()[:16]
+    return User(id=row["id"], username=row["username"], role=row["role"], password_tag=tag, via_token=via_token)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    ident, _, tag = user_id.partition(":")
+    if not ident.isdigit():
+        return None
+    with db.connection() as conn:
+        user = user_from_row(users.get(conn, int(ident)))
+    return user if user is not None and user.password_tag == tag else None
+
+
+@login_manager.request_loader
+def load_user_from_token(req: Any) -> User | None:
+    header = req.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    with db.connection() as conn:
+        return user_from_row(users.user_for_token(conn, token_hash(token.strip())), via_token=True)
+
+
+def bearer_requested() -> bool:
+    """True when the request carries a bearer token (then no cookie, so no CSRF check is needed)."""
+    return request.headers.get("Authorization", "").lower().startswith("bearer ")
+
+
+def _wants_json() -> bool:
+    """API callers get a JSON 401/403; people in a browser (who accept HTML first) get the login page."""
+    if request.path.startswith("/api/") or request.headers.get("Authorization"):
+        return True
+    best = request.accept_mimetypes.best or ""
+    return best == "application/json" or best.endswith("+json")
+
+
+def _unauthenticated() -> BaseResponse:
+    if _wants_json():
+        response = jsonify({"error": "authentication required (log in, or send Authorization: Bearer TOKEN)"})
+        response.status_code = 401
+        response.headers["WWW-Authenticate"] = 'Bearer realm="gridtriage"'
+        return response
+    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+
+def _forbidden(role: str) -> Response:
+    response = jsonify({"error": f"this needs the {role} role"}) if _wants_json() else Response(
+        f"Forbidden: this page needs the {role} role.", mimetype="text/plain")
+    response.status_code = 403
+    return response
+
+
+def requires(role: str) -> Callable[[F], F]:
+    """Only users with this role or a higher one (crew < coordinator < admin) may use the view."""
+    assert role in ROLES
+
+    def decorate(view: F) -> F:
+        @wraps(view)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            if not current_user.is_authenticated:
+                return _unauthenticated()
+            if not current_user.has(role):
+                return _forbidden(role)
+            return view(*args, **kwargs)
+
+        guarded.required_role = role  # type: ignore[attr-defined]
+        return guarded  # type: ignore[return-value]
+
+    return decorate
+
+
+def public(view: F) -> F:
+    """Anyone, signed in or not, may use the view (login page, health, static files)."""
+    view.required_role = ANYONE  # type: ignore[attr-defined]
+    return view
+
+
+def is_static(endpoint: str) -> bool:
+    """The app's and each area's static files: scripts, styles and icons, public like the login page."""
+    return endpoint == "static" or endpoint.endswith(".static")
+
+
+def required_role(endpoint: str) -> str | None:
+    view = current_app.view_functions.get(endpoint)
+    return getattr(view, "required_role", None)
+
+
+def init_app(app: Flask) -> None:
+    login_manager.init_app(app)
+    login_manager.session_protection = "basic"
+
+    @app.before_request
+    def every_view_declares_a_role() -> BaseResponse | None:
+        """Fail closed: a view that declares no role is refused, whoever asks."""
+        if request.endpoint is None or is_static(request.endpoint):
+            return None
+        if required_role(request.endpoint) is None:
+            current_app.logger.error("view %s declares no role; refused", request.endpoint)
+            return _forbidden("undeclared")
+        return None

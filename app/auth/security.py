@@ -1,0 +1,89 @@
+"""Hardening: CSRF on cookie-authenticated changes, rate limits, security headers and cookie flags."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from flask import Flask, Response, current_app, request
+from flask_login import current_user
+from flask_wtf.csrf import CSRFProtect
+
+from app import db
+from app.auth.access import ANYONE, bearer_requested, required_role
+from app.errors import RateLimited
+from app.repo import users
+
+csrf = CSRFProtect()
+log = logging.getLogger(__name__)
+UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def limit(kind: str, *keys: str) -> None:
+    """Count this request against each key's window for `kind`; raise RateLimited past the configured limit."""
+    per_window = current_app.config[f"RATE_LIMIT_{kind.upper()}"]
+    if not per_window:
+        return
+    window_s = current_app.config[f"RATE_LIMIT_{kind.upper()}_WINDOW_S"]
+    worst = 0.0
+    with db.connection() as conn:
+        for key in keys:
+            hits, left_s = users.hit(conn, key=f"{kind}:{key}", window_s=window_s)
+            if hits > per_window:
+                worst = max(worst, left_s)
+    if worst:
+        raise RateLimited(worst)
+
+
+def client_address() -> str:
+    return request.remote_addr or "unknown"
+
+
+def content_security_policy() -> str:
+    """A strict policy the pages pass: scripts and styles from this site only, images also from the tile host."""
+    tile_url = current_app.config["TILE_URL"]
+    images = ["'self'", "data:", "blob:"]
+    if tile_url:
+        parts = urlsplit(tile_url)
+        images.append(f"{parts.scheme}://{parts.netloc.replace('{s}', '*')}")  # {s}: Leaflet's subdomains
+    return ("default-src 'self'; script-src 'self'; style-src 'self'; img-src " + " ".join(images) + "; "
+            "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'; "
+            "form-action 'self'; worker-src 'self'; manifest-src 'self'")
+
+
+def init_app(app: Flask) -> None:
+    app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)  # checked below, except for bearer-token requests
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # valid for the session: crews sync hours later
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax", REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=app.config["SECURE_COOKIES"], REMEMBER_COOKIE_SECURE=app.config["SECURE_COOKIES"],
+        PERMANENT_SESSION_LIFETIME=timedelta(seconds=app.config["SESSION_LIFETIME_S"]),
+        REMEMBER_COOKIE_DURATION=timedelta(days=app.config["CREW_REMEMBER_DAYS"]),
+    )
+    csrf.init_app(app)
+
+    @app.before_request
+    def check_csrf() -> None:
+        if request.method not in UNSAFE or bearer_requested() or request.endpoint is None:
+            return
+        role = required_role(request.endpoint)
+        if role not in (None, ANYONE) and (not current_user.is_authenticated or not current_user.has(role)):
+            return  # the view refuses them (401 or 403) before reading anything; say that rather than "CSRF"
+        csrf.protect()
+
+    @app.after_request
+    def security_headers(response: Response) -> Response:
+        headers = response.headers
+        headers.setdefault("Content-Security-Policy", content_security_policy())
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("Referrer-Policy", "same-origin")
+        headers.setdefault("Permissions-Policy", "geolocation=(self), camera=(self), microphone=()")
+        headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        if app.config["SECURE_COOKIES"]:
+            headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        if request.path.startswith("/api/"):
+            headers.setdefault("Cache-Control", "no-store")
+        return response

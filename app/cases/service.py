@@ -1,0 +1,116 @@
+"""The damage-case workflow on the database: apply an action (status change, assignment, override, merge) in the
+caller's transaction and record its event; the rules themselves are geo.workflow's."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from app.errors import FieldConflict, NotFound, ValidationError
+from app.repo import Conn
+from app.repo import cases as repo
+from app.repo.reports import add_case_event
+from geo import workflow
+
+
+@dataclass(frozen=True)
+class Action:
+    """One validated workflow action on a case."""
+
+    name: str
+    reason: str | None = None
+    crew: str | None = None
+    crew_account: str | None = None  # with assign: the user name of the crew's account (None: no account)
+    keep_account: bool = False  # with assign: crew_account not given at all, so the account assigned stays
+    hours: float | None = None
+    bump: float | None = None
+    duplicate_id: int | None = None
+
+
+def apply(conn: Conn, case_id: int, action: Action, *, actor_id: int) -> dict[str, Any]:
+    """Apply one action in the caller's transaction: update the case and record the event; return the case."""
+    if action.name == "merge":
+        assert action.duplicate_id is not None
+        for cid in sorted({case_id, action.duplicate_id}):  # one lock order: no deadlock with a reverse merge
+            repo.lock(conn, cid)
+    repo.lock(conn, case_id)
+    case = repo.get(conn, case_id)
+    if case is None:
+        raise NotFound(f"case {case_id} does not exist")
+    status = case["status"]
+    target = workflow.target(action.name, status, case_id=case_id)  # TransitionRefused: a 409
+    changes: dict[str, Any] = {}
+    if target:
+        changes["status"] = target
+    account = None
+    if action.name == "assign":
+        changes["assigned_crew"] = action.crew
+        if action.keep_account:  # only the crew's label changes
+            account = {"id": case["assigned_user_id"], "username": case["assigned_user"]} \
+                if case["assigned_user_id"] is not None else None
+        else:  # an empty crew_account unassigns the account before
+            account = _assignee(conn, action.crew_account)
+            changes["assigned_user_id"] = account["id"] if account else None
+    elif action.name == "override_hours":
+        changes["repair_hours_override"] = action.hours
+    elif action.name == "bump_priority":
+        changes["priority_bump"] = action.bump
+    elif action.name == "merge":
+        _merge(conn, case, action, actor_id=actor_id)
+    before = {k: case[k] for k in changes}
+    repo.update(conn, case_id, changes)
+    data: dict[str, Any] = {"before": before, "after": changes}
+    if action.name == "assign":  # the account's name too, so the history reads without a lookup
+        data = {"before": {**before, "assigned_user": case["assigned_user"]},
+                "after": {**changes, "assigned_user": account["username"] if account else None}}
+    if action.name == "merge":
+        data = {"duplicate_id": action.duplicate_id}
+    add_case_event(conn, case_id=case_id, actor_id=actor_id, action=action.name, from_status=status,
+                   to_status=changes.get("status", status), reason=action.reason, data=json.dumps(data, default=str))
+    updated = repo.get(conn, case_id)
+    assert updated is not None
+    return updated
+
+
+def _assignee(conn: Conn, username: str | None) -> dict[str, Any] | None:
+    """The account named to assign a case to, or None for no account; a 422 naming the field if it cannot be."""
+    if username is None:
+        return None
+    account = repo.account(conn, username)
+    if account is None:
+        raise ValidationError({"crew_account": f"there is no account named {username!r}"})
+    if not account["active"]:
+        raise ValidationError({"crew_account": f"the account {username!r} is deactivated"})
+    if account["role"] != "crew":
+        raise ValidationError({"crew_account": f"{username!r} is a {account['role']} account, not a crew's"})
+    return account
+
+
+def _merge(conn: Conn, survivor: dict[str, Any], action: Action, *, actor_id: int) -> None:
+    dup_id = action.duplicate_id
+    assert dup_id is not None
+    duplicate = survivor if dup_id == survivor["id"] else repo.get(conn, dup_id)
+    if duplicate is None:
+        raise ValidationError({"duplicate_id": f"case {dup_id} does not exist"})
+    try:
+        merge = workflow.merge(survivor["id"], dup_id, duplicate["status"], reason=action.reason)
+    except workflow.MergeRefused as exc:
+        raise FieldConflict(exc.field, str(exc)) from None
+    repo.update(conn, dup_id, {"status": merge.status, "merged_into": survivor["id"]})
+    add_case_event(conn, case_id=dup_id, actor_id=actor_id, action=merge.action, from_status=duplicate["status"],
+                   to_status=merge.status, reason=merge.reason, data=json.dumps({"merged_into": survivor["id"]}))
+
+
+def case_view(conn: Conn, case_id: int, *, distance_m: float, window_h: float) -> dict[str, Any]:
+    """A case with its facility, reports (merged cases included), events, dependants and suggested duplicates."""
+    case = repo.get(conn, case_id)
+    if case is None:
+        raise NotFound(f"case {case_id} does not exist")
+    facility = repo.facility(conn, case["facility_id"]) if case["facility_id"] else None
+    return {
+        "case": case, "facility": facility, "reports": repo.reports(conn, case_id),
+        "events": repo.events(conn, case_id),
+        "dependants": repo.dependants(conn, case["facility_id"]) if case["facility_id"] else [],
+        "duplicates": repo.duplicates(conn, case_id, distance_m=distance_m, window_h=window_h),
+    }

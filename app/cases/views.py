@@ -1,0 +1,159 @@
+"""The case page, its actions (forms and JSON) and suggested duplicates; the work is app.cases.service's."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Blueprint, Response, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from werkzeug.wrappers import Response as BaseResponse
+
+from app import db, parse
+from app.auth.access import requires
+from app.cases import service
+from app.cases.service import Action
+from app.db import DatabaseUnavailable
+from app.errors import Conflict, FieldConflict, NotFound, ValidationError, status_of
+from app.repo import Conn
+from app.repo import cases as repo
+from geo import workflow
+
+bp = Blueprint("cases", __name__, template_folder="templates")
+MAX_TEXT = 2000
+
+
+def _number(body: Mapping[str, Any], name: str, *, low: float, high: float) -> float:
+    """A number from a form field (text) or a JSON number; a 422 naming the field otherwise."""
+    value = body.get(name)
+    if value is None or value == "":
+        raise ValidationError({name: "is required"})
+    try:
+        number = float(value) if isinstance(value, str) else value
+    except ValueError:
+        raise ValidationError({name: "must be a number"}) from None
+    try:
+        return parse.number(number, low=low, high=high)
+    except parse.Refused:
+        raise ValidationError({name: f"must be a number between {low:g} and {high:g}"}) from None
+
+
+def _text(body: Mapping[str, Any], name: str) -> str | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    try:
+        return parse.text(value, max_chars=MAX_TEXT, expected="text")
+    except parse.Refused as exc:
+        raise ValidationError({name: str(exc)}) from None
+
+
+def parse_action(body: Mapping[str, Any]) -> Action:
+    """Turn a form or JSON body into an Action, or a 422 naming the field."""
+    given = body.get("action")
+    try:
+        name = workflow.check_action(given if isinstance(given, str) else "")
+        reason = _text(body, "reason")
+        workflow.check_reason(name, reason)
+    except (workflow.UnknownAction, workflow.ReasonRequired) as exc:
+        raise ValidationError({exc.field: str(exc)}) from None
+    if name == "assign":
+        crew = _text(body, "crew")
+        if crew is None:
+            raise ValidationError({"crew": "is required: the crew's name or id"})
+        return Action(name, reason=reason, crew=crew, crew_account=_text(body, "crew_account"),
+                      keep_account="crew_account" not in body)
+    if name == "override_hours":
+        return Action(name, reason=reason, hours=_number(body, "hours", low=0, high=10_000))
+    if name == "bump_priority":
+        return Action(name, reason=reason, bump=_number(body, "bump", low=0, high=10_000_000))
+    if name == "merge":
+        duplicate_id = _number(body, "duplicate_id", low=1, high=2**62)
+        if not duplicate_id.is_integer():
+            raise ValidationError({"duplicate_id": "must be a case id (a whole number)"})
+        return Action(name, reason=reason, duplicate_id=int(duplicate_id))
+    return Action(name, reason=reason)
+
+
+def _case_view(conn: Conn, case_id: int) -> dict[str, Any]:
+    return service.case_view(conn, case_id, distance_m=float(current_app.config["DUPLICATE_DISTANCE_M"]),
+                             window_h=float(current_app.config["DUPLICATE_WINDOW_H"]))
+
+
+def _page(case_id: int, *, status: int = 200, errors: Mapping[str, str] | None = None) -> tuple[str, int]:
+    """The case page; with `errors`, the submitted form again with each error next to its field."""
+    with db.connection() as conn:
+        view = _case_view(conn, case_id)
+        crews = repo.crew_accounts(conn)
+    submitted = request.form.get("action") if errors else None
+    values = {k: v for k, v in request.form.items() if k != "csrf_token"} if errors else {}
+    return render_template("cases/case.html", actions=workflow.TRANSITIONS, errors=errors or {},
+                           submitted=submitted, values=values, crews=crews, **view), status
+
+
+@bp.get("/cases/<int:case_id>")
+@requires("coordinator")
+def case_page(case_id: int) -> tuple[str, int]:
+    """Coordinator and up: a case with its reports, events, facility, dependants and suggested duplicates."""
+    return _page(case_id)
+
+
+@bp.post("/cases/<int:case_id>/actions")
+@requires("coordinator")
+def case_form_action(case_id: int) -> BaseResponse | tuple[str, int]:
+    """Coordinator and up: apply an action from the case page's forms and go back to the page (303); on bad
+    input the page again with the error next to the field (422), or the conflict with the case's state (409)."""
+    try:
+        action = parse_action(request.form)
+        with db.connection() as conn:
+            service.apply(conn, case_id, action, actor_id=current_user.id)
+    except ValidationError as exc:
+        return _page(case_id, status=status_of(exc), errors=exc.errors)
+    except FieldConflict as exc:
+        return _page(case_id, status=status_of(exc), errors={exc.field: str(exc)})
+    except (Conflict, workflow.TransitionRefused) as exc:
+        return _page(case_id, status=status_of(exc), errors={"action": str(exc)})
+    flash(f"Done: {action.name.replace('_', ' ')}.")
+    return redirect(url_for("cases.case_page", case_id=case_id), code=303)
+
+
+@bp.errorhandler(CSRFError)
+def csrf_refused(exc: CSRFError) -> Response | tuple[str, int]:
+    """A form sent without a valid CSRF token: the case page with the reason (400); JSON for the API."""
+    case_id = (request.view_args or {}).get("case_id")
+    if request.endpoint == "cases.case_form_action" and isinstance(case_id, int):
+        try:
+            return _page(case_id, status=400, errors={"csrf_token": f"{exc.description} Reload the page and retry."})
+        except (NotFound, DatabaseUnavailable):  # nothing to show: refuse plainly (an error here would be a 500)
+            refused: Response = exc.get_response()
+            return refused
+    response = jsonify({"error": exc.description})
+    response.status_code = 400
+    return response
+
+
+@bp.post("/api/cases/<int:case_id>/actions")
+@requires("coordinator")
+def case_api_action(case_id: int) -> Response:
+    """Coordinator and up: apply {"action": ..., "reason": ...}; 409 if the status does not allow it."""
+    action = parse_action(parse.json_object(request, max_bytes=current_app.config["REPORT_MAX_BYTES"]))
+    with db.connection() as conn:
+        case = service.apply(conn, case_id, action, actor_id=current_user.id)
+    return jsonify({"case": case})
+
+
+@bp.get("/api/cases/<int:case_id>")
+@requires("coordinator")
+def case_json(case_id: int) -> Response:
+    """Coordinator and up: a case with its reports (merged cases included), events and dependants."""
+    with db.connection() as conn:
+        return jsonify(_case_view(conn, case_id))
+
+
+@bp.get("/api/cases/<int:case_id>/duplicates")
+@requires("coordinator")
+def case_duplicates(case_id: int) -> Response:
+    """Coordinator and up: open cases on the same facility, or near in space and time, to merge."""
+    with db.connection() as conn:
+        return jsonify({"case_id": case_id, "duplicates": _case_view(conn, case_id)["duplicates"]})

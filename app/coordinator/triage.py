@@ -1,0 +1,67 @@
+"""GET /api/triage and GET /api/plan: the ranked queue and the k-crew plan for the open damage cases."""
+
+from __future__ import annotations
+
+import time
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from app import db
+from app.auth.access import requires
+from app.coordinator.situation import case_fields, dark_areas, explain, load_situation
+from app.parse import parse_int, parse_number
+from geo.plan import gap, improvement, plan, time_limit
+from geo.triage import rank
+
+bp = Blueprint("triage", __name__, url_prefix="/api")
+
+
+@bp.get("/triage")
+@requires("coordinator")
+def triage() -> Response:
+    """Coordinator and up: the ranked repair queue of open damage cases, each with its reason."""
+    with db.connection() as conn:
+        situation = load_situation(conn)
+    ranked = rank(situation.network, critical_sites=situation.critical_sites)
+    queue = [{
+        "rank": r.rank, **case_fields(situation, r.id), "repair_hours": r.repair_hours, "ratio": r.ratio,
+        "gain_now": r.gain_now, "gain_with_blockers": r.gain_with_blockers, "population_served": r.population_served,
+        "blocked_by": [situation.cases[b]["case_id"] for b in r.blocked_by],
+        "blocked_by_facilities": list(r.blocked_by),
+        "explanation": explain(situation, r.id, r.explanation),
+    } for r in ranked]
+    return jsonify({"queue": queue, "unplaced": situation.unplaced, "exact": situation.network.radial,
+                    "objective": "people-hours without power, critical sites weighted in people-equivalents"})
+
+
+@bp.get("/plan")
+@requires("coordinator")
+def plan_for_crews() -> Response:
+    """Coordinator and up: the plan for k crews with ETRs per case and per area, next to the naive plan."""
+    crews = parse_int(request.args.get("crews"), name="crews", low=1, high=500, default=1)
+    time_limit_s = parse_number(request.args.get("time_limit"), name="time_limit", low=0.05,
+                                high=current_app.config["PLAN_MAX_SECONDS"], default=2.0)
+    with db.connection() as conn:
+        situation = load_situation(conn)
+    result = plan(situation.network, crews=crews, deadline=time_limit(time_limit_s, clock=time.perf_counter),
+                  critical_sites=situation.critical_sites,
+                  persons_per_customer=current_app.config["PERSONS_PER_CUSTOMER"])
+    q = result.quality
+    return jsonify({
+        "crews": [[{**case_fields(situation, job.id), "start_hours": job.start_hours,
+                    "finish_hours": job.finish_hours} for job in crew] for crew in result.crews],
+        "etr_by_case": {str(situation.cases[f]["case_id"]): h for f, h in result.etr_hours.items()},
+        "etr_by_area": dark_areas(situation, result.etr_hours),
+        "naive_crews": [[{"case_id": situation.cases[job.id]["case_id"], "facility": job.id,
+                          "start_hours": job.start_hours, "finish_hours": job.finish_hours} for job in crew]
+                        for crew in result.naive_crews],
+        "naive_etr_by_area": dark_areas(situation, result.naive_etr_hours),
+        "kpis": vars(result.kpis),
+        "quality": {**vars(q), "optimised": "objective",
+                    "objective_gap": gap(q.objective, q.objective_lower_bound),
+                    "objective_improvement_vs_naive": improvement(q.objective, q.naive_objective),
+                    "gap": gap(q.phu, q.phu_lower_bound),
+                    "improvement_vs_naive": improvement(q.phu, q.naive_phu)},
+        "exact": result.exact, "converged": result.converged, "notes": list(result.notes),
+        "unplaced": situation.unplaced,
+    })

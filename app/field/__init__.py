@@ -1,0 +1,1 @@
+"""The crews' mobile field form: its page, service worker, manifest and scripts."""

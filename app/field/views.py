@@ -1,0 +1,213 @@
+"""The crew's field form at /field: the page, its service worker (offline app shell) and its web app manifest."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Response, current_app, make_response, render_template, url_for
+from flask_babel import gettext, lazy_gettext
+from flask_login import current_user
+
+from app.auth.access import public, requires
+from geo import taxonomy
+from geo.taxonomy import OPEN_CASE_STATUSES, PROGRESS
+
+bp = Blueprint("field", __name__, template_folder="templates", static_folder="static", static_url_path="/static/field")
+
+HERE = Path(__file__).resolve().parent
+STATIC_FIELD = HERE / "static"
+# Leaflet's files the pin map needs offline (the pin is a CSS icon, so no marker images).
+LEAFLET_FILES = ("leaflet.js", "leaflet.css")
+
+# Labels for the codes of geo.taxonomy, written out so that pybabel finds every one of them.
+LABELS = {
+    "power_plant": lazy_gettext("Power plant"), "chp_plant": lazy_gettext("CHP plant"),
+    "heat_plant": lazy_gettext("Heat plant"), "substation": lazy_gettext("Substation"),
+    "transformer": lazy_gettext("Transformer"), "line": lazy_gettext("Line"),
+    "gas_facility": lazy_gettext("Gas facility"), "other": lazy_gettext("Other"),
+    "minor": lazy_gettext("Minor"), "moderate": lazy_gettext("Moderate"), "severe": lazy_gettext("Severe"),
+    "destroyed": lazy_gettext("Destroyed"),
+    "operating": lazy_gettext("Operating"), "degraded": lazy_gettext("Degraded"),
+    "out_of_service": lazy_gettext("Out of service"),
+    "uxo": lazy_gettext("Unexploded ordnance"), "fire": lazy_gettext("Fire"),
+    "structural": lazy_gettext("Structural collapse risk"), "live_wires": lazy_gettext("Live wires"),
+    "access_blocked": lazy_gettext("Access blocked"),
+}
+# A follow-up report's progress (app.report_input.PROGRESS), and the statuses of the open cases under "My work".
+PROGRESS_LABELS = {
+    "repair_started": lazy_gettext("Repair started"), "temporarily_restored": lazy_gettext("Temporarily restored"),
+    "restored": lazy_gettext("Restored"),
+}
+CASE_STATUS_LABELS = {
+    "reported": lazy_gettext("Reported"), "confirmed": lazy_gettext("Confirmed"), "assigned": lazy_gettext("Assigned"),
+    "in_repair": lazy_gettext("In repair"), "temporarily_restored": lazy_gettext("Temporarily restored"),
+}
+COMPONENT_LABELS = {
+    "turbine": lazy_gettext("turbine"), "generator": lazy_gettext("generator"), "boiler": lazy_gettext("boiler"),
+    "step_up_transformer": lazy_gettext("step-up transformer"), "switchyard": lazy_gettext("switchyard"),
+    "cooling": lazy_gettext("cooling"), "fuel_supply": lazy_gettext("fuel supply"),
+    "control_room": lazy_gettext("control room"), "building": lazy_gettext("building"),
+    "heat_exchanger": lazy_gettext("heat exchanger"), "district_heating_pump": lazy_gettext("district heating pump"),
+    "pipework": lazy_gettext("pipework"), "transformer": lazy_gettext("transformer"),
+    "breaker": lazy_gettext("circuit breaker"), "disconnector": lazy_gettext("disconnector"),
+    "busbar": lazy_gettext("busbar"), "protection_relay": lazy_gettext("protection relay"),
+    "scada": lazy_gettext("SCADA / telemetry"), "cable": lazy_gettext("cable"), "fence": lazy_gettext("fence"),
+    "windings": lazy_gettext("windings"), "bushing": lazy_gettext("bushing"),
+    "tap_changer": lazy_gettext("tap changer"), "oil_tank": lazy_gettext("oil tank"),
+    "tower": lazy_gettext("tower"), "pole": lazy_gettext("pole"), "conductor": lazy_gettext("conductor"),
+    "insulator": lazy_gettext("insulator"), "crossarm": lazy_gettext("crossarm"),
+    "earth_wire": lazy_gettext("earth wire"), "compressor": lazy_gettext("compressor"),
+    "valve": lazy_gettext("valve"), "metering": lazy_gettext("metering"), "other": lazy_gettext("other"),
+}
+
+
+def _label(code: str, table: dict[str, Any]) -> str:
+    return str(table.get(code, code.replace("_", " ")))
+
+
+def _messages() -> dict[str, str]:
+    """Every string the scripts show, translated for the request's locale."""
+    return {
+        "waiting": gettext("waiting"), "sending": gettext("sending…"), "sent": gettext("sent"),
+        "rejected": gettext("rejected"),
+        "caseReceipt": gettext("case %(case)s, received %(time)s"),
+        "photosProgress": gettext("photos: %(sent)s of %(total)s sent"),
+        "photoRejected": gettext("photo %(n)s rejected: %(reason)s"),
+        "nextTry": gettext("next try %(time)s"),
+        "noReports": gettext("No reports yet."),
+        "outboxWaiting": gettext("Outbox: %(n)s waiting to be sent"),
+        "otherAccounts": gettext("Reports of another account wait on this phone until they sign in: %(n)s"),
+        "gpsWaiting": gettext("Waiting for GPS…"), "gpsAccuracy": gettext("GPS: ± %(m)s m"),
+        "gpsPoor": gettext("GPS accuracy is poor (± %(m)s m): move to open sky, or set a pin on the map."),
+        "gpsDenied": gettext("GPS is not available: %(reason)s. Set a pin on the map or pick a facility."),
+        "pinSet": gettext("Pin set on the map"), "facilityChosen": gettext("Facility: %(name)s"),
+        "noFacility": gettext("No facility (location only)"),
+        "nearestOffline": gettext("Nearest facilities from the copy saved on this phone."),
+        "nearestNone": gettext("No registered facilities nearby."),
+        "needLocation": gettext("Set the location: wait for GPS, set a pin, or pick a facility."),
+        "needField": gettext("Missing or not valid."),
+        "saved": gettext("Saved in the outbox; it will be sent as soon as there is a network."),
+        "online": gettext("Online"), "offline": gettext("Offline: reports wait in the outbox."),
+        "photoFailed": gettext("Could not read this photo: %(reason)s"),
+        "removePhoto": gettext("Remove photo"),
+        "storageFailed": gettext("Could not save the report on this phone: %(reason)s"),
+        "exportEmpty": gettext("The outbox is empty."),
+        "signIn": gettext("Sign in to send the waiting reports"),
+        "distance": gettext("%(m)s m"), "distanceKm": gettext("%(km)s km"),
+        "correct": gettext("Correct and resend"), "beingCorrected": gettext("Being corrected in the form"),
+        "discard": gettext("Discard"), "discardYes": gettext("Yes, discard"), "discardNo": gettext("Keep"),
+        "discardConfirm": gettext("Discard this report for good? It will not be sent."),
+        "restoredLocation": gettext("Location of the rejected report"),
+        "alreadyCorrected": gettext("This report was already corrected or discarded in another window. "
+                                    "Send the form again to save it as a new report."),
+        "myWorkUpdated": gettext("Last refreshed %(time)s"),
+        "myWorkNever": gettext("Not loaded yet: the cases assigned to you are loaded when the phone is online."),
+        "myWorkEmpty": gettext("No open cases are assigned to you."),
+        "myWorkRefreshing": gettext("Refreshing…"),
+        "myWorkOffline": gettext("Offline: showing the copy saved on this phone."),
+        "myWorkFailed": gettext("Could not refresh (%(reason)s): showing the copy saved on this phone."),
+        "myWorkOtherAccount": gettext("Another account is signed in on this phone: reload the page."),
+        "workCase": gettext("Case %(case)s: %(name)s"), "unregisteredSite": gettext("unregistered site"),
+        "workSeverity": gettext("Worst severity: %(severity)s"), "workHazards": gettext("Hazards: %(list)s"),
+        "workCrew": gettext("Crew: %(crew)s"), "workLastEvent": gettext("Last change %(time)s"),
+        "workReports": gettext("Your reports on this case: %(n)s, the latest %(time)s"),
+        "reportProgress": gettext("Report progress"), "followUp": gettext("Follow up"),
+        "followUpOn": gettext("Follow-up on case %(case)s: %(name)s"),
+        "followUpEntry": gettext("Follow-up on case %(case)s"),
+    }
+
+
+def page_config() -> dict[str, Any]:
+    """What the page's scripts need, as one JSON object: vocabulary with labels, messages, URLs and map settings."""
+    kinds = taxonomy.FACILITY_KINDS
+    return {
+        "kinds": [{"code": k, "label": _label(k, LABELS)} for k in kinds],
+        "components": {k: [{"code": c, "label": _label(c, COMPONENT_LABELS)} for c in taxonomy.allowed_components(k)]
+                       for k in kinds},
+        "messages": _messages(),
+        "user": current_user.username,  # whose "My work" the phone keeps
+        "labels": {"progress": {k: str(PROGRESS_LABELS[k]) for k in PROGRESS},
+                   "caseStatus": {k: str(CASE_STATUS_LABELS[k]) for k in OPEN_CASE_STATUSES},
+                   "severity": {k: _label(k, LABELS) for k in taxonomy.SEVERITIES},
+                   "hazard": {k: _label(k, LABELS) for k in taxonomy.HAZARDS}},
+        "urls": {
+            "reports": "/api/reports",
+            "session": "/api/session",
+            "login": "/login",
+            "nearest": "/api/facilities/nearest",
+            "facilities": url_for("facilities.list_facilities"),
+            "myCases": url_for("my_work.my_cases"),
+            "serviceWorker": url_for("field.service_worker"),
+            "scope": url_for("field.form"),
+        },
+        "tileUrl": current_app.config["TILE_URL"],
+        "tileAttribution": current_app.config["TILE_ATTRIBUTION"],
+        "accuracyWarnM": 50,
+        "maxNotes": 4000,
+        "maxMaterials": 2000,
+    }
+
+
+@bp.get("/field")
+@requires("crew")
+def form() -> Response:
+    """Crew: the mobile damage report form, usable offline once opened."""
+    response = make_response(render_template("field/field.html", field_config=page_config(), labels=LABELS,
+                                             taxonomy=taxonomy, progress=PROGRESS, progress_labels=PROGRESS_LABELS))
+    # One account's page (phones are shared): only the service worker keeps it, which forgets it at sign-out;
+    # no HTTP or back-forward cache may show it to the next account.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _shell() -> list[str]:
+    """The files the service worker keeps so that the form opens with no network (the page itself is kept apart)."""
+    urls = [url_for("field.manifest"), url_for("static", filename="css/app.css"),
+            url_for("static", filename="js/dom.js")]
+    urls += [url_for("field.static", filename=p.name) for p in sorted(STATIC_FIELD.iterdir())
+             if p.suffix in (".js", ".css", ".svg") and p.name != "sw.js"]
+    urls += [url_for("site.vendor_asset", package="leaflet", filename=f) for f in LEAFLET_FILES]
+    return urls
+
+
+def _shell_version() -> str:
+    """A digest of the shell's static files: a new version makes a new service worker and a fresh cache."""
+    digest = hashlib.sha256()
+    for path in sorted(STATIC_FIELD.iterdir()):
+        if path.is_file():
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes())
+    root = Path(current_app.root_path)
+    for shared in ("css/app.css", "js/dom.js"):  # in the shell too (app.css has field styles)
+        digest.update((root / "static" / shared).read_bytes())
+    for template in (HERE / "templates" / "field" / "field.html", root / "templates" / "base.html"):
+        digest.update(template.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+@bp.get("/field/sw.js")
+@public
+def service_worker() -> Response:
+    """The form's service worker, controlling /field (hence the Service-Worker-Allowed header)."""
+    settings = {"version": _shell_version(), "shell": _shell(), "page": url_for("field.form"), "api": "/api/"}
+    body = f"const SETTINGS = {json.dumps(settings)};\n" + (STATIC_FIELD / "sw.js").read_text(encoding="utf-8")
+    response = Response(body, mimetype="text/javascript")
+    response.headers["Service-Worker-Allowed"] = url_for("field.form")
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@bp.get("/field/manifest.webmanifest")
+@public
+def manifest() -> Response:
+    """The web app manifest, so that crews can add the form to the home screen."""
+    body = {
+        "name": "GridTriage field report", "short_name": "GridTriage",
+        "start_url": url_for("field.form"), "scope": url_for("field.form"), "display": "standalone",
+        "background_color": "#ffffff", "theme_color": "#12263a",
+        "icons": [{"src": url_for("field.static", filename="icon.svg"), "sizes": "any", "type": "image/svg+xml"}],
+    }
+    return Response(json.dumps(body), mimetype="application/manifest+json")

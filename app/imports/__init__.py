@@ -1,0 +1,1 @@
+"""The data manager's commands: facilities, feeds, service areas, population, critical sites, the demo."""

@@ -1,0 +1,113 @@
+"""Feed links: `import-feeds` (given parent -> child links) and `infer-feeds` (by voltage level), checked for
+cycles, after which population served is recomputed."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import click
+import geopandas as gpd
+import shapely
+from flask.cli import with_appcontext
+
+from app import db
+from app.imports.options import (
+    DRY_RUN,
+    FILE,
+    LAYER,
+    finish,
+    map_option,
+    reports_errors,
+    store_in_batches,
+    warn,
+)
+from app.imports.population import refresh_and_show
+from app.repo import Conn
+from app.repo import imports as repo
+from geo import feeds, io
+from geo import service_areas as areas
+from geo.columns import parse_map
+from geo.errors import DataError
+
+
+def store_links(conn: Conn, links: list[feeds.Link], *, file: str, column: str, dataset_id: int | None) -> int:
+    """Replace the parents of the linked children with these links, checking ids and cycles."""
+    ids = repo.facility_ids(conn)
+    for link in links:
+        for value, name in ((link.parent, column), (link.child, "external_id")):
+            if value not in ids:
+                raise DataError(f"unknown external id {value!r}", file=file, row=link.row, column=name)
+    repo.replace_parents(conn, sorted({ids[link.child] for link in links}))
+    rows = [{"parent_id": ids[link.parent], "child_id": ids[link.child],
+             "origin": "given" if link.distance_m is None else "inferred",
+             "distance_m": link.distance_m, "dataset_id": dataset_id} for link in links]
+    store_in_batches(functools.partial(repo.insert_links, conn), rows, label="storing feed links")
+    cycle = feeds.find_cycle((r["parent"], r["child"]) for r in repo.links(conn))
+    if cycle:
+        pairs = set(zip(cycle, cycle[1:], strict=False))
+        row = next((link.row for link in links if (link.parent, link.child) in pairs), None)
+        raise DataError(f"feed links form a cycle ({' -> '.join(cycle)})", file=file, row=row, column=column)
+    refresh_and_show(conn, direct=False)
+    return len(rows)
+
+
+@click.command("import-feeds")
+@FILE
+@LAYER
+@map_option(feeds.FEED_FIELDS)
+@click.option("--undirected", is_flag=True, help="The rows are grid lines without direction: orient each from the "
+              "higher voltage level to the lower, then away from the power plants.")
+@DRY_RUN
+@with_appcontext
+@reports_errors
+def import_feeds(file: Path, layer: str | None, map_text: str | None, undirected: bool, dry_run: bool) -> None:
+    """Load feed links (parent → child by external id); they replace the given parents of each child in the file."""
+    columns = parse_map(map_text, fields=feeds.FEED_FIELDS)
+    frame = io.read_table(file, layer=layer, columns=columns.csv_columns(), geometry=False)
+    links = feeds.read_links(frame, file=str(file), columns=columns)
+    with db.connection() as conn:
+        if undirected:
+            known = {f["external_id"]: f for f in repo.facilities(conn)}
+            links = feeds.orient(links, voltage_kv={k: f["voltage_kv"] for k, f in known.items()},
+                                 kind={k: f["kind"] for k, f in known.items()})
+        dataset_id = repo.dataset(conn, name=file.name, source=str(file.resolve()))
+        count = store_links(conn, links, file=str(file), column=columns.columns.get(
+            "parent_external_id", "parent_external_id"), dataset_id=dataset_id)
+        repo.audit(conn, entity="dataset", entity_id=str(dataset_id), action="import-feeds",
+                   after={"file": str(file), "rows": len(frame), "links": count, "undirected": undirected})
+        click.echo(f"feed links: {count} given links stored from {len(frame)} rows")
+        finish(conn, dry_run=dry_run)
+
+
+@click.command("infer-feeds")
+@click.option("--any-higher-level", is_flag=True,
+              help="Link to the nearest facility of any higher voltage level, not only the next one.")
+@DRY_RUN
+@with_appcontext
+@reports_errors
+def infer_feeds(any_higher_level: bool, dry_run: bool) -> None:
+    """Link each facility without a given parent to the nearest facility of the next higher voltage level."""
+    with db.connection() as conn:
+        known = repo.facilities(conn)
+        if not known:
+            raise DataError("no facilities: run import-facilities first")
+        frame = gpd.GeoDataFrame(known, geometry=gpd.GeoSeries.from_wkb([bytes(f["wkb"]) for f in known]))
+        removed = repo.delete_inferred(conn)
+        given = {r["child"] for r in repo.links(conn)}
+        crs = areas.metric_crs(shapely.MultiPoint(shapely.get_coordinates(frame.geometry.values)))
+        with click.progressbar(length=len(frame), label="inferring feed links") as bar:
+            links = feeds.infer(frame, metric_crs=crs, skip=given, any_higher=any_higher_level, progress=bar.update)
+        count = store_links(conn, links, file="infer-feeds", column="voltage_kv", dataset_id=None)
+        no_voltage = int(frame["voltage_kv"].isna().sum())
+        if no_voltage:
+            warn(f"{no_voltage} facilities have no voltage and were not linked")
+        distances = sorted(link.distance_m or 0.0 for link in links)
+        median = distances[len(distances) // 2] if distances else 0.0
+        repo.audit(conn, entity="dataset", entity_id="infer-feeds", action="infer-feeds",
+                   after={"links": count, "removed": removed, "any_higher_level": any_higher_level})
+        levels = sorted(set(feeds.voltage_levels(frame["voltage_kv"]).values()))
+        shown = ", ".join(f"{v:g}" for v in levels) or "none"
+        click.echo(f"feed links: {count} inferred (replacing {removed}); voltage levels (kV): {shown}; "
+                   f"median distance {median / 1000:.1f} km")
+        finish(conn, dry_run=dry_run)

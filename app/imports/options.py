@@ -1,0 +1,86 @@
+"""What every data-manager command shares: its options, its one-line errors, progress bars and dry runs.
+
+Each command reads and checks its file first, then changes the database in one transaction; `--dry-run` does
+all the work and rolls it back, so it reports exactly what would change. Bad input ends the command with one
+line, `error: FILE, row N, column 'X': reason`, and nothing changed.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+import shapely
+
+from app.repo import Conn
+from geo.errors import DataError
+
+F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
+BATCH_ROWS = 1_000  # rows sent per batch of statements: the progress bar moves after each batch
+FILE = click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+LAYER = click.option("--layer", help="The layer to read from a GeoPackage or other multi-layer file.")
+DRY_RUN = click.option("--dry-run", is_flag=True, help="Do all the work, report what would change, change nothing.")
+CRS = click.option("--crs", help="CSV only: the CRS of the coordinates (default EPSG:4326, lon/lat).")
+
+
+class ImportFailed(click.ClickException):
+    """A command's one-line error: `error: FILE, row N, column 'X': reason`."""
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
+def map_option(fields: tuple[str, ...]) -> Callable[[F], F]:
+    return click.option("--map", "map_text", metavar="FIELD=COLUMN,…|FILE.yaml",
+                        help=f"Which column holds each field ({', '.join(fields)}, and for CSV lon, lat, wkt), "
+                             "or a YAML file with 'columns:', 'kinds:' and 'voltage_unit:'.")
+
+
+def reports_errors(command: F) -> F:
+    """Turn bad input into the one-line error (and a non-zero exit), never a traceback."""
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except DataError as exc:
+            raise ImportFailed(str(exc)) from exc
+    return wrapper  # type: ignore[return-value]
+
+
+def warn(message: str) -> None:
+    click.echo(f"warning: {message}", err=True)
+
+
+def listed(items: list[str], limit: int = 10) -> str:
+    more = f" … and {len(items) - limit} more" if len(items) > limit else ""
+    return ", ".join(items[:limit]) + more
+
+
+def finish(conn: Conn, *, dry_run: bool) -> None:
+    """End the command's transaction: roll it back on a dry run (the block's end commits otherwise)."""
+    if dry_run:
+        conn.rollback()
+        click.echo("dry run: nothing was changed")
+
+
+def store_in_batches(store: Callable[[list[T]], object], rows: list[T], *, label: str) -> None:
+    """Store rows batch by batch behind a progress bar (which shows only its label when not on a terminal)."""
+    with click.progressbar(length=len(rows), label=label) as bar:
+        for start in range(0, len(rows), BATCH_ROWS):
+            batch = rows[start:start + BATCH_ROWS]
+            store(batch)
+            bar.update(len(batch))
+
+
+def json_default(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else str(value)
+
+
+def ewkb(geometry: Any) -> str:
+    return str(shapely.to_wkb(shapely.set_srid(geometry, 4326), hex=True, include_srid=True))
+
+

@@ -1,0 +1,30 @@
+"""A crew's own work: GET /api/my/cases, the open damage cases assigned to the signed-in account."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from flask import Blueprint, Response, jsonify
+from flask_login import current_user
+
+from app import db
+from app.auth.access import requires
+from app.repo import crew_work as repo
+
+bp = Blueprint("my_work", __name__, url_prefix="/api")
+
+
+def _json(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.isoformat() if isinstance(v, datetime | date) else v) for k, v in row.items()}
+
+
+@bp.get("/my/cases")
+@requires("crew")
+def my_cases() -> Response:
+    """Crew and up: the open cases assigned to me, with the reports on them I may see (a crew: their own)."""
+    reporter = None if current_user.has("coordinator") else int(current_user.id)
+    with db.connection() as conn:
+        cases = repo.assigned_cases(conn, int(current_user.id), reporter_id=reporter)
+    return jsonify({"username": current_user.username, "generated_at": datetime.now(UTC).isoformat(),
+                    "cases": [_json(case) for case in cases]})

@@ -1,0 +1,78 @@
+"""What every visitor meets: the home page, /healthz, the language switch and vendored front-end files."""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
+from flask_login import current_user
+from werkzeug.wrappers import Response as BaseResponse
+
+from app import db
+from app.auth.access import public, requires
+from app.config import ROOT
+from app.parse import safe_next
+from app.repo import schema
+from app.site import language
+
+bp = Blueprint("site", __name__, template_folder="templates", static_folder="static", static_url_path="/static/site")
+
+# Only these package folders are served; nothing else in node_modules is reachable.
+VENDOR_PACKAGES = {"leaflet": ROOT / "node_modules" / "leaflet" / "dist"}
+
+
+@bp.get("/")
+@requires("crew")
+def home() -> str | BaseResponse:
+    """Crew and up: crews go to their form; coordinators see the overview map of the registered facilities."""
+    if not current_user.has("coordinator") and "field.form" in current_app.view_functions:
+        return redirect(url_for("field.form"))
+    return render_template("site/home.html", tile_url=current_app.config["TILE_URL"],
+                           tile_attribution=current_app.config["TILE_ATTRIBUTION"])
+
+
+@bp.get("/healthz")
+@public
+def healthz() -> tuple[Response, int]:
+    """Anyone: 200 when the database answers and is migrated to the newest schema, else 503."""
+    head = current_app.config["SCHEMA_HEAD"]
+    try:
+        with db.connection() as conn:
+            current = schema.revision(conn)
+    except db.DatabaseUnavailable:
+        return jsonify({"status": "unavailable", "database": "unreachable", "schema_head": head}), 503
+    body = {"database": "ok", "schema": current, "schema_head": head}
+    if current != head:
+        return jsonify({"status": "not migrated", **body}), 503
+    return jsonify({"status": "ok", **body}), 200
+
+
+@bp.get("/lang/<code>")
+@public
+def switch_language(code: str) -> BaseResponse:
+    """Anyone: remember the chosen language in a cookie and go back to the page they came from."""
+    if code not in language.LANGUAGES:
+        return Response("unknown language", status=404, mimetype="text/plain")
+    target = safe_next(request.args.get("next") or request.referrer, host=request.host, default="/")
+    response = redirect(target, code=303)
+    response.set_cookie(language.COOKIE, code, max_age=language.COOKIE_MAX_AGE_S, samesite="Lax", path="/")
+    return response
+
+
+@bp.get("/vendor/<package>/<path:filename>")
+@public
+def vendor_asset(package: str, filename: str) -> Response:
+    """Anyone: a file of an allowed front-end package (installed from the npm registry; no CDN, works offline)."""
+    folder = VENDOR_PACKAGES.get(package)
+    if folder is None:
+        abort(404)
+    return send_from_directory(folder, filename, max_age=86400)

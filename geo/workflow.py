@@ -1,0 +1,135 @@
+"""The damage-case workflow: transitions, which actions need a reason, progress -> status, and merge rules.
+
+Which action may start from which status and where it leads, which actions need a reason, what a field report's
+progress does to its case, and what may be merged into what. Each refusal is an exception subclassing
+ValueError whose message is the sentence a coordinator reads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from geo.taxonomy import OPEN_CASE_STATUSES
+
+# action -> (statuses it may start from, status it leads to; None keeps the status)
+TRANSITIONS: dict[str, tuple[tuple[str, ...], str | None]] = {
+    "confirm": (("reported",), "confirmed"),
+    "reject": (("reported", "confirmed"), "rejected"),
+    "assign": (("reported", "confirmed", "assigned"), "assigned"),
+    "start_repair": (("confirmed", "assigned"), "in_repair"),
+    "temporarily_restore": (("assigned", "in_repair"), "temporarily_restored"),
+    "repaired": (("assigned", "in_repair", "temporarily_restored"), "repaired"),
+    "override_hours": (OPEN_CASE_STATUSES, None),
+    "bump_priority": (OPEN_CASE_STATUSES, None),
+    "merge": (OPEN_CASE_STATUSES, None),
+}
+ACTIONS = tuple(TRANSITIONS)
+NEEDS_REASON = frozenset({"reject", "override_hours", "bump_priority"})
+
+# What a follow-up report's progress does to its case; it only ever moves a case forward along STATUS_ORDER.
+PROGRESS_TO_STATUS = {"repair_started": "in_repair", "temporarily_restored": "temporarily_restored",
+                      "restored": "repaired"}
+STATUS_ORDER = (*OPEN_CASE_STATUSES, "repaired")  # the way forward; rejected and duplicate are off it
+
+MERGED_STATUS = "duplicate"  # what a case merged into another becomes
+MERGED_ACTION = "merged_into"  # the event recorded on it
+MERGEABLE_STATUSES = OPEN_CASE_STATUSES  # a case may be merged into another only while open
+
+
+class UnknownAction(ValueError):
+    """An action name the workflow does not have; the message is the error of the field `action`."""
+
+    field = "action"
+
+    def __init__(self, action: str) -> None:
+        super().__init__(f"must be one of {', '.join(ACTIONS)}")
+        self.action = action
+
+
+class ReasonRequired(ValueError):
+    """An action that needs a reason was given none; the message is the error of the field `reason`."""
+
+    field = "reason"
+
+    def __init__(self, action: str) -> None:
+        super().__init__(f"is required to {verb(action)}")
+        self.action = action
+
+
+class TransitionRefused(ValueError):
+    """An action the case's status does not allow."""
+
+    def __init__(self, action: str, status: str, *, case_id: int) -> None:
+        allowed, _ = TRANSITIONS[action]
+        super().__init__(f"cannot {verb(action)} case {case_id}: it is {status} (allowed from {', '.join(allowed)})")
+        self.action, self.status, self.case_id = action, status, case_id
+
+
+class MergeRefused(ValueError):
+    """A merge the rules do not allow; the message is the error of the field `duplicate_id`."""
+
+    field = "duplicate_id"
+
+
+@dataclass(frozen=True)
+class Merge:
+    """What a merge does to the duplicate: its new status and the event's action and reason."""
+
+    status: str
+    action: str
+    reason: str
+
+
+def verb(action: str) -> str:
+    """An action as words in a sentence: 'start_repair' -> 'start repair'."""
+    return action.replace("_", " ")
+
+
+def check_action(action: str) -> str:
+    """The action if the workflow has it, else UnknownAction."""
+    if action not in TRANSITIONS:
+        raise UnknownAction(action)
+    return action
+
+
+def needs_reason(action: str) -> bool:
+    """Whether the action must be given a reason (refusing, overriding hours, bumping priority)."""
+    return action in NEEDS_REASON
+
+
+def check_reason(action: str, reason: str | None) -> None:
+    """Raise ReasonRequired if the action needs a reason and `reason` is None."""
+    if reason is None and needs_reason(action):
+        raise ReasonRequired(action)
+
+
+def target(action: str, status: str, *, case_id: int) -> str | None:
+    """The status the action moves a case in `status` to (None: it keeps its status), or TransitionRefused."""
+    allowed, leads_to = TRANSITIONS[check_action(action)]
+    if status not in allowed:
+        raise TransitionRefused(action, status, case_id=case_id)
+    return leads_to
+
+
+def status_after_progress(progress: str, status: str) -> str | None:
+    """The status a field report's progress moves a case in `status` to, or None when it leaves it alone.
+
+    Progress only moves a case forward: a report that repair started does not reopen a repaired case, and a
+    rejected or duplicate case stays as it is.
+    """
+    forward = PROGRESS_TO_STATUS[progress]
+    if status in STATUS_ORDER and STATUS_ORDER.index(forward) > STATUS_ORDER.index(status):
+        return forward
+    return None
+
+
+def merge(survivor_id: int, duplicate_id: int, duplicate_status: str, *, reason: str | None = None) -> Merge:
+    """What merging case `duplicate_id` (in `duplicate_status`) into `survivor_id` does, or MergeRefused.
+
+    The survivor's own status is checked by `target("merge", ...)`.
+    """
+    if duplicate_id == survivor_id:
+        raise MergeRefused("a case cannot be merged into itself")
+    if duplicate_status not in MERGEABLE_STATUSES:
+        raise MergeRefused(f"cannot merge case {duplicate_id}: it is {duplicate_status}")
+    return Merge(status=MERGED_STATUS, action=MERGED_ACTION, reason=reason or f"duplicate of case {survivor_id}")
