@@ -78,6 +78,14 @@ def test_importing_the_same_file_again_updates_by_external_id(fresh, tmp_path):
     assert event == {"action": "updated", "old": "North", "new": "North renamed"}
 
 
+def test_a_blank_number_is_stored_as_null_not_nan(fresh, tmp_path):
+    app, conn = fresh
+    path = write_csv(tmp_path / "registry.csv", CSV.replace("S2,South,Sub Station,20", "S2,South,Sub Station,"))
+    ok(app, "import-facilities", path, "--map", "external_id=id,kind=type,voltage_kv=kv")
+    rows = conn.execute("SELECT external_id, voltage_kv FROM facility ORDER BY 1").fetchall()
+    assert [(r["external_id"], r["voltage_kv"]) for r in rows] == [("S1", 110), ("S2", None), ("S3", 220)]
+
+
 def test_csv_with_wkt_in_a_projected_crs_is_reprojected(fresh, tmp_path):
     app, conn = fresh
     path = write_csv(tmp_path / "itm.csv", """ref,name,wkt

@@ -19,7 +19,7 @@ from app.imports.options import (
     reports_errors,
     warn,
 )
-from app.imports.service_areas import report_sites
+from app.imports.service_areas import site_warnings
 from app.repo import imports as repo
 from geo import io, records
 from geo.columns import parse_map
@@ -49,7 +49,7 @@ def import_critical_sites(file: Path, layer: str | None, kind: str | None, weigh
                                            "weight": r.weight, "dataset_id": dataset_id,
                                            "wkb": shapely.to_wkb(r.geometry)} for r in parsed.frame.itertuples()))
         unattached = repo.attach_sites(conn)
-        report_sites(unattached)
+        warn(*site_warnings(unattached))
         repo.audit(conn, entity="dataset", entity_id=str(dataset_id), action="import-critical-sites",
                    after={"file": str(file), **counts, "unattached": len(unattached)})
         click.echo(f"critical sites: {counts['created']} new, {counts['updated']} updated; "

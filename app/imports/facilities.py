@@ -4,9 +4,14 @@ updates instead of adding copies."""
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import click
+import pandas as pd
 from flask.cli import with_appcontext
 
 from app import db
@@ -16,6 +21,10 @@ from app.imports.options import (
     DRY_RUN,
     FILE,
     LAYER,
+    QUIET,
+    TERMINAL,
+    Bar,
+    Progress,
     ewkb,
     finish,
     json_default,
@@ -24,9 +33,62 @@ from app.imports.options import (
     reports_errors,
     warn,
 )
+from app.imports.population import Refreshed, show
+from app.repo import Conn
 from app.repo import imports as repo
 from geo import feeds, io, pandapower_net, records
 from geo.columns import parse_map
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What storing a registry did: facilities by outcome, repetitions kept once, links given, what to warn of."""
+
+    counts: dict[str, int]  # created, updated, unchanged
+    duplicates: int
+    links: int
+    warnings: list[str]
+    refreshed: Refreshed | None  # population served again, when the file gave feed links
+
+    @property
+    def record(self) -> dict[str, int]:
+        """What the audit event of the load keeps."""
+        return {**self.counts, "duplicates": self.duplicates, "links": self.links}
+
+
+def _number(value: float | None) -> float | None:
+    # A numeric column with blanks holds NaN for them (pandas' None in a float column): store NULL, not NaN.
+    return None if value is None or math.isnan(value) else value
+
+
+def _values(rows: pd.DataFrame, bar: Bar) -> Iterator[tuple[Any, ...]]:
+    for r in rows.itertuples():
+        bar.update(1)
+        yield (r.external_id, r.name, r.kind, _number(r.voltage_kv), _number(r.capacity_mva), _number(r.capacity_mw),
+               json.dumps(r.attributes, default=json_default, sort_keys=True), ewkb(r.geometry))
+
+
+def store(conn: Conn, parsed: records.Records, *, file: Path, dataset_id: int, reason: str,
+          link_column: str = "parent_external_id", progress: Progress = QUIET) -> Stored:
+    """Insert or update checked facility rows by external id (an audit event each, with `reason`), and the feed
+    links they give."""
+    rows = parsed.frame
+    with progress.bar("storing facilities", len(rows)) as bar:
+        counts = repo.upsert_facilities(conn, _values(rows, bar), dataset_id=dataset_id, action=reason)
+    linked = rows[rows["parent_external_id"].notna()] if "parent_external_id" in rows else rows.iloc[:0]
+    given = [feeds.Link(parent=p, child=c, row=int(r)) for r, p, c in
+             zip(linked.index, linked["parent_external_id"], linked["external_id"], strict=True)]
+    links, refreshed = store_links(conn, given, file=str(file), column=link_column, dataset_id=dataset_id,
+                                   progress=progress) if given else (0, None)
+    warnings = []
+    outside = repo.outside_study_area(conn, list(rows["external_id"]))
+    if outside:
+        warnings.append(f"{len(outside)} facilities outside the study boundary: {listed(outside)}")
+    if repo.service_area_counts(conn).get("voronoi") and (counts["created"] or counts["updated"]):
+        warnings.append("service areas were derived from the facilities before this import: run "
+                        "derive-service-areas")
+    return Stored(counts=counts, duplicates=len(parsed.duplicates), links=links, warnings=warnings,
+                  refreshed=refreshed)
 
 
 @click.command("import-facilities")
@@ -49,34 +111,19 @@ def import_facilities(file: Path, layer: str | None, kind: str | None, map_text:
         file, layer=layer, columns=columns.csv_columns(), crs=crs)
     click.echo(f"read {len(frame)} rows from {file.name}")
     parsed = records.facilities(frame, file=str(file), mapping=columns, kind=kind)
-    for row, label in parsed.duplicates:
-        warn(f"{file}, row {row}: identical to an earlier row ({label}); kept once")
-    for message in parsed.warnings:
-        warn(f"{file}: {message}")
-    rows = parsed.frame
+    warn(*(f"{file}, row {row}: identical to an earlier row ({label}); kept once" for row, label in parsed.duplicates),
+         *(f"{file}: {message}" for message in parsed.warnings))
     with db.connection() as conn:
         dataset_id = repo.dataset(conn, name=file.name, source=str(file.resolve()))
-        values = ((r.external_id, r.name, r.kind, r.voltage_kv, r.capacity_mva, r.capacity_mw,
-                   json.dumps(r.attributes, default=json_default, sort_keys=True), ewkb(r.geometry))
-                  for r in rows.itertuples())
-        with click.progressbar(values, length=len(rows), label="storing facilities") as bar:
-            counts = repo.upsert_facilities(conn, bar, dataset_id=dataset_id,
-                                            action=f"import-facilities {file.name}")
-        linked = rows[rows["parent_external_id"].notna()] if "parent_external_id" in rows else rows.iloc[:0]
-        given = [feeds.Link(parent=p, child=c, row=int(r)) for r, p, c in
-                 zip(linked.index, linked["parent_external_id"], linked["external_id"], strict=True)]
-        link_count = store_links(conn, given, file=str(file), column=columns.columns.get(
-            "parent_external_id", "parent_external_id"), dataset_id=dataset_id) if given else 0
-        outside = repo.outside_study_area(conn, list(rows["external_id"]))
-        if outside:
-            warn(f"{len(outside)} facilities outside the study boundary: {listed(outside)}")
+        stored = store(conn, parsed, file=file, dataset_id=dataset_id, reason=f"import-facilities {file.name}",
+                       link_column=columns.columns.get("parent_external_id", "parent_external_id"), progress=TERMINAL)
         repo.audit(conn, entity="dataset", entity_id=str(dataset_id), action="import-facilities",
-                   after={"file": str(file), **counts, "duplicates": len(parsed.duplicates), "links": link_count})
-        if repo.service_area_counts(conn).get("voronoi") and (counts["created"] or counts["updated"]):
-            warn("service areas were derived from the facilities before this import: run derive-service-areas")
+                   after={"file": str(file), **stored.record})
+        if stored.refreshed is not None:
+            show(stored.refreshed)
+        warn(*stored.warnings)
+        counts = stored.counts
         click.echo(f"facilities: {counts['created']} new, {counts['updated']} updated, {counts['unchanged']} "
-                   f"unchanged, {len(parsed.duplicates)} identical duplicate rows kept once; "
-                   f"{link_count} feed links given")
+                   f"unchanged, {stored.duplicates} identical duplicate rows kept once; {stored.links} feed links "
+                   "given")
         finish(conn, dry_run=dry_run)
-
-

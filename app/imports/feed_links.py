@@ -16,13 +16,16 @@ from app.imports.options import (
     DRY_RUN,
     FILE,
     LAYER,
+    QUIET,
+    TERMINAL,
+    Progress,
     finish,
     map_option,
     reports_errors,
     store_in_batches,
     warn,
 )
-from app.imports.population import refresh_and_show
+from app.imports.population import Refreshed, refresh, show
 from app.repo import Conn
 from app.repo import imports as repo
 from geo import feeds, io
@@ -31,8 +34,10 @@ from geo.columns import parse_map
 from geo.errors import DataError
 
 
-def store_links(conn: Conn, links: list[feeds.Link], *, file: str, column: str, dataset_id: int | None) -> int:
-    """Replace the parents of the linked children with these links, checking ids and cycles."""
+def store_links(conn: Conn, links: list[feeds.Link], *, file: str, column: str, dataset_id: int | None,
+                progress: Progress = QUIET) -> tuple[int, Refreshed]:
+    """Replace the parents of the linked children with these links, checking ids and cycles; then population
+    served. How many links were stored, and the refresh."""
     ids = repo.facility_ids(conn)
     for link in links:
         for value, name in ((link.parent, column), (link.child, "external_id")):
@@ -42,14 +47,13 @@ def store_links(conn: Conn, links: list[feeds.Link], *, file: str, column: str, 
     rows = [{"parent_id": ids[link.parent], "child_id": ids[link.child],
              "origin": "given" if link.distance_m is None else "inferred",
              "distance_m": link.distance_m, "dataset_id": dataset_id} for link in links]
-    store_in_batches(functools.partial(repo.insert_links, conn), rows, label="storing feed links")
+    store_in_batches(functools.partial(repo.insert_links, conn), rows, label="storing feed links", progress=progress)
     cycle = feeds.find_cycle((r["parent"], r["child"]) for r in repo.links(conn))
     if cycle:
         pairs = set(zip(cycle, cycle[1:], strict=False))
         row = next((link.row for link in links if (link.parent, link.child) in pairs), None)
         raise DataError(f"feed links form a cycle ({' -> '.join(cycle)})", file=file, row=row, column=column)
-    refresh_and_show(conn, direct=False)
-    return len(rows)
+    return len(rows), refresh(conn, direct=False, progress=progress)
 
 
 @click.command("import-feeds")
@@ -72,8 +76,9 @@ def import_feeds(file: Path, layer: str | None, map_text: str | None, undirected
             links = feeds.orient(links, voltage_kv={k: f["voltage_kv"] for k, f in known.items()},
                                  kind={k: f["kind"] for k, f in known.items()})
         dataset_id = repo.dataset(conn, name=file.name, source=str(file.resolve()))
-        count = store_links(conn, links, file=str(file), column=columns.columns.get(
-            "parent_external_id", "parent_external_id"), dataset_id=dataset_id)
+        count, refreshed = store_links(conn, links, file=str(file), column=columns.columns.get(
+            "parent_external_id", "parent_external_id"), dataset_id=dataset_id, progress=TERMINAL)
+        show(refreshed)
         repo.audit(conn, entity="dataset", entity_id=str(dataset_id), action="import-feeds",
                    after={"file": str(file), "rows": len(frame), "links": count, "undirected": undirected})
         click.echo(f"feed links: {count} given links stored from {len(frame)} rows")
@@ -98,7 +103,9 @@ def infer_feeds(any_higher_level: bool, dry_run: bool) -> None:
         crs = areas.metric_crs(shapely.MultiPoint(shapely.get_coordinates(frame.geometry.values)))
         with click.progressbar(length=len(frame), label="inferring feed links") as bar:
             links = feeds.infer(frame, metric_crs=crs, skip=given, any_higher=any_higher_level, progress=bar.update)
-        count = store_links(conn, links, file="infer-feeds", column="voltage_kv", dataset_id=None)
+        count, refreshed = store_links(conn, links, file="infer-feeds", column="voltage_kv", dataset_id=None,
+                                       progress=TERMINAL)
+        show(refreshed)
         no_voltage = int(frame["voltage_kv"].isna().sum())
         if no_voltage:
             warn(f"{no_voltage} facilities have no voltage and were not linked")

@@ -3,14 +3,22 @@
 Each command reads and checks its file first, then changes the database in one transaction; `--dry-run` does
 all the work and rolls it back, so it reports exactly what would change. Bad input ends the command with one
 line, `error: FILE, row N, column 'X': reason`, and nothing changed.
+
+The work itself is done by service functions (in each noun's module) that take a connection, never print and
+return what they did; the commands and the demo load call the same ones. A service shows its progress through
+a `Progress` (QUIET unless the caller passes TERMINAL). The command, or the demo load, writes the audit event
+that records its run.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import click
 import shapely
@@ -51,8 +59,41 @@ def reports_errors(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def warn(message: str) -> None:
-    click.echo(f"warning: {message}", err=True)
+class Bar(Protocol):
+    """A progress bar a service moves on."""
+
+    def update(self, n_steps: int) -> object: ...
+
+
+class _NoBar:
+    def update(self, n_steps: int) -> None:
+        pass
+
+
+def _no_bar(label: str, length: int) -> AbstractContextManager[Bar]:
+    return contextlib.nullcontext(_NoBar())
+
+
+def _click_bar(label: str, length: int) -> AbstractContextManager[Bar]:
+    """A bar on the terminal (which shows only its label when not on a terminal)."""
+    return click.progressbar(length=length, label=label)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How a service shows a long step: `bar(label, length)` opens a bar, `step(message)` says what starts."""
+
+    bar: Callable[[str, int], AbstractContextManager[Bar]] = _no_bar
+    step: Callable[[str], object] = lambda message: None
+
+
+QUIET = Progress()
+TERMINAL = Progress(bar=_click_bar, step=lambda message: click.echo(message, err=True))
+
+
+def warn(*messages: str) -> None:
+    for message in messages:
+        click.echo(f"warning: {message}", err=True)
 
 
 def listed(items: list[str], limit: int = 10) -> str:
@@ -67,9 +108,10 @@ def finish(conn: Conn, *, dry_run: bool) -> None:
         click.echo("dry run: nothing was changed")
 
 
-def store_in_batches(store: Callable[[list[T]], object], rows: list[T], *, label: str) -> None:
-    """Store rows batch by batch behind a progress bar (which shows only its label when not on a terminal)."""
-    with click.progressbar(length=len(rows), label=label) as bar:
+def store_in_batches(store: Callable[[list[T]], object], rows: list[T], *, label: str,
+                     progress: Progress = QUIET) -> None:
+    """Store rows batch by batch, moving a progress bar after each batch."""
+    with progress.bar(label, len(rows)) as bar:
         for start in range(0, len(rows), BATCH_ROWS):
             batch = rows[start:start + BATCH_ROWS]
             store(batch)

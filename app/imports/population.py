@@ -1,8 +1,9 @@
-"""Population commands, and the refresh every import runs: service areas × layer → people per facility."""
+"""Population layers (read, stored, and the refresh every import runs: service areas × layer → people per
+facility), and the commands `import-population` and `recompute-population`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,21 @@ import shapely
 from flask.cli import with_appcontext
 
 from app import db
-from app.imports.options import CRS, DRY_RUN, FILE, LAYER, ewkb, finish, map_option, reports_errors, warn
+from app.imports.options import (
+    CRS,
+    DRY_RUN,
+    FILE,
+    LAYER,
+    QUIET,
+    TERMINAL,
+    Bar,
+    Progress,
+    ewkb,
+    finish,
+    map_option,
+    reports_errors,
+    warn,
+)
 from app.repo import Conn
 from app.repo import imports as repo
 from geo import feeds, io, population
@@ -38,27 +53,38 @@ def _layer_sums(conn: Conn, layer: dict[str, Any], cells: gpd.GeoSeries,
     frame = gpd.GeoDataFrame({"population": [float(r["population"]) for r in rows]},
                              geometry=gpd.GeoSeries.from_wkb([bytes(r["wkb"]) for r in rows]), crs=io.LONLAT)
     if layer["kind"] == "points":
-        return (population.sum_points(cells, frame, column="population"),
-                population.sum_points(whole, frame, column="population").inside_total)
+        # The same test as sum_points, against the boundary prepared once: unprepared, a detailed boundary
+        # takes seconds for a few thousand points.
+        shapely.prepare(boundary)
+        inside = frame.loc[shapely.intersects(boundary, frame.geometry.values), "population"].sum()
+        return population.sum_points(cells, frame, column="population"), float(inside)
     crs = areas.metric_crs(boundary)
     return (population.areal_weighting(cells, frame, column="population", metric_crs=crs),
             float(population.areal_weighting(whole, frame, column="population", metric_crs=crs).population.sum()))
 
 
+@dataclass(frozen=True)
+class Check:
+    """A layer's conservation check: people assigned to facilities and people inside the study boundary."""
+
+    assigned: float
+    inside: float
+
+
 @dataclass
 class Refreshed:
-    """What a refresh did: one line per layer (its conservation check), and the warnings to show."""
+    """What a refresh did: one line per layer (its conservation check), the warnings to show, the checks' numbers."""
 
     lines: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    checks: dict[str, Check] = field(default_factory=dict)  # by layer name, for the layers summed again
 
 
-def refresh(conn: Conn, *, direct: bool, layer: str | None = None,
-            progress: Callable[[str], None] = lambda name: None) -> Refreshed:
+def refresh(conn: Conn, *, direct: bool, layer: str | None = None, progress: Progress = QUIET) -> Refreshed:
     """Recompute direct population (or reuse the stored one) and population served, per layer; report the check.
 
-    It neither prints nor draws: `progress(layer name)` is called as each layer starts, and the caller shows the
-    returned lines and warnings (the command line with `show`)."""
+    It neither prints nor draws: `progress.step` hears which layer starts, and the caller shows the returned
+    lines and warnings (the command line with `show`)."""
     layers = repo.population_layers(conn, layer)
     if layer is not None and not layers:
         raise DataError(f"no population layer named {layer!r}")
@@ -78,7 +104,7 @@ def refresh(conn: Conn, *, direct: bool, layer: str | None = None,
     boundary_wkb = repo.study_boundary(conn)
     boundary = shapely.from_wkb(boundary_wkb) if boundary_wkb else shapely.union_all(cells.values)
     for item in layers:
-        progress(str(item["name"]))
+        progress.step(f"population per service area: {item['name']}")
         method = METHOD[item["kind"]]
         if direct:
             assignment, inside = _layer_sums(conn, item, cells, boundary)
@@ -101,16 +127,9 @@ def show(done: Refreshed) -> None:
         warn(message)
 
 
-def refresh_and_show(conn: Conn, *, direct: bool, layer: str | None = None) -> Refreshed:
-    """The commands' refresh: the layer being computed on stderr, then its lines and warnings."""
-    done = refresh(conn, direct=direct, layer=layer,
-                   progress=lambda name: click.echo(f"population per service area: {name}", err=True))
-    show(done)
-    return done
-
-
 def _check(done: Refreshed, layer: dict[str, Any], method: str, *, assigned: float, inside: float) -> None:
     """The conservation check: people inside the study boundary = people assigned to facilities."""
+    done.checks[str(layer["name"])] = Check(assigned=assigned, inside=inside)
     outside = max(float(layer["total"]) - inside, 0.0)
     text = (f"population '{layer['name']}' ({method}): inside the boundary {inside:,.0f} people, assigned "
             f"{assigned:,.0f}")
@@ -122,8 +141,41 @@ def _check(done: Refreshed, layer: dict[str, Any], method: str, *, assigned: flo
     done.lines.append(f"{text}: NOT conserved ({outside:,.0f} outside the boundary)")
 
 
-def _is_raster(path: Path) -> bool:
-    return path.suffix.lower() in RASTER_SUFFIXES
+@dataclass(frozen=True)
+class Layer:
+    """A population layer read from a file: its kind, its people in all, what it holds, and its counts."""
+
+    kind: str  # points, polygons or raster
+    total: float
+    detail: str  # e.g. "1,469 points" or "raster in EPSG:3035"
+    counts: population.Counts | None  # None for a raster, which stays in its file
+
+    @property
+    def method(self) -> str:
+        return METHOD[self.kind]
+
+
+def read_layer(file: Path, *, layer: str | None = None, map_text: str | None = None,
+               crs: str | None = None) -> Layer:
+    """Read and check a population file: points or census polygons with counts, or a raster (GeoTIFF)."""
+    columns = parse_map(map_text, fields=population.POPULATION_FIELDS)
+    if file.suffix.lower() in RASTER_SUFFIXES:
+        total, raster_crs = population.raster_info(file)
+        return Layer(kind="raster", total=total, detail=f"raster in {raster_crs}", counts=None)
+    counts = population.read_counts(io.read_table(file, layer=layer, columns=columns.csv_columns(), crs=crs),
+                                    file=str(file), columns=columns)
+    return Layer(kind=counts.kind, total=float(counts.frame["population"].sum()),
+                 detail=f"{len(counts.frame):,} {counts.kind}", counts=counts)
+
+
+def store_layer(conn: Conn, layer: Layer, *, name: str, dataset_id: int, progress: Progress = QUIET) -> Refreshed:
+    """Store a layer under its name (replacing one of the same name), then its population per facility."""
+    layer_id = repo.upsert_population_layer(conn, name=name, kind=layer.kind, dataset_id=dataset_id,
+                                            total=layer.total)
+    if layer.counts is not None:
+        with progress.bar(f"storing {layer.kind}", len(layer.counts.frame)) as bar:
+            repo.copy_population(conn, layer_id=layer_id, kind=layer.kind, rows=_rows(layer.counts, bar))
+    return refresh(conn, direct=True, layer=name, progress=progress)
 
 
 @click.command("import-population")
@@ -143,30 +195,19 @@ def import_population(file: Path, layer: str | None, map_text: str | None, name:
     fractional cell coverage (exactextract); the layer's name and method are kept as provenance.
     """
     name = name or file.name
-    columns = parse_map(map_text, fields=population.POPULATION_FIELDS)
-    counts = None
-    if _is_raster(file):
-        total, raster_crs = population.raster_info(file)
-        kind, detail = "raster", f"raster in {raster_crs}"
-    else:
-        counts = population.read_counts(io.read_table(file, layer=layer, columns=columns.csv_columns(), crs=crs),
-                                        file=str(file), columns=columns)
-        kind, total = counts.kind, float(counts.frame["population"].sum())
-        detail = f"{len(counts.frame):,} {counts.kind}"
+    found = read_layer(file, layer=layer, map_text=map_text, crs=crs)
     with db.connection() as conn:
         dataset_id = repo.dataset(conn, name=file.name, source=str(file.resolve()))
-        layer_id = repo.upsert_population_layer(conn, name=name, kind=kind, dataset_id=dataset_id, total=total)
-        if counts is not None:
-            with click.progressbar(length=len(counts.frame), label=f"storing {counts.kind}") as bar:
-                repo.copy_population(conn, layer_id=layer_id, kind=kind, rows=_rows(counts, bar))
+        done = store_layer(conn, found, name=name, dataset_id=dataset_id, progress=TERMINAL)
         repo.audit(conn, entity="dataset", entity_id=str(dataset_id), action="import-population",
-                   after={"file": str(file), "layer": name, "kind": kind, "method": METHOD[kind], "total": total})
-        click.echo(f"population layer '{name}': {detail}, {total:,.0f} people, method {METHOD[kind]}")
-        refresh_and_show(conn, direct=True, layer=name)
+                   after={"file": str(file), "layer": name, "kind": found.kind, "method": found.method,
+                          "total": found.total})
+        click.echo(f"population layer '{name}': {found.detail}, {found.total:,.0f} people, method {found.method}")
+        show(done)
         finish(conn, dry_run=dry_run)
 
 
-def _rows(counts: population.Counts, bar: Any) -> Iterable[tuple[str, float, str]]:
+def _rows(counts: population.Counts, bar: Bar) -> Iterable[tuple[str, float, str]]:
     polygons = counts.kind == "polygons"
     for ref, people, geometry in zip(counts.frame["ref"], counts.frame["population"], counts.frame.geometry.values,
                                      strict=True):
@@ -181,7 +222,8 @@ def _rows(counts: population.Counts, bar: Any) -> Iterable[tuple[str, float, str
 def recompute_population(layer: str | None) -> None:
     """Recompute population per facility: service areas × population layer, then served up the feed links."""
     with db.connection() as conn:
-        done = refresh_and_show(conn, direct=True, layer=layer)
+        done = refresh(conn, direct=True, layer=layer, progress=TERMINAL)
+        show(done)
         if not done.lines:
             warn("no population layer: run import-population first")
         repo.audit(conn, entity="dataset", entity_id="recompute-population", action="recompute-population",

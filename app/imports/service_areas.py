@@ -4,18 +4,25 @@ facilities clipped to the study boundary); population is recomputed after either
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import click
 import geopandas as gpd
+import pandas as pd
 import shapely
 from flask.cli import with_appcontext
+from shapely.geometry.base import BaseGeometry
 
 from app import db
 from app.imports.options import (
     DRY_RUN,
     FILE,
     LAYER,
+    QUIET,
+    TERMINAL,
+    Progress,
     finish,
     listed,
     map_option,
@@ -23,12 +30,126 @@ from app.imports.options import (
     store_in_batches,
     warn,
 )
-from app.imports.population import refresh_and_show
+from app.imports.population import Refreshed, refresh, show
+from app.repo import Conn
 from app.repo import imports as repo
 from geo import feeds, io
 from geo import service_areas as areas
 from geo.columns import parse_map
 from geo.errors import DataError
+
+DERIVED = "Voronoi of the lowest-level facilities, clipped to the study boundary"
+
+
+@dataclass(frozen=True)
+class StudyArea:
+    """A study boundary to store (replacing the stored one): its name, the dataset it came from, its polygons."""
+
+    name: str
+    dataset_id: int | None
+    geometry: BaseGeometry  # lon/lat
+
+
+@dataclass(frozen=True)
+class Areas:
+    """What storing service areas did: how many, what to warn of, and the population computed again."""
+
+    areas: int
+    warnings: list[str]
+    refreshed: Refreshed
+
+
+@dataclass(frozen=True)
+class Derived(Areas):
+    """What deriving did, also: the facilities the diagram was drawn from, and the areas it replaced."""
+
+    sites: int
+    replaced: int
+
+
+def site_warnings(unattached: list[str]) -> list[str]:
+    return [f"{len(unattached)} critical sites are in no service area: {listed(unattached)}"] if unattached else []
+
+
+def _store(conn: Conn, rows: list[dict[str, Any]], *, warnings: list[str], progress: Progress) -> Areas:
+    """Store areas (facility_id, method, provenance, wkb), attach the critical sites, recompute population."""
+    store_in_batches(functools.partial(repo.upsert_service_areas, conn), rows, label="storing service areas",
+                     progress=progress)
+    unattached = repo.attach_sites(conn)
+    return Areas(areas=len(rows), warnings=warnings + site_warnings(unattached),
+                  refreshed=refresh(conn, direct=True, progress=progress))
+
+
+def store_given(conn: Conn, given: pd.DataFrame, *, file: Path, id_column: str,
+                progress: Progress = QUIET) -> Areas:
+    """Store given service areas (external_id, geometry; index: file rows) over those of the same facilities."""
+    ids = repo.facility_ids(conn)
+    for row, eid in zip(given.index, given["external_id"], strict=True):
+        if eid not in ids:
+            raise DataError(f"unknown external id {eid!r}", file=str(file), row=int(row), column=id_column)
+    return _store(conn, [
+        {"facility_id": ids[eid], "method": "given", "provenance": f"given: {file}", "wkb": shapely.to_wkb(g)}
+        for eid, g in zip(given["external_id"], given["geometry"], strict=True)], warnings=[], progress=progress)
+
+
+def read_boundary(file: Path, *, layer: str | None = None) -> shapely.MultiPolygon:
+    """A study boundary file's polygons, as one MultiPolygon in lon/lat."""
+    shape = io.read_table(file, layer=layer)
+    clip = areas.as_multipolygon(shapely.union_all(shape.geometry.dropna().values))
+    if clip.is_empty:
+        raise DataError("no polygons in the boundary file", file=str(file))
+    return clip
+
+
+def derive(conn: Conn, *, study_area: StudyArea | None = None, max_distance_m: float | None = None,
+           replace_given: bool = False, metric_crs: str | None = None, provenance: str | None = None,
+           progress: Progress = QUIET) -> Derived:
+    """Replace every service area with the Voronoi cells of the lowest-level point facilities, clipped to the
+    study boundary (`study_area` replaces the stored one; without either, discs of `max_distance_m` make one).
+
+    The cells are drawn in `metric_crs` (default: an equal-area CRS centred on the boundary)."""
+    if repo.service_area_counts(conn).get("given") and not replace_given:
+        raise DataError("given service areas are stored: derive with --replace-given to replace them")
+    known = repo.facilities(conn)
+    lowest = set(feeds.leaves([f["external_id"] for f in known], ((r["parent"], r["child"])
+                                                                 for r in repo.links(conn))))
+    sites = [f for f in known if f["external_id"] in lowest]
+    points = gpd.GeoSeries.from_wkb([bytes(f["wkb"]) for f in sites], crs=io.LONLAT)
+    keep = (points.geom_type == "Point").to_numpy()
+    sites, points = [f for f, k in zip(sites, keep, strict=True) if k], points[keep]
+    if not sites:
+        raise DataError("no point facilities to derive service areas from: run import-facilities first")
+    if study_area is not None:
+        repo.replace_study_area(conn, name=study_area.name, dataset_id=study_area.dataset_id,
+                                wkb=shapely.to_wkb(study_area.geometry))
+    stored = repo.study_boundary(conn)
+    if stored is None and max_distance_m is None:
+        raise DataError("no study boundary: give --boundary FILE (or --max-distance-m)")
+    if stored is None:
+        assert max_distance_m is not None
+        reach = areas.reach(points, max_distance_m=max_distance_m)
+        repo.replace_study_area(conn, name=f"within {max_distance_m:g} m of the facilities", dataset_id=None,
+                                wkb=shapely.to_wkb(reach))
+        stored = repo.study_boundary(conn)
+    assert stored is not None
+    region = shapely.from_wkb(stored)
+    # The diagram itself is one quick library call; clipping its cells to the boundary is what takes time.
+    with progress.bar(f"Voronoi of {len(sites)} facilities, clipped to the study boundary", len(sites)) as bar:
+        cells = areas.voronoi(points.reset_index(drop=True), region,
+                              metric_crs=metric_crs or areas.metric_crs(region), max_distance_m=max_distance_m,
+                              progress=bar.update)
+    replaced = repo.delete_service_areas(conn)
+    limit = f", at most {max_distance_m:g} m from the facility" if max_distance_m else ""
+    shapes = [areas.as_multipolygon(cell) for cell in cells.values]
+    empty = [f["external_id"] for f, shape in zip(sites, shapes, strict=True) if shape.is_empty]
+    warnings = [f"{len(empty)} facilities get no service area (at the same place as another, or outside the "
+                f"boundary): {listed(empty)}"] if empty else []
+    done = _store(conn, [
+        {"facility_id": f["id"], "method": "voronoi", "wkb": shapely.to_wkb(shape),
+         "provenance": provenance or f"{DERIVED}{limit}"}
+        for f, shape in zip(sites, shapes, strict=True) if not shape.is_empty], warnings=warnings, progress=progress)
+    return Derived(areas=done.areas, warnings=done.warnings, refreshed=done.refreshed, sites=len(sites),
+                   replaced=replaced)
 
 
 @click.command("import-service-areas")
@@ -44,20 +165,14 @@ def import_service_areas(file: Path, layer: str | None, map_text: str | None, dr
     given = areas.read_areas(io.read_table(file, layer=layer, columns=columns.csv_columns()), file=str(file),
                              columns=columns)
     with db.connection() as conn:
-        ids = repo.facility_ids(conn)
-        id_col = columns.columns.get("external_id", "external_id")
-        for row, eid in zip(given.index, given["external_id"], strict=True):
-            if eid not in ids:
-                raise DataError(f"unknown external id {eid!r}", file=str(file), row=int(row), column=id_col)
-        store_in_batches(functools.partial(repo.upsert_service_areas, conn), [
-            {"facility_id": ids[eid], "method": "given", "provenance": f"given: {file}", "wkb": shapely.to_wkb(g)}
-            for eid, g in zip(given["external_id"], given["geometry"], strict=True)], label="storing service areas")
+        done = store_given(conn, given, file=file, id_column=columns.columns.get("external_id", "external_id"),
+                           progress=TERMINAL)
         dataset_id = repo.dataset(conn, name=file.name, source=str(file.resolve()))
         repo.audit(conn, entity="dataset", entity_id=str(dataset_id), action="import-service-areas",
-                   after={"file": str(file), "areas": len(given)})
-        click.echo(f"service areas: {len(given)} given areas stored")
-        report_sites(repo.attach_sites(conn))
-        refresh_and_show(conn, direct=True)
+                   after={"file": str(file), "areas": done.areas})
+        click.echo(f"service areas: {done.areas} given areas stored")
+        warn(*done.warnings)
+        show(done.refreshed)
         finish(conn, dry_run=dry_run)
 
 
@@ -74,67 +189,18 @@ def import_service_areas(file: Path, layer: str | None, map_text: str | None, dr
 def derive_service_areas(boundary: Path | None, boundary_layer: str | None, max_distance_m: float | None,
                          replace_given: bool, dry_run: bool) -> None:
     """Derive service areas: Voronoi cells of the lowest-level facilities, clipped to the study boundary."""
-    clip = None
-    if boundary is not None:
-        shape = io.read_table(boundary, layer=boundary_layer)
-        clip = areas.as_multipolygon(shapely.union_all(shape.geometry.dropna().values))
-        if clip.is_empty:
-            raise DataError("no polygons in the boundary file", file=str(boundary))
+    clip = read_boundary(boundary, layer=boundary_layer) if boundary is not None else None
     with db.connection() as conn:
-        if repo.service_area_counts(conn).get("given") and not replace_given:
-            raise DataError("given service areas are stored: derive with --replace-given to replace them")
-        known = repo.facilities(conn)
-        lowest = set(feeds.leaves([f["external_id"] for f in known], ((r["parent"], r["child"])
-                                                                     for r in repo.links(conn))))
-        sites = [f for f in known if f["external_id"] in lowest]
-        points = gpd.GeoSeries.from_wkb([bytes(f["wkb"]) for f in sites], crs=io.LONLAT)
-        keep = (points.geom_type == "Point").to_numpy()
-        sites, points = [f for f, k in zip(sites, keep, strict=True) if k], points[keep]
-        if not sites:
-            raise DataError("no point facilities to derive service areas from: run import-facilities first")
-        if clip is not None:
-            assert boundary is not None
-            repo.replace_study_area(conn, name=boundary.stem, dataset_id=repo.dataset(
-                conn, name=boundary.name, source=str(boundary.resolve())), wkb=shapely.to_wkb(clip))
-        stored = repo.study_boundary(conn)
-        if stored is None and max_distance_m is None:
-            raise DataError("no study boundary: give --boundary FILE (or --max-distance-m)")
-        if stored is None:
-            assert max_distance_m is not None
-            reach = areas.reach(points, max_distance_m=max_distance_m)
-            repo.replace_study_area(conn, name=f"within {max_distance_m:g} m of the facilities", dataset_id=None,
-                                    wkb=shapely.to_wkb(reach))
-            stored = repo.study_boundary(conn)
-        assert stored is not None
-        region = shapely.from_wkb(stored)
-        crs = areas.metric_crs(region)
-        # The diagram itself is one quick library call; clipping its cells to the boundary is what takes time.
-        with click.progressbar(length=len(sites), label=f"Voronoi of {len(sites)} facilities, clipped to the "
-                               "study boundary") as bar:
-            cells = areas.voronoi(points.reset_index(drop=True), region, metric_crs=crs,
-                                  max_distance_m=max_distance_m, progress=bar.update)
-        replaced = repo.delete_service_areas(conn)
-        limit = f", at most {max_distance_m:g} m from the facility" if max_distance_m else ""
-        shapes = [areas.as_multipolygon(cell) for cell in cells.values]
-        empty = [f["external_id"] for f, shape in zip(sites, shapes, strict=True) if shape.is_empty]
-        if empty:
-            warn(f"{len(empty)} facilities get no service area (at the same place as another, or outside the "
-                 f"boundary): {listed(empty)}")
-        store_in_batches(functools.partial(repo.upsert_service_areas, conn), [
-            {"facility_id": f["id"], "method": "voronoi", "wkb": shapely.to_wkb(shape),
-             "provenance": f"Voronoi of the lowest-level facilities, clipped to the study boundary{limit}"}
-            for f, shape in zip(sites, shapes, strict=True) if not shape.is_empty], label="storing service areas")
+        study_area = None
+        if boundary is not None and clip is not None:
+            source = repo.dataset(conn, name=boundary.name, source=str(boundary.resolve()))
+            study_area = StudyArea(name=boundary.stem, dataset_id=source, geometry=clip)
+        done = derive(conn, study_area=study_area, max_distance_m=max_distance_m, replace_given=replace_given,
+                      progress=TERMINAL)
         repo.audit(conn, entity="dataset", entity_id="derive-service-areas", action="derive-service-areas",
-                   after={"areas": len(sites), "replaced": replaced, "max_distance_m": max_distance_m})
-        click.echo(f"service areas: {len(sites) - len(empty)} derived (Voronoi of the lowest-level facilities), "
-                   f"{replaced} replaced")
-        report_sites(repo.attach_sites(conn))
-        refresh_and_show(conn, direct=True)
+                   after={"areas": done.sites, "replaced": done.replaced, "max_distance_m": max_distance_m})
+        warn(*done.warnings)
+        click.echo(f"service areas: {done.areas} derived (Voronoi of the lowest-level facilities), "
+                   f"{done.replaced} replaced")
+        show(done.refreshed)
         finish(conn, dry_run=dry_run)
-
-
-def report_sites(unattached: list[str]) -> None:
-    if unattached:
-        warn(f"{len(unattached)} critical sites are in no service area: {listed(unattached)}")
-
-

@@ -18,6 +18,16 @@ def dataset(conn: Conn, *, name: str, source: str, licence: str | None = None) -
     return int(row["id"])
 
 
+def find_dataset(conn: Conn, name: str) -> int | None:
+    row = conn.execute("SELECT id FROM dataset WHERE name = %s", (name,)).fetchone()
+    return int(row["id"]) if row else None
+
+
+def lock_dataset(conn: Conn, name: str) -> None:
+    """Serialise loaders of the same dataset until the transaction ends."""
+    conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (name,))
+
+
 def audit(conn: Conn, *, entity: str, entity_id: str, action: str, after: dict[str, Any]) -> None:
     """One audit event by the command line (no acting user)."""
     conn.execute("""INSERT INTO audit_event (actor_id, entity, entity_id, action, after)
