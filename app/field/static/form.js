@@ -2,6 +2,7 @@
 // This entry module wires the form's parts together: submitting, emptying the form, the network and the account.
 import * as outbox from "./outbox.js";
 import * as sync from "./sync.js";
+import * as reach from "./reach.js";
 import * as myWork from "./mywork.js";
 import * as account from "./account.js";
 import { $, config, currentUser, el, form, formatTime, setUser, t } from "./page.js";
@@ -83,11 +84,17 @@ async function save() {
 
 // ---- Network and service worker ------------------------------------------------------------------------------
 
+// The badge says whether the server can be reached (reach.js), not what navigator.onLine says: "Online" only once
+// the server has answered. Not reached: "Offline" when the phone has no network, else "Server not available".
 function showNetwork() {
   const status = $("net-status");
-  status.dataset.state = navigator.onLine ? "online" : "offline";
-  status.textContent = navigator.onLine ? t("online") : t("offline");
+  const server = reach.current();
+  const state = server === "online" ? "online" : !navigator.onLine ? "offline" : server;
+  status.dataset.state = state;
+  status.textContent = { online: t("online"), offline: t("offline"), unreachable: status.dataset.unreachable,
+                         unknown: "" }[state];
 }
+reach.changes.addEventListener("change", showNetwork);
 addEventListener("online", showNetwork);
 addEventListener("offline", showNetwork);
 
@@ -126,7 +133,7 @@ function signedIn(username) {
 }
 
 sync.configure({ reports: config.urls.reports, session: config.urls.session, user: currentUser(), onSession: signedIn });
-outboxList.drawOutbox().then(() => sync.start());
+outboxList.drawOutbox().then(() => sync.start({ probeUrl: $("net-status").dataset.probeUrl }));
 myWork.start({ config, t, el, formatTime, onReportProgress: followUp.startFollowUp, onSignedIn: signedIn });
 registerServiceWorker();
 document.documentElement.dataset.fieldReady = "true";

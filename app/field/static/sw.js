@@ -2,7 +2,8 @@
 // The page: network first (so crews get updates), the cached copy when the network is down or slow. The sign-in
 // page removes the kept page (it is the last account's): with none kept, the network is waited for, however slow.
 // The shell's scripts, styles and Leaflet: from the cache of this version (a new version means a new worker).
-// The API: never touched here; the page's outbox decides what to retry.
+// The API and the server's health check (the outbox's probe of whether the server can be reached): never touched
+// here, so never answered from a cache; the page's outbox decides what to retry.
 const CACHE = `gridtriage-field-${SETTINGS.version}`;
 const PAGE_TIMEOUT_MS = 4000;
 const shellPaths = new Set(SETTINGS.shell.map((u) => new URL(u, self.location.href).pathname));

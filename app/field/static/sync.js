@@ -4,7 +4,10 @@
 // server's reasons. A photo rejected with 400, 409, 413, 415 or 422 shows its reason; the report stays sent.
 // A phone is shared between shifts: each run first asks the server who is signed in (GET /api/session, which also
 // gives a fresh CSRF token) and sends only that account's reports; another account's wait, untouched, for its owner.
+// While reports wait, reach.js asks the server every few seconds and starts a run as soon as it answers again (a page
+// opened offline may never get an "online" event); every answer here, or its absence, tells reach.js too.
 import * as outbox from "./outbox.js";
+import * as reach from "./reach.js";
 
 export const BASE_DELAY_MS = 2000;
 export const MAX_DELAY_MS = 60000;
@@ -55,7 +58,15 @@ async function body(response) {
 
 async function fetchWithin(url, init, timeoutMs) {
   const signal = "timeout" in AbortSignal ? AbortSignal.timeout(timeoutMs) : undefined;
-  return fetch(url, { ...init, credentials: "same-origin", cache: "no-store", signal });
+  let response;
+  try {
+    response = await fetch(url, { ...init, credentials: "same-origin", cache: "no-store", signal });
+  } catch (e) {
+    reach.observed(null);
+    throw e;
+  }
+  reach.observed(response);
+  return response;
 }
 
 // Who is signed in, from the session endpoint (keeping its fresh CSRF token): {username, token}, or {reason, response}
@@ -245,6 +256,7 @@ async function schedule() {
   // Only what the signed-in account (or, not known, the page's) can send: another account's records wait for it.
   const user = signedIn || options.user;
   const records = (await outbox.all()).filter((r) => outbox.pending(r) && outbox.belongsTo(r, user));
+  reach.watch(records.length > 0);
   if (!records.length) return;
   const due = Math.min(...records.map((r) => Math.max(r.nextAttemptAt, r.retryAfterUntil)));
   timer = setTimeout(() => sync(), Math.min(MAX_DELAY_MS, Math.max(1000, due - Date.now())));
@@ -278,8 +290,12 @@ export function sync({ force = false } = {}) {
   return running;
 }
 
-export function start() {
-  addEventListener("online", () => sync({ force: true }));
+// Sends now, then whenever the phone says it is online, the page is shown again, or the server at `probeUrl` answers
+// again after it did not.
+export function start({ probeUrl = null } = {}) {
+  addEventListener("online", () => { reach.forget(); sync({ force: true }); });
+  addEventListener("offline", () => reach.forget());
   document.addEventListener("visibilitychange", () => { if (document.visibilityState === "visible") sync(); });
   sync({ force: true });
+  if (probeUrl) reach.start(probeUrl, () => sync({ force: true }));
 }
