@@ -3,16 +3,45 @@
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from flask import Flask
+from flask.json.provider import DefaultJSONProvider
 
 from app import config
+
+logger = logging.getLogger(__name__)
+
+
+class StrictJSONProvider(DefaultJSONProvider):
+    """Flask's JSON, but strict: NaN and infinities are not JSON, so a non-finite number is sent as null (and
+    logged) rather than as a token that strict parsers, browsers' JSON.parse included, refuse."""
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        kwargs.setdefault("allow_nan", False)
+        try:
+            return super().dumps(obj, **kwargs)
+        except ValueError:
+            logger.warning("a non-finite number in a JSON response was sent as null")
+            return super().dumps(_finite(obj), **kwargs)
+
+
+def _finite(value: Any) -> Any:
+    """`value` with every non-finite float in it (in dicts, lists and tuples) replaced by None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app from defaults, FLASK_* environment variables and, in tests, `test_config`."""
     app = Flask(__name__)
+    app.json = StrictJSONProvider(app)
     app.config.from_mapping(config.defaults())
     app.config.from_prefixed_env()
     if test_config:
@@ -24,7 +53,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
-    from app import db, errors, openapi
+    from app import db, errors, openapi, parse
     from app.admin import views as admin
     from app.auth import access, cli, security
     from app.auth import views as auth
@@ -41,6 +70,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     db.init_app(app)
     errors.init_app(app)
+    parse.init_app(app)  # before the CSRF check, which reads form bodies
     access.init_app(app)
     security.init_app(app)
     language.init_app(app)

@@ -57,6 +57,10 @@ def defaults() -> dict[str, Any]:
         "PLAN_MAX_SECONDS": 10.0,  # the longest local search a plan request may ask for
         "PERSONS_PER_CUSTOMER": 2.5,  # for customers interrupted and customer-minutes interrupted
         "SECURE_COOKIES": False,  # set FLASK_SECURE_COOKIES=true when served over HTTPS
+        # The address users reach the app at, e.g. https://grid.example; external links (OGC API) are built
+        # from it, never from a request's Host header. Empty: from the Host, which TRUSTED_HOSTS then restricts.
+        "PUBLIC_URL": "",
+        "TRUSTED_HOSTS": None,  # e.g. ["grid.example"]: other Host headers get a 400
         "SESSION_LIFETIME_S": 12 * 3600,
         "CREW_REMEMBER_DAYS": 30,
         "RATE_LIMIT_LOGIN": 10,  # attempts per user name and per address in the window; 0 turns a limit off

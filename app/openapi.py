@@ -12,6 +12,7 @@ from app.coordinator.exports import FORMATS
 from app.coordinator.map import MAX_ZOOM
 from app.reports.input import MATERIALS_MAX_CHARS, NOTES_MAX_CHARS
 from app.reports.service import PHOTO_TYPES
+from geo.repair_hours import MIN_REPAIR_HOURS
 from geo.taxonomy import (
     CASE_STATUSES,
     COMPONENTS,
@@ -121,7 +122,7 @@ def report_in() -> Schema:
                            "description": "each must be allowed for the kind: " + "; ".join(
                                f"{kind}: {', '.join((*names, 'other'))}" for kind, names in COMPONENTS.items())},
             "hazards": {"type": "array", "items": {"type": "string", "enum": list(HAZARDS)}, "nullable": True},
-            "repair_hours": {**number, "minimum": 0, "maximum": 10_000, "nullable": True},
+            "repair_hours": {**number, "minimum": MIN_REPAIR_HOURS, "maximum": 10_000, "nullable": True},
             "crew_size": {"type": "integer", "minimum": 1, "maximum": 500, "nullable": True},
             "materials": {"type": "string", "maxLength": MATERIALS_MAX_CHARS, "pattern": NO_NUL, "nullable": True},
             "notes": {"type": "string", "maxLength": NOTES_MAX_CHARS, "pattern": NO_NUL, "nullable": True},
@@ -305,7 +306,7 @@ def coordinator_paths() -> dict[str, Schema]:
                          "description": "with assign: the user name of an active account whose crew does the work "
                                         "(they see the case in GET /api/my/cases); absent, empty or null: no account, "
                                         "which also takes the case from the account it was assigned to"},
-        "hours": {**amount, "description": "with override_hours: 0 to 10000"},
+        "hours": {**amount, "description": "with override_hours: 0.25 (the minimum repair) to 10000"},
         "bump": {**amount, "description": "with bump_priority: 0 to 10000000 people-equivalents"},
         "duplicate_id": {**amount, "description": "with merge: the case that is a duplicate of this one"}}}
     collection = _json("a FeatureCollection", feature_collection(), GEOJSON)

@@ -6,17 +6,18 @@ from __future__ import annotations
 import json
 import math
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from flask import Request
+from flask import Flask, Request, request
 
 from app.errors import BadParameter, NotFound, TooLarge, ValidationError
 
 BBox = tuple[float, float, float, float]  # min_lon, min_lat, max_lon, max_lat in degrees
 CHUNK_BYTES = 64 * 1024
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class Refused(ValueError):
@@ -136,6 +137,23 @@ class Fields:
 
 
 # --- a JSON body ------------------------------------------------------------------------------------------
+
+def larger_body(config_key: str) -> Callable[[F], F]:
+    """Let a view take a body of up to `app.config[config_key]` bytes instead of REPORT_MAX_BYTES (photos)."""
+    def mark(view: F) -> F:
+        view.max_body_config = config_key  # type: ignore[attr-defined]
+        return view
+    return mark
+
+
+def init_app(app: Flask) -> None:
+    """Bound every request's body before anything reads it (the CSRF check reads forms): REPORT_MAX_BYTES unless
+    the view says otherwise. Werkzeug then refuses a longer body with a 413, chunked bodies included."""
+    @app.before_request
+    def bound_body() -> None:
+        view = app.view_functions.get(request.endpoint or "")
+        request.max_content_length = int(app.config[getattr(view, "max_body_config", "REPORT_MAX_BYTES")])
+
 
 def body_bytes(request: Request, *, max_bytes: int) -> bytes:
     """The request's body, read at most `max_bytes` whatever Content-Length says (chunked bodies included);

@@ -3,6 +3,11 @@
 The defaults by facility kind and severity are planning defaults for ranking, not engineering estimates: a
 crew's estimate in a report, or a coordinator's override, always replaces them, and every figure taken from
 here is flagged as a default.
+
+No repair takes less than MIN_REPAIR_HOURS (a quarter of an hour): a figure of 0 would make a case infinitely
+urgent. A crew's estimate outside the plausible range for its kind and severity, from PLAUSIBLE_FACTOR times
+below to PLAUSIBLE_FACTOR times above the default (e.g. 3 to 48 h for a moderate substation, whose default is
+12 h), is still used but flagged for the coordinator until they accept that estimate or override it.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ DEFAULT_REPAIR_HOURS: dict[str, tuple[float, float, float, float]] = {
 OVERRIDE_SOURCE = "coordinator override"
 ESTIMATE_SOURCE = "crew estimate"
 DEFAULT_SOURCE = "default"  # the start of every default's source, e.g. "default for a severe substation"
+MIN_REPAIR_HOURS = 0.25
+PLAUSIBLE_FACTOR = 4.0
 
 
 class RepairHours(NamedTuple):
@@ -33,6 +40,7 @@ class RepairHours(NamedTuple):
 
     hours: float
     source: str
+    flag: str | None = None  # why a coordinator should look at the figure (an implausible crew estimate)
 
     @property
     def is_default(self) -> bool:
@@ -45,18 +53,34 @@ def default_repair_hours(kind: str, severity: str) -> float:
     return float(DEFAULT_REPAIR_HOURS.get(kind, DEFAULT_REPAIR_HOURS["other"])[SEVERITIES.index(severity)])
 
 
+def plausible_range(kind: str, severity: str) -> tuple[float, float]:
+    """The range of repair hours a crew's estimate is trusted in without a coordinator's look."""
+    default = default_repair_hours(kind, severity)
+    return max(MIN_REPAIR_HOURS, default / PLAUSIBLE_FACTOR), default * PLAUSIBLE_FACTOR
+
+
 def worst_severity(severities: Iterable[str]) -> str:
     """The most severe of the reported severities (reports of one case may disagree)."""
     return max(severities, key=SEVERITIES.index, default="moderate")
 
 
 def repair_hours(*, override: SupportsFloat | None, estimate: SupportsFloat | None, kind: str,
-                 severities: Iterable[str]) -> RepairHours:
+                 severities: Iterable[str], accepted: SupportsFloat | None = None) -> RepairHours:
     """A case's repair hours: the coordinator's override, else the crew's latest estimate, else the default for
-    the facility kind and the worst reported severity."""
-    if override is not None:
-        return RepairHours(float(override), OVERRIDE_SOURCE)
-    if estimate is not None:
-        return RepairHours(float(estimate), ESTIMATE_SOURCE)
+    the facility kind and the worst reported severity; never below MIN_REPAIR_HOURS.
+
+    An estimate outside the plausible range is flagged unless a coordinator accepted that very figure
+    (`accepted`)."""
     severity = worst_severity(severities)
+    if override is not None:
+        return RepairHours(max(MIN_REPAIR_HOURS, float(override)), OVERRIDE_SOURCE)
+    if estimate is not None:
+        hours = float(estimate)
+        low, high = plausible_range(kind, severity)
+        if low <= hours <= high or (accepted is not None and float(accepted) == hours):
+            return RepairHours(max(MIN_REPAIR_HOURS, hours), ESTIMATE_SOURCE)
+        side = "below" if hours < low else "above"
+        return RepairHours(max(MIN_REPAIR_HOURS, hours), ESTIMATE_SOURCE,
+                           f"the crew's estimate of {hours:g} h is far {side} the plausible {low:g}–{high:g} h "
+                           f"for a {severity} {kind}: used until a coordinator accepts or overrides it")
     return RepairHours(default_repair_hours(kind, severity), f"{DEFAULT_SOURCE} for a {severity} {kind}")

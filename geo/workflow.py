@@ -20,6 +20,7 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str | None]] = {
     "temporarily_restore": (("assigned", "in_repair"), "temporarily_restored"),
     "repaired": (("assigned", "in_repair", "temporarily_restored"), "repaired"),
     "override_hours": (OPEN_CASE_STATUSES, None),
+    "accept_hours": (OPEN_CASE_STATUSES, None),
     "bump_priority": (OPEN_CASE_STATUSES, None),
     "merge": (OPEN_CASE_STATUSES, None),
 }
@@ -121,6 +122,13 @@ def status_after_progress(progress: str, status: str) -> str | None:
     if status in STATUS_ORDER and STATUS_ORDER.index(forward) > STATUS_ORDER.index(status):
         return forward
     return None
+
+
+def applies_progress(*, reporter: int | None, assignee: int | None, coordinator: bool) -> bool:
+    """Whether a field report's progress may change its case's status: only when it comes from the crew account
+    the case is assigned to, or from a coordinator. Anyone else's progress is kept as a report, not applied (else
+    any crew could close any case by joining it with a report and following it up)."""
+    return coordinator or (reporter is not None and reporter == assignee)
 
 
 def merge(survivor_id: int, duplicate_id: int, duplicate_status: str, *, reason: str | None = None) -> Merge:

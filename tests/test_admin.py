@@ -199,13 +199,23 @@ def test_password_reset_ends_sessions_and_revoking_tokens_stops_them(own, boss):
                        ).status_code == 303
     assert phone.get("/api/session").status_code == 401
     assert sign_in(app.test_client(), name, "a brand new password").status_code == 302
-    assert api_client(app, token).get("/api/session").status_code == 200  # tokens live on until revoked
-    assert post_change(boss, target, action="revoke_tokens", reason="rotate").status_code == 303
+    # A reset says the password may be known to someone else: the account's API tokens are revoked with it.
     assert api_client(app, token).get("/api/session").status_code == 401
+    fresh = create_accounts_token(app, name)
+    assert api_client(app, fresh).get("/api/session").status_code == 200
+    assert post_change(boss, target, action="revoke_tokens", reason="rotate").status_code == 303
+    assert api_client(app, fresh).get("/api/session").status_code == 401
     events = history(app, target)
-    assert [e["action"] for e in events][-2:] == ["password_reset", "tokens_revoked"]
+    assert [e["action"] for e in events][-3:] == ["password_reset", "token_created", "tokens_revoked"]
+    assert events[-3]["after"] == {"password": "reset", "tokens_revoked": 1}
     assert events[-1]["after"] == {"tokens_revoked": 1}
     assert "brand new" not in str(events)
+
+
+def create_accounts_token(app, name: str) -> str:
+    made = app.test_cli_runner().invoke(args=["create-token", name])
+    assert made.exit_code == 0, made.output
+    return made.output.strip()
 
 
 def test_an_admin_cannot_demote_or_deactivate_themselves(own, boss):

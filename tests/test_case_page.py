@@ -133,10 +133,10 @@ def answer(desk, case_id, status, *others, **form) -> str:
 @pytest.mark.parametrize(("form", "field", "says"), [
     ({"action": "reject"}, "reason", "is required to reject"),
     ({"action": "reject", "reason": "   "}, "reason", "is required to reject"),
-    ({"action": "override_hours", "hours": "-2", "reason": "crew says"}, "hours", "between 0 and 10000"),
+    ({"action": "override_hours", "hours": "-2", "reason": "crew says"}, "hours", "between 0.25 and 10000"),
     ({"action": "override_hours", "hours": "three", "reason": "crew says"}, "hours", "must be a number"),
     ({"action": "override_hours", "hours": "", "reason": "crew says"}, "hours", "is required"),
-    ({"action": "override_hours", "hours": "nan", "reason": "crew says"}, "hours", "between 0 and 10000"),
+    ({"action": "override_hours", "hours": "nan", "reason": "crew says"}, "hours", "between 0.25 and 10000"),
     ({"action": "override_hours", "hours": "4"}, "reason", "is required to override hours"),
     ({"action": "bump_priority", "bump": "-1", "reason": "hospital"}, "bump", "between 0 and 1e+07"),
     ({"action": "assign", "crew": "  "}, "crew", "is required"),

@@ -307,6 +307,9 @@ def test_follow_up_from_a_sent_report_made_offline_arrives_exactly_once(crew_pho
     first = submit(page)
     page.wait_for_selector(f"#outbox-list li[data-id='{first}'][data-state=sent]")
     case_id = int(page.get_attribute(f"#outbox-list li[data-id='{first}']", "data-case-id"))
+    # Assigned to this crew's account, so its follow-up's progress moves the case on.
+    db.execute("UPDATE damage_case SET assigned_user_id = (SELECT id FROM app_user WHERE username = 'crew') "
+               "WHERE id = %s", (case_id,))
 
     context.set_offline(True)
     page.wait_for_selector("#net-status[data-state=offline]")

@@ -6,7 +6,15 @@ from decimal import Decimal
 
 import pytest
 
-from geo.repair_hours import DEFAULT_REPAIR_HOURS, RepairHours, default_repair_hours, repair_hours, worst_severity
+from geo.repair_hours import (
+    DEFAULT_REPAIR_HOURS,
+    MIN_REPAIR_HOURS,
+    RepairHours,
+    default_repair_hours,
+    plausible_range,
+    repair_hours,
+    worst_severity,
+)
 from geo.taxonomy import FACILITY_KINDS, SEVERITIES
 
 
@@ -17,19 +25,36 @@ def test_a_coordinators_override_beats_the_crews_estimate():
 
 
 def test_the_crews_latest_estimate_beats_the_default():
-    assert repair_hours(override=None, estimate=Decimal("3"), kind="line", severities=["destroyed"]) == (
-        3.0, "crew estimate")
+    assert repair_hours(override=None, estimate=Decimal("20"), kind="line", severities=["destroyed"]) == (
+        20.0, "crew estimate", None)
 
 
-def test_an_override_or_estimate_of_zero_hours_still_counts():
-    assert repair_hours(override=0, estimate=5, kind="line", severities=[]).hours == 0.0
-    assert repair_hours(override=None, estimate=0, kind="line", severities=[]).source == "crew estimate"
+def test_no_figure_plans_a_repair_shorter_than_the_minimum():
+    assert repair_hours(override=0, estimate=5, kind="line", severities=[]).hours == MIN_REPAIR_HOURS
+    tiny = repair_hours(override=None, estimate=5e-324, kind="line", severities=[])
+    assert tiny.hours == MIN_REPAIR_HOURS and tiny.source == "crew estimate"
+
+
+def test_an_implausible_estimate_is_used_but_flagged_until_a_coordinator_accepts_that_figure():
+    assert plausible_range("substation", "moderate") == (3.0, 48.0)
+    low = repair_hours(override=None, estimate=0.5, kind="substation", severities=["moderate"])
+    assert low.hours == 0.5 and low.source == "crew estimate"
+    assert low.flag == ("the crew's estimate of 0.5 h is far below the plausible 3–48 h for a moderate substation: "
+                        "used until a coordinator accepts or overrides it")
+    high = repair_hours(override=None, estimate=900, kind="substation", severities=["moderate"])
+    assert high.flag is not None and "far above" in high.flag
+    assert repair_hours(override=None, estimate=0.5, kind="substation", severities=["moderate"],
+                        accepted=0.5).flag is None
+    # a later, different estimate is flagged again; an override needs no acceptance
+    assert repair_hours(override=None, estimate=0.4, kind="substation", severities=["moderate"],
+                        accepted=0.5).flag is not None
+    assert repair_hours(override=0.5, estimate=0.4, kind="substation", severities=["moderate"]).flag is None
 
 
 def test_without_figures_the_default_for_the_kind_and_worst_severity_is_used_and_says_so():
     chosen = repair_hours(override=None, estimate=None, kind="substation", severities=["minor", "severe", "moderate"])
     assert chosen == RepairHours(48.0, "default for a severe substation") and chosen.is_default
-    hours, source = repair_hours(override=None, estimate=None, kind="transformer", severities=[])
+    hours, source, _ = repair_hours(override=None, estimate=None, kind="transformer", severities=[])
     assert (hours, source) == (8.0, "default for a moderate transformer")  # no severity reported: moderate
 
 

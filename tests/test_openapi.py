@@ -10,6 +10,7 @@ import schemathesis
 
 from app.errors import ValidationError
 from app.reports.input import FIELDS, MATERIALS_MAX_CHARS, NOTES_MAX_CHARS, parse_report
+from geo.repair_hours import MIN_REPAIR_HOURS
 from geo.taxonomy import COMPONENTS, FACILITY_KINDS, HAZARDS, OPERATIONAL_STATUSES, SEVERITIES
 from tests.conftest import free_port, make_app
 
@@ -83,7 +84,7 @@ def test_the_report_body_follows_the_rules_the_api_applies(spec):
     assert (props["notes"]["maxLength"], props["materials"]["maxLength"]) == (NOTES_MAX_CHARS, MATERIALS_MAX_CHARS)
     assert (props["lon"]["minimum"], props["lon"]["maximum"], props["lat"]["minimum"], props["lat"]["maximum"]) == (
         -180, 180, -90, 90)
-    assert (props["repair_hours"]["minimum"], props["repair_hours"]["maximum"]) == (0, 10_000)
+    assert (props["repair_hours"]["minimum"], props["repair_hours"]["maximum"]) == (MIN_REPAIR_HOURS, 10_000)
     assert (props["crew_size"]["minimum"], props["crew_size"]["maximum"]) == (1, 500)
     assert (props["accuracy_m"]["minimum"], props["accuracy_m"]["maximum"]) == (0, 100_000)
     with pytest.raises(ValidationError) as refused:

@@ -159,6 +159,9 @@ def test_reports_on_the_same_facility_join_its_open_case_and_follow_ups_move_it(
     first = client.post("/api/reports", json=report(facility_id=fid)).json["report"]
     second = client.post("/api/reports", json=report(facility_id=fid, severity="moderate")).json["report"]
     assert first["case_id"] == second["case_id"]
+    # The case is assigned to this crew's account: its follow-up's progress moves the case on.
+    db.execute("UPDATE damage_case SET assigned_user_id = (SELECT id FROM app_user WHERE username = 'crew') "
+               "WHERE id = %s", (first["case_id"],))
     follow_up = client.post("/api/reports", json=report(case_id=first["case_id"], progress="repair_started",
                                                         status="degraded"))
     assert follow_up.status_code == 201
@@ -182,10 +185,13 @@ def test_follow_ups_only_on_cases_of_ones_own_and_progress_only_on_follow_ups(de
         == "reported"
     no_case = client.post("/api/reports", json=report(progress="repair_started", kind="other", components=[]))
     assert no_case.status_code == 422 and "progress" in no_case.json["errors"]
-    # The reporter may follow up; so may a coordinator, on any case.
+    # The reporter may follow up, but its progress is only recorded (the case is assigned to nobody's account);
+    # a coordinator may follow up any case, and its progress applies.
     ok = client.post("/api/reports", json=report(case_id=mine["case_id"], progress="repair_started",
                                                  lon=-7.61, lat=52.61, kind="other", components=[]))
     assert ok.status_code == 201
+    assert db.execute("SELECT status FROM damage_case WHERE id = %s", (mine["case_id"],)).fetchone()["status"] \
+        == "reported"
     desk = api_client(demo_loaded, tokens["coordinator"])
     assert desk.post("/api/reports", json=report(case_id=mine["case_id"], progress="restored", lon=-7.61,
                                                  lat=52.61, kind="other", components=[])).status_code == 201

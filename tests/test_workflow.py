@@ -18,6 +18,7 @@ EXPECTED = {
     "temporarily_restore": ({"assigned", "in_repair"}, "temporarily_restored"),
     "repaired": ({"assigned", "in_repair", "temporarily_restored"}, "repaired"),
     "override_hours": (set(OPEN_CASE_STATUSES), None),
+    "accept_hours": (set(OPEN_CASE_STATUSES), None),
     "bump_priority": (set(OPEN_CASE_STATUSES), None),
     "merge": (set(OPEN_CASE_STATUSES), None),
 }
@@ -57,7 +58,7 @@ def test_an_unknown_action_names_the_actions_there_are():
         workflow.target("demolish", "reported", case_id=1)
     assert isinstance(unknown.value, ValueError) and unknown.value.field == "action"
     assert str(unknown.value) == ("must be one of confirm, reject, assign, start_repair, temporarily_restore, "
-                                  "repaired, override_hours, bump_priority, merge")
+                                  "repaired, override_hours, accept_hours, bump_priority, merge")
     assert workflow.check_action("confirm") == "confirm"
 
 

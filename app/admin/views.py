@@ -150,8 +150,10 @@ def _apply(conn: Conn, user_id: int, form: ChangeForm) -> str:
         password = form.password.data or ""
         if reason := passwords.problem(password):
             raise Refused(f"Give a new password. {reason}", 422)
-        users.set_password(conn, user_id, generate_password_hash(password))  # ends the account's sessions
-        before, after = {}, {"password": "reset"}
+        # A reset says the password may be known to someone else: it ends the account's sessions (the password
+        # is part of their tag) and revokes its API tokens; the admin issues new tokens where still needed.
+        users.set_password(conn, user_id, generate_password_hash(password))
+        before, after = {}, {"password": "reset", "tokens_revoked": users.revoke_tokens(conn, user_id)}
     else:
         before, after = {}, {"tokens_revoked": users.revoke_tokens(conn, user_id)}
     users.audit(conn, actor_id=current_user.id, entity="user", entity_id=str(user_id), action=AUDITED_AS[action],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
@@ -30,24 +31,27 @@ class User:
     role: str
     password_tag: str  # changes with the password and the session epoch, ending every other session
     via_token: bool = False
+    session_id: str | None = None  # the sign-in (login_session) a cookie user belongs to
 
     is_authenticated = True
     is_active = True
     is_anonymous = False
 
     def get_id(self) -> str:
-        return f"{self.id}:{self.password_tag}"
+        return f"{self.id}:{self.password_tag}:{self.session_id}"
 
     def has(self, role: str) -> bool:
         return ROLES.index(self.role) >= ROLES.index(role)
 
 
-def user_from_row(row: dict[str, Any] | None, *, via_token: bool = False) -> User | None:
+def user_from_row(row: dict[str, Any] | None, *, via_token: bool = False,
+                  session_id: str | None = None) -> User | None:
     if row is None or not row["active"]:
         return None
     # A new password or a new session epoch (deactivation) changes the tag, which ends the account's sessions.
     tag = hashlib.sha256(f"{row['password_hash']}:{row['session_epoch']}".encode()).hexdigest()[:16]
-    return User(id=row["id"], username=row["username"], role=row["role"], password_tag=tag, via_token=via_token)
+    return User(id=row["id"], username=row["username"], role=row["role"], password_tag=tag, via_token=via_token,
+                session_id=session_id)
 
 
 def token_hash(token: str) -> str:
@@ -56,11 +60,16 @@ def token_hash(token: str) -> str:
 
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
-    ident, _, tag = user_id.partition(":")
+    """The user a session or remember cookie names ("id:tag:sign-in"), if that sign-in has not ended."""
+    ident, tag, session_id = (user_id.split(":") + ["", ""])[:3]
+    try:
+        uuid.UUID(session_id)
+    except ValueError:  # also the cookies of before sign-ins were recorded: they sign in again
+        return None
     if not ident.isdigit():
         return None
     with db.connection() as conn:
-        user = user_from_row(users.get(conn, int(ident)))
+        user = user_from_row(users.get_in_session(conn, int(ident), session_id), session_id=session_id)
     return user if user is not None and user.password_tag == tag else None
 
 
@@ -74,9 +83,10 @@ def load_user_from_token(req: Any) -> User | None:
         return user_from_row(users.user_for_token(conn, token_hash(token.strip())), via_token=True)
 
 
-def bearer_requested() -> bool:
-    """True when the request carries a bearer token (then no cookie, so no CSRF check is needed)."""
-    return request.headers.get("Authorization", "").lower().startswith("bearer ")
+def authenticated_by_token() -> bool:
+    """True when a bearer token itself authenticated the request (then no cookie did, so no CSRF check is needed);
+    False for a cookie session that merely also carries an Authorization header."""
+    return bool(current_user.is_authenticated and getattr(current_user, "via_token", False))
 
 
 def _wants_json() -> bool:

@@ -11,7 +11,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFProtect
 
 from app import db
-from app.auth.access import ANYONE, bearer_requested, required_role
+from app.auth.access import ANYONE, authenticated_by_token, required_role
 from app.errors import RateLimited
 from app.repo import users
 
@@ -66,7 +66,7 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def check_csrf() -> None:
-        if request.method not in UNSAFE or bearer_requested() or request.endpoint is None:
+        if request.method not in UNSAFE or request.endpoint is None or authenticated_by_token():
             return
         role = required_role(request.endpoint)
         if role not in (None, ANYONE) and (not current_user.is_authenticated or not current_user.has(role)):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
@@ -9,7 +11,7 @@ from flask_wtf.csrf import generate_csrf
 from werkzeug.security import check_password_hash, generate_password_hash
 from werkzeug.wrappers import Response
 from wtforms import PasswordField, StringField
-from wtforms.validators import DataRequired, EqualTo, Length
+from wtforms.validators import DataRequired, EqualTo, Length, Regexp
 
 from app import db
 from app.auth import passwords
@@ -25,7 +27,8 @@ _DUMMY_HASH = generate_password_hash("not a real password")
 
 
 class LoginForm(FlaskForm):
-    username = StringField("Username", validators=[DataRequired(), Length(max=64)])
+    username = StringField("Username", validators=[
+        DataRequired(), Length(max=64), Regexp(r"^[^\x00-\x1f\x7f]*$", message="must not contain control characters")])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=256)])
 
 
@@ -48,18 +51,29 @@ def login() -> Response | str | tuple[str, int]:
         ok = check_password_hash(row["password_hash"] if row else _DUMMY_HASH, form.password.data or "")
         user = user_from_row(row) if ok else None
         if user is not None:
+            with db.connection() as conn:
+                user = replace(user, session_id=users.start_session(conn, user.id))
             session.clear()
             session.permanent = True
             login_user(user, remember=user.role == "crew")
             return redirect(safe_next(request.args.get("next"), host=request.host, default=url_for("site.home")))
         return render_template("auth/login.html", form=form, error="Wrong username or password."), 401
+    if form.is_submitted():  # a missing field, a name with control characters, a stale form: say which
+        problems = "; ".join(f"{getattr(form, name).label.text}: {' '.join(errors)}"
+                             for name, errors in form.errors.items() if name != "csrf_token")
+        return render_template("auth/login.html", form=form,
+                               error=problems or "The form expired; reload the page and sign in again."), 400
     return render_template("auth/login.html", form=form, error=None)
 
 
 @bp.post("/logout")
 @requires("crew")
 def logout() -> Response:
-    """Crew and up: sign out (a POST with the CSRF token, so no other site can sign you out)."""
+    """Crew and up: sign out (a POST with the CSRF token, so no other site can sign you out). The sign-in ends on
+    the server, so copies of its session or remember cookie no longer work either."""
+    if current_user.session_id is not None:
+        with db.connection() as conn:
+            users.end_session(conn, current_user.session_id)
     session.clear()  # first: logout_user() then leaves its order to delete the crew's remember-me cookie
     logout_user()
     return redirect(url_for("auth.login"))
@@ -79,7 +93,7 @@ def change_password() -> Response | str | tuple[str, int]:
             users.set_password(conn, current_user.id, generate_password_hash(form.new.data or ""))
             users.audit(conn, actor_id=current_user.id, entity="user", entity_id=str(current_user.id),
                         action="password_changed", reason="changed by the user")
-            fresh = user_from_row(users.get(conn, current_user.id))
+            fresh = user_from_row(users.get(conn, current_user.id), session_id=current_user.session_id)
         assert fresh is not None
         login_user(fresh, remember=fresh.role == "crew")
         flash("Password changed.")

@@ -7,11 +7,12 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from app.errors import FieldConflict, NotFound, ValidationError
+from app.errors import Conflict, FieldConflict, NotFound, ValidationError
 from app.repo import Conn
 from app.repo import cases as repo
 from app.repo.reports import add_case_event
 from geo import workflow
+from geo.repair_hours import repair_hours
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,11 @@ def apply(conn: Conn, case_id: int, action: Action, *, actor_id: int) -> dict[st
             changes["assigned_user_id"] = account["id"] if account else None
     elif action.name == "override_hours":
         changes["repair_hours_override"] = action.hours
+    elif action.name == "accept_hours":
+        estimate = repo.latest_estimate(conn, case_id)
+        if estimate is None:
+            raise Conflict(f"case {case_id} has no crew estimate of repair hours to accept")
+        changes["repair_hours_accepted"] = estimate
     elif action.name == "bump_priority":
         changes["priority_bump"] = action.bump
     elif action.name == "merge":
@@ -108,8 +114,12 @@ def case_view(conn: Conn, case_id: int, *, distance_m: float, window_h: float) -
     if case is None:
         raise NotFound(f"case {case_id} does not exist")
     facility = repo.facility(conn, case["facility_id"]) if case["facility_id"] else None
+    reports = repo.reports(conn, case_id)
+    planned = repair_hours(override=case["repair_hours_override"], estimate=repo.latest_estimate(conn, case_id),
+                           kind=case["kind"], severities=[r["severity"] for r in reports],
+                           accepted=case["repair_hours_accepted"])
     return {
-        "case": case, "facility": facility, "reports": repo.reports(conn, case_id),
+        "case": case, "facility": facility, "reports": reports, "planned_hours": planned,
         "events": repo.events(conn, case_id),
         "dependants": repo.dependants(conn, case["facility_id"]) if case["facility_id"] else [],
         "duplicates": repo.duplicates(conn, case_id, distance_m=distance_m, window_h=window_h),

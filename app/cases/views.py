@@ -19,6 +19,7 @@ from app.errors import Conflict, FieldConflict, NotFound, ValidationError, statu
 from app.repo import Conn
 from app.repo import cases as repo
 from geo import workflow
+from geo.repair_hours import MIN_REPAIR_HOURS
 
 bp = Blueprint("cases", __name__, template_folder="templates")
 MAX_TEXT = 2000
@@ -65,7 +66,7 @@ def parse_action(body: Mapping[str, Any]) -> Action:
         return Action(name, reason=reason, crew=crew, crew_account=_text(body, "crew_account"),
                       keep_account="crew_account" not in body)
     if name == "override_hours":
-        return Action(name, reason=reason, hours=_number(body, "hours", low=0, high=10_000))
+        return Action(name, reason=reason, hours=_number(body, "hours", low=MIN_REPAIR_HOURS, high=10_000))
     if name == "bump_priority":
         return Action(name, reason=reason, bump=_number(body, "bump", low=0, high=10_000_000))
     if name == "merge":

@@ -22,7 +22,7 @@ bp = Blueprint("exports", __name__, url_prefix="/api/export")
 
 FORMATS = {  # format -> (OGR driver, layer creation options, media type)
     "geojson": ("GeoJSON", {}, "application/geo+json"),
-    "csv": ("CSV", {"GEOMETRY": "AS_WKT"}, "text/csv"),
+    "csv": ("CSV", {"GEOMETRY": "AS_WKT", "STRING_QUOTING": "ALWAYS"}, "text/csv"),
     "gpkg": ("GPKG", {}, "application/geopackage+sqlite3"),
 }
 
@@ -44,6 +44,21 @@ def parse_filters() -> repo.Filters:
         since=since, until=until, bbox=box)
 
 
+# A spreadsheet reads a cell that starts with one of these as a formula (OWASP, "CSV Injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_formulas(data: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The text cells of `data` that a spreadsheet would run as formulas, prefixed with a single quote (OWASP's
+    advice; with every text cell quoted too) so that they show as the text the crew wrote."""
+    out = data.copy()
+    for column in out.columns:
+        if column != out.geometry.name and not pd.api.types.is_numeric_dtype(out[column]):
+            out[column] = out[column].map(
+                lambda v: "'" + v if isinstance(v, str) and v.startswith(FORMULA_STARTS) else v)
+    return out
+
+
 def frame(columns: list[str], rows: list[dict[str, Any]]) -> gpd.GeoDataFrame:
     """Rows with WKB geometry as a lon/lat GeoDataFrame."""
     attributes = pd.DataFrame([{k: v for k, v in row.items() if k != "wkb"} for row in rows],
@@ -60,6 +75,8 @@ def export(layer: str, fmt: str) -> Response:
     with db.connection() as conn:
         columns, rows = repo.layer(conn, layer, filters)
     data = frame(columns, rows)
+    if fmt == "csv":
+        data = neutralise_formulas(data)
     driver, options, media_type = FORMATS[fmt]
     with tempfile.TemporaryDirectory(prefix="gridtriage-export-") as tmp:
         path = Path(tmp) / f"{layer}.{fmt}"

@@ -11,7 +11,7 @@ from app.repo import Conn
 from app.repo import triage as repo
 from geo.network import CriticalSite, Facility, Network, build_network, energised_at_start
 from geo.plan import area_etr
-from geo.repair_hours import repair_hours
+from geo.repair_hours import RepairHours, repair_hours
 
 
 @dataclass(frozen=True)
@@ -25,10 +25,9 @@ class Situation:
     unplaced: list[dict[str, Any]]  # cases at sites with no registered facility
 
 
-def _repair_hours(case: dict[str, Any]) -> tuple[float, str]:
-    planned = repair_hours(override=case["repair_hours_override"], estimate=case["reported_repair_hours"],
-                                kind=case["kind"], severities=case["severities"])
-    return planned.hours, planned.source
+def _repair_hours(case: dict[str, Any]) -> RepairHours:
+    return repair_hours(override=case["repair_hours_override"], estimate=case["reported_repair_hours"],
+                        kind=case["kind"], severities=case["severities"], accepted=case["repair_hours_accepted"])
 
 
 def load_situation(conn: Conn) -> Situation:
@@ -44,10 +43,10 @@ def load_situation(conn: Conn) -> Situation:
         case = placed.get(label[row["id"]])
         hours = _repair_hours(case) if case else None
         if case and hours:
-            case["repair_hours_source"] = hours[1]
+            case["repair_hours_source"], case["repair_hours_flag"] = hours.source, hours.flag
         facilities.append(Facility(id=label[row["id"]], parents=tuple(label[p] for p in row["parents"]),
                                    population=float(row["population"]), damaged=case is not None,
-                                   repair_hours=hours[0] if hours else None))
+                                   repair_hours=hours.hours if hours else None))
     return Situation(
         network=build_network(facilities),
         critical_sites=tuple(CriticalSite(id=s["id"], facility=label[s["facility_id"]], weight=float(s["weight"]),
@@ -90,6 +89,7 @@ def case_fields(situation: Situation, node: str) -> dict[str, Any]:
             "kind": case["kind"], "status": case["status"], "hazards": case["hazards"], "reports": case["reports"],
             "repair_hours_source": case["repair_hours_source"],
             "repair_hours_is_default": case["repair_hours_source"].startswith("default"),
+            "repair_hours_flag": case["repair_hours_flag"],
             "priority_bump": float(case.get("priority_bump") or 0),
             "critical_sites": [{"id": s.id, "kind": s.kind, "weight": s.weight}
                                for s in situation.critical_sites if s.facility == node and s.kind != "priority_bump"]}

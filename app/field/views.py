@@ -13,6 +13,7 @@ from flask_login import current_user
 
 from app.auth.access import public, requires
 from geo import taxonomy
+from geo.repair_hours import MIN_REPAIR_HOURS
 from geo.taxonomy import OPEN_CASE_STATUSES, PROGRESS
 
 bp = Blueprint("field", __name__, template_folder="templates", static_folder="static", static_url_path="/static/field")
@@ -156,7 +157,8 @@ def page_config() -> dict[str, Any]:
 def form() -> Response:
     """Crew: the mobile damage report form, usable offline once opened."""
     response = make_response(render_template("field/field.html", field_config=page_config(), labels=LABELS,
-                                             taxonomy=taxonomy, progress=PROGRESS, progress_labels=PROGRESS_LABELS))
+                                             taxonomy=taxonomy, progress=PROGRESS, progress_labels=PROGRESS_LABELS,
+                                             min_repair_hours=MIN_REPAIR_HOURS))
     # One account's page (phones are shared): only the service worker keeps it, which forgets it at sign-out;
     # no HTTP or back-forward cache may show it to the next account.
     response.headers["Cache-Control"] = "no-store"

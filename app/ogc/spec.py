@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import url_for
-
+from app.ogc.links import external_url
 from app.openapi import ERROR
 
 COLLECTIONS = {
@@ -102,7 +101,7 @@ def describe() -> dict[str, Any]:
         "openapi": "3.0.3",
         "info": {"title": "GridTriage OGC API – Features", "version": "1.0",
                  "description": "Facilities, damage cases and field reports for GIS clients (QGIS, GDAL)."},
-        "servers": [{"url": url_for("ogc.landing", _external=True).rstrip("/")}],
+        "servers": [{"url": external_url("ogc.landing").rstrip("/")}],
         "paths": paths,
         "security": [{"bearer": []}],
         "components": {

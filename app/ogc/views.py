@@ -6,12 +6,13 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, Response, current_app, request, url_for
+from flask import Blueprint, Response, current_app, request
 from werkzeug.exceptions import NotAcceptable
 
 from app import db
 from app.auth.access import requires
 from app.errors import BadParameter, NotFound
+from app.ogc.links import external_url as _url
 from app.ogc.spec import (
     COLLECTIONS,
     CONFORMANCE,
@@ -37,10 +38,6 @@ from app.repo import ogc as repo
 bp = Blueprint("ogc", __name__, url_prefix="/ogc")
 
 DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
-def _url(endpoint: str, **values: Any) -> str:
-    return url_for(endpoint, _external=True, **values)
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -237,6 +234,8 @@ def item(collection_id: str, fid: str) -> Response:
     _known(collection_id)
     _negotiate(GEOJSON, ITEM_PARAMETERS)
     _crs("crs")
+    if not fid.isprintable():  # no feature id holds a control character (and PostgreSQL text cannot hold NUL)
+        raise NotFound(f"no feature {fid!r} in {collection_id}")
     with db.connection() as conn:
         _, features = repo.items(conn, collection_id, repo.Query(fid=fid, limit=1))
     if not features:

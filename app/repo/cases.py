@@ -18,8 +18,8 @@ def get(conn: Conn, case_id: int) -> dict[str, Any] | None:
     return conn.execute(
         """SELECT c.id, c.facility_id, c.kind::text AS kind, c.status::text AS status, c.merged_into,
                   c.assigned_crew, c.assigned_user_id, u.username AS assigned_user, c.repair_hours_override,
-                  c.priority_bump, c.opened_at, c.updated_at, ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat,
-                  f.name AS facility_name
+                  c.repair_hours_accepted, c.priority_bump, c.opened_at, c.updated_at,
+                  ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat, f.name AS facility_name
            FROM damage_case c LEFT JOIN facility f ON f.id = c.facility_id
                 LEFT JOIN app_user u ON u.id = c.assigned_user_id
            WHERE c.id = %(id)s""",
@@ -105,16 +105,28 @@ def update(conn: Conn, case_id: int, changes: dict[str, Any]) -> None:
     current = get(conn, case_id)
     assert current is not None
     row = {key: current[key] for key in ("status", "merged_into", "assigned_crew", "assigned_user_id",
-                                         "repair_hours_override", "priority_bump")}
+                                         "repair_hours_override", "repair_hours_accepted", "priority_bump")}
     row.update(changes)
     conn.execute(
         """UPDATE damage_case SET status = %(status)s, merged_into = %(merged_into)s,
                   assigned_crew = %(assigned_crew)s, assigned_user_id = %(assigned_user_id)s,
                   repair_hours_override = %(repair_hours_override)s,
+                  repair_hours_accepted = %(repair_hours_accepted)s,
                   priority_bump = %(priority_bump)s, updated_at = now()
            WHERE id = %(id)s""",
         {**row, "id": case_id},
     )
+
+
+def latest_estimate(conn: Conn, case_id: int) -> float | None:
+    """The latest crew estimate of repair hours among the reports of the case and the cases merged into it."""
+    row = conn.execute(
+        """SELECT (array_agg(r.repair_hours ORDER BY r.received_at DESC)
+                     FILTER (WHERE r.repair_hours IS NOT NULL))[1] AS hours
+           FROM case_members(ARRAY[%(id)s]::bigint[]) m JOIN report r ON r.case_id = m.member_id""",
+        {"id": case_id},
+    ).fetchone()
+    return None if row is None or row["hours"] is None else float(row["hours"])
 
 
 def account(conn: Conn, username: str) -> dict[str, Any] | None:

@@ -41,7 +41,7 @@ def case_for_followup(conn: Conn, case_id: int) -> dict[str, Any] | None:
              UNION ALL
              SELECT c.id, c.merged_into, chain.depth + 1 FROM damage_case c JOIN chain ON c.id = chain.merged_into
              WHERE chain.depth < 100)
-           SELECT d.id, d.facility_id, d.status FROM damage_case d
+           SELECT d.id, d.facility_id, d.status, d.assigned_user_id FROM damage_case d
            WHERE d.id = (SELECT id FROM chain WHERE merged_into IS NULL LIMIT 1)
            FOR UPDATE""",
         (case_id,),

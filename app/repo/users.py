@@ -13,6 +13,27 @@ def get(conn: Conn, user_id: int) -> dict[str, Any] | None:
                            WHERE id = %s""", (user_id,)).fetchone()
 
 
+def get_in_session(conn: Conn, user_id: int, session_id: str) -> dict[str, Any] | None:
+    """The account, if `session_id` is one of its sign-ins that has not ended."""
+    return conn.execute("""SELECT u.id, u.username, u.role, u.active, u.password_hash, u.session_epoch
+                           FROM app_user u JOIN login_session s ON s.user_id = u.id
+                           WHERE u.id = %s AND s.id = %s AND s.ended_at IS NULL""",
+                        (user_id, session_id)).fetchone()
+
+
+def start_session(conn: Conn, user_id: int) -> str:
+    """A new sign-in of the account; its id goes into the session and remember cookies."""
+    row = conn.execute("INSERT INTO login_session (user_id) VALUES (%s) RETURNING id::text AS id",
+                       (user_id,)).fetchone()
+    assert row is not None
+    return str(row["id"])
+
+
+def end_session(conn: Conn, session_id: str) -> None:
+    """End a sign-in: the cookies that name it no longer authenticate, copies included."""
+    conn.execute("UPDATE login_session SET ended_at = now() WHERE id = %s AND ended_at IS NULL", (session_id,))
+
+
 def get_by_name(conn: Conn, username: str) -> dict[str, Any] | None:
     return conn.execute("""SELECT id, username, role, active, password_hash, session_epoch FROM app_user
                            WHERE username = %s""", (username,)).fetchone()

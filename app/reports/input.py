@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from app import parse
 from app.errors import BadParameter
+from geo.repair_hours import MIN_REPAIR_HOURS
 from geo.taxonomy import FACILITY_KINDS, HAZARDS, OPERATIONAL_STATUSES, PROGRESS, SEVERITIES, allowed_components
 
 NOTES_MAX_CHARS = 4000
@@ -78,7 +79,7 @@ def parse_report(body: object, *, now: datetime) -> ReportIn:
         # Components depend on the kind; with a bad kind only the kind is reported.
         "components": (fields.get("components", parse.choices, allowed_components(kind)) or ()) if kind else (),
         "hazards": fields.get("hazards", parse.choices, HAZARDS) or (),
-        "repair_hours": fields.get("repair_hours", parse.number, low=0, high=10_000),
+        "repair_hours": fields.get("repair_hours", parse.number, low=MIN_REPAIR_HOURS, high=10_000),
         "crew_size": fields.get("crew_size", parse.integer, low=1, high=500),
         "materials": fields.get("materials", parse.text, max_chars=MATERIALS_MAX_CHARS),
         "notes": fields.get("notes", parse.text, max_chars=NOTES_MAX_CHARS),

@@ -29,13 +29,17 @@ def store_report(conn: Conn, report: ReportIn, *, reporter_id: int | None, match
     """Store a report once, in the caller's transaction; the same id again returns what is stored.
 
     A follow-up names its case; unless `any_case` (coordinators), the reporter may only follow up a case assigned to
-    them or one they reported on, and any other case id is refused exactly like one that does not exist.
+    them or one they reported on, and any other case id is refused exactly like one that does not exist. Its
+    progress changes the case's status only when the reporter is the case's assigned crew account (or `any_case`).
+    An id already used by another account is a conflict that says nothing about that report.
     """
     key = str(report.id)
     repo.lock_id(conn, key)  # concurrent copies of one report wait here, then find it stored
     content_hash = report.content_hash()
     existing = repo.get(conn, key)
     if existing is not None:
+        if existing["reporter_id"] != reporter_id:
+            raise Conflict(f"report id {key} is already in use; send the report with a new id")
         if existing["content_hash"] != content_hash:
             raise Conflict(f"report {key} was already received with different content")
         return Stored(existing, created=False)
@@ -53,7 +57,8 @@ def store_report(conn: Conn, report: ReportIn, *, reporter_id: int | None, match
     repo.add_case_event(conn, case_id=case_id, actor_id=reporter_id, action="report_added",
                         data=json.dumps({"report_id": key, "matched_facility_id": facility_id}))
     if report.progress:
-        _apply_progress(conn, case_id, report.progress, reporter_id=reporter_id, report_id=key)
+        _apply_progress(conn, case_id, report.progress, reporter_id=reporter_id, report_id=key,
+                        coordinator=any_case)
     stored = repo.get(conn, key)
     assert stored is not None
     return Stored(stored, created=True)
@@ -93,12 +98,20 @@ def _match_case(conn: Conn, report: ReportIn, *, match_distance_m: float,
         # Another transaction opened the case between our look and our insert: look again.
 
 
-def _apply_progress(conn: Conn, case_id: int, progress: str, *, reporter_id: int | None, report_id: str) -> None:
+def _apply_progress(conn: Conn, case_id: int, progress: str, *, reporter_id: int | None, report_id: str,
+                    coordinator: bool) -> None:
     case = repo.case_for_followup(conn, case_id)
     assert case is not None
     current = case["status"]
     target = workflow.status_after_progress(progress, current)
-    if target is not None:
+    if target is not None and not workflow.applies_progress(reporter=reporter_id, assignee=case["assigned_user_id"],
+                                                            coordinator=coordinator):
+        # Kept for the coordinator: the case page's history shows the report's progress and why it was not applied.
+        repo.add_case_event(conn, case_id=case_id, actor_id=reporter_id, action="progress_not_applied",
+                            from_status=current, to_status=current,
+                            reason=f"field report: {progress}, from a crew the case is not assigned to",
+                            data=json.dumps({"report_id": report_id, "would_be": target}))
+    elif target is not None:
         repo.set_case_status(conn, case_id, target)
         repo.add_case_event(conn, case_id=case_id, actor_id=reporter_id, action="status_changed",
                             from_status=current, to_status=target, reason=f"field report: {progress}",

@@ -12,7 +12,7 @@ from app import db
 from app.auth.access import requires
 from app.auth.security import client_address, limit
 from app.errors import BadParameter, NotFound, UnsupportedMedia
-from app.parse import body_bytes, json_object, parse_bbox, parse_int, parse_time, parse_uuid
+from app.parse import body_bytes, json_object, larger_body, parse_bbox, parse_int, parse_time, parse_uuid
 from app.repo import reports as repo
 from app.reports.input import parse_report
 from app.reports.service import PHOTO_TYPES, store_photo, store_report
@@ -73,6 +73,7 @@ def list_reports() -> Response:
 
 @bp.put("/reports/<report_id>/photos/<photo_id>")
 @requires("crew")
+@larger_body("PHOTO_MAX_BYTES")
 def put_photo(report_id: str, photo_id: str) -> tuple[Response, int]:
     """Crew and up: store a photo of a report; 201 new, 200 same again, 409 other bytes under the same id."""
     report_key, photo_key = parse_uuid(report_id, name="report_id"), parse_uuid(photo_id, name="photo_id")

@@ -8,7 +8,8 @@ function people(value) {
 }
 
 function row(r, onPick) {
-  const hours = el("span", {}, `${r.repair_hours} h repair`);
+  // Which figure the plan uses and why: a coordinator's override, the crew's estimate or a default.
+  const hours = el("span", {}, `${number.format(r.repair_hours)} h repair (${r.repair_hours_source})`);
   if (r.repair_hours_is_default) hours.append(el("span", { className: "badge", title: r.repair_hours_source }, "default"));
   const sites = r.critical_sites.length
     ? `critical sites: ${r.critical_sites.map((s) => `${s.kind} (${people(s.weight)})`).join(", ")}` : null;
@@ -18,6 +19,7 @@ function row(r, onPick) {
     el("div", { className: "facts" },
       `serves ${people(r.population_served)}; restored now ${people(r.gain_now)}, with blockers `
       + `${people(r.gain_with_blockers)}; `, hours),
+    r.repair_hours_flag ? el("div", { className: "facts flag" }, `check estimate: ${r.repair_hours_flag}`) : null,
     r.blocked_by.length ? el("div", { className: "facts" },
       `blocked by: ${r.blocked_by_facilities.join(", ")}`) : null,
     sites ? el("div", { className: "facts" }, sites) : null,

@@ -62,7 +62,8 @@ export function collect({ where, facility, followUp, reportId }) {
     if (!value) errors[name] = t("needField");
   }
   const repairHours = numberOrNull("repair_hours");
-  if (Number.isNaN(repairHours) || repairHours < 0) errors.repair_hours = t("needField");
+  const MIN_REPAIR_HOURS = Number($("repair_hours").min);  // the server's minimum, written into the page
+  if (Number.isNaN(repairHours) || (repairHours !== null && repairHours < MIN_REPAIR_HOURS)) errors.repair_hours = t("needField");
   const crewSize = numberOrNull("crew_size", true);
   if (Number.isNaN(crewSize) || (crewSize !== null && crewSize < 1)) errors.crew_size = t("needField");
   if (!$("observed_at").dataset.touched) $("observed_at").value = localInputValue(new Date());
