@@ -46,24 +46,6 @@ def read_vector(path: Path, *, layer: str | None = None) -> gpd.GeoDataFrame:
     return frame.to_crs(LONLAT)
 
 
-def read_points_csv(path: Path, *, lon: str = "lon", lat: str = "lat") -> gpd.GeoDataFrame:
-    """Read a CSV of lon/lat points; a missing column or a bad coordinate names the row and column."""
-    frame = pd.read_csv(path)
-    for column in (lon, lat):
-        if column not in frame.columns:
-            raise DataError("missing column", file=str(path), column=column)
-        numbers = pd.to_numeric(frame[column], errors="coerce")
-        limit = 180 if column == lon else 90
-        bad = numbers.isna() | (numbers.abs() > limit)
-        if bad.any():
-            row = int(bad.to_numpy().nonzero()[0][0])
-            raise DataError(f"not a coordinate within ±{limit}: {frame[column].iloc[row]!r}",
-                            file=str(path), row=row + 2, column=column)  # +2: header line, 1-based
-        frame[column] = numbers
-    geometry = gpd.points_from_xy(frame[lon], frame[lat])
-    return gpd.GeoDataFrame(frame.drop(columns=[lon, lat]), geometry=geometry, crs=LONLAT)
-
-
 def drop_identical_rows(frame: gpd.GeoDataFrame, *, label: str, keep_index: bool = False) -> Deduplicated:
     """Keep the first of rows that are identical in every attribute and in geometry.
 
