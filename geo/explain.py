@@ -118,3 +118,16 @@ def critical_sites_note(*, objective: float, naive_objective: float, phu: float,
     return (f"critical sites: the plan minimises people-equivalent-hours ({objective:,.0f}, naive plan "
             f"{naive_objective:,.0f}) and so leaves plain people without power longer than the naive plan "
             f"({phu:,.0f} vs {naive_phu:,.0f} people-hours)")
+
+
+def committed_crews_note(*, committed_crews: int, crews: int) -> str:
+    """The note of a plan with more crews holding committed work than the crews it was asked for."""
+    return (f"{committed_crews} crews have work in progress or assigned but the plan was asked for {crews}: "
+            f"it plans {committed_crews} crews, so that no crew is pulled off its work")
+
+
+def commitments_note(*, in_progress: int, assigned: int) -> str:
+    """The note of a plan that keeps work in progress and assigned repairs at the head of their crews."""
+    return (f"work in progress ({in_progress} repair{'s' * (in_progress != 1)} under way, {assigned} assigned) "
+            "stays first on its crews and the rest is planned around it; the lower bound ignores these "
+            "commitments, so the gap may overstate the distance from the best plan that keeps them")

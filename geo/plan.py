@@ -1,7 +1,8 @@
 """The k-crew repair plan: construction, local search within a deadline, exact simulation, lower bound, KPIs, ETRs.
 
 Public API:
-    plan(network, *, crews=1, deadline=None, critical_sites=(), persons_per_customer=2.5) -> Plan
+    plan(network, *, crews=1, deadline=None, critical_sites=(), persons_per_customer=2.5, commitments=()) -> Plan
+    Commitment(job, crew, in_progress, started_hours_ago=0.0)   work a crew has, kept first in its sequence
     time_limit(seconds, *, clock) -> TimeLimit             a deadline `seconds` after now on the caller's clock
     area_etr(network, etr_hours) -> dict[str, float]       when each facility's own area gets power back
     lower_bound(tree, *, crews, weighted=True) -> float   a proven lower bound on any k-crew plan's cost
@@ -22,13 +23,25 @@ search must stop (`time_limit(seconds, clock=time.perf_counter)` for a budget in
 local optimum). The construction, the lower bounds and the KPIs are computed regardless (about 1-2 s on top at
 10^5 damaged facilities). A plan that converged is deterministic; one cut short by the deadline depends on the
 machine's speed.
+
+Work in progress is part of the plan, not re-planned: each `Commitment` keeps a damaged facility on its crew,
+at the head of that crew's sequence in the given order (the repair under way first), and nothing moves it or
+goes before it; the rest is planned around it. For a repair under way the network's repair_hours are its
+remaining hours (the caller computes them), so it finishes that many hours from now and its CrewJob starts in
+the past (-started_hours_ago). Committed crews take the first crew slots under their own labels, in order of
+first appearance; free slots are labelled "Crew N" with the smallest N no committed label uses; if more crews
+have committed work than `crews`, the plan uses them all and a note says so. The naive plan keeps the same
+commitments (a dispatcher would not pull busy crews off either). Commitments only restrict the plans, so the
+lower bound (computed without them) stays a bound and `gap` may overstate the distance from the best plan that
+keeps them (a note says so). `exact` is true only for one crew on a radial network without commitments: the
+Horn order ignores commitments, so with any the plan is list-scheduled and improved by local search instead.
 """
 
 from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -38,6 +51,25 @@ from geo.network import CriticalSite, Network, Outage, build_outage
 from geo.triage import TriageTree, horn_order, ratio_key, triage_tree
 
 EXHAUSTIVE_JOBS = 60  # up to this many repairs, local search tries every move and swap
+IN_PROGRESS, ASSIGNED = "in_progress", "assigned"  # CrewJob.commitment of a committed job
+
+
+class CommitmentError(ValueError):
+    """Commitments the plan cannot keep; the message names the jobs or the crew and the reason."""
+
+
+@dataclass(frozen=True)
+class Commitment:
+    """Work a crew already has: a damaged facility's repair under way (`in_progress`) or assigned to it.
+
+    For a repair under way the network's repair_hours are its remaining hours and `started_hours_ago` says how
+    long ago it began; an assigned repair has not started (0).
+    """
+
+    job: str
+    crew: str
+    in_progress: bool
+    started_hours_ago: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -59,11 +91,15 @@ def time_limit(seconds: float, *, clock: Callable[[], float]) -> TimeLimit:
 
 @dataclass(frozen=True)
 class CrewJob:
-    """One repair in a crew's sequence, in hours from now."""
+    """One repair in a crew's sequence, in hours from now (a repair under way started in the past: negative).
+
+    `commitment` is "in_progress" or "assigned" for a job kept from a Commitment, None for a planned one.
+    """
 
     id: str
     start_hours: float
     finish_hours: float
+    commitment: str | None = None
 
 
 @dataclass(frozen=True)
@@ -109,6 +145,7 @@ class Plan:
     notes: tuple[str, ...]
     naive_crews: tuple[tuple[CrewJob, ...], ...]  # the naive order (population served) list-scheduled
     naive_etr_hours: dict[str, float]
+    crew_labels: tuple[str, ...]  # one per crew, aligned with `crews` and `naive_crews`
 
 
 class Simulator:
@@ -156,11 +193,19 @@ class Simulator:
         return e
 
 
-def list_schedule(order: Iterable[int], hours: Sequence[float], crews: int) -> list[list[int]]:
-    """Give each job, in order, to the crew that is free first (ties: lowest crew number)."""
-    free = [(0.0, c) for c in range(crews)]
-    seqs: list[list[int]] = [[] for _ in range(crews)]
+def list_schedule(order: Iterable[int], hours: Sequence[float], crews: int, *,
+                  prefix: Sequence[Sequence[int]] = ()) -> list[list[int]]:
+    """Give each job, in order, to the crew that is free first (ties: lowest crew number).
+
+    Crew c first works `prefix[c]` (its committed jobs, if any); jobs in a prefix are skipped in `order`.
+    """
+    seqs = [list(prefix[c]) if c < len(prefix) else [] for c in range(crews)]
+    kept = {j for seq in seqs for j in seq}
+    free = [(sum((hours[j] for j in seqs[c]), 0.0), c) for c in range(crews)]
+    heapq.heapify(free)
     for j in order:
+        if j in kept:
+            continue
         t, c = heapq.heappop(free)
         seqs[c].append(j)
         heapq.heappush(free, (t + hours[j], c))
@@ -169,9 +214,14 @@ def list_schedule(order: Iterable[int], hours: Sequence[float], crews: int) -> l
 
 def _improve(
     seqs: list[list[int]], sim: Simulator, weight: np.ndarray, position: Sequence[int],
-    deadline: Callable[[], bool] | None,
+    deadline: Callable[[], bool] | None, fixed: Sequence[int] = (),
 ) -> tuple[float, bool]:
-    """First-improvement local search (adjacent swaps, moves and swaps between crews); returns cost, converged."""
+    """First-improvement local search (adjacent swaps, moves and swaps between crews); returns cost, converged.
+
+    The first `fixed[c]` jobs of crew c (its commitments) never move, and nothing is put before them.
+    """
+    head = [fixed[c] if c < len(fixed) else 0 for c in range(len(seqs))]
+    pinned = {j for c, seq in enumerate(seqs) for j in seq[:head[c]]}
     finish = sim.finish(seqs)
     best = float(weight @ sim.energisation(finish))
     crew_of = {j: c for c, seq in enumerate(seqs) for j in seq}
@@ -180,18 +230,22 @@ def _improve(
     while improved:
         improved = False
         for j in sorted(crew_of, key=position.__getitem__):
+            if j in pinned:
+                continue
             c = crew_of[j]
             i = seqs[c].index(j)
             candidates: list[tuple[str, int, int]] = [("swap", c, i + 1)] if i + 1 < len(seqs[c]) else []
             if exhaustive:  # small plans: every move and swap, anywhere
                 for d, seq in enumerate(seqs):
-                    candidates += [("move", d, q) for q in range(len(seq) + (d != c)) if (d, q) != (c, i)]
-                    candidates += [("swap", d, q) for q in range(len(seq)) if (d, q) != (c, i)]
+                    candidates += [("move", d, q) for q in range(head[d], len(seq) + (d != c)) if (d, q) != (c, i)]
+                    candidates += [("swap", d, q) for q in range(head[d], len(seq)) if (d, q) != (c, i)]
             for d in range(len(seqs)):
                 if d != c and not exhaustive:
                     start = finish[j] - sim.hours[j]
-                    at = next((q for q, x in enumerate(seqs[d]) if finish[x] - sim.hours[x] >= start), len(seqs[d]))
-                    by_rank = next((q for q, x in enumerate(seqs[d]) if position[x] > position[j]), len(seqs[d]))
+                    seq = seqs[d]
+                    at = next((q for q in range(head[d], len(seq)) if finish[seq[q]] - sim.hours[seq[q]] >= start),
+                              len(seq))
+                    by_rank = next((q for q in range(head[d], len(seq)) if position[seq[q]] > position[j]), len(seq))
                     candidates += [("move", d, q) for q in sorted({at, by_rank})]
                     candidates += [("swap", d, q) for q in sorted({at, by_rank}) if q < len(seqs[d])]
             for kind, d, q in candidates:
@@ -298,50 +352,67 @@ def plan(
     deadline: Callable[[], bool] | None = None,
     critical_sites: Iterable[CriticalSite] = (),
     persons_per_customer: float = 2.5,
+    commitments: Iterable[Commitment] = (),
 ) -> Plan:
     """Plan repairs for k crews to minimise weighted people-hours without power, with KPIs and a bound.
 
-    Local search stops once `deadline()` is true (None: at a local optimum).
+    Local search stops once `deadline()` is true (None: at a local optimum). `commitments` stay at the head of
+    their crews' sequences (see the module docstring); a bad one raises CommitmentError (a ValueError).
     """
     if crews < 1:
         raise ValueError(f"crews must be >= 1, got {crews}")
     if not persons_per_customer > 0:
         raise ValueError(f"persons_per_customer must be > 0, got {persons_per_customer}")
+    kept = tuple(commitments)
+    labels, heads = _crew_slots(network, kept, crews)
+    k = len(labels)
     tree = triage_tree(network, critical_sites=critical_sites)
     outage = tree.outage
     ids = [network.facilities[v].id for v in outage.jobs]
+    job_of = {fid: j for j, fid in enumerate(ids)}
+    prefix = [[job_of[c.job] for c in head] for head in heads]
+    committed = {job_of[c.job]: c for c in kept}
     sim = Simulator(outage, tree.hours)
     weight = np.asarray(outage.node_weight, dtype=float)
     people = np.asarray(outage.node_people, dtype=float)
     naive_order = sorted(range(len(ids)), key=lambda j: (-tree.served[j], ids[j]))
-    naive = list_schedule(naive_order, tree.hours, crews)
+    naive = list_schedule(naive_order, tree.hours, k, prefix=prefix)
     naive_finish = sim.finish(naive)
     naive_e = sim.energisation(naive_finish)
-    naive_crews = _crew_jobs(naive, naive_finish, tree.hours, ids)  # before local search may reuse `naive`
-    candidates = [list_schedule(tree.order, tree.hours, crews), naive]
+    naive_crews = _crew_jobs(naive, naive_finish, tree.hours, ids, committed)  # before local search reuses `naive`
+    candidates = [list_schedule(tree.order, tree.hours, k, prefix=prefix), naive]
     seqs = min(candidates, key=lambda s: float(weight @ sim.energisation(sim.finish(s))))
-    exact = crews == 1 and network.radial
+    # Horn's order is optimal for one crew on a radial network only when nothing is committed; with commitments
+    # the list schedules keep them at the head and local search improves the rest, so the plan is not exact.
+    exact = k == 1 and network.radial and not kept
     converged = True
     if not exact:
         position = [0] * len(ids)
         for rank_index, j in enumerate(tree.order):
             position[j] = rank_index
-        _, converged = _improve(seqs, sim, weight, position, deadline)
+        _, converged = _improve(seqs, sim, weight, position, deadline, [len(p) for p in prefix])
     finish = sim.finish(seqs)
     e = sim.energisation(finish)
-    crew_plans = _crew_jobs(seqs, finish, tree.hours, ids)
+    crew_plans = _crew_jobs(seqs, finish, tree.hours, ids, committed)
     notes = []
     if not network.radial:
         notes.append(explain.MESHED_NOTE)
-    if crews > 1:
+    if k > 1:
         notes.append(explain.CREWS_NOTE)
+    if k > crews:
+        notes.append(explain.committed_crews_note(committed_crews=k, crews=crews))
+    if kept:
+        notes.append(explain.commitments_note(in_progress=sum(c.in_progress for c in kept),
+                                              assigned=sum(not c.in_progress for c in kept)))
     if not converged:
         notes.append(explain.time_limit_note(deadline.seconds if isinstance(deadline, TimeLimit) else None))
+    # The bounds are over every k-crew plan, committed or not: commitments only remove plans, so a bound on all
+    # of them bounds the committed plan too (gap may then overstate its distance from the best committed plan).
     quality = Quality(
         objective=float(weight @ e), naive_objective=float(weight @ naive_e),
-        objective_lower_bound=lower_bound(tree, crews=crews, weighted=True),
+        objective_lower_bound=lower_bound(tree, crews=k, weighted=True),
         phu=float(people @ e), naive_phu=float(people @ naive_e),
-        phu_lower_bound=lower_bound(tree, crews=crews, weighted=False),
+        phu_lower_bound=lower_bound(tree, crews=k, weighted=False),
     )
     if quality.phu > quality.naive_phu + 1e-9 * max(1.0, quality.naive_phu):
         notes.append(explain.critical_sites_note(objective=quality.objective, naive_objective=quality.naive_objective,
@@ -356,13 +427,71 @@ def plan(
         notes=tuple(notes),
         naive_crews=naive_crews,
         naive_etr_hours={ids[j]: float(naive_e[outage.job_node[j]]) for j in range(len(ids))},
+        crew_labels=labels,
     )
 
 
-def _crew_jobs(seqs: Sequence[Sequence[int]], finish: np.ndarray, hours: Sequence[float],
-               ids: Sequence[str]) -> tuple[tuple[CrewJob, ...], ...]:
-    """Each crew's sequence with start and finish hours."""
-    return tuple(tuple(CrewJob(ids[j], float(finish[j] - hours[j]), float(finish[j])) for j in seq) for seq in seqs)
+def _crew_slots(network: Network, commitments: Sequence[Commitment],
+                crews: int) -> tuple[tuple[str, ...], list[list[Commitment]]]:
+    """Crew labels (committed crews first, in order of first appearance) and each crew's committed jobs in order.
+
+    Raises CommitmentError for a job that is not a damaged facility, a job committed twice, a crew with two
+    repairs under way (a crew works one repair at a time) or a bad label or start.
+    """
+    seen: dict[str, int] = {}
+    for c in commitments:
+        seen[c.job] = seen.get(c.job, 0) + 1
+    twice = [job for job, n in seen.items() if n > 1]
+    if twice:
+        raise CommitmentError(f"committed more than once: {_listed(twice)}")
+    unknown = [c.job for c in commitments if c.job not in network.index]
+    undamaged = [c.job for c in commitments
+                 if c.job in network.index and not network.facilities[network.index[c.job]].damaged]
+    if unknown or undamaged:
+        which = ([f"unknown {_listed(unknown)}"] if unknown else []) + (
+            [f"not damaged {_listed(undamaged)}"] if undamaged else [])
+        raise CommitmentError(f"commitments must name damaged facilities: {'; '.join(which)}")
+    heads: dict[str, list[Commitment]] = {}
+    for c in commitments:
+        if not c.crew.strip():
+            raise CommitmentError(f"commitment of {c.job!r}: the crew label is empty")
+        if not (math.isfinite(c.started_hours_ago) and c.started_hours_ago >= 0):
+            raise CommitmentError(f"commitment of {c.job!r}: started_hours_ago must be a number >= 0, "
+                                  f"got {c.started_hours_ago!r}")
+        if not c.in_progress and c.started_hours_ago != 0:
+            raise CommitmentError(f"commitment of {c.job!r}: assigned, not started, but started_hours_ago is "
+                                  f"{c.started_hours_ago!r}")
+        heads.setdefault(c.crew, []).append(c)
+    for crew, head in heads.items():
+        under_way = [c.job for c in head if c.in_progress]
+        if len(under_way) > 1:
+            raise CommitmentError(f"crew {crew!r} has {len(under_way)} repairs in progress ({_listed(under_way)}); "
+                                  "a crew works one repair at a time")
+        head.sort(key=lambda c: not c.in_progress)  # stable: the repair under way, then the assigned ones in order
+    labels = list(heads)
+    n = 0
+    while len(labels) < crews:
+        n += 1
+        if f"Crew {n}" not in heads:
+            labels.append(f"Crew {n}")
+    return tuple(labels), [heads.get(label, []) for label in labels]
+
+
+def _listed(jobs: Collection[str]) -> str:
+    return ", ".join(repr(j) for j in jobs)
+
+
+def _crew_jobs(seqs: Sequence[Sequence[int]], finish: np.ndarray, hours: Sequence[float], ids: Sequence[str],
+               committed: Mapping[int, Commitment]) -> tuple[tuple[CrewJob, ...], ...]:
+    """Each crew's sequence with start and finish hours; a repair under way started `started_hours_ago` ago."""
+    def job(j: int) -> CrewJob:
+        c = committed.get(j)
+        if c is None:
+            return CrewJob(ids[j], float(finish[j] - hours[j]), float(finish[j]))
+        start = 0.0 - c.started_hours_ago if c.in_progress else float(finish[j] - hours[j])
+        return CrewJob(ids[j], start, float(finish[j]), IN_PROGRESS if c.in_progress else ASSIGNED)
+
+    return tuple(tuple(job(j) for j in seq) for seq in seqs)
 
 
 def gap(value: float, bound: float) -> float | None:
