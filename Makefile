@@ -15,9 +15,8 @@ run: setup
 	@$(FLASK) load-demo
 	@$(FLASK) demo-accounts
 	@$(FLASK) demo-scenario
-	@echo "GridTriage: http://$(HOST):$(PORT)/   (Ctrl-C stops the web server; make stop stops the database)"
-	@$(VENV)/bin/gunicorn --bind $(HOST):$(PORT) --workers $(WORKERS) --threads 4 --access-logfile - \
-		--log-level warning 'app:create_app()'
+	@echo "GridTriage: http://$(HOST):$(PORT)/   (Ctrl-C stops the web servers; make stop stops the database too)"
+	@$(PY) -m tools.front serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
 test: setup
 	@tools/system-deps.sh --browser
@@ -26,6 +25,7 @@ test: setup
 	$(VENV)/bin/pytest
 
 stop:
+	@if [ -d var/front ]; then $(PY) -m tools.front stop; fi
 	@if [ -d var/pg ]; then $(PY) -m tools.pgcluster stop; fi
 
 setup: system-deps $(VENV)/.installed node_modules/.installed

@@ -44,6 +44,7 @@ def defaults() -> dict[str, Any]:
         "DB_POOL_MIN": 1,
         "DB_POOL_MAX": 10,
         "DB_TIMEOUT_S": 5.0,
+        "DB_RECONNECT_TIMEOUT_S": 5.0,  # how long the pool retries a lost connection before a request starts anew
         "TILE_URL": "",
         "TILE_ATTRIBUTION": "",
         "DEMO_DIR": str(ROOT / "data" / "demo"),

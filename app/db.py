@@ -26,27 +26,41 @@ class DatabaseUnavailable(RuntimeError):
     """The database could not be reached in time; callers answer 503 and the client retries."""
 
 
-def _configure(conn: psycopg.Connection) -> None:
+def _configure(conn: Conn) -> None:
     conn.execute("SET TIME ZONE 'UTC'")
     conn.commit()
 
 
 def init_app(app: Flask) -> None:
     """Attach a pool to the app; it connects in the background so the app starts even with the database down."""
-    pool = ConnectionPool(
+    created: ConnectionPool[Conn] = ConnectionPool(
         app.config["DATABASE_URL"],
         min_size=app.config["DB_POOL_MIN"],
         max_size=app.config["DB_POOL_MAX"],
         kwargs={"row_factory": dict_row, "connect_timeout": 5},
         configure=_configure,
-        check=ConnectionPool.check_connection,
+        check=lambda conn: _check(created, conn),
+        # A lost connection is retried after 1, 2, 4 … s for at most this long in all, so no pause outlasts about
+        # half of it (psycopg_pool's own default, 5 min, lets them grow past a minute); after that, the next
+        # request that has to wait starts a fresh attempt at once.
+        reconnect_timeout=app.config["DB_RECONNECT_TIMEOUT_S"],
         open=False,
         name="gridtriage",
     )
-    pool.open(wait=False)
-    app.extensions["db_pool"] = pool
+    created.open(wait=False)
+    app.extensions["db_pool"] = created
     app.config["SCHEMA_HEAD"] = head_revision()
     app.cli.add_command(db_upgrade_command)
+
+
+def _check(pool: ConnectionPool[Conn], conn: Conn) -> None:
+    """Hand out only a live connection. The first dead one means the server restarted or went away: check every idle
+    connection now and replace the dead ones, rather than letting each request find one more of them."""
+    try:
+        ConnectionPool.check_connection(conn)
+    except psycopg.Error:
+        pool.check()
+        raise
 
 
 def pool() -> ConnectionPool[Conn]:
@@ -63,6 +77,7 @@ def connection() -> Iterator[Conn]:
     except PoolTimeout as exc:
         raise DatabaseUnavailable("no database connection available") from exc
     except psycopg.OperationalError as exc:
+        pool().check()  # the server may have restarted: replace the idle connections now, not one request each
         raise DatabaseUnavailable(str(exc)) from exc
 
 

@@ -17,6 +17,8 @@ if [ "${1:-}" = "--browser" ] && ! command -v chromium >/dev/null; then
   want+=(chromium)
 fi
 command -v npm >/dev/null || want+=(npm)
+# nginx: the buffering front `make run` serves through (tools/front.py runs its own instance).
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || want+=(nginx)
 python3 -c 'import venv, ensurepip' 2>/dev/null || want+=(python3-venv)
 
 [ ${#want[@]} -eq 0 ] && exit 0
@@ -35,4 +37,13 @@ $sudo apt-get install -y --no-install-recommends "${want[@]}" \
 if [ "${major_after_install:-}" = 1 ]; then
   major=$(ls /usr/lib/postgresql | sort -n | tail -1)
   $sudo apt-get install -y --no-install-recommends "postgresql-$major-postgis-3"
+fi
+
+# The nginx package starts the distribution's own server on port 80; GridTriage does not use it.
+if [[ " ${want[*]} " == *" nginx "* ]]; then
+  if [ -d /run/systemd/system ]; then
+    $sudo systemctl disable --now nginx >/dev/null 2>&1 || true
+  else
+    $sudo service nginx stop >/dev/null 2>&1 || true
+  fi
 fi
