@@ -128,6 +128,9 @@ def report_in() -> Schema:
             "notes": {"type": "string", "maxLength": NOTES_MAX_CHARS, "pattern": NO_NUL, "nullable": True},
             "progress": {"type": "string", "enum": list(PROGRESS), "nullable": True,
                          "description": "repair progress of a follow-up (needs case_id); moves the case forward"},
+            "share_out": {**number, "minimum": 0, "maximum": 1, "nullable": True,
+                          "description": "only with status degraded: roughly what share of the facility's customers "
+                                         "has no supply (0 none, 1 all)"},
         },
     }
 

@@ -46,6 +46,12 @@ CASE_STATUS_LABELS = {
     "reported": lazy_gettext("Reported"), "confirmed": lazy_gettext("Confirmed"), "assigned": lazy_gettext("Assigned"),
     "in_repair": lazy_gettext("In repair"), "temporarily_restored": lazy_gettext("Temporarily restored"),
 }
+# A degraded facility's share of customers without supply, in steps a crew can tap with gloves on (sent as 0-1);
+# "not known" sends nothing, and the triage then uses its documented default.
+SHARE_OUT_CHOICES = (
+    ("", lazy_gettext("Not known")), ("0.25", lazy_gettext("about 25 %")), ("0.5", lazy_gettext("about 50 %")),
+    ("0.75", lazy_gettext("about 75 %")), ("1", lazy_gettext("All")),
+)
 COMPONENT_LABELS = {
     "turbine": lazy_gettext("turbine"), "generator": lazy_gettext("generator"), "boiler": lazy_gettext("boiler"),
     "step_up_transformer": lazy_gettext("step-up transformer"), "switchyard": lazy_gettext("switchyard"),
@@ -75,6 +81,8 @@ def _messages() -> dict[str, str]:
         "waiting": gettext("waiting"), "sending": gettext("sending…"), "sent": gettext("sent"),
         "rejected": gettext("rejected"),
         "caseReceipt": gettext("case %(case)s, received %(time)s"),
+        "caseReceiptNamed": gettext("case %(case)s (%(name)s), received %(time)s"),
+        "facilityNumber": gettext("facility no. %(id)s"),
         "photosProgress": gettext("photos: %(sent)s of %(total)s sent"),
         "photoRejected": gettext("photo %(n)s rejected: %(reason)s"),
         "nextTry": gettext("next try %(time)s"),
@@ -158,7 +166,7 @@ def form() -> Response:
     """Crew: the mobile damage report form, usable offline once opened."""
     response = make_response(render_template("field/field.html", field_config=page_config(), labels=LABELS,
                                              taxonomy=taxonomy, progress=PROGRESS, progress_labels=PROGRESS_LABELS,
-                                             min_repair_hours=MIN_REPAIR_HOURS))
+                                             min_repair_hours=MIN_REPAIR_HOURS, share_out_choices=SHARE_OUT_CHOICES))
     # One account's page (phones are shared): only the service worker keeps it, which forgets it at sign-out;
     # no HTTP or back-forward cache may show it to the next account.
     response.headers["Cache-Control"] = "no-store"

@@ -93,11 +93,11 @@ def insert(conn: Conn, row: dict[str, Any]) -> None:
     conn.execute(
         """INSERT INTO report (id, case_id, facility_id, reporter_id, kind, severity, status, progress, components,
                                hazards, repair_hours, crew_size, materials, notes, accuracy_m, observed_at,
-                               content_hash, geom)
+                               content_hash, geom, share_out)
            VALUES (%(id)s, %(case_id)s, %(facility_id)s, %(reporter_id)s, %(kind)s, %(severity)s, %(status)s,
                    %(progress)s, %(components)s, %(hazards)s::hazard[], %(repair_hours)s, %(crew_size)s,
                    %(materials)s, %(notes)s, %(accuracy_m)s, %(observed_at)s, %(content_hash)s,
-                   ST_Point(%(lon)s, %(lat)s, 4326))""",
+                   ST_Point(%(lon)s, %(lat)s, 4326), %(share_out)s)""",
         row,
     )
 

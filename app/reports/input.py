@@ -17,7 +17,7 @@ NOTES_MAX_CHARS = 4000
 MATERIALS_MAX_CHARS = 2000
 CLOCK_SKEW = timedelta(minutes=5)  # phones' clocks run a little fast; more than this is an error
 FIELDS = {"id", "facility_id", "case_id", "lon", "lat", "accuracy_m", "observed_at", "kind", "severity", "status",
-          "components", "hazards", "repair_hours", "crew_size", "materials", "notes", "progress"}
+          "components", "hazards", "repair_hours", "crew_size", "materials", "notes", "progress", "share_out"}
 
 
 @dataclass(frozen=True)
@@ -41,11 +41,15 @@ class ReportIn:
     materials: str | None
     notes: str | None
     progress: str | None
+    share_out: float | None = None  # with status degraded: roughly what share of customers has no supply (0-1)
 
     def content_hash(self) -> str:
         """A fingerprint of the content, to tell a retry (same) from a reuse of the id (different)."""
         canonical = {k: (str(v) if isinstance(v, uuid.UUID | datetime) else v) for k, v in asdict(self).items()}
         canonical["observed_at"] = self.observed_at.astimezone(UTC).isoformat()
+        # Fields added later enter only when given, so reports stored before them keep their fingerprint.
+        if self.share_out is None:
+            del canonical["share_out"]
         return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
 
 
@@ -84,8 +88,11 @@ def parse_report(body: object, *, now: datetime) -> ReportIn:
         "materials": fields.get("materials", parse.text, max_chars=MATERIALS_MAX_CHARS),
         "notes": fields.get("notes", parse.text, max_chars=NOTES_MAX_CHARS),
         "progress": fields.get("progress", parse.choice, PROGRESS),
+        "share_out": fields.get("share_out", parse.number, low=0, high=1),
     }
     if parsed.get("progress") and parsed.get("case_id") is None and "progress" not in fields.errors:
         fields.fail("progress", "a progress report is a follow-up: name its case_id")
+    if parsed["share_out"] is not None and parsed["status"] not in (None, "degraded"):
+        fields.fail("share_out", "only with status degraded")
     fields.check()
     return ReportIn(id=report_id, kind=kind, **parsed)

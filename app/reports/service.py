@@ -51,7 +51,7 @@ def store_report(conn: Conn, report: ReportIn, *, reporter_id: int | None, match
         "components": list(report.components), "hazards": list(report.hazards),
         "repair_hours": report.repair_hours, "crew_size": report.crew_size, "materials": report.materials,
         "notes": report.notes, "accuracy_m": report.accuracy_m, "observed_at": report.observed_at,
-        "content_hash": content_hash, "lon": report.lon, "lat": report.lat,
+        "content_hash": content_hash, "lon": report.lon, "lat": report.lat, "share_out": report.share_out,
     }
     repo.insert(conn, row)
     repo.add_case_event(conn, case_id=case_id, actor_id=reporter_id, action="report_added",

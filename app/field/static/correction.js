@@ -1,7 +1,7 @@
 // Correcting a rejected report: put back into the form, photos included, for the crew to fix and send again.
 import * as outbox from "./outbox.js";
-import { $, form, mine } from "./page.js";
-import { localInputValue, setChecks, setStatusChosen, showComponents, showServerErrors } from "./fields.js";
+import { $, form, mine, t } from "./page.js";
+import { localInputValue, setChecks, setShareOut, setStatusChosen, showComponents, showServerErrors } from "./fields.js";
 import { chooseFacility, registryFacility, restorePin, showLocation } from "./location.js";
 import * as photoList from "./photolist.js";
 import { uuid } from "./photos.js";
@@ -32,9 +32,14 @@ export async function correct(id) {
   endFollowUp();
   hooks.clearForm();
   const p = record.payload || {};
+  const fid = p.facility_id;
+  const known = fid != null && record.facility && String(record.facility.id) === String(fid) ? record.facility : null;
+  // A facility's name, or words that say it is a facility's number: never a bare "#12" that reads as a case.
+  const facility = fid == null ? null
+    : known || registryFacility(fid) || { id: fid, name: t("facilityNumber", { id: fid }), kind: p.kind };
   if (p.case_id != null) {
-    showFollowUp(record.followUp || { caseId: p.case_id, name: `#${p.case_id}`, kind: p.kind,
-                                      facilityId: p.facility_id, lon: p.lon, lat: p.lat });
+    showFollowUp(record.followUp || { caseId: p.case_id, name: facility ? facility.name : t("unregisteredSite"),
+                                      kind: p.kind, facilityId: fid, lon: p.lon, lat: p.lat });
     setChecks("progress", [p.progress || ""]);
   }
   $("kind").value = p.kind || "";
@@ -42,6 +47,7 @@ export async function correct(id) {
   setChecks("severity", [p.severity]);
   setChecks("status", [p.status]);
   setStatusChosen(Boolean(p.status)); // the crew's choice: a progress chosen now must not change it
+  setShareOut(p.share_out);
   setChecks("components", p.components);
   setChecks("hazards", p.hazards);
   for (const name of ["repair_hours", "crew_size", "materials", "notes"]) $(name).value = p[name] ?? "";
@@ -51,11 +57,7 @@ export async function correct(id) {
     $("observed_at").dataset.touched = "true"; // the time of the observation, not of the correction
   }
   if (Number.isFinite(p.lon) && Number.isFinite(p.lat)) restorePin(p);
-  if (p.facility_id != null) {
-    const fid = p.facility_id;
-    const known = record.facility && String(record.facility.id) === String(fid) ? record.facility : null;
-    chooseFacility(known || registryFacility(fid) || { id: fid, name: `#${fid}`, kind: p.kind });
-  }
+  if (facility) chooseFacility(facility);
   photoList.restore(record.photos);
   correcting = { fromId: record.id, reportId: correctionId(record) };
   $("correction").hidden = false;

@@ -26,7 +26,21 @@ let statusChosen = false;
 export const statusWasChosen = () => statusChosen;
 export function setStatusChosen(chosen) { statusChosen = chosen; }
 for (const input of form.querySelectorAll('input[name="status"]')) {
-  input.addEventListener("change", () => { statusChosen = true; });
+  input.addEventListener("change", () => { statusChosen = true; showShareOut(); });
+}
+
+// The share of customers without supply is asked only of a degraded facility (and sent only with that status).
+export function showShareOut() {
+  $("share-out-box").hidden = radio("status") !== "degraded";
+}
+function shareOut() {
+  const value = radio("share_out");
+  return radio("status") === "degraded" && value ? { share_out: Number(value) } : {};
+}
+export function setShareOut(value) {
+  setChecks("share_out", [value == null ? "" : String(value)]);
+  if (!radio("share_out")) setChecks("share_out", [""]);
+  showShareOut();
 }
 
 function numberOrNull(id, integer = false) {
@@ -88,6 +102,7 @@ export function collect({ where, facility, followUp, reportId }) {
       crew_size: crewSize,
       materials: textOrNull("materials"),
       notes: textOrNull("notes"),
+      ...shareOut(),
       ...(followUp ? { case_id: followUp.caseId, progress: radio("progress") || null } : {}),
     },
   };
@@ -100,6 +115,7 @@ export function clearFields() {
   showErrors({});
   clearFlags();
   showComponents();
+  showShareOut();
   resetObservedAt();
 }
 
@@ -110,12 +126,13 @@ const SERVER_FIELDS = {
   lon: "location", lat: "location", accuracy_m: "location", facility_id: "facility_id", case_id: "facility_id",
   kind: "kind", severity: "severity", status: "status", components: "components", hazards: "hazards",
   repair_hours: "repair_hours", crew_size: "crew_size", materials: "materials", notes: "notes",
-  observed_at: "observed_at", progress: "progress",
+  observed_at: "observed_at", progress: "progress", share_out: "share_out",
 };
 const FLAG_TARGETS = {
   location: "pin-map", facility_id: "facility-set", kind: "kind", severity: "severity-set", status: "status-set",
   components: "components-set", hazards: "hazards-set", repair_hours: "repair_hours", crew_size: "crew_size",
   materials: "materials", notes: "notes", observed_at: "observed_at", progress: "progress-set",
+  share_out: "share_out-set",
 };
 
 function flag(key) {

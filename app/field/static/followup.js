@@ -1,6 +1,6 @@
 // A follow-up report on a case: from "My work" ("Report progress") or from a sent report in the outbox ("Follow up").
 import { $, form, t } from "./page.js";
-import { radio, setChecks, showComponents, statusWasChosen } from "./fields.js";
+import { radio, setChecks, showComponents, showShareOut, statusWasChosen } from "./fields.js";
 import { chooseFacility, focusMap, registryFacility, setCaseLocation, showLocation } from "./location.js";
 
 // {caseId, name, kind, facilityId, lon, lat, severity} while the form holds a follow-up on that case.
@@ -62,6 +62,6 @@ $("cancel-follow-up").addEventListener("click", () => {
 for (const input of form.querySelectorAll('input[name="progress"]')) {
   input.addEventListener("change", () => {
     const suggested = PROGRESS_STATUS[radio("progress")];
-    if (suggested && !statusWasChosen()) setChecks("status", [suggested]);
+    if (suggested && !statusWasChosen()) { setChecks("status", [suggested]); showShareOut(); }
   });
 }

@@ -28,8 +28,11 @@ function outboxItem(r) {
     el("div", { class: "report-head" }, el("span", { class: "badge", text: t(state) }), " ",
        el("strong", { text: title }), " ", el("time", { datetime: p.observed_at, text: formatTime(p.observed_at) })));
   if (r.state === "sent" && r.receipt) {
-    item.append(el("p", { class: "receipt", text: t("caseReceipt", { case: r.receipt.case_id,
-                                                                    time: formatTime(r.receipt.received_at) }) }));
+    // The case number is the server's case id; the facility appears by its name beside it, never as a number.
+    const name = r.receipt.case_id != null ? caseFacilityName(r) : null;
+    const time = formatTime(r.receipt.received_at);
+    item.append(el("p", { class: "receipt", text: name ? t("caseReceiptNamed", { case: r.receipt.case_id, name, time })
+                                                       : t("caseReceipt", { case: r.receipt.case_id, time }) }));
     if (r.receipt.case_id != null) item.append(sentActions(r));
   }
   if (r.state === "rejected") {
@@ -96,16 +99,23 @@ function rejectedActions(r) {
   return actions;
 }
 
+// The name of the facility of a sent report's case, where the phone knows it: the facility the crew chose (the server
+// keeps a report on the chosen facility's case), else the name the follow-up's case was shown with; else null.
+function caseFacilityName(r) {
+  const facilityId = r.payload.facility_id ?? null;
+  const known = r.facility && facilityId != null && String(r.facility.id) === String(facilityId) ? r.facility : null;
+  const previous = r.followUp && Number(r.followUp.caseId) === Number(r.receipt.case_id) ? r.followUp : null;
+  return (known && known.name) || (previous && previous.name) || null;
+}
+
 // A sent report: a follow-up on the case the server put it in (the receipt's case id).
 function sentActions(r) {
   const p = r.payload;
   const facilityId = p.facility_id ?? null;
-  const known = r.facility && facilityId != null && String(r.facility.id) === String(facilityId) ? r.facility : null;
-  const previous = r.followUp && Number(r.followUp.caseId) === Number(r.receipt.case_id) ? r.followUp : null;
   const target = {
     caseId: r.receipt.case_id, kind: p.kind, facilityId, lon: p.lon, lat: p.lat, severity: p.severity,
-    name: (known && known.name) || (previous && previous.name)
-      || (facilityId != null ? `#${facilityId}` : t("unregisteredSite")),
+    name: caseFacilityName(r)
+      || (facilityId != null ? t("facilityNumber", { id: facilityId }) : t("unregisteredSite")),
   };
   const button = el("button", { type: "button", class: "secondary follow-up-button", text: t("followUp") });
   button.addEventListener("click", () => startFollowUp(target));
