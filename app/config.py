@@ -57,6 +57,7 @@ def defaults() -> dict[str, Any]:
         "DUPLICATE_WINDOW_H": 48.0,  # …and opened within this many hours of each other
         "PLAN_MAX_SECONDS": 10.0,  # the longest local search a plan request may ask for
         "PERSONS_PER_CUSTOMER": 2.5,  # for customers interrupted and customer-minutes interrupted
+        "DEGRADED_SHARE_OUT": 0.5,  # share of a degraded facility's people without power when no report says
         "SECURE_COOKIES": False,  # set FLASK_SECURE_COOKIES=true when served over HTTPS
         # The address users reach the app at, e.g. https://grid.example; external links (OGC API) are built
         # from it, never from a request's Host header. Empty: from the Host, which TRUSTED_HOSTS then restricts.

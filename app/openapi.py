@@ -23,7 +23,7 @@ from geo.taxonomy import (
     PROGRESS,
     SEVERITIES,
 )
-from geo.workflow import TRANSITIONS
+from geo.workflow import FROM_REPORTS, TRANSITIONS
 
 bp = Blueprint("openapi", __name__, url_prefix="/api")
 
@@ -311,6 +311,12 @@ def coordinator_paths() -> dict[str, Schema]:
                                         "which also takes the case from the account it was assigned to"},
         "hours": {**amount, "description": "with override_hours: 0.25 (the minimum repair) to 10000"},
         "bump": {**amount, "description": "with bump_priority: 0 to 10000000 people-equivalents"},
+        "operational_status": {"type": "string", "enum": [*OPERATIONAL_STATUSES, FROM_REPORTS],
+                               "description": "with set_operational_status: the facility's state as the coordinator "
+                                              "knows it, or from_reports to go back to the latest report's"},
+        "share_out": {"anyOf": [{"type": "number", "minimum": 0, "maximum": 1}, {"type": "string"}],
+                      "nullable": True,
+                      "description": "with set_operational_status degraded: the share of customers without supply"},
         "duplicate_id": {**amount, "description": "with merge: the case that is a duplicate of this one"}}}
     collection = _json("a FeatureCollection", feature_collection(), GEOJSON)
     layer = {"200": collection}

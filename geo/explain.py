@@ -28,6 +28,46 @@ CREWS_NOTE = ("k >= 2 crews is NP-hard: list schedule plus local search; the gap
               "the distance from the optimum")
 
 
+def status_source(status: str, share_out: float, *, set_by: str, who: str | None, when: str | None,
+                  reason: str | None = None, share_given: bool = True) -> str:
+    """Where a case's operational status comes from: "reported degraded (about 30% without supply) at 07:10 by
+    crew_a", or "set to operating by coord at 08:00: generator on site"."""
+    said = status.replace("_", " ")
+    if status == "degraded":
+        said += (f" (about {share_out:.0%} without supply)" if share_given
+                 else f" (share without supply not reported: {share_out:.0%} assumed)")
+    at = f" at {when}" if when else ""
+    by = f" by {who}" if who else ""
+    if set_by == "coordinator":
+        return f"set to {said}{by}{at}" + (f": {reason.rstrip('.')}" if reason else "")
+    return f"reported {said}{at}{by}"
+
+
+def status_effect(status: str, share_out: float, dark_people: float) -> str:
+    """What the status means for the people the facility supplies, and so for its repair."""
+    if status == "operating":
+        return "repairing it restores nobody now"
+    if status == "degraded":
+        return (f"about {share_out:.0%} of its area is without power ({number(dark_people)} people now); "
+                "repairing it restores them")
+    return f"it supplies nobody: {number(dark_people)} people without power in its area and what it feeds"
+
+
+def reports_disagree(statuses: Sequence[str], latest: str) -> str:
+    """Reports of one case that give different statuses: all of them, and which one counts."""
+    listed = ", ".join(s.replace("_", " ") for s in statuses)
+    return f"reports disagree ({listed}); the latest observation counts: {latest.replace('_', ' ')}"
+
+
+def work_in_progress(status: str, crew: str | None, started: str | None) -> str | None:
+    """A case a crew holds: in repair since when, or assigned (planned first in that crew's sequence)."""
+    if status == "in_repair":
+        return f"in repair by {crew or 'a crew'}" + (f" since {started}" if started else "")
+    if status == "assigned" and crew:
+        return f"assigned to {crew}: first in its sequence until released"
+    return None
+
+
 class BlockContext(NamedTuple):
     """A repair block as its explanations see it: member jobs, their ids, unit, figures and why it sits there."""
 

@@ -84,3 +84,15 @@ def repair_hours(*, override: SupportsFloat | None, estimate: SupportsFloat | No
                            f"the crew's estimate of {hours:g} h is far {side} the plausible {low:g}–{high:g} h "
                            f"for a {severity} {kind}: used until a coordinator accepts or overrides it")
     return RepairHours(default_repair_hours(kind, severity), f"{DEFAULT_SOURCE} for a {severity} {kind}")
+
+
+def remaining(planned: RepairHours, elapsed_hours: float) -> RepairHours:
+    """What is left of a repair under way for `elapsed_hours`: the planned hours minus the time elapsed, never
+    below MIN_REPAIR_HOURS; flagged as overdue once the repair has taken as long as planned."""
+    elapsed = max(0.0, float(elapsed_hours))
+    left = max(MIN_REPAIR_HOURS, planned.hours - elapsed)
+    source = f"{planned.source}: {left:g} h of {planned.hours:g} h left after {elapsed:.1f} h of repair"
+    if elapsed >= planned.hours:
+        return RepairHours(left, source, f"overdue: in repair for {elapsed:.1f} h, over its {planned.hours:g} h "
+                                         f"({planned.source}); planned with {left:g} h left")
+    return RepairHours(left, source, planned.flag)

@@ -1,7 +1,7 @@
 """The repair ranking for one crew: exactly optimal on radial networks, explained facility by facility.
 
 Public API:
-    rank(network, *, critical_sites=()) -> list[Ranked]      the ranked repair queue with figures and reasons
+    rank(network, *, critical_sites=(), last=()) -> list[Ranked]  the ranked repair queue with figures and reasons
     triage_tree(network, *, critical_sites=()) -> TriageTree the contracted job tree and its one-crew order
     horn_order(parent, weight, hours, tie) -> (order, blocks)  Horn's algorithm on any out-forest
 
@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, replace
 
 from geo import explain
 from geo.network import (
@@ -182,8 +182,13 @@ def _spanning_tree(outage: Outage, hours: Sequence[float]) -> tuple[list[int], l
 
 
 @without_gc_pauses
-def rank(network: Network, *, critical_sites: Iterable[CriticalSite] = ()) -> list[Ranked]:
-    """Rank the damaged facilities for one crew, each with its figures and a one-sentence explanation."""
+def rank(network: Network, *, critical_sites: Iterable[CriticalSite] = (),
+         last: Collection[str] = ()) -> list[Ranked]:
+    """Rank the damaged facilities for one crew, each with its figures and a one-sentence explanation.
+
+    Facilities in `last` (damaged but supplying everyone: their repair restores nobody now) come after every
+    other, in their own group, in the order Horn gives them. Their jobs weigh nothing, so moving them after the
+    others never makes the one-crew order worse: the ranking stays optimal where it was."""
     sites = tuple(critical_sites)
     tree = triage_tree(network, critical_sites=sites)
     jobs = tree.outage.jobs
@@ -230,6 +235,9 @@ def rank(network: Network, *, critical_sites: Iterable[CriticalSite] = ()) -> li
                 block=context.names,
                 explanation=explain.explain(ids, tree.hours, tree.weight, j, context, chain[j]),
             ))
+    if last:
+        ordered = [r for r in ranked if r.id not in last] + [r for r in ranked if r.id in last]
+        ranked = [replace(r, rank=position) for position, r in enumerate(ordered, start=1)]
     return ranked
 
 

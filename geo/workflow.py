@@ -16,16 +16,19 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str | None]] = {
     "confirm": (("reported",), "confirmed"),
     "reject": (("reported", "confirmed"), "rejected"),
     "assign": (("reported", "confirmed", "assigned"), "assigned"),
+    "release": (("assigned",), "confirmed"),
     "start_repair": (("confirmed", "assigned"), "in_repair"),
     "temporarily_restore": (("assigned", "in_repair"), "temporarily_restored"),
     "repaired": (("assigned", "in_repair", "temporarily_restored"), "repaired"),
     "override_hours": (OPEN_CASE_STATUSES, None),
     "accept_hours": (OPEN_CASE_STATUSES, None),
+    "set_operational_status": (OPEN_CASE_STATUSES, None),
     "bump_priority": (OPEN_CASE_STATUSES, None),
     "merge": (OPEN_CASE_STATUSES, None),
 }
 ACTIONS = tuple(TRANSITIONS)
-NEEDS_REASON = frozenset({"reject", "override_hours", "bump_priority"})
+NEEDS_REASON = frozenset({"reject", "override_hours", "bump_priority", "set_operational_status"})
+FROM_REPORTS = "from_reports"  # set_operational_status's value that hands the status back to the reports
 
 # What a follow-up report's progress does to its case; it only ever moves a case forward along STATUS_ORDER.
 PROGRESS_TO_STATUS = {"repair_started": "in_repair", "temporarily_restored": "temporarily_restored",

@@ -48,6 +48,20 @@ def test_scenario_loads_once_is_labelled_and_clears(dublin):
     coord = api_client(app, tokens["coord"])
     queue = coord.get("/api/triage").json
     assert len(queue["queue"]) >= 8 and len(queue["unplaced"]) == 2
+    # A newcomer sees the live picture at once: every operational status, a repair under way, an assigned case.
+    rows = queue["queue"]
+    assert {r["operational_status"] for r in rows} == {"operating", "degraded", "out_of_service"}
+    assert rows[-1]["operational_status"] == "operating" and rows[-1]["without_power_now"] == 0
+    assert any(r["share_out"] == 0.3 and "about 30% without supply" in r["operational_status_source"] for r in rows)
+    assert any(r["reports_disagree"] for r in rows)
+    assert {(r["crew"], r["status"]) for r in rows if r["crew"]} == {("Crew A", "in_repair"), ("Crew B", "assigned")}
+    summary = queue["summary"]
+    assert summary["people_without_power"] > 0 and summary["people_partially_supplied"] > 0
+    plan = coord.get("/api/plan?crews=3").json
+    assert plan["crew_labels"][:2] == ["Crew A", "Crew B"]
+    assert [plan["crews"][0][0]["commitment"], plan["crews"][1][0]["commitment"]] == ["in_progress", "assigned"]
+    mine = api_client(app, tokens["demo-crew"]).get("/api/my/cases").json["cases"]
+    assert [c["status"] for c in mine] == ["in_repair"]  # Crew A is the demo crew's account
     some_unplaced = queue["unplaced"][0]["case_id"]
     suggested = coord.get(f"/api/cases/{some_unplaced}/duplicates").json["duplicates"]
     assert [d["id"] for d in suggested] == [queue["unplaced"][1]["case_id"]]

@@ -12,6 +12,7 @@ from geo.repair_hours import (
     RepairHours,
     default_repair_hours,
     plausible_range,
+    remaining,
     repair_hours,
     worst_severity,
 )
@@ -67,3 +68,14 @@ def test_defaults_grow_with_severity_for_every_kind(kind):
     hours = [default_repair_hours(kind, s) for s in SEVERITIES]
     assert hours == sorted(hours) and hours[0] > 0
     assert worst_severity(reversed(SEVERITIES)) == "destroyed"
+
+
+def test_a_repair_under_way_is_planned_with_what_is_left_and_flagged_when_overdue():
+    planned = repair_hours(override=None, estimate=4, kind="substation", severities=["moderate"])
+    left = remaining(planned, 1.5)
+    assert left.hours == 2.5 and left.flag is None
+    assert left.source == "crew estimate: 2.5 h of 4 h left after 1.5 h of repair"
+    late = remaining(planned, 5.5)
+    assert late.hours == MIN_REPAIR_HOURS
+    assert late.flag == "overdue: in repair for 5.5 h, over its 4 h (crew estimate); planned with 0.25 h left"
+    assert remaining(planned, -1).hours == 4  # a clock a little behind the database's: nothing elapsed yet

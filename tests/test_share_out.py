@@ -8,10 +8,12 @@ import re
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 import pytest
 
 from app.reports.input import parse_report
+from tests.conftest import login
 from tests.test_field_form import AIRTON, TIMEOUT_MS, WATCH_CSP, fill_report, stored, submit
 from tests.test_reports_api import facility_id, report, total_rows
 
@@ -128,6 +130,11 @@ def field(open_field) -> Callable:
                                         permissions=["geolocation"], **options)
 
 
+def base_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 def payload_of(page, report_id: str) -> dict:
     """What the outbox keeps (and sends) for a report."""
     return page.evaluate("""async (id) => (await (await import("/static/field/outbox.js")).get(id)).payload""",
@@ -157,6 +164,20 @@ def test_degraded_asks_for_the_share_which_is_sent_and_the_receipt_names_the_cas
     receipt = page.inner_text(f"#outbox-list li[data-id='{report_id}'] .receipt")
     assert receipt.startswith(f"case {row['case_id']} (Airton), received "), receipt
     assert page.is_hidden("#share_out-set")  # the emptied form asks again only for a degraded facility
+
+    # The coordinator sees the same case number on the queue and on the case page, the facility named beside it.
+    desk = context.browser.new_context()
+    try:
+        coordinator = desk.new_page()
+        login(coordinator, base_of(page.url), "coordinator")
+        coordinator.goto(base_of(page.url) + "/map")
+        queued = coordinator.wait_for_selector(f"#queue li[data-case-id='{row['case_id']}'] a", timeout=10_000)
+        assert queued.inner_text() == f"Case {row['case_id']}: Airton"
+        coordinator.goto(base_of(page.url) + f"/cases/{row['case_id']}")
+        assert coordinator.inner_text("h1") == f"Case {row['case_id']}: Airton"
+        assert "degraded" in coordinator.inner_text("#operational-status")
+    finally:
+        desk.close()
 
     # A follow-up from the receipt is about that case, named by its facility.
     page.click(f"#outbox-list li[data-id='{report_id}'] button.follow-up-button")

@@ -201,6 +201,14 @@ def jumps(points: list[tuple[float, float]]) -> dict[float, float]:
     return found
 
 
+HOURS_APART = 0.01  # 36 s: the most the sitrep and an API call made just after it may be apart
+
+
+def flat(steps: dict[float, float]) -> list[float]:
+    """Steps as a flat list (hour, people, hour, people…) in time order, for pytest.approx."""
+    return [x for hour in sorted(steps) for x in (hour, steps[hour])]
+
+
 def by_hour(areas: list[dict]) -> dict[float, float]:
     found: dict[float, float] = {}
     for area in areas:
@@ -210,9 +218,10 @@ def by_hour(areas: list[dict]) -> dict[float, float]:
 
 
 # By hand: with 1 crew the plan repairs Dunmore (700 people, 1 h) before Alder (1,500 people with its lane, 4 h):
-# 700 x 1 + 1,500 x 5 = 8,200 people-hours; the naive order (largest population served first) the other way round:
-# 1,500 x 4 + 700 x 5 = 9,500. With 3 crews both repair the two at once: 700 x 1 + 1,500 x 4 = 6,700.
-BY_HAND = {1: (8200, 9500), 3: (6700, 6700)}
+# 700 x 1 + 1,500 x 5 = 8,200 people-hours. Dunmore is in repair by D team, so the naive order (largest
+# population served first) keeps it first too rather than pulling the crew off: 8,200 as well. With 3 crews both
+# repair the two at once: 700 x 1 + 1,500 x 4 = 6,700.
+BY_HAND = {1: (8200, 8200), 3: (6700, 6700)}
 
 
 @pytest.mark.parametrize("crews", [1, 3])
@@ -226,16 +235,20 @@ def test_the_chart_draws_the_plan_and_the_naive_order_from_the_plan_apis_areas(s
     # Both start with nobody back and end at everyone without power now: the last x is when the last area is back.
     assert ours[0] == naive[0] == (0, 0)
     assert ours[-1][1] == naive[-1][1] == everyone
-    assert ours[-1][0] == pytest.approx(api["kpis"]["t100_hours"])
-    assert naive[-1][0] == pytest.approx(max(a["etr_hours"] for a in api["naive_etr_by_area"] if a["population"]))
+    # (Dunmore is in repair: the report and the API are planned a moment apart, with a moment less left.)
+    assert ours[-1][0] == pytest.approx(api["kpis"]["t100_hours"], abs=HOURS_APART)
+    assert naive[-1][0] == pytest.approx(max(a["etr_hours"] for a in api["naive_etr_by_area"] if a["population"]),
+                                         abs=HOURS_APART)
     # The steps are the API's areas and ETRs, the same data the map's plan panel draws.
-    assert jumps(ours) == pytest.approx(by_hour(api["etr_by_area"]))
-    assert jumps(naive) == pytest.approx(by_hour(api["naive_etr_by_area"]))
+    assert flat(jumps(ours)) == pytest.approx(flat(by_hour(api["etr_by_area"])), abs=HOURS_APART)
+    assert flat(jumps(naive)) == pytest.approx(flat(by_hour(api["naive_etr_by_area"])), abs=HOURS_APART)
     # The area above each curve is its people-hours without power: the engine's figure, and ours by hand.
     area_above = {name: sum(people * hours for hours, people in jumps(points).items())
                   for name, points in (("plan", ours), ("naive", naive))}
-    assert area_above["plan"] == pytest.approx(api["quality"]["phu"]) == pytest.approx(BY_HAND[crews][0])
-    assert area_above["naive"] == pytest.approx(api["quality"]["naive_phu"]) == pytest.approx(BY_HAND[crews][1])
+    assert area_above["plan"] == pytest.approx(api["quality"]["phu"], rel=1e-3) \
+        == pytest.approx(BY_HAND[crews][0], rel=1e-3)
+    assert area_above["naive"] == pytest.approx(api["quality"]["naive_phu"], rel=1e-3) \
+        == pytest.approx(BY_HAND[crews][1], rel=1e-3)
     # No critical sites or bumps here, so plain people-hours are what the plan minimises: never worse than naive.
     # (Not point by point: with 1 crew the naive curve is the higher one between hours 4 and 5.)
     assert area_above["plan"] <= area_above["naive"] + 1e-6

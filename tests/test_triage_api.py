@@ -58,7 +58,7 @@ def test_triage_ranks_the_small_quick_repair_first(example):
     app, tokens, _ = example
     body = api_client(app, tokens["coord"]).get("/api/triage").json
     queue = body["queue"]
-    assert [row["facility"].split(" #")[0] for row in queue] == ["C", "A", "B"]
+    assert [row["facility"].split(" (facility ")[0] for row in queue] == ["C", "A", "B"]
     first, a_row, b_row = queue
     assert first["gain_now"] == 6000 and first["ratio"] == pytest.approx(3000)
     assert a_row["gain_now"] == 0 and a_row["gain_with_blockers"] == 0  # B is still broken below it
@@ -93,11 +93,11 @@ def test_plan_costs_match_the_hand_computed_figures(example, crews, phu, naive_p
     assert quality["optimised"] == "objective" and quality["objective"] == pytest.approx(phu)
     assert quality["objective_gap"] == 0
     assert quality["objective_improvement_vs_naive"] == pytest.approx((naive_phu - phu) / naive_phu)
-    name = {job["case_id"]: job["facility"].split(" #")[0] for crew in body["crews"] for job in crew}
+    name = {job["case_id"]: job["facility"].split(" (facility ")[0] for crew in body["crews"] for job in crew}
     assert sorted([(name[j["case_id"]], j["start_hours"], j["finish_hours"]) for j in crew]
                   for crew in body["crews"]) == sequences
     assert {name[int(case)]: h for case, h in body["etr_by_case"].items()} == etr
-    areas = {a["facility"].split(" #")[0]: a["etr_hours"] for a in body["etr_by_area"]}
+    areas = {a["facility"].split(" (facility ")[0]: a["etr_hours"] for a in body["etr_by_area"]}
     assert areas == etr  # every damaged facility is its own area here; S never loses power
     ppc = app.config["PERSONS_PER_CUSTOMER"]
     k = body["kpis"]

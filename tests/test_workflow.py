@@ -14,11 +14,13 @@ EXPECTED = {
     "confirm": ({"reported"}, "confirmed"),
     "reject": ({"reported", "confirmed"}, "rejected"),
     "assign": ({"reported", "confirmed", "assigned"}, "assigned"),
+    "release": ({"assigned"}, "confirmed"),
     "start_repair": ({"confirmed", "assigned"}, "in_repair"),
     "temporarily_restore": ({"assigned", "in_repair"}, "temporarily_restored"),
     "repaired": ({"assigned", "in_repair", "temporarily_restored"}, "repaired"),
     "override_hours": (set(OPEN_CASE_STATUSES), None),
     "accept_hours": (set(OPEN_CASE_STATUSES), None),
+    "set_operational_status": (set(OPEN_CASE_STATUSES), None),
     "bump_priority": (set(OPEN_CASE_STATUSES), None),
     "merge": (set(OPEN_CASE_STATUSES), None),
 }
@@ -57,13 +59,15 @@ def test_an_unknown_action_names_the_actions_there_are():
     with pytest.raises(workflow.UnknownAction) as unknown:
         workflow.target("demolish", "reported", case_id=1)
     assert isinstance(unknown.value, ValueError) and unknown.value.field == "action"
-    assert str(unknown.value) == ("must be one of confirm, reject, assign, start_repair, temporarily_restore, "
-                                  "repaired, override_hours, accept_hours, bump_priority, merge")
+    assert str(unknown.value) == ("must be one of confirm, reject, assign, release, start_repair, "
+                                  "temporarily_restore, repaired, override_hours, accept_hours, "
+                                  "set_operational_status, bump_priority, merge")
     assert workflow.check_action("confirm") == "confirm"
 
 
 def test_rejecting_overriding_hours_and_bumping_priority_need_a_reason():
-    assert {a for a in workflow.ACTIONS if workflow.needs_reason(a)} == {"reject", "override_hours", "bump_priority"}
+    assert {a for a in workflow.ACTIONS if workflow.needs_reason(a)} == {
+        "reject", "override_hours", "bump_priority", "set_operational_status"}
     with pytest.raises(workflow.ReasonRequired) as missing:
         workflow.check_reason("override_hours", None)
     assert str(missing.value) == "is required to override hours" and missing.value.field == "reason"

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import UTC
 from typing import Any
 
 from app.errors import Conflict, FieldConflict, NotFound, ValidationError
 from app.repo import Conn
 from app.repo import cases as repo
 from app.repo.reports import add_case_event
-from geo import workflow
+from geo import explain as words
+from geo import live, workflow
 from geo.repair_hours import repair_hours
 
 
@@ -26,10 +28,12 @@ class Action:
     keep_account: bool = False  # with assign: crew_account not given at all, so the account assigned stays
     hours: float | None = None
     bump: float | None = None
+    operational_status: str | None = None  # with set_operational_status: a status, or None for "from reports"
+    share_out: float | None = None  # with set_operational_status degraded: the share without supply
     duplicate_id: int | None = None
 
 
-def apply(conn: Conn, case_id: int, action: Action, *, actor_id: int) -> dict[str, Any]:
+def apply(conn: Conn, case_id: int, action: Action, *, actor_id: int | None) -> dict[str, Any]:
     """Apply one action in the caller's transaction: update the case and record the event; return the case."""
     if action.name == "merge":
         assert action.duplicate_id is not None
@@ -53,6 +57,10 @@ def apply(conn: Conn, case_id: int, action: Action, *, actor_id: int) -> dict[st
         else:  # an empty crew_account unassigns the account before
             account = _assignee(conn, action.crew_account)
             changes["assigned_user_id"] = account["id"] if account else None
+    elif action.name == "release":  # the crew no longer holds the case: the plan may give it to any crew
+        changes["assigned_crew"], changes["assigned_user_id"] = None, None
+    elif action.name == "set_operational_status":
+        changes["operational_status"], changes["share_out"] = action.operational_status, action.share_out
     elif action.name == "override_hours":
         changes["repair_hours_override"] = action.hours
     elif action.name == "accept_hours":
@@ -79,6 +87,20 @@ def apply(conn: Conn, case_id: int, action: Action, *, actor_id: int) -> dict[st
     return updated
 
 
+def _operational(row: dict[str, Any] | None, *, default_share: float) -> dict[str, Any] | None:
+    """The case's operational status with its share without supply and the sentence that says where it came from."""
+    if row is None or row["operational_status"] is None:
+        return None
+    state = live.state(row["operational_status"], row["share_out"], default_share=default_share)
+    when = row["set_at"].astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if row["set_at"] else None
+    seen = row["reported_statuses"] or []
+    return {"status": state.status, "share_out": state.share_out, "set_by": row["set_by"],
+            "source": words.status_source(state.status, state.share_out, set_by=row["set_by"],
+                                          who=row["set_by_user"], when=when, reason=row["reason"],
+                                          share_given=row["share_out"] is not None),
+            "disagree": words.reports_disagree(seen, state.status) if len(seen) > 1 else None}
+
+
 def _assignee(conn: Conn, username: str | None) -> dict[str, Any] | None:
     """The account named to assign a case to, or None for no account; a 422 naming the field if it cannot be."""
     if username is None:
@@ -93,7 +115,7 @@ def _assignee(conn: Conn, username: str | None) -> dict[str, Any] | None:
     return account
 
 
-def _merge(conn: Conn, survivor: dict[str, Any], action: Action, *, actor_id: int) -> None:
+def _merge(conn: Conn, survivor: dict[str, Any], action: Action, *, actor_id: int | None) -> None:
     dup_id = action.duplicate_id
     assert dup_id is not None
     duplicate = survivor if dup_id == survivor["id"] else repo.get(conn, dup_id)
@@ -108,8 +130,10 @@ def _merge(conn: Conn, survivor: dict[str, Any], action: Action, *, actor_id: in
                    to_status=merge.status, reason=merge.reason, data=json.dumps({"merged_into": survivor["id"]}))
 
 
-def case_view(conn: Conn, case_id: int, *, distance_m: float, window_h: float) -> dict[str, Any]:
-    """A case with its facility, reports (merged cases included), events, dependants and suggested duplicates."""
+def case_view(conn: Conn, case_id: int, *, distance_m: float, window_h: float,
+              default_share: float) -> dict[str, Any]:
+    """A case with its facility, reports (merged cases included), events, dependants, suggested duplicates, its
+    operational status and where that comes from, and the repair hours it is planned with."""
     case = repo.get(conn, case_id)
     if case is None:
         raise NotFound(f"case {case_id} does not exist")
@@ -120,6 +144,7 @@ def case_view(conn: Conn, case_id: int, *, distance_m: float, window_h: float) -
                            accepted=case["repair_hours_accepted"])
     return {
         "case": case, "facility": facility, "reports": reports, "planned_hours": planned,
+        "operational": _operational(repo.operational_status(conn, case_id), default_share=default_share),
         "events": repo.events(conn, case_id),
         "dependants": repo.dependants(conn, case["facility_id"]) if case["facility_id"] else [],
         "duplicates": repo.duplicates(conn, case_id, distance_m=distance_m, window_h=window_h),

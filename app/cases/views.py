@@ -20,6 +20,7 @@ from app.repo import Conn
 from app.repo import cases as repo
 from geo import workflow
 from geo.repair_hours import MIN_REPAIR_HOURS
+from geo.taxonomy import OPERATIONAL_STATUSES
 
 bp = Blueprint("cases", __name__, template_folder="templates")
 MAX_TEXT = 2000
@@ -65,6 +66,16 @@ def parse_action(body: Mapping[str, Any]) -> Action:
             raise ValidationError({"crew": "is required: the crew's name or id"})
         return Action(name, reason=reason, crew=crew, crew_account=_text(body, "crew_account"),
                       keep_account="crew_account" not in body)
+    if name == "set_operational_status":
+        status = _text(body, "operational_status")
+        allowed = (*OPERATIONAL_STATUSES, workflow.FROM_REPORTS)
+        if status not in allowed:
+            raise ValidationError({"operational_status": f"must be one of {', '.join(allowed)}"})
+        share = _number(body, "share_out", low=0, high=1) if body.get("share_out") not in (None, "") else None
+        if share is not None and status != "degraded":
+            raise ValidationError({"share_out": "only with operational status degraded"})
+        return Action(name, reason=reason, operational_status=None if status == workflow.FROM_REPORTS else status,
+                      share_out=share)
     if name == "override_hours":
         return Action(name, reason=reason, hours=_number(body, "hours", low=MIN_REPAIR_HOURS, high=10_000))
     if name == "bump_priority":
@@ -79,7 +90,8 @@ def parse_action(body: Mapping[str, Any]) -> Action:
 
 def _case_view(conn: Conn, case_id: int) -> dict[str, Any]:
     return service.case_view(conn, case_id, distance_m=float(current_app.config["DUPLICATE_DISTANCE_M"]),
-                             window_h=float(current_app.config["DUPLICATE_WINDOW_H"]))
+                             window_h=float(current_app.config["DUPLICATE_WINDOW_H"]),
+                             default_share=float(current_app.config["DEGRADED_SHARE_OUT"]))
 
 
 def _page(case_id: int, *, status: int = 200, errors: Mapping[str, str] | None = None) -> tuple[str, int]:

@@ -13,9 +13,9 @@ from flask import Blueprint, current_app, render_template
 
 from app import db
 from app.auth.access import requires
-from app.coordinator.situation import Situation, dark_areas, load_situation, people_without_power
+from app.coordinator.situation import Situation, dark_areas, facility_name, load_situation, plan_for
 from app.repo import cases as repo
-from geo.plan import Plan, plan, time_limit
+from geo.plan import Plan, time_limit
 from geo.taxonomy import DAMAGE_CASE_STATUSES
 
 bp = Blueprint("sitrep", __name__, template_folder="templates")
@@ -27,15 +27,14 @@ PLAN_TIME_LIMIT_S = 2.0
 
 def plans(situation: Situation, *, time_limit_s: float) -> dict[int, Plan]:
     """The plan for each crew count the report shows."""
-    return {crews: plan(situation.network, crews=crews, deadline=time_limit(time_limit_s, clock=time.perf_counter),
-                        critical_sites=situation.critical_sites,
-                        persons_per_customer=current_app.config["PERSONS_PER_CUSTOMER"])
+    return {crews: plan_for(situation, crews=crews, deadline=time_limit(time_limit_s, clock=time.perf_counter),
+                            persons_per_customer=current_app.config["PERSONS_PER_CUSTOMER"])
             for crews in CREW_COUNTS}
 
 
 def plan_rows(situation: Situation, plans: Mapping[int, Plan]) -> list[dict[str, Any]]:
     """Per case, the ETR with each crew count, latest last."""
-    rows = [{"case_id": case["case_id"], "facility": node.split(" #")[0], "status": case["status"],
+    rows = [{"case_id": case["case_id"], "facility": facility_name(node), "status": case["status"],
              "etr": {crews: plans[crews].etr_hours.get(node) for crews in CREW_COUNTS}}
             for node, case in situation.cases.items()]
     rows.sort(key=lambda r: (r["etr"][CREW_COUNTS[-1]] or 0, r["case_id"]))
@@ -135,13 +134,13 @@ def sitrep() -> str:
     """Coordinator and up: the situation report, laid out for printing."""
     with db.connection() as conn:
         counts = repo.counts(conn)
-        situation = load_situation(conn)
+        situation = load_situation(conn, default_share=float(current_app.config["DEGRADED_SHARE_OUT"]))
     planned = plans(situation, time_limit_s=PLAN_TIME_LIMIT_S) if situation.cases else {}
     charts = [chart for crews, result in planned.items()
               if (chart := restoration_chart(situation, crews=crews, result=result)) is not None]
     by_status, by_kind = case_counts(counts)
     return render_template("coordinator/sitrep.html", now=datetime.now(UTC), by_status=by_status, by_kind=by_kind,
-                           without_power=people_without_power(situation),
+                           summary=situation.summary(),
                            rows=plan_rows(situation, planned) if planned else [],
                            kpis={crews: result.kpis for crews, result in planned.items()}, charts=charts,
                            crew_counts=CREW_COUNTS, unplaced=situation.unplaced)

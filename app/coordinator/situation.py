@@ -1,61 +1,143 @@
-"""The situation the coordinator's views show: the network with its open damage cases, built from the database,
-with the figures every view shares (people without power, dark areas and their ETRs, the fields of a case)."""
+"""The situation the coordinator's views show: the live network with its open damage cases, built from the
+database, with the figures every view shares (people without power now, dark areas and their ETRs, the work
+crews hold, the fields of a case)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from app.repo import Conn
 from app.repo import triage as repo
-from geo.network import CriticalSite, Facility, Network, build_network, energised_at_start
-from geo.plan import area_etr
-from geo.repair_hours import RepairHours, repair_hours
+from geo import explain as words
+from geo import live
+from geo.network import CriticalSite, Facility, Network
+from geo.plan import Commitment, Plan, area_etr, plan
+from geo.repair_hours import RepairHours, remaining, repair_hours
+from geo.triage import Ranked, rank
+
+SUMMARY_METHOD = (
+    "people_without_power: the people of every service area that has no supply now: out-of-service facilities "
+    "and everything fed only through them, the share without supply of degraded ones (the crew's share_out, "
+    "else DEGRADED_SHARE_OUT), temporarily restored ones counted as supplied. people_partially_supplied: the "
+    "people who still have supply in the areas of degraded facilities. Population: each facility's direct "
+    "population from the latest computed population layer.")
 
 
 @dataclass(frozen=True)
 class Situation:
-    """The network with its open damage, and what the response shows about each case."""
+    """The live network with its open damage, and what the response shows about each case."""
 
     network: Network
+    expanded: live.LiveNetwork  # the network as planned, with what it maps back to
+    picture: live.Picture
     critical_sites: tuple[CriticalSite, ...]
     cases: dict[str, dict[str, Any]]  # by network id
-    facility_ids: dict[str, int]  # network id -> facility id
+    facility_ids: dict[str, int]  # network id (supply nodes too) -> facility id
     unplaced: list[dict[str, Any]]  # cases at sites with no registered facility
+    commitments: tuple[Commitment, ...]  # the work crews hold: repairs under way, then assigned cases
+    as_of: datetime
+
+    @property
+    def supplying(self) -> frozenset[str]:
+        """Damaged facilities that supply everyone (operating): their repair restores nobody now."""
+        return frozenset(node for node, s in self.expanded.states.items() if s.status == live.OPERATING)
+
+    def summary(self) -> dict[str, Any]:
+        """The live figures /api/triage, /api/plan, the sitrep and the map header share."""
+        return {"people_without_power": self.picture.people_without_power,
+                "people_partially_supplied": self.picture.people_partially_supplied,
+                "as_of": self.as_of.isoformat(), "method": SUMMARY_METHOD}
 
 
-def _repair_hours(case: dict[str, Any]) -> RepairHours:
-    return repair_hours(override=case["repair_hours_override"], estimate=case["reported_repair_hours"],
-                        kind=case["kind"], severities=case["severities"], accepted=case["repair_hours_accepted"])
+def _clock(moment: datetime | None, now: datetime) -> str | None:
+    """A time as a coordinator reads it: "07:10 UTC" today, else with its date."""
+    if moment is None:
+        return None
+    moment = moment.astimezone(UTC)
+    return moment.strftime("%H:%M UTC" if moment.date() == now.date() else "%Y-%m-%d %H:%M UTC")
 
 
-def load_situation(conn: Conn) -> Situation:
-    """Read the network, open cases and critical sites (in the caller's transaction) as domain values."""
+def _planned(case: dict[str, Any], now: datetime) -> RepairHours:
+    planned = repair_hours(override=case["repair_hours_override"], estimate=case["reported_repair_hours"],
+                           kind=case["kind"], severities=case["severities"], accepted=case["repair_hours_accepted"])
+    if case["status"] == "in_repair" and case["repair_started_at"] is not None:
+        return remaining(planned, (now - case["repair_started_at"]).total_seconds() / 3600.0)
+    return planned
+
+
+def _describe(case: dict[str, Any], state: live.State, now: datetime) -> None:
+    """Add the words and figures of the case's live state to its row."""
+    case["operational_status_source"] = words.status_source(
+        state.status, state.share_out, set_by=case["status_set_by"], who=case["status_set_by_user"],
+        when=_clock(case["status_set_at"], now), reason=case["status_reason"],
+        share_given=case["share_out"] is not None)
+    case["operational_status"] = state.status
+    case["share_out"] = state.share_out
+    seen = case["reported_statuses"] or []
+    case["reports_disagree"] = words.reports_disagree(seen, state.status) if len(seen) > 1 else None
+    case["work"] = words.work_in_progress(case["status"], case["assigned_crew"],
+                                          _clock(case["repair_started_at"], now))
+
+
+def load_situation(conn: Conn, *, default_share: float, now: datetime | None = None) -> Situation:
+    """Read the network, open cases and critical sites (in the caller's transaction) as the live picture."""
+    now = now or datetime.now(UTC)
     rows = repo.network(conn)
     cases = repo.open_cases(conn)
     sites = repo.critical_sites(conn)
-    # Network ids are "name #id": unique, and the engine's explanations then read with real names.
-    label = {row["id"]: f"{row['name']} #{row['id']}" for row in rows}
+    # Network ids are "name (facility id)": unique, and the engine's explanations then read with real names and
+    # never show a facility's id where a case number could be read.
+    label = {row["id"]: f"{row['name']} (facility {row['id']})" for row in rows}
     placed = {label[c["facility_id"]]: c for c in cases if c["facility_id"] is not None}
-    facilities = []
+    facilities, states = [], {}
     for row in rows:
-        case = placed.get(label[row["id"]])
-        hours = _repair_hours(case) if case else None
+        node = label[row["id"]]
+        case = placed.get(node)
+        hours = _planned(case, now) if case else None
         if case and hours:
             case["repair_hours_source"], case["repair_hours_flag"] = hours.source, hours.flag
-        facilities.append(Facility(id=label[row["id"]], parents=tuple(label[p] for p in row["parents"]),
+            states[node] = live.state(case["operational_status"] or live.OUT_OF_SERVICE, case["share_out"],
+                                      default_share=default_share)
+            _describe(case, states[node], now)
+        facilities.append(Facility(id=node, parents=tuple(label[p] for p in row["parents"]),
                                    population=float(row["population"]), damaged=case is not None,
                                    repair_hours=hours.hours if hours else None))
+    expanded = live.live_network(facilities, states)
+    facility_ids = {label[row["id"]]: int(row["id"]) for row in rows}
+    facility_ids |= {supply: facility_ids[node] for node, supply in expanded.supply_node.items()}
+    given = tuple(CriticalSite(id=s["id"], facility=label[s["facility_id"]], weight=float(s["weight"]),
+                               kind=s["kind"]) for s in sites)
     return Situation(
-        network=build_network(facilities),
-        critical_sites=tuple(CriticalSite(id=s["id"], facility=label[s["facility_id"]], weight=float(s["weight"]),
-                                          kind=s["kind"]) for s in sites) + _bumps(placed),
-        cases=placed,
-        facility_ids={label[row["id"]]: int(row["id"]) for row in rows},
+        network=expanded.network, expanded=expanded, picture=live.picture(expanded),
+        critical_sites=expanded.sites(given) + _bumps(placed),
+        cases=placed, facility_ids=facility_ids,
         unplaced=[{"case_id": c["case_id"], "kind": c["kind"], "lon": c["lon"], "lat": c["lat"]}
                   for c in cases if c["facility_id"] is None],
+        commitments=_commitments(placed, now), as_of=now,
     )
+
+
+def _commitments(placed: dict[str, dict[str, Any]], now: datetime) -> tuple[Commitment, ...]:
+    """The work crews hold, per crew in the order they do it: the repair under way first, then the cases
+    assigned to it in the order they were assigned. Cases with no crew named are planned freely."""
+    held = [(node, c) for node, c in placed.items() if c["status"] in ("in_repair", "assigned") and c["assigned_crew"]]
+    held.sort(key=lambda item: (item[1]["status"] != "in_repair", item[1]["repair_started_at"] or now,
+                                item[1]["assigned_at"] or now, item[1]["case_id"]))
+    out, working = [], set()
+    for node, c in held:
+        # A crew repairs one thing at a time: of two cases marked in repair for one crew, the one started first
+        # is under way and the other waits next in its sequence.
+        under_way = c["status"] == "in_repair" and c["assigned_crew"] not in working
+        if under_way:
+            working.add(c["assigned_crew"])
+        started = c["repair_started_at"]
+        out.append(Commitment(job=node, crew=c["assigned_crew"], in_progress=under_way,
+                              started_hours_ago=max(0.0, (now - started).total_seconds() / 3600.0)
+                              if under_way and started else 0.0))
+    return tuple(out)
 
 
 def _bumps(placed: dict[str, dict[str, Any]]) -> tuple[CriticalSite, ...]:
@@ -65,10 +147,25 @@ def _bumps(placed: dict[str, dict[str, Any]]) -> tuple[CriticalSite, ...]:
                  for node, case in placed.items() if case.get("priority_bump"))
 
 
+def ranking(situation: Situation) -> list[Ranked]:
+    """The one-crew repair queue: cases whose repair restores people first, operating ones in their own group."""
+    return rank(situation.network, critical_sites=situation.critical_sites, last=situation.supplying)
+
+
+def plan_for(situation: Situation, *, crews: int, deadline: Callable[[], bool] | None,
+             persons_per_customer: float) -> Plan:
+    """The k-crew plan of the situation, keeping the work crews hold."""
+    return plan(situation.network, crews=crews, deadline=deadline, critical_sites=situation.critical_sites,
+                persons_per_customer=persons_per_customer, commitments=situation.commitments)
+
+
 def explain(situation: Situation, node: str, explanation: str) -> str:
-    """The engine's sentence with what coordinators set on the case: an override of its repair hours and a
-    priority bump, each with who set it and why."""
+    """The engine's sentence after what the case's live state means, with what coordinators set on the case: an
+    override of its repair hours and a priority bump, each with who set it and why."""
     case = situation.cases[node]
+    state = situation.expanded.states[node]
+    lead = f"{case['operational_status_source']}: " \
+           f"{words.status_effect(state.status, state.share_out, without_power_now(situation, node))}. "
     said: list[str] = []
     if case["repair_hours_override"] is not None:
         said.append(f"{float(case['repair_hours_override']):g} h repair (override by "
@@ -76,17 +173,35 @@ def explain(situation: Situation, node: str, explanation: str) -> str:
     if case.get("priority_bump"):
         said.append(f"priority raised by {case.get('bump_by') or 'a coordinator'} "
                     f"(+{float(case['priority_bump']):g} people-equivalents): {_reason(case.get('bump_reason'))}")
-    return "; ".join([explanation.removesuffix("."), *said]) + "." if said else explanation
+    body = "; ".join([explanation.removesuffix("."), *said]) + "." if said else explanation
+    return lead[0].upper() + lead[1:] + body
 
 
 def _reason(reason: str | None) -> str:
     return (reason.rstrip(".") or reason) if reason else "no reason given"  # the sentence ends with its own stop
 
 
+def facility_name(node: str) -> str:
+    """The facility's name from its network id ("name (facility id)", a supply node's with " (supplying)")."""
+    return node.removesuffix(live.SUPPLY_SUFFIX).rsplit(" (facility ", 1)[0]
+
+
+def without_power_now(situation: Situation, node: str) -> float:
+    """People without power now in the case's own area and everything fed through it."""
+    return float(situation.picture.without_power_now.get(node, 0.0))
+
+
 def case_fields(situation: Situation, node: str) -> dict[str, Any]:
     case = situation.cases[node]
     return {"case_id": case["case_id"], "facility_id": situation.facility_ids[node], "facility": node,
+            "facility_name": facility_name(node),
             "kind": case["kind"], "status": case["status"], "hazards": case["hazards"], "reports": case["reports"],
+            "operational_status": case["operational_status"],
+            "operational_status_source": case["operational_status_source"],
+            "share_out": case["share_out"], "reports_disagree": case["reports_disagree"],
+            "without_power_now": without_power_now(situation, node),
+            "crew": case["assigned_crew"], "work": case["work"],
+            "repair_started_at": case["repair_started_at"].isoformat() if case["repair_started_at"] else None,
             "repair_hours_source": case["repair_hours_source"],
             "repair_hours_is_default": case["repair_hours_source"].startswith("default"),
             "repair_hours_flag": case["repair_hours_flag"],
@@ -96,7 +211,8 @@ def case_fields(situation: Situation, node: str) -> dict[str, Any]:
 
 
 def dark_areas(situation: Situation, etr_hours: Mapping[str, float]) -> list[dict[str, Any]]:
-    """Each area without power now (its facility's own people), with the hour a plan's ETRs bring it back."""
+    """Each area without power now, with the hour a plan's ETRs bring it back. A degraded facility's area is two
+    parts: its people without supply (back at its own ETR) and the rest (back when its feed is, if dark)."""
     network = situation.network
     areas = area_etr(network, etr_hours)
     return [{"facility_id": situation.facility_ids[f.id], "facility": f.id, "population": f.population,
@@ -104,7 +220,5 @@ def dark_areas(situation: Situation, etr_hours: Mapping[str, float]) -> list[dic
 
 
 def people_without_power(situation: Situation) -> float:
-    """People in the service areas of facilities that are de-energised now (damaged or fed through damage)."""
-    network = situation.network
-    on = energised_at_start(network)
-    return float(sum(f.population for f, powered in zip(network.facilities, on, strict=True) if not powered))
+    """People without power now (see SUMMARY_METHOD)."""
+    return float(situation.picture.people_without_power)

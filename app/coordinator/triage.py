@@ -8,10 +8,9 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from app import db
 from app.auth.access import requires
-from app.coordinator.situation import case_fields, dark_areas, explain, load_situation
+from app.coordinator.situation import Situation, case_fields, dark_areas, explain, load_situation, plan_for, ranking
 from app.parse import parse_int, parse_number
-from geo.plan import gap, improvement, plan, time_limit
-from geo.triage import rank
+from geo.plan import gap, improvement, time_limit
 
 bp = Blueprint("triage", __name__, url_prefix="/api")
 
@@ -20,9 +19,8 @@ bp = Blueprint("triage", __name__, url_prefix="/api")
 @requires("coordinator")
 def triage() -> Response:
     """Coordinator and up: the ranked repair queue of open damage cases, each with its reason."""
-    with db.connection() as conn:
-        situation = load_situation(conn)
-    ranked = rank(situation.network, critical_sites=situation.critical_sites)
+    situation = current_situation()
+    ranked = ranking(situation)
     queue = [{
         "rank": r.rank, **case_fields(situation, r.id), "repair_hours": r.repair_hours, "ratio": r.ratio,
         "gain_now": r.gain_now, "gain_with_blockers": r.gain_with_blockers, "population_served": r.population_served,
@@ -30,8 +28,15 @@ def triage() -> Response:
         "blocked_by_facilities": list(r.blocked_by),
         "explanation": explain(situation, r.id, r.explanation),
     } for r in ranked]
-    return jsonify({"queue": queue, "unplaced": situation.unplaced, "exact": situation.network.radial,
+    return jsonify({"queue": queue, "summary": situation.summary(), "unplaced": situation.unplaced,
+                    "exact": situation.network.radial,
                     "objective": "people-hours without power, critical sites weighted in people-equivalents"})
+
+
+def current_situation() -> Situation:
+    """The live situation now, with this deployment's default share for degraded facilities."""
+    with db.connection() as conn:
+        return load_situation(conn, default_share=float(current_app.config["DEGRADED_SHARE_OUT"]))
 
 
 @bp.get("/plan")
@@ -41,15 +46,16 @@ def plan_for_crews() -> Response:
     crews = parse_int(request.args.get("crews"), name="crews", low=1, high=500, default=1)
     time_limit_s = parse_number(request.args.get("time_limit"), name="time_limit", low=0.05,
                                 high=current_app.config["PLAN_MAX_SECONDS"], default=2.0)
-    with db.connection() as conn:
-        situation = load_situation(conn)
-    result = plan(situation.network, crews=crews, deadline=time_limit(time_limit_s, clock=time.perf_counter),
-                  critical_sites=situation.critical_sites,
-                  persons_per_customer=current_app.config["PERSONS_PER_CUSTOMER"])
+    situation = current_situation()
+    result = plan_for(situation, crews=crews, deadline=time_limit(time_limit_s, clock=time.perf_counter),
+                      persons_per_customer=current_app.config["PERSONS_PER_CUSTOMER"])
     q = result.quality
     return jsonify({
+        "as_of": situation.as_of.isoformat(), "summary": situation.summary(),
+        "crew_labels": list(result.crew_labels),
         "crews": [[{**case_fields(situation, job.id), "start_hours": job.start_hours,
-                    "finish_hours": job.finish_hours} for job in crew] for crew in result.crews],
+                    "finish_hours": job.finish_hours, "commitment": job.commitment} for job in crew]
+                  for crew in result.crews],
         "etr_by_case": {str(situation.cases[f]["case_id"]): h for f, h in result.etr_hours.items()},
         "etr_by_area": dark_areas(situation, result.etr_hours),
         "naive_crews": [[{"case_id": situation.cases[job.id]["case_id"], "facility": job.id,

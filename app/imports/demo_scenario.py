@@ -12,8 +12,9 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from app import db
+from app.cases.service import Action, apply
+from app.repo import Conn, users
 from app.repo import cases as repo
-from app.repo import users
 from app.reports.input import ReportIn
 from app.reports.service import store_photo, store_report
 
@@ -41,6 +42,10 @@ DAMAGE = [
     (9, "moderate", "degraded", (), 4.0, ()),
 ]
 FACILITIES = 10
+# Roughly what share of customers has no supply, by DAMAGE index (degraded reports only; the others say nothing).
+SHARE_OUT = {4: 0.3, 17: 0.25}
+# Work crews hold, by facility rank: (crew, repair under way). Crew A is the demo crew's account.
+WORK = {5: ("Crew A", True), 7: ("Crew B", False)}
 # Two reports of one pole-mounted transformer at a site missing from the registry: two cases 40 m apart,
 # which the case page then suggests as duplicates.
 UNREGISTERED = [(-6.2390, 53.3330, "severe", "first crew"), (-6.2385, 53.3332, "severe", "second crew")]
@@ -85,7 +90,7 @@ def load() -> dict[str, int]:
                 materials=None, notes=f"[DEMO] {severity} damage at {site['name']}"
                 + (f"; {', '.join(hazards)}" if hazards else "") + (f"; parts: {', '.join(components)}"
                                                                    if components else ""),
-                progress=None))
+                progress=None, share_out=SHARE_OUT.get(i)))
         for j, (lon, lat, severity, who) in enumerate(UNREGISTERED):
             items.append(ReportIn(
                 id=uuid.UUID(ids[len(DAMAGE) + j]), facility_id=None, case_id=None, lon=lon, lat=lat,
@@ -93,15 +98,35 @@ def load() -> dict[str, int]:
                 severity=severity, status="out_of_service", components=(), hazards=("live_wires",),
                 repair_hours=None, crew_size=None, materials=None,
                 notes=f"[DEMO] pole-mounted transformer down, not in the registry ({who})", progress=None))
+        case_of_rank: dict[int, int] = {}
         for i, item in enumerate(items):
             if str(item.id) in done:
                 continue
-            store_report(conn, item, reporter_id=reporter, match_distance_m=current_app.config["MATCH_DISTANCE_M"])
+            stored = store_report(conn, item, reporter_id=reporter,
+                                  match_distance_m=current_app.config["MATCH_DISTANCE_M"])
+            if i < len(DAMAGE):
+                case_of_rank[DAMAGE[i][0]] = int(stored.row["case_id"])
             created += 1
             if i in PHOTO_REPORTS:
                 store_photo(conn, report_id=str(item.id), photo_id=str(uuid.uuid5(NAMESPACE, f"photo-{i}")),
                             content_type="image/png", data=_png((180, 40 + 20 * i, 40)), owner_id=None)
+        _hold(conn, case_of_rank, account=DEMO_CREW if crew else None)
     return {"reports": len(items), "created": created}
+
+
+def _hold(conn: Conn, case_of_rank: dict[int, int], *, account: str | None) -> None:
+    """Give the scenario's work in progress to its crews (only for cases this load opened): a repair under way
+    for Crew A (the demo crew's account, which then sees it under My work) and an assignment for Crew B."""
+    for rank, (crew, under_way) in WORK.items():
+        case_id = case_of_rank.get(rank)
+        if case_id is None:
+            continue
+        actions = [Action("assign", crew=crew, crew_account=account if crew == "Crew A" else None,
+                          reason="[DEMO] dispatched")]
+        if under_way:
+            actions.append(Action("start_repair", reason="[DEMO] crew on site"))
+        for action in actions:
+            apply(conn, case_id, action, actor_id=None)
 
 
 def clear() -> dict[str, int]:

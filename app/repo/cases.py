@@ -19,6 +19,7 @@ def get(conn: Conn, case_id: int) -> dict[str, Any] | None:
         """SELECT c.id, c.facility_id, c.kind::text AS kind, c.status::text AS status, c.merged_into,
                   c.assigned_crew, c.assigned_user_id, u.username AS assigned_user, c.repair_hours_override,
                   c.repair_hours_accepted, c.priority_bump, c.opened_at, c.updated_at,
+                  c.operational_status::text AS operational_status, c.share_out,
                   ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat, f.name AS facility_name
            FROM damage_case c LEFT JOIN facility f ON f.id = c.facility_id
                 LEFT JOIN app_user u ON u.id = c.assigned_user_id
@@ -105,17 +106,27 @@ def update(conn: Conn, case_id: int, changes: dict[str, Any]) -> None:
     current = get(conn, case_id)
     assert current is not None
     row = {key: current[key] for key in ("status", "merged_into", "assigned_crew", "assigned_user_id",
-                                         "repair_hours_override", "repair_hours_accepted", "priority_bump")}
+                                         "repair_hours_override", "repair_hours_accepted", "priority_bump",
+                                         "operational_status", "share_out")}
     row.update(changes)
     conn.execute(
         """UPDATE damage_case SET status = %(status)s, merged_into = %(merged_into)s,
                   assigned_crew = %(assigned_crew)s, assigned_user_id = %(assigned_user_id)s,
                   repair_hours_override = %(repair_hours_override)s,
                   repair_hours_accepted = %(repair_hours_accepted)s,
+                  operational_status = %(operational_status)s, share_out = %(share_out)s,
                   priority_bump = %(priority_bump)s, updated_at = now()
            WHERE id = %(id)s""",
         {**row, "id": case_id},
     )
+
+
+def operational_status(conn: Conn, case_id: int) -> dict[str, Any] | None:
+    """The case's operational status as view case_operational_status gives it (reports, or a coordinator)."""
+    return conn.execute(
+        """SELECT operational_status::text AS operational_status, share_out, set_by, set_by_user, set_at, reason,
+                  report_id, reported_statuses
+           FROM case_operational_status WHERE case_id = %s""", (case_id,)).fetchone()
 
 
 def latest_estimate(conn: Conn, case_id: int) -> float | None:

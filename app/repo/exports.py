@@ -49,12 +49,16 @@ SELECT c.id, c.facility_id, f.name AS facility_name, c.kind::text AS kind, c.sta
        count(r.id) AS reports, max(r.severity)::text AS worst_severity,
        (SELECT string_agg(DISTINCT h::text, ',' ORDER BY h::text) FROM members m2
         JOIN report r2 ON r2.case_id = m2.member_id, unnest(r2.hazards) h WHERE m2.case_id = c.id) AS hazards,
+       st.operational_status::text AS operational_status, st.share_out,
+       st.set_by AS operational_status_set_by, st.set_by_user AS operational_status_by,
+       st.set_at AS operational_status_at,
        ST_AsBinary(c.geom) AS wkb
 FROM matching JOIN damage_case c ON c.id = matching.id
+JOIN case_operational_status st ON st.case_id = c.id
 LEFT JOIN facility f ON f.id = c.facility_id
 LEFT JOIN members m ON m.case_id = c.id
 LEFT JOIN report r ON r.case_id = m.member_id
-GROUP BY c.id, f.name
+GROUP BY c.id, f.name, st.operational_status, st.share_out, st.set_by, st.set_by_user, st.set_at
 ORDER BY c.id""").format(matching=map_sql.MATCHING_CASES)
 
 # The reports the map shows for the same filters (map.MATCHING_REPORTS).
@@ -62,8 +66,8 @@ REPORTS = sql.SQL("""
 SELECT r.id::text AS id, r.case_id, c.status::text AS case_status, r.facility_id, r.kind::text AS kind,
        r.severity::text AS severity, r.status::text AS operational_status, r.progress::text AS progress,
        array_to_string(r.components, ',') AS components, array_to_string(r.hazards::text[], ',') AS hazards,
-       r.repair_hours, r.crew_size, r.materials, r.notes, r.accuracy_m, r.observed_at, r.received_at,
-       ST_AsBinary(r.geom) AS wkb
+       r.share_out, r.repair_hours, r.crew_size, r.materials, r.notes, r.accuracy_m, r.observed_at,
+       r.received_at, ST_AsBinary(r.geom) AS wkb
 {matching}
 ORDER BY r.observed_at, r.id""").format(matching=map_sql.MATCHING_REPORTS)
 

@@ -113,8 +113,12 @@ function caseColour(p) {
 function casePopup(p) {
   const link = el("a", { href: `/cases/${encodeURIComponent(p.case_id)}` }, `Case ${p.case_id}`);
   const rank = state.ranks.get(p.case_id);
+  const row = state.rows?.get(p.case_id);
   return el("div", {}, el("strong", {}, p.facility ?? "(no registered facility)"), el("br"), link,
     el("div", {}, `${p.kind}, ${p.status}, worst severity ${p.severity}`),
+    row ? el("div", { className: "popup-operational" },
+      `${row.operational_status.replaceAll("_", " ")}: ${row.operational_status_source}; `
+      + `without power now ${number.format(Math.round(row.without_power_now))}`) : null,
     el("div", {}, `population affected ${number.format(Math.round(p.population))}; ${p.reports} report(s)`),
     el("div", {}, p.hazards.length ? `hazards: ${p.hazards.join(", ")}` : "no hazards reported"),
     el("div", {}, rank == null ? "not in the queue" : `queue rank ${rank}`));
@@ -214,9 +218,18 @@ async function loadQueue() {
     getJson("triage", urls.triageUrl), getJson("index", `${urls.caseIndexUrl}?${params}`)]);
   state.index = new Map(index.cases.map((c) => [c.case_id, c]));
   state.ranks = new Map(triage.queue.map((row) => [row.case_id, row.rank]));
+  state.rows = new Map(triage.queue.map((row) => [row.case_id, row]));
+  showSummary(triage.summary);
   state.queue = triage.queue.filter((row) => state.index.has(row.case_id));
   renderQueue(state.queue, { onPick: flyToCase });
   if (state.casesFc) drawCases(state.casesFc);
+}
+
+// The live figures of /api/triage (the same the sitrep and the plan give) in the panel's header.
+function showSummary(summary) {
+  document.getElementById("without-power").textContent = number.format(Math.round(summary.people_without_power));
+  document.getElementById("partly-supplied").textContent = number.format(Math.round(summary.people_partially_supplied));
+  document.getElementById("live-summary").title = summary.method;
 }
 
 function flyToCase(caseId) {

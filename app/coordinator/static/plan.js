@@ -43,11 +43,14 @@ function drawChart(chart, plan) {
 
 function crewList(plan) {
   const etr = plan.etr_by_case;
-  return plan.crews.map((jobs, i) => el("div", { className: "crew" }, el("strong", {}, `Crew ${i + 1}`),
-    el("ol", {}, ...jobs.map((job) => el("li", { dataset: { caseId: String(job.case_id) } },
-      el("a", { href: `/cases/${encodeURIComponent(job.case_id)}` }, job.facility),
+  // Work a crew holds stays first in its sequence: "in repair" (started in the past) or "assigned".
+  const held = { in_progress: " · in repair", assigned: " · assigned" };
+  return plan.crews.map((jobs, i) => el("div", { className: "crew" },
+    el("strong", {}, plan.crew_labels?.[i] ?? `Crew ${i + 1}`),
+    el("ol", {}, ...jobs.map((job) => el("li", { dataset: { caseId: String(job.case_id), commitment: job.commitment ?? "" } },
+      el("a", { href: `/cases/${encodeURIComponent(job.case_id)}` }, `Case ${job.case_id}: ${job.facility_name}`),
       ` ${job.start_hours.toFixed(1)}–${job.finish_hours.toFixed(1)} h, ETR ${
-        (etr[String(job.case_id)] ?? job.finish_hours).toFixed(1)} h`)))));
+        (etr[String(job.case_id)] ?? job.finish_hours).toFixed(1)} h${held[job.commitment] ?? ""}`)))));
 }
 
 export function setupPlan({ planUrl }) {

@@ -15,10 +15,15 @@ function row(r, onPick) {
     ? `critical sites: ${r.critical_sites.map((s) => `${s.kind} (${people(s.weight)})`).join(", ")}` : null;
   const item = el("li", { dataset: { caseId: String(r.case_id), rank: String(r.rank) } },
     el("span", { className: "rank" }, `#${r.rank}`),
-    el("a", { href: `/cases/${encodeURIComponent(r.case_id)}` }, r.facility),
+    el("a", { href: `/cases/${encodeURIComponent(r.case_id)}` }, `Case ${r.case_id}: ${r.facility_name}`),
     el("div", { className: "facts" },
       `serves ${people(r.population_served)}; restored now ${people(r.gain_now)}, with blockers `
       + `${people(r.gain_with_blockers)}; `, hours),
+    el("div", { className: "facts operational", dataset: { status: r.operational_status } },
+      `${r.operational_status.replaceAll("_", " ")} (${r.operational_status_source}); without power now `
+      + `${people(r.without_power_now)}`),
+    r.reports_disagree ? el("div", { className: "facts flag" }, r.reports_disagree) : null,
+    r.work ? el("div", { className: "facts work" }, r.work) : null,
     r.repair_hours_flag ? el("div", { className: "facts flag" }, `check estimate: ${r.repair_hours_flag}`) : null,
     r.blocked_by.length ? el("div", { className: "facts" },
       `blocked by: ${r.blocked_by_facilities.join(", ")}`) : null,
@@ -35,7 +40,11 @@ function row(r, onPick) {
 
 export function renderQueue(rows, { onPick }) {
   const selected = list.querySelector("li.selected")?.dataset.caseId;
-  list.replaceChildren(...rows.map((r) => row(r, onPick)));
+  const items = rows.map((r) => row(r, onPick));
+  // The cases whose facility still supplies everyone (reported operating) come last, in a group of their own.
+  const first = rows.findIndex((r) => r.operational_status === "operating");
+  if (first >= 0) items[first].classList.add("supplying-group");
+  list.replaceChildren(...items);
   list.dataset.count = String(rows.length);
   if (selected) list.querySelector(`li[data-case-id="${CSS.escape(selected)}"]`)?.classList.add("selected");
 }

@@ -1,0 +1,135 @@
+"""The live picture: what each damaged facility still supplies, from what the crews report, and who is without
+power now.
+
+Public API:
+    state(status, share_out, *, default_share) -> State    a case's operational state with its share out
+    live_network(facilities, states) -> LiveNetwork        the network the engine plans on, and how it maps back
+    picture(live) -> Picture                               people without power now, partly supplied, per case
+
+A damaged facility's operational status says what it supplies while it waits for repair:
+- `out_of_service`: nobody; everything fed only through it is without power too.
+- `degraded`: part of its own area: a share `share_out` of its direct population is without power (the crew's
+  figure, else a default); what it feeds still has power through it.
+- `operating`: everyone; it is still a case to repair, but repairing it restores nobody now.
+The engine plans on an expanded network: a degraded or operating facility becomes an undamaged supply node,
+which keeps its parents, its supplied people, its children and the critical sites that still have power, and a
+damaged leaf under the facility's own id holding its people without power: the repair job. An out-of-service
+facility stays one damaged node. Energisation, the ranking and the plan then need no other change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+
+from geo.network import CriticalSite, Facility, Network, build_network, energised_at_start
+from geo.taxonomy import OPERATIONAL_STATUSES
+
+OPERATING, DEGRADED, OUT_OF_SERVICE = OPERATIONAL_STATUSES
+SUPPLY_SUFFIX = " (supplying)"  # the id of a degraded or operating facility's supply node: "<id> (supplying)"
+
+
+@dataclass(frozen=True)
+class State:
+    """A damaged facility's operational status and the share of its direct population without power."""
+
+    status: str
+    share_out: float
+
+
+def state(status: str, share_out: float | None, *, default_share: float) -> State:
+    """The state a status gives: out of service 1, operating 0, degraded the reported share or `default_share`."""
+    if status == OUT_OF_SERVICE:
+        return State(status, 1.0)
+    if status == OPERATING:
+        return State(status, 0.0)
+    if status != DEGRADED:
+        raise ValueError(f"unknown operational status {status!r}")
+    share = default_share if share_out is None else float(share_out)
+    if not 0.0 <= share <= 1.0:
+        raise ValueError(f"share_out must be between 0 and 1, got {share!r}")
+    return State(status, share)
+
+
+@dataclass(frozen=True, eq=False)
+class LiveNetwork:
+    """The expanded network, which damaged facility has a supply node, and the states it was built from."""
+
+    network: Network
+    supply_node: dict[str, str]  # damaged facility id -> its supply node's id (degraded and operating ones)
+    states: dict[str, State]
+
+    def node_of(self, facility: str) -> str:
+        """The node that stands for the facility's supply: its supply node if it has one, else itself."""
+        return self.supply_node.get(facility, facility)
+
+    def sites(self, critical_sites: Iterable[CriticalSite]) -> tuple[CriticalSite, ...]:
+        """Critical sites on the expanded network: an operating facility's sites have power, so they move to its
+        supply node and its repair restores none of them; a degraded facility's stay on the repair job (nobody
+        knows whether they are in the dark share, so restoring full supply counts for them)."""
+        return tuple(replace(s, facility=self.supply_node[s.facility])
+                     if s.facility in self.supply_node and self.states[s.facility].status == OPERATING else s
+                     for s in critical_sites)
+
+
+def live_network(facilities: Sequence[Facility], states: Mapping[str, State]) -> LiveNetwork:
+    """Expand degraded and operating damaged facilities into a supply node and a repair job (see the module)."""
+    supply = {f.id: f.id + SUPPLY_SUFFIX for f in facilities
+              if f.damaged and f.id in states and states[f.id].share_out < 1.0}
+    out: list[Facility] = []
+    for f in facilities:
+        parents = tuple(supply.get(p, p) for p in f.parents)
+        if f.id in supply:
+            share = states[f.id].share_out
+            out.append(Facility(id=supply[f.id], parents=parents, population=f.population * (1.0 - share)))
+            out.append(replace(f, parents=(supply[f.id],), population=f.population * share))
+        else:
+            out.append(replace(f, parents=parents))
+    return LiveNetwork(network=build_network(out), supply_node=supply,
+                       states={k: v for k, v in states.items()})
+
+
+@dataclass(frozen=True)
+class Picture:
+    """Who is without power now, who is only partly supplied, and per damaged facility the people without power
+    in what it supplies (its own area and everything fed through it)."""
+
+    people_without_power: float
+    people_partially_supplied: float
+    without_power_now: dict[str, float]
+
+
+def picture(live: LiveNetwork) -> Picture:
+    """The live figures: people of facilities (nodes) without power now; people still supplied in the areas of
+    degraded facilities that have power upstream; and for each damaged facility the people without power now
+    in its own area and everything fed through it."""
+    network = live.network
+    on = energised_at_start(network)
+    dark = [0.0 if powered else f.population for f, powered in zip(network.facilities, on, strict=True)]
+    partly = sum(network.facilities[network.index[node]].population
+                 for facility, node in live.supply_node.items()
+                 if live.states[facility].status == DEGRADED and on[network.index[node]])
+    damaged = [f.id for f in network.facilities if f.damaged]
+    if network.radial:
+        below = list(dark)
+        for v in reversed(network.order):
+            for c in network.children[v]:
+                below[v] += below[c]
+        per_case = {f: below[network.index[live.node_of(f)]] for f in damaged}
+    else:
+        per_case = {f: _dark_reachable(network, network.index[live.node_of(f)], dark) for f in damaged}
+    return Picture(people_without_power=float(sum(dark)), people_partially_supplied=float(partly),
+                   without_power_now=per_case)
+
+
+def _dark_reachable(network: Network, start: int, dark: Sequence[float]) -> float:
+    """People without power in `start` and every facility reachable from it through feed links, each once."""
+    seen, stack, total = {start}, [start], 0.0
+    while stack:
+        v = stack.pop()
+        total += dark[v]
+        for c in network.children[v]:
+            if c not in seen:
+                seen.add(c)
+                stack.append(c)
+    return total
