@@ -21,6 +21,9 @@ CLOSED_CASE_STATUSES = ("repaired", "rejected", "duplicate")
 # Cases drawn on the map and exported as damage: everything but what turned out not to be damage.
 DAMAGE_CASE_STATUSES = tuple(s for s in CASE_STATUSES if s not in ("rejected", "duplicate"))
 PROGRESS = ("repair_started", "temporarily_restored", "restored")
+# May a crew start at the site: needs clearance (e.g. unexploded ordnance, by the military or emergency service),
+# cleared, or blocked.
+ACCESS_STATES = ("needs_clearance", "cleared", "blocked")
 ROLES = ("crew", "coordinator", "admin")
 
 _PLANT = ("turbine", "generator", "boiler", "step_up_transformer", "switchyard", "cooling", "fuel_supply",

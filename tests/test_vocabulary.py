@@ -22,6 +22,7 @@ ENUMS = {
     "user_role": taxonomy.ROLES,
     "population_method": taxonomy.POPULATION_METHODS,
     "link_origin": taxonomy.LINK_ORIGINS,
+    "access_state": taxonomy.ACCESS_STATES,
 }
 
 LABELS = """
