@@ -12,10 +12,14 @@ from app.coordinator.exports import FORMATS
 from app.coordinator.map import MAX_ZOOM
 from app.reports.input import MATERIALS_MAX_CHARS, NOTES_MAX_CHARS
 from app.reports.service import PHOTO_TYPES
+from geo.access import FROM_HAZARDS
 from geo.repair_hours import MIN_REPAIR_HOURS
 from geo.taxonomy import (
+    ACCESS_STATES,
     CASE_STATUSES,
     COMPONENTS,
+    CREW_SKILLS,
+    CREW_STATUSES,
     FACILITY_KINDS,
     HAZARDS,
     OPEN_CASE_STATUSES,
@@ -317,6 +321,16 @@ def coordinator_paths() -> dict[str, Schema]:
         "share_out": {"anyOf": [{"type": "number", "minimum": 0, "maximum": 1}, {"type": "string"}],
                       "nullable": True,
                       "description": "with set_operational_status degraded: the share of customers without supply"},
+        "access_state": {"type": "string", "enum": [*ACCESS_STATES, FROM_HAZARDS],
+                         "description": "with set_access: may a crew start at the site, or from_hazards to derive it "
+                                        "from the reported hazards again (uxo: needs_clearance, access_blocked: "
+                                        "blocked)"},
+        "expected_at": {"type": "string", "nullable": True,
+                        "description": "with set_access needs_clearance or blocked: when access is expected (ISO "
+                                       "8601; without a zone: UTC)"},
+        "materials_until": {"type": "string", "nullable": True,
+                            "description": "with set_materials: when the materials are due (ISO 8601; without a "
+                                           "zone: UTC); empty or absent: none awaited"},
         "duplicate_id": {**amount, "description": "with merge: the case that is a duplicate of this one"}}}
     collection = _json("a FeatureCollection", feature_collection(), GEOJSON)
     layer = {"200": collection}
@@ -376,6 +390,43 @@ def coordinator_paths() -> dict[str, Schema]:
     }
 
 
+def crew_paths() -> dict[str, Schema]:
+    """The crews' routes under /api: every crew (coordinators), and a crew's own status."""
+    lonlat: Schema = {"lon": {"type": "number"}, "lat": {"type": "number"}}
+    point: Schema = {"type": "object", "required": ["lon", "lat"], "properties": lonlat}
+    crew = {"type": "object", "required": ["id", "name", "base", "skills", "shift", "status", "position", "members"],
+            "properties": {
+                "id": {"type": "integer"}, "name": {"type": "string"}, "base": point,
+                "skills": {"type": "array", "items": {"type": "string", "enum": list(CREW_SKILLS)}},
+                "shift": {"type": "object", "required": ["start", "end", "time_zone"], "properties": {
+                    "start": {"type": "string", "description": "HH:MM on the crew's clock"},
+                    "end": {"type": "string", "description": "HH:MM; before the start: the shift ends the next day"},
+                    "time_zone": {"type": "string", "description": "an IANA time zone name"},
+                    "on_shift_now": {"type": "boolean"}}},
+                "status": {"type": "string", "enum": list(CREW_STATUSES)},
+                "status_at": {"type": "string", "format": "date-time"},
+                "position": {**point, "nullable": True, "description": "the point of the latest report of one of "
+                                                                      "its members, observed at `at`; null: at base",
+                             "properties": {**lonlat, "at": {"type": "string", "format": "date-time"}}},
+                "members": {"type": "array", "items": {"type": "string"}, "description": "user names"},
+                "updated_at": {"type": "string", "format": "date-time"}}}
+    return {
+        "/api/crews": {"get": _operation(
+            "Coordinator and up: every crew with its base, skills, shift, status, last position and accounts",
+            {"200": _json("the crews, by name", {"type": "object", "required": ["crews"], "properties": {
+                "generated_at": {"type": "string", "format": "date-time"},
+                "crews": {"type": "array", "items": crew}}})}, "403")},
+        "/api/crews/mine/status": {"post": _operation(
+            "Crew and up: set the status of the crew my account belongs to",
+            {"200": _json("my crew afterwards", {"type": "object", "required": ["crew"],
+                                                 "properties": {"crew": crew}})},
+            "400 403 404 413 422",
+            requestBody={"required": True, "content": {JSON: {"schema": {
+                "type": "object", "required": ["status"],
+                "properties": {"status": {"type": "string", "enum": list(CREW_STATUSES)}}}}}})},
+    }
+
+
 def describe() -> Schema:
     """The whole OpenAPI 3.0.3 document."""
     return {
@@ -383,7 +434,7 @@ def describe() -> Schema:
         "info": {"title": "GridTriage API", "version": API_VERSION,
                  "description": "Damage reports from crews in the field, and the data coordinators triage with. "
                                 "A 2xx means the change is committed; 503 means nothing was stored: retry."},
-        "paths": {**paths(), **coordinator_paths()},
+        "paths": {**paths(), **coordinator_paths(), **crew_paths()},
         "security": [{"bearer": []}],
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",

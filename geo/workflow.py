@@ -23,6 +23,8 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str | None]] = {
     "override_hours": (OPEN_CASE_STATUSES, None),
     "accept_hours": (OPEN_CASE_STATUSES, None),
     "set_operational_status": (OPEN_CASE_STATUSES, None),
+    "set_access": (OPEN_CASE_STATUSES, None),
+    "set_materials": (OPEN_CASE_STATUSES, None),
     "bump_priority": (OPEN_CASE_STATUSES, None),
     "merge": (OPEN_CASE_STATUSES, None),
 }

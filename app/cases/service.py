@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 from app.errors import Conflict, FieldConflict, NotFound, ValidationError
@@ -14,6 +14,7 @@ from app.repo import cases as repo
 from app.repo.reports import add_case_event
 from geo import explain as words
 from geo import live, workflow
+from geo.access import access
 from geo.repair_hours import repair_hours
 
 
@@ -30,6 +31,8 @@ class Action:
     bump: float | None = None
     operational_status: str | None = None  # with set_operational_status: a status, or None for "from reports"
     share_out: float | None = None  # with set_operational_status degraded: the share without supply
+    access_state: str | None = None  # with set_access: a state, or None to derive it from the hazards again
+    at: datetime | None = None  # with set_access: the expected clearance; with set_materials: when they are due
     duplicate_id: int | None = None
 
 
@@ -61,6 +64,10 @@ def apply(conn: Conn, case_id: int, action: Action, *, actor_id: int | None) -> 
         changes["assigned_crew"], changes["assigned_user_id"] = None, None
     elif action.name == "set_operational_status":
         changes["operational_status"], changes["share_out"] = action.operational_status, action.share_out
+    elif action.name == "set_access":
+        changes["access_state"], changes["access_expected_at"] = action.access_state, action.at
+    elif action.name == "set_materials":
+        changes["materials_until"] = action.at
     elif action.name == "override_hours":
         changes["repair_hours_override"] = action.hours
     elif action.name == "accept_hours":
@@ -142,8 +149,10 @@ def case_view(conn: Conn, case_id: int, *, distance_m: float, window_h: float,
     planned = repair_hours(override=case["repair_hours_override"], estimate=repo.latest_estimate(conn, case_id),
                            kind=case["kind"], severities=[r["severity"] for r in reports],
                            accepted=case["repair_hours_accepted"])
+    hazards = sorted({h for r in reports for h in r["hazards"]})
     return {
         "case": case, "facility": facility, "reports": reports, "planned_hours": planned,
+        "access": access(case["access_state"], hazards)._asdict(),
         "operational": _operational(repo.operational_status(conn, case_id), default_share=default_share),
         "events": repo.events(conn, case_id),
         "dependants": repo.dependants(conn, case["facility_id"]) if case["facility_id"] else [],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Response, current_app, flash, jsonify, redirect, render_template, request, url_for
@@ -19,8 +20,9 @@ from app.errors import Conflict, FieldConflict, NotFound, ValidationError, statu
 from app.repo import Conn
 from app.repo import cases as repo
 from geo import workflow
+from geo.access import FROM_HAZARDS
 from geo.repair_hours import MIN_REPAIR_HOURS
-from geo.taxonomy import OPERATIONAL_STATUSES
+from geo.taxonomy import ACCESS_STATES, OPERATIONAL_STATUSES
 
 bp = Blueprint("cases", __name__, template_folder="templates")
 MAX_TEXT = 2000
@@ -51,6 +53,23 @@ def _text(body: Mapping[str, Any], name: str) -> str | None:
         raise ValidationError({name: str(exc)}) from None
 
 
+def _moment(body: Mapping[str, Any], name: str) -> datetime | None:
+    """An ISO 8601 time from a form field or JSON, None when absent or empty; a time without a zone (as the
+    page's date-time inputs send) is UTC, as the page says."""
+    value = body.get(name)
+    if value is None or value == "":
+        return None
+    try:
+        if isinstance(value, str) and "\x00" not in value and datetime.fromisoformat(value).tzinfo is None:
+            value = datetime.fromisoformat(value).replace(tzinfo=UTC).isoformat()
+    except ValueError:
+        pass  # parse.time names what is wrong with it
+    try:
+        return parse.time(value)
+    except parse.Refused as exc:
+        raise ValidationError({name: str(exc)}) from None
+
+
 def parse_action(body: Mapping[str, Any]) -> Action:
     """Turn a form or JSON body into an Action, or a 422 naming the field."""
     given = body.get("action")
@@ -76,6 +95,17 @@ def parse_action(body: Mapping[str, Any]) -> Action:
             raise ValidationError({"share_out": "only with operational status degraded"})
         return Action(name, reason=reason, operational_status=None if status == workflow.FROM_REPORTS else status,
                       share_out=share)
+    if name == "set_access":
+        state = _text(body, "access_state")
+        allowed_access = (*ACCESS_STATES, FROM_HAZARDS)
+        if state not in allowed_access:
+            raise ValidationError({"access_state": f"must be one of {', '.join(allowed_access)}"})
+        expected = _moment(body, "expected_at")
+        if expected is not None and state == "cleared":
+            raise ValidationError({"expected_at": "only while the site needs clearance or is blocked"})
+        return Action(name, reason=reason, access_state=None if state == FROM_HAZARDS else state, at=expected)
+    if name == "set_materials":
+        return Action(name, reason=reason, at=_moment(body, "materials_until"))
     if name == "override_hours":
         return Action(name, reason=reason, hours=_number(body, "hours", low=MIN_REPAIR_HOURS, high=10_000))
     if name == "bump_priority":

@@ -13,6 +13,7 @@ from app.repo import Conn
 from app.repo import triage as repo
 from geo import explain as words
 from geo import live
+from geo.access import access, release
 from geo.network import CriticalSite, Facility, Network
 from geo.plan import Commitment, Plan, area_etr, plan
 from geo.repair_hours import RepairHours, remaining, repair_hours
@@ -60,6 +61,10 @@ def _clock(moment: datetime | None, now: datetime) -> str | None:
     return moment.strftime("%H:%M UTC" if moment.date() == now.date() else "%Y-%m-%d %H:%M UTC")
 
 
+def _iso(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).isoformat() if moment else None
+
+
 def _planned(case: dict[str, Any], now: datetime) -> RepairHours:
     planned = repair_hours(override=case["repair_hours_override"], estimate=case["reported_repair_hours"],
                            kind=case["kind"], severities=case["severities"], accepted=case["repair_hours_accepted"])
@@ -80,6 +85,9 @@ def _describe(case: dict[str, Any], state: live.State, now: datetime) -> None:
     case["reports_disagree"] = words.reports_disagree(seen, state.status) if len(seen) > 1 else None
     case["work"] = words.work_in_progress(case["status"], case["assigned_crew"],
                                           _clock(case["repair_started_at"], now))
+    site = access(case["access_state"], case["hazards"])
+    case["access"], case["access_source"] = site.state, site.source
+    case["release_at"] = release(site.state, case["access_expected_at"], case["materials_until"])
 
 
 def load_situation(conn: Conn, *, default_share: float, now: datetime | None = None) -> Situation:
@@ -201,6 +209,9 @@ def case_fields(situation: Situation, node: str) -> dict[str, Any]:
             "share_out": case["share_out"], "reports_disagree": case["reports_disagree"],
             "without_power_now": without_power_now(situation, node),
             "crew": case["assigned_crew"], "work": case["work"],
+            "access_state": case["access"], "access_source": case["access_source"],
+            "access_expected_at": _iso(case["access_expected_at"]), "materials_until": _iso(case["materials_until"]),
+            "not_before": _iso(case["release_at"]),
             "repair_started_at": case["repair_started_at"].isoformat() if case["repair_started_at"] else None,
             "repair_hours_source": case["repair_hours_source"],
             "repair_hours_is_default": case["repair_hours_source"].startswith("default"),

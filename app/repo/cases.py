@@ -20,6 +20,7 @@ def get(conn: Conn, case_id: int) -> dict[str, Any] | None:
                   c.assigned_crew, c.assigned_user_id, u.username AS assigned_user, c.repair_hours_override,
                   c.repair_hours_accepted, c.priority_bump, c.opened_at, c.updated_at,
                   c.operational_status::text AS operational_status, c.share_out,
+                  c.access_state::text AS access_state, c.access_expected_at, c.materials_until,
                   ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat, f.name AS facility_name
            FROM damage_case c LEFT JOIN facility f ON f.id = c.facility_id
                 LEFT JOIN app_user u ON u.id = c.assigned_user_id
@@ -107,7 +108,8 @@ def update(conn: Conn, case_id: int, changes: dict[str, Any]) -> None:
     assert current is not None
     row = {key: current[key] for key in ("status", "merged_into", "assigned_crew", "assigned_user_id",
                                          "repair_hours_override", "repair_hours_accepted", "priority_bump",
-                                         "operational_status", "share_out")}
+                                         "operational_status", "share_out", "access_state", "access_expected_at",
+                                         "materials_until")}
     row.update(changes)
     conn.execute(
         """UPDATE damage_case SET status = %(status)s, merged_into = %(merged_into)s,
@@ -115,6 +117,8 @@ def update(conn: Conn, case_id: int, changes: dict[str, Any]) -> None:
                   repair_hours_override = %(repair_hours_override)s,
                   repair_hours_accepted = %(repair_hours_accepted)s,
                   operational_status = %(operational_status)s, share_out = %(share_out)s,
+                  access_state = %(access_state)s, access_expected_at = %(access_expected_at)s,
+                  materials_until = %(materials_until)s,
                   priority_bump = %(priority_bump)s, updated_at = now()
            WHERE id = %(id)s""",
         {**row, "id": case_id},

@@ -34,6 +34,7 @@ def open_cases(conn: Conn) -> list[dict[str, Any]]:
            SELECT c.id AS case_id, c.facility_id::text AS facility_id, c.kind, c.status,
                   c.repair_hours_override, c.repair_hours_accepted, c.priority_bump,
                   ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat, c.assigned_crew, assignee.username AS assigned_user,
+                  c.access_state::text AS access_state, c.access_expected_at, c.materials_until,
                   array_agg(r.severity::text) AS severities,
                   (array_agg(r.repair_hours ORDER BY r.received_at DESC)
                      FILTER (WHERE r.repair_hours IS NOT NULL))[1] AS reported_repair_hours,

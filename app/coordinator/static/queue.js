@@ -7,6 +7,10 @@ function people(value) {
   return number.format(Math.round(value));
 }
 
+function when(iso) {
+  return new Date(iso).toLocaleString([], { dateStyle: "short", timeStyle: "short" });
+}
+
 function row(r, onPick) {
   // Which figure the plan uses and why: a coordinator's override, the crew's estimate or a default.
   const hours = el("span", {}, `${number.format(r.repair_hours)} h repair (${r.repair_hours_source})`);
@@ -24,6 +28,10 @@ function row(r, onPick) {
       + `${people(r.without_power_now)}`),
     r.reports_disagree ? el("div", { className: "facts flag" }, r.reports_disagree) : null,
     r.work ? el("div", { className: "facts work" }, r.work) : null,
+    r.access_state !== "cleared" || r.materials_until ? el("div", { className: "facts access" },
+      `access: ${r.access_state.replaceAll("_", " ")} (${r.access_source})`
+      + (r.access_expected_at ? `, expected ${when(r.access_expected_at)}` : "")
+      + (r.materials_until ? `; waiting for materials until ${when(r.materials_until)}` : "")) : null,
     r.repair_hours_flag ? el("div", { className: "facts flag" }, `check estimate: ${r.repair_hours_flag}`) : null,
     r.blocked_by.length ? el("div", { className: "facts" },
       `blocked by: ${r.blocked_by_facilities.join(", ")}`) : null,
