@@ -75,6 +75,7 @@ def test_the_triage_counts_who_is_dark_partly_supplied_and_what_each_repair_rest
     assert queue["Live Degr"]["without_power_now"] == pytest.approx(600)
     assert queue["Live Dark"]["without_power_now"] == 3500
     assert queue["Live Degr"]["operational_status"] == "degraded" and queue["Live Degr"]["share_out"] == 0.3
+    assert queue["Live Degr"]["population"] == {"direct": 2000, "layer": "lp", "method": "given"}
     assert re.fullmatch(r"reported degraded \(about 30% without supply\) at \d\d:\d\d UTC by lp_crew",
                         queue["Live Degr"]["operational_status_source"])
     # The operating case restores nobody: it comes after every case that restores people, and says why.

@@ -107,6 +107,8 @@ def load_situation(conn: Conn, *, default_share: float, now: datetime | None = N
         hours = _planned(case, now) if case else None
         if case and hours:
             case["repair_hours_source"], case["repair_hours_flag"] = hours.source, hours.flag
+            case["population"] = {"direct": float(row["population"]), "layer": row["population_layer"],
+                                  "method": row["population_method"]}
             states[node] = live.state(case["operational_status"] or live.OUT_OF_SERVICE, case["share_out"],
                                       default_share=default_share)
             _describe(case, states[node], now)
@@ -207,6 +209,9 @@ def case_fields(situation: Situation, node: str) -> dict[str, Any]:
             "operational_status": case["operational_status"],
             "operational_status_source": case["operational_status_source"],
             "share_out": case["share_out"], "reports_disagree": case["reports_disagree"],
+            # Where the people counted come from: the population layer and method, and (above) which report or
+            # coordinator set the share without supply.
+            "population": case["population"],
             "without_power_now": without_power_now(situation, node),
             "crew": case["assigned_crew"], "work": case["work"],
             "access_state": case["access"], "access_source": case["access_source"],

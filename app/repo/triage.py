@@ -17,7 +17,8 @@ def network(conn: Conn) -> list[dict[str, Any]]:
         """SELECT f.id::text AS id, f.name, f.kind,
                   coalesce((SELECT array_agg(l.parent_id::text ORDER BY l.parent_id) FROM feed_link l
                             WHERE l.child_id = f.id), '{}') AS parents,
-                  coalesce(p.population, 0) AS population
+                  coalesce(p.population, 0) AS population, p.layer AS population_layer,
+                  p.method::text AS population_method
            FROM facility f LEFT JOIN facility_population_latest p ON p.facility_id = f.id
            ORDER BY f.id"""
     ).fetchall()
