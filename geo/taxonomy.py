@@ -46,3 +46,9 @@ COMPONENTS: dict[str, tuple[str, ...]] = {
 def allowed_components(kind: str) -> tuple[str, ...]:
     """The components a report on a facility of this kind may name."""
     return (*COMPONENTS.get(kind, ()), "other")
+
+
+# A crew's skills (a crew only takes work its skills allow) and where it stands: free, on its way, at a site, or
+# outside its shift.
+CREW_SKILLS = ("line", "substation", "generation", "hv")
+CREW_STATUSES = ("available", "en_route", "on_site", "off_shift")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 TOP_LEVEL = {"__init__.py", "config.py", "db.py", "errors.py", "parse.py", "openapi.py"}
-AREAS = {"auth", "field", "reports", "cases", "coordinator", "ogc", "admin", "imports", "site", "repo"}
+AREAS = {"auth", "field", "reports", "cases", "coordinator", "ogc", "admin", "imports", "site", "repo", "crews"}
 # Statements as this project writes them (keywords in capitals), not English that starts with "with" or "select".
 SQL = re.compile(r"^\s*(SELECT\b.*\bFROM\b|INSERT INTO|UPDATE \w+ SET|DELETE FROM|WITH \w+ AS|COPY \w+)", re.S)
 

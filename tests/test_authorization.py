@@ -59,12 +59,18 @@ EXPECTED = {
     "admin.users_page": "admin",
     "admin.create_user": "admin",
     "admin.change_user": "admin",
+    "crews.crews_page": "coordinator",
+    "crews.create_crew": "coordinator",
+    "crews.crew_page": "coordinator",
+    "crews.update_crew": "coordinator",
+    "crews.list_crews": "coordinator",
+    "crews.set_my_status": "crew",
 }
 ORDER = ["anonymous", "crew", "coordinator", "admin"]
 SAMPLE_ARGS = {"package": "leaflet", "filename": "leaflet.js", "report_id": str(uuid.uuid4()),
                "photo_id": str(uuid.uuid4()), "code": "en",
                "case_id": 999_999_999, "layer": "cases", "fmt": "csv", "collection_id": "facilities", "fid": "1",
-               "user_id": 999_999_999}
+               "user_id": 999_999_999, "crew_id": 999_999_999}
 
 
 def routes(app):

@@ -23,6 +23,7 @@ ENUMS = {
     "population_method": taxonomy.POPULATION_METHODS,
     "link_origin": taxonomy.LINK_ORIGINS,
     "access_state": taxonomy.ACCESS_STATES,
+    "crew_status": taxonomy.CREW_STATUSES,
 }
 
 LABELS = """

@@ -11,6 +11,7 @@ from flask_login import current_user
 from app import db
 from app.auth.access import requires
 from app.auth.security import client_address, limit
+from app.crews import service as crews
 from app.errors import BadParameter, NotFound, UnsupportedMedia
 from app.parse import body_bytes, json_object, larger_body, parse_bbox, parse_int, parse_time, parse_uuid
 from app.repo import reports as repo
@@ -43,6 +44,9 @@ def create_report() -> tuple[Response, int]:
         stored = store_report(conn, report, reporter_id=current_user.id,
                               match_distance_m=current_app.config["MATCH_DISTANCE_M"],
                               any_case=current_user.has("coordinator"))
+        if stored.created and current_user.id is not None:  # a crew member's report: the crew is on site there
+            crews.report_seen(conn, user_id=int(current_user.id), lon=report.lon, lat=report.lat,
+                              observed_at=report.observed_at, report_id=str(report.id))
     response = jsonify({"report": report_json(stored.row)})
     response.headers["Location"] = url_for("reports.get_report", report_id=stored.row["id"])
     return response, 201 if stored.created else 200

@@ -1,0 +1,1 @@
+"""Crews as records: the coordinators' crews page, the crews API, and what crews' reports do to them."""
