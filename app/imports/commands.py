@@ -4,12 +4,21 @@ from __future__ import annotations
 
 from flask import Flask
 
-from app.imports import critical_sites, demo, demo_scenario, facilities, feed_links, population, service_areas
+from app.imports import (
+    crews,
+    critical_sites,
+    demo,
+    demo_scenario,
+    facilities,
+    feed_links,
+    population,
+    service_areas,
+)
 
 COMMANDS = (facilities.import_facilities, feed_links.import_feeds, feed_links.infer_feeds,
             service_areas.import_service_areas, service_areas.derive_service_areas,
             critical_sites.import_critical_sites, population.import_population, population.recompute_population,
-            demo.load_demo_command, demo_scenario.demo_scenario_command)
+            crews.import_crews, demo.load_demo_command, demo_scenario.demo_scenario_command)
 
 
 def init_app(app: Flask) -> None:
