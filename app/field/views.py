@@ -46,6 +46,11 @@ CASE_STATUS_LABELS = {
     "reported": lazy_gettext("Reported"), "confirmed": lazy_gettext("Confirmed"), "assigned": lazy_gettext("Assigned"),
     "in_repair": lazy_gettext("In repair"), "temporarily_restored": lazy_gettext("Temporarily restored"),
 }
+# Where the signed-in account's crew stands (geo.taxonomy.CREW_STATUSES), set from My work.
+CREW_STATUS_LABELS = {
+    "available": lazy_gettext("Available"), "en_route": lazy_gettext("En route"), "on_site": lazy_gettext("On site"),
+    "off_shift": lazy_gettext("Off shift"),
+}
 # A degraded facility's share of customers without supply, in steps a crew can tap with gloves on (sent as 0-1);
 # "not known" sends nothing, and the triage then uses its documented default.
 SHARE_OUT_CHOICES = (
@@ -126,6 +131,11 @@ def _messages() -> dict[str, str]:
         "reportProgress": gettext("Report progress"), "followUp": gettext("Follow up"),
         "followUpOn": gettext("Follow-up on case %(case)s: %(name)s"),
         "followUpEntry": gettext("Follow-up on case %(case)s"),
+        "crewStatusSaving": gettext("Sending…"),
+        "crewStatusSaved": gettext("Crew %(crew)s: %(status)s"),
+        "crewStatusNoCrew": gettext("Your account belongs to no crew: ask a coordinator to add it to one."),
+        "crewStatusFailed": gettext("Could not set the status (%(reason)s): try again."),
+        "crewStatusOffline": gettext("Offline: the status could not be sent; try again when online."),
     }
 
 
@@ -141,7 +151,8 @@ def page_config() -> dict[str, Any]:
         "labels": {"progress": {k: str(PROGRESS_LABELS[k]) for k in PROGRESS},
                    "caseStatus": {k: str(CASE_STATUS_LABELS[k]) for k in OPEN_CASE_STATUSES},
                    "severity": {k: _label(k, LABELS) for k in taxonomy.SEVERITIES},
-                   "hazard": {k: _label(k, LABELS) for k in taxonomy.HAZARDS}},
+                   "hazard": {k: _label(k, LABELS) for k in taxonomy.HAZARDS},
+                   "crewStatus": {k: str(CREW_STATUS_LABELS[k]) for k in taxonomy.CREW_STATUSES}},
         "urls": {
             "reports": "/api/reports",
             "session": "/api/session",
@@ -149,6 +160,7 @@ def page_config() -> dict[str, Any]:
             "nearest": "/api/facilities/nearest",
             "facilities": url_for("facilities.list_facilities"),
             "myCases": url_for("my_work.my_cases"),
+            "crewStatus": url_for("crews.set_my_status"),
             "serviceWorker": url_for("field.service_worker"),
             "scope": url_for("field.form"),
         },
@@ -166,7 +178,9 @@ def form() -> Response:
     """Crew: the mobile damage report form, usable offline once opened."""
     response = make_response(render_template("field/field.html", field_config=page_config(), labels=LABELS,
                                              taxonomy=taxonomy, progress=PROGRESS, progress_labels=PROGRESS_LABELS,
-                                             min_repair_hours=MIN_REPAIR_HOURS, share_out_choices=SHARE_OUT_CHOICES))
+                                             min_repair_hours=MIN_REPAIR_HOURS, share_out_choices=SHARE_OUT_CHOICES,
+                                             crew_statuses=taxonomy.CREW_STATUSES,
+                                             crew_status_labels=CREW_STATUS_LABELS))
     # One account's page (phones are shared): only the service worker keeps it, which forgets it at sign-out;
     # no HTTP or back-forward cache may show it to the next account.
     response.headers["Cache-Control"] = "no-store"

@@ -22,10 +22,12 @@ const layers = {
   serviceAreas: L.layerGroup(),
   criticalSites: L.layerGroup(),
   boundary: L.layerGroup().addTo(map),
+  crews: L.layerGroup().addTo(map),
 };
 L.control.layers(null, {
   "Damage cases": layers.cases, "Reports": layers.reports, "Facilities": layers.facilities,
   "Service areas": layers.serviceAreas, "Critical sites": layers.criticalSites, "Study boundary": layers.boundary,
+  "Crews": layers.crews,
 }, { collapsed: false }).addTo(map);
 const highlight = L.layerGroup().addTo(map);
 
@@ -209,6 +211,33 @@ async function loadReference() {
   await Promise.all(jobs);
 }
 
+// Crews (GET /api/crews): each at its last reported position, or at its base when none, with name and status.
+const CREW_COLOURS = { available: "#2ca02c", en_route: "#ff7f0e", on_site: "#1f77b4", off_shift: "#7f7f7f" };
+function crewPopup(c) {
+  const where = c.position ? `last reported at ${new Date(c.position.at).toLocaleString()}` : "at base (no report yet)";
+  return el("div", { className: "crew-popup" }, el("strong", {}, c.name), el("br"),
+    el("div", { className: "crew-popup-status" }, `status: ${c.status.replaceAll("_", " ")}`),
+    el("div", {}, where),
+    el("div", {}, `skills: ${c.skills.length ? c.skills.join(", ") : "none given"}; shift ${c.shift.start}–${
+      c.shift.end} ${c.shift.time_zone}${c.shift.on_shift_now ? " (on shift now)" : ""}`),
+    el("div", {}, c.members.length ? `accounts: ${c.members.join(", ")}` : "no accounts"));
+}
+
+async function loadCrews() {
+  if (!map.hasLayer(layers.crews)) return;
+  const body = await getJson("crews", urls.crewsUrl);
+  layers.crews.clearLayers();
+  for (const c of body.crews) {
+    const at = c.position ?? c.base;
+    const marker = L.circleMarker([at.lat, at.lon], { radius: 9, color: "#000", weight: 2, dashArray: c.position ? null : "3 3",
+      fillColor: CREW_COLOURS[c.status] ?? "#555", fillOpacity: 0.9, className: `crew-marker crew-${c.id}` });
+    marker.bindTooltip(c.name, { direction: "top", offset: [0, -8], className: "crew-label" });
+    marker.bindPopup(() => crewPopup(c));
+    layers.crews.addLayer(marker);
+  }
+  box.dataset.crewCount = String(body.crews.length);
+}
+
 async function loadQueue() {
   const params = filterParams();
   const inView = new FormData(filters).get("in_view");
@@ -244,7 +273,7 @@ function flyToCase(caseId) {
 async function refresh(what = "all") {
   updateExportLinks();
   try {
-    const jobs = [loadCases(), loadReports(), loadReference()];
+    const jobs = [loadCases(), loadReports(), loadReference(), loadCrews()];
     if (what === "all") jobs.push(loadQueue());
     await Promise.all(jobs);
     status.textContent = `${box.dataset.caseCount} cases, ${state.queue.length} in the queue`;
@@ -271,6 +300,9 @@ async function poll() {
   }
   setTimeout(poll, 3000);
 }
+
+// A crew's status set from My work changes no case, so the change cursor does not see it: look every 20 s too.
+setInterval(() => loadCrews().catch(() => {}), 20000);
 
 let moveTimer = null;
 map.on("moveend", () => {

@@ -108,8 +108,55 @@ export function hide() {
   return ui ? draw() : Promise.resolve();
 }
 
+// "My crew's status": tells the coordinator where the account's crew stands (POST, with the page's CSRF token, or
+// a fresh one from the session endpoint when that one is stale). Not kept for later: a status is news only now.
+async function postStatus(value) {
+  const send = (token) => fetch(ui.config.urls.crewStatus, {
+    method: "POST", credentials: "same-origin", cache: "no-store",
+    headers: { Accept: "application/json", "Content-Type": "application/json", ...(token ? { "X-CSRFToken": token } : {}) },
+    body: JSON.stringify({ status: value }) });
+  let response = await send(document.querySelector('meta[name="csrf-token"]')?.content);
+  let body = await response.json().catch(() => ({}));
+  if (response.status === 400 && /csrf/i.test(String(body.error || ""))) {
+    const session = await fetch(ui.config.urls.session, { headers: { Accept: "application/json" },
+                                                         credentials: "same-origin", cache: "no-store" });
+    const fresh = session.ok ? await session.json().catch(() => ({})) : {};
+    if (fresh.csrf_token) {
+      response = await send(fresh.csrf_token);
+      body = await response.json().catch(() => ({}));
+    }
+  }
+  return { response, body };
+}
+
+async function setCrewStatus(select) {
+  const result = document.getElementById("crew-status-result");
+  const value = select.value;
+  if (!value) return;
+  if (!navigator.onLine) { result.textContent = ui.t("crewStatusOffline"); return; }
+  result.textContent = ui.t("crewStatusSaving");
+  select.disabled = true;
+  try {
+    const { response, body } = await postStatus(value);
+    if (response.ok && body.crew) {
+      result.textContent = ui.t("crewStatusSaved", { crew: body.crew.name, status: label("crewStatus", body.crew.status) });
+      result.dataset.status = body.crew.status;
+    } else if (response.status === 404) {
+      result.textContent = ui.t("crewStatusNoCrew");
+    } else {
+      result.textContent = ui.t("crewStatusFailed", { reason: body.error || `HTTP ${response.status}` });
+    }
+  } catch {
+    result.textContent = ui.t("crewStatusOffline");
+  } finally {
+    select.disabled = false;
+  }
+}
+
 export function start(options) {
   ui = options;
+  const crewStatus = document.getElementById("crew-status");
+  crewStatus.addEventListener("change", () => setCrewStatus(crewStatus));
   document.getElementById("my-work-refresh").addEventListener("click", () => refresh());
   addEventListener("online", () => refresh());
   addEventListener("offline", () => draw());
