@@ -1,0 +1,186 @@
+"""The dispatchable plan: named crews with bases and skills, travel, release times, ETRs with P50/P90 ranges.
+
+Public API:
+    dispatch(network, crews, sites, *, travel, critical_sites, deadline, solver_seconds, ...) -> Dispatch
+    Crew, Site (geo.dispatch_model), Travel (geo.travel)
+
+How: two list schedules with travel (Horn's order and the naive most-people-first order, each job to the
+capable crew that finishes it first), the better one improved by local search until a local optimum or the
+`deadline` (a callable, as in geo.plan: the planner never reads the clock). Events with at most
+geo.dispatch_cpsat.MAX_JOBS repairs then go to CP-SAT, warm-started with that plan, for `solver_seconds` of
+the solver's own time; `quality.optimal` is true only when the solver proved OPTIMAL (or there is nothing to
+repair). The lower bound (geo.dispatch_bound, and the solver's own bound when it ran) holds for every plan with
+the same travel, release times and crews, so the gap is honest. The objective is people-equivalent-hours
+without power, energised exactly as geo.plan does. ETRs are hours from the plan's `as_of`; their P50/P90 come
+from geo.etr.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from geo import explain
+from geo.dispatch_bound import dispatch_lower_bound
+from geo.dispatch_cpsat import MAX_JOBS, solve
+from geo.dispatch_dp import one_crew
+from geo.dispatch_model import Crew, Problem, Site, build_problem, check_sequences, cost, timeline
+from geo.dispatch_search import horn_order, improve, list_schedule, naive_order
+from geo.etr import etr_percentiles
+from geo.network import CriticalSite, Network
+from geo.plan import Kpis, _kpis
+from geo.travel import GREAT_CIRCLE, Travel
+
+__all__ = ["Crew", "CrewRoute", "Dispatch", "DispatchJob", "DispatchQuality", "Etr", "Site", "Travel", "dispatch"]
+
+
+@dataclass(frozen=True)
+class DispatchJob:
+    """One repair on a crew's route, in hours since as_of."""
+
+    id: str
+    travel_start_hours: float
+    arrival_hours: float
+    start_hours: float
+    finish_hours: float
+
+
+@dataclass(frozen=True)
+class CrewRoute:
+    """A crew's ordered jobs."""
+
+    crew: str
+    jobs: tuple[DispatchJob, ...]
+
+
+@dataclass(frozen=True)
+class Etr:
+    """When power comes back under the plan (planned repair hours) and its P50/P90 under uncertainty, in hours."""
+
+    hours: float
+    p50_hours: float
+    p90_hours: float
+
+
+@dataclass(frozen=True)
+class DispatchQuality:
+    """The plan next to the travel-aware naive plan and a lower bound valid with travel and release times."""
+
+    objective: float
+    naive_objective: float
+    objective_lower_bound: float
+    phu: float
+    naive_phu: float
+    phu_lower_bound: float
+    optimal: bool
+    solver: str
+
+
+@dataclass(frozen=True)
+class Dispatch:
+    """A dispatchable plan: routes, ETRs per case and per area, KPIs (plain people) and quality."""
+
+    routes: tuple[CrewRoute, ...]
+    naive_routes: tuple[CrewRoute, ...]
+    cases: dict[str, Etr]
+    areas: dict[str, Etr]
+    kpis: Kpis
+    quality: DispatchQuality
+    converged: bool
+    notes: tuple[str, ...]
+
+
+def dispatch(
+    network: Network,
+    crews: Sequence[Crew],
+    sites: Mapping[str, Site] | None = None,
+    *,
+    travel: Travel = GREAT_CIRCLE,
+    critical_sites: Iterable[CriticalSite] = (),
+    deadline: Callable[[], bool] | None = None,
+    solver_seconds: float = 10.0,
+    solver_workers: int = 2,
+    samples: int = 500,
+    seed: int = 0,
+    persons_per_customer: float = 2.5,
+) -> Dispatch:
+    """Plan the crews' routes to minimise weighted people-hours without power; see the module docstring."""
+    if not persons_per_customer > 0:
+        raise ValueError(f"persons_per_customer must be > 0, got {persons_per_customer}")
+    problem = build_problem(network, crews, sites or {}, travel=travel, critical_sites=critical_sites)
+    m = len(problem.ids)
+    naive = list_schedule(problem, naive_order(problem))
+    seqs = min((list_schedule(problem, horn_order(problem)), [list(s) for s in naive]),
+               key=lambda s: cost(problem, s))
+    position = [0] * m
+    for rank_index, j in enumerate(horn_order(problem)):
+        position[j] = rank_index
+    _, converged = improve(problem, seqs, deadline=deadline, position=position)
+    status, optimal, solver_bound = "not run", m == 0, 0.0
+    exact = one_crew(problem)
+    if exact is not None and m > 0:
+        status, optimal, solver_bound = "OPTIMAL (one-crew subset DP)", True, exact[1]
+        if exact[1] < cost(problem, seqs):
+            seqs = [exact[0]]
+    elif 0 < m <= MAX_JOBS and solver_seconds > 0 and not (deadline is not None and deadline()):
+        solved = solve(problem, hint=seqs, seconds=solver_seconds, workers=solver_workers, deadline=deadline,
+                       seed=seed)
+        status, optimal, solver_bound = solved.status, solved.optimal, solved.bound
+        if solved.seqs is not None:
+            check_sequences(problem, solved.seqs)
+            if cost(problem, solved.seqs) < cost(problem, seqs):
+                seqs = solved.seqs
+    check_sequences(problem, seqs)
+    _, _, _, finish = timeline(problem, seqs)
+    e = problem.sim.energisation(finish)
+    naive_e = problem.sim.energisation(timeline(problem, naive)[3])
+    quality = DispatchQuality(
+        objective=float(problem.weight @ e), naive_objective=float(problem.weight @ naive_e),
+        objective_lower_bound=max(dispatch_lower_bound(problem), solver_bound),
+        phu=float(problem.people @ e), naive_phu=float(problem.people @ naive_e),
+        phu_lower_bound=dispatch_lower_bound(problem, weighted=False), optimal=optimal, solver=status,
+    )
+    p50, p90 = etr_percentiles(problem, seqs, samples=samples, seed=seed)
+    outage = problem.tree.outage
+    cases = {fid: _etr(e, p50, p90, outage.job_node[j]) for j, fid in enumerate(problem.ids)}
+    areas = {f.id: _etr(e, p50, p90, node) for f, node in zip(network.facilities, outage.facility_node, strict=True)
+             if node >= 0}
+    return Dispatch(
+        routes=_routes(problem, seqs), naive_routes=_routes(problem, naive), cases=cases, areas=areas,
+        kpis=_kpis(e, problem.people, persons_per_customer), quality=quality,
+        converged=converged, notes=tuple(_notes(problem, seqs, finish, network.radial, optimal, status)),
+    )
+
+
+def _etr(e: np.ndarray, p50: np.ndarray, p90: np.ndarray, node: int) -> Etr:
+    return Etr(float(e[node]), float(p50[node]), float(p90[node]))
+
+
+def _routes(problem: Problem, seqs: Sequence[Sequence[int]]) -> tuple[CrewRoute, ...]:
+    travel_start, arrival, start, finish = timeline(problem, seqs)
+    return tuple(
+        CrewRoute(crew.id, tuple(DispatchJob(problem.ids[j], float(travel_start[j]), float(arrival[j]),
+                                             float(start[j]), float(finish[j])) for j in seq))
+        for crew, seq in zip(problem.crews, seqs, strict=True)
+    )
+
+
+def _notes(problem: Problem, seqs: Sequence[Sequence[int]], finish: np.ndarray, radial: bool, optimal: bool,
+           status: str) -> list[str]:
+    notes = [] if radial else [explain.MESHED_NOTE]
+    if optimal:
+        notes.append("proven optimal by the one-crew subset DP" if "DP" in status else
+                     "proven optimal by CP-SAT (times rounded down to whole seconds in the model)")
+    else:
+        notes.append(f"heuristic plan (solver: {status}): list schedules with travel plus local search; the gap "
+                     "to the lower bound bounds how far from optimal it can be")
+    for crew, seq in zip(problem.crews, seqs, strict=True):
+        if crew.shift_end_hours is not None and seq and finish[seq[-1]] > crew.shift_end_hours + 1e-9:
+            late = [problem.ids[j] for j in seq if finish[j] > crew.shift_end_hours + 1e-9]
+            notes.append(f"crew {crew.id!r} works past its shift end ({crew.shift_end_hours:g} h) on "
+                         + ", ".join(repr(x) for x in late))
+    notes.append("ETR ranges: P50/P90 from lognormal repair-time spreads by kind and severity (geo.etr), "
+                 "travel and release times as given")
+    return notes

@@ -1,0 +1,80 @@
+"""A lower bound on every dispatch plan's cost that accounts for travel, release times and crews' start hours.
+
+Public API:
+    earliest_finish(problem) -> np.ndarray        the earliest hour each repair can possibly be done
+    dispatch_lower_bound(problem, *, weighted=True) -> float
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from geo.dispatch_model import Problem
+from geo.plan import lower_bound
+
+
+def shortest_travel(problem: Problem) -> np.ndarray:
+    """Fewest travel hours from each crew's base to each site over any route through other sites (crews x sites).
+
+    With great-circle travel this is the direct time (the triangle inequality holds); a matrix need not obey it,
+    so routes through other sites are relaxed in (Bellman-Ford over the dense site graph, vectorised).
+    """
+    dist = problem.from_base.copy()
+    for c in range(dist.shape[0]):  # one crew at a time: an m x m step, never k x m x m
+        for _ in range(len(problem.ids)):
+            via = (dist[c][:, None] + problem.between).min(axis=0)
+            if not (via < dist[c]).any():
+                break
+            dist[c] = np.minimum(dist[c], via)
+    return dist
+
+
+def earliest_finish(problem: Problem) -> np.ndarray:
+    """For each job, min over capable crews of max(free hour + fewest travel hours from base, release) + hours."""
+    reach = problem.available[:, None] + shortest_travel(problem)
+    start = np.where(problem.capable, np.maximum(reach, problem.release[None, :]), np.inf).min(axis=0)
+    return np.asarray(start + problem.hours)
+
+
+def dispatch_lower_bound(problem: Problem, *, weighted: bool = True) -> float:
+    """A lower bound on the cost of every plan of this problem: the larger of two valid bounds.
+
+    Notation: a = the earliest hour any crew is free, k = number of crews, tau_j = the least travel into site j
+    from any crew's base or any other site, p'_j = repair_hours_j + tau_j, ef_j = earliest_finish_j.
+    Energisation is monotone in finish hours (max over a path, min over feeds), so a lower bound on every
+    finish hour gives a lower bound on every node's energisation and, with weights >= 0, on the cost.
+
+    (1) Per node. Each job finishes no earlier than ef_j: the crew doing it (one with the skill) leaves its base
+    no earlier than it is free, travels at least the shortest route to the site, starts no earlier than the
+    release and then works repair_hours. Also, a node gets power only once every job on some feed path is done;
+    each such job costs at least p'_j crew-hours counted from hour a (its repair plus the travel into it), and
+    k crews share them, so the last one finishes no earlier than a + (sum of p' on the path) / k; the path with
+    the least sum bounds every path. Cost >= sum over nodes of w x max(energisation(ef), a + min path p' / k).
+    (2) Compression. Take any plan and, on each crew, drop idle time (waiting for release, starting later than a)
+    and count each travel leg as part of the repair after it. Every job then finishes no later than before,
+    minus a, and each leg into j is at least tau_j, so the compressed plan is a k-crew back-to-back plan of
+    the no-travel problem with hours p'_j, shifted by a. Every outage node waits for some repair, hence for
+    at least a; energisation commutes with the shift, so cost >= a x (total weight) + geo.plan.lower_bound
+    on the tree with hours p' (valid for every back-to-back k-crew plan; skills only remove plans).
+    """
+    outage = problem.tree.outage
+    w = problem.weight if weighted else problem.people
+    k = len(problem.crews)
+    m = len(problem.ids)
+    if m == 0:
+        return 0.0
+    a = float(problem.available.min())
+    into = np.concatenate([problem.from_base, problem.between + np.diag(np.full(m, np.inf))], axis=0)
+    tau = into.min(axis=0)
+    p_dash = problem.hours + tau
+    e_first = problem.sim.energisation(earliest_finish(problem))
+    total = np.zeros(len(outage.node_job))
+    for node, ps in enumerate(outage.node_parents):
+        j = outage.node_job[node]
+        total[node] = min((total[u] for u in ps), default=0.0) + (p_dash[j] if j >= 0 else 0.0)
+    per_node = float(w @ np.maximum(e_first, a + total / k))
+    compressed = replace(problem.tree, hours=tuple(float(h) for h in p_dash))
+    shifted = a * float(w.sum()) + lower_bound(compressed, crews=k, weighted=weighted)
+    return max(per_node, shifted)

@@ -1,0 +1,58 @@
+"""The exact one-crew dispatch: a dynamic programme over subsets of repairs, with Pareto labels for release times.
+
+Public API:
+    one_crew(problem) -> (sequence, cost) | None     the optimal route of a single crew, None when too large
+
+Which nodes have power depends only on the set of repairs done, so repairing j at hour f after set S adds
+(weight powered by S + j - weight powered by S) x f to the cost. A state is (repairs done, last repair) with
+labels (hour, cost so far); one label dominates another when it is no later and no costlier, since every
+later finish hour is a non-decreasing function of the current hour (travel adds, release takes a max). Keeping
+every non-dominated label is therefore exact, with real (unrounded) times, meshed networks included.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from geo.dispatch_model import Problem
+
+MAX_JOBS = 11  # 2^11 x 11 states: well under a second in pure Python
+
+
+def one_crew(problem: Problem) -> tuple[list[int], float] | None:
+    """The optimal sequence for one crew and its cost, or None (several crews, or more than MAX_JOBS repairs)."""
+    m = len(problem.ids)
+    if len(problem.crews) != 1 or m > MAX_JOBS:
+        return None
+    bits = ((np.arange(1 << m)[:, None] >> np.arange(m)) & 1).astype(bool)
+    powered = np.asarray([float(problem.weight[np.isfinite(problem.sim.energisation(np.where(row, 0.0, np.inf)))]
+                                .sum()) for row in bits])
+    hours, release = problem.hours.tolist(), problem.release.tolist()
+    first, between = problem.from_base[0].tolist(), problem.between.tolist()
+    Label = tuple[float, float, object, int]  # hour, cost, previous label, job
+    start: Label = (float(problem.available[0]), 0.0, None, -1)
+    fronts: dict[tuple[int, int], list[Label]] = {(0, -1): [start]}
+    full = (1 << m) - 1
+    for done in range(full):  # the full set's labels stay for the answer
+        for last in [-1] if done == 0 else [j for j in range(m) if done >> j & 1]:
+            for label in fronts.pop((done, last), []):
+                t, c = label[0], label[1]
+                for j in range(m):
+                    if done >> j & 1:
+                        continue
+                    f = max(t + (first[j] if last < 0 else between[last][j]), release[j]) + hours[j]
+                    after = done | 1 << j
+                    new: Label = (f, c + (powered[after] - powered[done]) * f, label, j)
+                    front = fronts.setdefault((after, j), [])
+                    if any(o[0] <= new[0] and o[1] <= new[1] for o in front):
+                        continue
+                    front[:] = [o for o in front if not (new[0] <= o[0] and new[1] <= o[1])]
+                    front.append(new)
+    finals = [label for j in range(m) for label in fronts.get((full, j), [])] if m else [start]
+    best = min(finals, key=lambda label: label[1])
+    seq: list[int] = []
+    node: object = best
+    while isinstance(node, tuple) and node[3] >= 0:
+        seq.append(node[3])
+        node = node[2]
+    return seq[::-1], float(best[1])

@@ -1,0 +1,179 @@
+"""The dispatch problem: named crews with bases and skills, damaged sites with release times, travel, timelines.
+
+Public API:
+    Crew(id, base, skills, available_from_hours, shift_end_hours)   a repair crew as a record
+    Site(id, point, skill, release_hours, kind, severity)           where, by whom and from when a repair can be done
+    DispatchError                                                  bad crews or sites (a ScenarioError)
+    build_problem(network, crews, sites, *, travel, critical_sites) -> Problem
+    timeline(problem, seqs) -> (travel_start, arrival, start, finish)   hours per job for crews' sequences
+    cost(problem, seqs) -> float                                  weighted people-hours without power
+
+A crew leaves its base at `available_from_hours`, travels to its first site, repairs, travels on to the next and
+never returns. A repair starts at the latest of arrival and the site's release (access clearance, materials) and
+takes the facility's repair_hours; energisation is exactly geo.plan's Simulator on geo.triage's outage tree.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from geo.network import CriticalSite, Network, ScenarioError
+from geo.plan import Simulator
+from geo.travel import GREAT_CIRCLE, Place, Travel, TravelError, travel_tables
+from geo.triage import TriageTree, triage_tree
+
+
+class DispatchError(ScenarioError):
+    """Crews or sites that cannot be dispatched; the message names the crew or facility and the reason."""
+
+
+@dataclass(frozen=True)
+class Crew:
+    """A repair crew: its base (lon, lat), skills, the hour it is free from and, optionally, its shift end."""
+
+    id: str
+    base: tuple[float, float] | None = None
+    skills: frozenset[str] = frozenset()
+    available_from_hours: float = 0.0
+    shift_end_hours: float | None = None
+
+
+@dataclass(frozen=True)
+class Site:
+    """A damaged facility's position (lon, lat), required skill (None: any crew), release hour, kind, severity."""
+
+    id: str
+    point: tuple[float, float] | None = None
+    skill: str | None = None
+    release_hours: float = 0.0
+    kind: str = "other"
+    severity: str = "moderate"
+
+
+@dataclass(frozen=True, eq=False)
+class Problem:
+    """A validated dispatch problem, indexed by outage job (as geo.triage numbers them) and crew position."""
+
+    tree: TriageTree
+    ids: tuple[str, ...]
+    crews: tuple[Crew, ...]
+    sites: tuple[Site, ...]
+    hours: np.ndarray
+    release: np.ndarray
+    available: np.ndarray
+    from_base: np.ndarray
+    between: np.ndarray
+    capable: np.ndarray
+    sim: Simulator
+    weight: np.ndarray
+    people: np.ndarray
+
+
+def _finite(value: float) -> bool:
+    return math.isfinite(value) and value >= 0
+
+
+def build_problem(network: Network, crews: Sequence[Crew], sites: Mapping[str, Site], *,
+                  travel: Travel = GREAT_CIRCLE, critical_sites: Iterable[CriticalSite] = ()) -> Problem:
+    """Validate crews and sites against the network into a Problem, or raise DispatchError naming the culprit."""
+    if not crews:
+        raise DispatchError("crews: at least one crew is needed")
+    seen: set[str] = set()
+    for crew in crews:
+        if not crew.id or crew.id in seen:
+            raise DispatchError(f"crew {crew.id!r}: " + ("duplicate id" if crew.id else "empty id"))
+        seen.add(crew.id)
+        if not _finite(crew.available_from_hours):
+            raise DispatchError(f"crew {crew.id!r}: available_from_hours must be a number >= 0")
+        if crew.shift_end_hours is not None and not crew.shift_end_hours >= crew.available_from_hours:
+            raise DispatchError(f"crew {crew.id!r}: shift_end_hours must be >= available_from_hours")
+    for sid in sites:
+        if sid not in network.index:
+            raise DispatchError(f"site {sid!r}: unknown facility")
+    if not (travel.matrix_minutes is not None or (_finite(travel.speed_kmh) and travel.speed_kmh > 0
+                                                  and _finite(travel.detour) and travel.detour >= 1)):
+        raise DispatchError("travel: speed_kmh must be > 0 and detour >= 1")
+    tree = triage_tree(network, critical_sites=critical_sites)
+    outage = tree.outage
+    ids = tuple(network.facilities[v].id for v in outage.jobs)
+    job_sites = tuple(sites.get(fid, Site(fid)) for fid in ids)
+    capable = np.asarray([[s.skill is None or s.skill in crew.skills for s in job_sites] for crew in crews],
+                         dtype=bool).reshape(len(crews), len(ids))
+    for j, s in enumerate(job_sites):
+        if not _finite(s.release_hours):
+            raise DispatchError(f"facility {s.id!r}: release_hours must be a number >= 0")
+        if not capable[:, j].any():
+            raise DispatchError(f"facility {s.id!r}: no crew has the skill {s.skill!r} it needs")
+    try:
+        from_base, between = travel_tables(travel, [Place(c.id, c.base) for c in crews],
+                                           [Place(s.id, s.point) for s in job_sites])
+    except TravelError as e:
+        raise DispatchError(str(e)) from None
+    if not (np.isfinite(from_base).all() and np.isfinite(between).all()
+            and (from_base >= 0).all() and (between >= 0).all()):
+        raise DispatchError("travel: every travel time must be a finite number >= 0")
+    return Problem(
+        tree=tree, ids=ids, crews=tuple(crews), sites=job_sites,
+        hours=np.asarray(tree.hours, dtype=float),
+        release=np.asarray([s.release_hours for s in job_sites], dtype=float),
+        available=np.asarray([c.available_from_hours for c in crews], dtype=float),
+        from_base=from_base, between=between, capable=capable,
+        sim=Simulator(outage, tree.hours),
+        weight=np.asarray(outage.node_weight, dtype=float), people=np.asarray(outage.node_people, dtype=float),
+    )
+
+
+def crew_finish(problem: Problem, c: int, seq: Sequence[int], out: np.ndarray) -> None:
+    """Write the finish hour of each job of crew c's sequence into `out` (the inner loop of every search)."""
+    t = float(problem.available[c])
+    hours, release, between = problem.hours, problem.release, problem.between
+    prev = -1
+    for j in seq:
+        arrival = t + (problem.from_base[c, j] if prev < 0 else between[prev, j])
+        t = max(arrival, release[j]) + hours[j]
+        out[j] = t
+        prev = j
+
+
+def finish_of(problem: Problem, seqs: Sequence[Sequence[int]]) -> np.ndarray:
+    """Finish hour of every job for the crews' sequences."""
+    out = np.zeros(len(problem.ids))
+    for c, seq in enumerate(seqs):
+        crew_finish(problem, c, seq, out)
+    return out
+
+
+def cost(problem: Problem, seqs: Sequence[Sequence[int]], *, weighted: bool = True) -> float:
+    """People(-equivalent)-hours without power under the crews' sequences."""
+    e = problem.sim.energisation(finish_of(problem, seqs))
+    return float((problem.weight if weighted else problem.people) @ e)
+
+
+def timeline(problem: Problem, seqs: Sequence[Sequence[int]]) -> tuple[np.ndarray, ...]:
+    """Travel start, arrival, repair start and finish hour of every job (a crew leaves as soon as it is done)."""
+    m = len(problem.ids)
+    travel_start, arrival, start, finish = (np.zeros(m) for _ in range(4))
+    for c, seq in enumerate(seqs):
+        t = float(problem.available[c])
+        prev = -1
+        for j in seq:
+            travel_start[j] = t
+            arrival[j] = t + (problem.from_base[c, j] if prev < 0 else problem.between[prev, j])
+            start[j] = max(arrival[j], problem.release[j])
+            t = finish[j] = start[j] + problem.hours[j]
+            prev = j
+    return travel_start, arrival, start, finish
+
+
+def check_sequences(problem: Problem, seqs: Sequence[Sequence[int]]) -> None:
+    """Assert the sequences cover every job once, each on a crew with the skill (a guard for solver output)."""
+    done = sorted(j for seq in seqs for j in seq)
+    if done != list(range(len(problem.ids))):
+        raise AssertionError("sequences must cover every job exactly once")
+    for c, seq in enumerate(seqs):
+        if not all(problem.capable[c, j] for j in seq):
+            raise AssertionError(f"crew {problem.crews[c].id!r} was given a job outside its skills")

@@ -1,0 +1,118 @@
+"""Dispatch heuristics: list schedules with travel and release times, then local search re-simulated exactly.
+
+Public API:
+    list_schedule(problem, order) -> seqs          each job in order to the capable crew that finishes it first
+    naive_order(problem), horn_order(problem)       the two orders the plan starts from
+    improve(problem, seqs, *, deadline) -> (cost, converged)   first-improvement moves and swaps, in place
+
+Every candidate is re-simulated exactly (travel, release, energisation); only the crews a move touches are
+recomputed. Up to EXHAUSTIVE_JOBS repairs every move and swap is tried; above, each job tries its neighbours on
+its crew and, on every other capable crew, the positions nearest its start time and its rank.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from geo.dispatch_model import Problem, crew_finish, finish_of
+
+EXHAUSTIVE_JOBS = 60
+
+
+def horn_order(problem: Problem) -> list[int]:
+    """The one-crew optimal order without travel (geo.triage's Horn order)."""
+    return list(problem.tree.order)
+
+
+def naive_order(problem: Problem) -> list[int]:
+    """The naive order: most people served first (as geo.plan's naive plan), ties by id."""
+    served, ids = problem.tree.served, problem.ids
+    return sorted(range(len(ids)), key=lambda j: (-served[j], ids[j]))
+
+
+def list_schedule(problem: Problem, order: Sequence[int]) -> list[list[int]]:
+    """Give each job, in order, to the capable crew that would finish it first (ties: lowest crew number)."""
+    k = len(problem.crews)
+    seqs: list[list[int]] = [[] for _ in range(k)]
+    free = problem.available.astype(float).copy()
+    last = [-1] * k
+    for j in order:
+        best_c, best_t = -1, np.inf
+        for c in np.flatnonzero(problem.capable[:, j]):
+            arrival = free[c] + (problem.from_base[c, j] if last[c] < 0 else problem.between[last[c], j])
+            t = max(arrival, problem.release[j]) + problem.hours[j]
+            if t < best_t:
+                best_c, best_t = int(c), t
+        seqs[best_c].append(j)
+        free[best_c], last[best_c] = best_t, j
+    return seqs
+
+
+def improve(problem: Problem, seqs: list[list[int]], *, deadline: Callable[[], bool] | None = None,
+            position: Sequence[int] | None = None) -> tuple[float, bool]:
+    """First-improvement local search on `seqs` in place; returns its cost and whether it reached a local optimum."""
+    sim, weight, capable = problem.sim, problem.weight, problem.capable
+    m = len(problem.ids)
+    rank = list(position) if position is not None else list(range(m))
+    finish = finish_of(problem, seqs)
+    best = float(weight @ sim.energisation(finish))
+    exhaustive = m <= EXHAUSTIVE_JOBS
+    improved = True
+    while improved:
+        improved = False
+        crew_of = {j: c for c, seq in enumerate(seqs) for j in seq}
+        for j in sorted(range(m), key=rank.__getitem__):
+            c = crew_of[j]
+            i = seqs[c].index(j)
+            for kind, d, q in _candidates(problem, seqs, finish, rank, j, c, i, exhaustive):
+                if deadline is not None and deadline():
+                    return best, False
+                if kind == "swap" and not (capable[c, seqs[d][q]] and capable[d, j]):
+                    continue
+                before = ([*seqs[c]], [*seqs[d]])
+                if kind == "move":
+                    seqs[c].pop(i)
+                    seqs[d].insert(q, j)
+                else:
+                    seqs[c][i], seqs[d][q] = seqs[d][q], seqs[c][i]
+                trial = finish.copy()
+                crew_finish(problem, c, seqs[c], trial)
+                if d != c:
+                    crew_finish(problem, d, seqs[d], trial)
+                value = float(weight @ sim.energisation(trial))
+                if value < best - 1e-9 * max(1.0, abs(best)):
+                    best, finish, improved = value, trial, True
+                    crew_of.update({x: c for x in seqs[c]} | {x: d for x in seqs[d]})
+                    break
+                seqs[c], seqs[d] = before
+    return best, True
+
+
+def _candidates(problem: Problem, seqs: Sequence[Sequence[int]], finish: np.ndarray, rank: Sequence[int],
+                j: int, c: int, i: int, exhaustive: bool) -> list[tuple[str, int, int]]:
+    """Moves ("move", crew, position) and swaps ("swap", crew, position) to try for job j at seqs[c][i]."""
+    out: list[tuple[str, int, int]] = []
+    capable = problem.capable
+    if exhaustive:
+        for d, seq in enumerate(seqs):
+            if not capable[d, j]:
+                continue
+            out += [("move", d, q) for q in range(len(seq) + (d != c)) if (d, q) != (c, i)]
+            out += [("swap", d, q) for q in range(len(seq)) if (d, q) != (c, i)]
+        return out
+    seq = seqs[c]
+    out += [("swap", c, q) for q in (i - 1, i + 1) if 0 <= q < len(seq)]
+    out += [("move", c, q) for q in (i - 2, i + 2) if 0 <= q < len(seq)]
+    start = finish[j] - problem.hours[j]
+    for d, other in enumerate(seqs):
+        if d == c or not capable[d, j]:
+            continue
+        at = next((q for q, x in enumerate(other) if finish[x] - problem.hours[x] >= start), len(other))
+        by_rank = next((q for q, x in enumerate(other) if rank[x] > rank[j]), len(other))
+        for q in sorted({at, by_rank}):
+            out.append(("move", d, q))
+            if q < len(other):
+                out.append(("swap", d, q))
+    return out
