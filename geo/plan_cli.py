@@ -12,6 +12,15 @@ compared with the naive plan on it; the plain-people figures (`phu`, `naive_phu`
 what the numbers cannot show (meshed heuristic, NP-hard k >= 2, time limit hit, plain people traded for critical
 sites). A bad scenario exits with status 1 and one line on stderr naming the facility.
 
+Dispatchable plan (issue 14): with `crews` given as records (`{"id", "base": [lon, lat], "skills": [...],
+"available_from_hours"}`), facilities with `lon`, `lat`, `skill`, `release_hours` (and `kind`, `severity` for the
+ETR spread), `travel` (`{"speed_kmh", "detour"}` or `{"matrix_minutes": {from: {to: minutes}}}`) and `as_of`
+(ISO 8601; default: now), the plan is geo.dispatch's: per crew `{"crew", "jobs": [{"id", "travel_start",
+"arrival", "start", "finish"}]}` in hours since as_of plus `*_at` ISO times, `plan.cases` and `plan.areas` with
+ETR, P50 and P90 (hours and ISO), and `quality.optimal` (proven or not) with a lower bound valid with travel.
+An error in those keys exits with status 2 naming the key, crew or facility. `--crews` applies only to an
+integer `crews`; with an integer `crews` the dispatch keys are unused and a note says so.
+
 `python -m geo.plan` runs `main` here (the planner module hands over to it).
 """
 
@@ -23,12 +32,16 @@ import math
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from geo import explain
+from geo.dispatch import dispatch
+from geo.dispatch_json import dispatch_to_json
+from geo.dispatch_model import DispatchError
 from geo.network import CriticalSite, Network, ScenarioError
 from geo.plan import Plan, gap, improvement, plan, time_limit
-from geo.scenario import parse_scenario
+from geo.scenario import Scenario, parse_scenario
 from geo.triage import Ranked, rank
 
 
@@ -108,6 +121,23 @@ def report(
     }
 
 
+def dispatch_report(scenario: Scenario, *, as_of: datetime, deadline: Callable[[], bool] | None,
+                    solver_seconds: float, samples: int, seed: int, persons_per_customer: float) -> dict[str, Any]:
+    """Ranking and the dispatchable plan of a scenario with crews as records, as one JSON-ready dict."""
+    network = scenario.network
+    result = dispatch(network, scenario.crew_records, scenario.sites, travel=scenario.travel,
+                      critical_sites=scenario.critical_sites, deadline=deadline, solver_seconds=solver_seconds,
+                      samples=samples, seed=seed, persons_per_customer=persons_per_customer)
+    return {
+        "crews": len(scenario.crew_records),
+        "ranking_exact": network.radial,
+        "ratio_unit": explain.RATIO_UNIT,
+        "gain_unit": explain.GAIN_UNIT,
+        "ranking": ranking_to_json(rank(network, critical_sites=scenario.critical_sites)),
+        **dispatch_to_json(result, as_of, samples=samples, seed=seed),
+    }
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     parser = argparse.ArgumentParser(prog="python -m geo.plan", description=__doc__.splitlines()[0])
@@ -115,6 +145,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--crews", type=int, default=None, help="number of crews (overrides the scenario)")
     parser.add_argument("--time-limit", type=float, default=5.0, help="local search budget in seconds")
     parser.add_argument("--persons-per-customer", type=float, default=2.5, help="people per customer")
+    parser.add_argument("--solver-time-limit", type=float, default=10.0,
+                        help="CP-SAT budget in seconds for small events with crews as records (0: no solver)")
+    parser.add_argument("--samples", type=int, default=500, help="Monte Carlo samples for the P50/P90 ETRs")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the ETR simulation")
     args = parser.parse_args(argv)
     if args.crews is not None and args.crews < 1:
         parser.error(f"--crews must be >= 1, got {args.crews}")
@@ -129,11 +163,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         print(f"error: {args.scenario} is not valid JSON: {e}", file=sys.stderr)
         return 2
+    if not args.solver_time_limit >= 0 or args.samples < 1:
+        parser.error("--solver-time-limit must be >= 0 and --samples >= 1")
     try:
         scenario = parse_scenario(document)
+    except DispatchError as e:
+        print(f"error: {args.scenario}: {e}", file=sys.stderr)
+        return 2
     except ScenarioError as e:
         print(f"error: {args.scenario}: {e}", file=sys.stderr)
         return 1
+    if scenario.crew_records:
+        if args.crews is not None:
+            print(f"error: {args.scenario}: --crews applies to an integer 'crews'; this scenario lists crews "
+                  "as records", file=sys.stderr)
+            return 2
+        try:
+            out = dispatch_report(
+                scenario,
+                as_of=scenario.as_of or datetime.now(UTC).replace(microsecond=0),  # the command line reads the clock
+                deadline=time_limit(args.time_limit, clock=time.perf_counter),
+                solver_seconds=args.solver_time_limit, samples=args.samples, seed=args.seed,
+                persons_per_customer=args.persons_per_customer,
+            )
+        except DispatchError as e:
+            print(f"error: {args.scenario}: {e}", file=sys.stderr)
+            return 2
+        json.dump(out, sys.stdout, indent=2, allow_nan=False)
+        sys.stdout.write("\n")
+        return 0
     out = report(
         scenario.network,
         crews=args.crews if args.crews is not None else scenario.crews,
@@ -141,6 +199,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         critical_sites=scenario.critical_sites,
         persons_per_customer=args.persons_per_customer,
     )
+    if scenario.dispatch_keys:
+        out["notes"].append(f"unused with an integer 'crews': {', '.join(scenario.dispatch_keys)} (list crews as "
+                            "records for a plan with travel and release times)")
     json.dump(out, sys.stdout, indent=2, allow_nan=False)
     sys.stdout.write("\n")
     return 0

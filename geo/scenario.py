@@ -4,19 +4,33 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
+from geo.dispatch_model import Crew, Site
 from geo.network import CriticalSite, Facility, Network, ScenarioError, build_network, facility_weights
+from geo.scenario_dispatch import SITE_KEYS, parse_as_of, parse_crews, parse_site, parse_travel
+from geo.travel import GREAT_CIRCLE, Travel
 
 
 @dataclass(frozen=True, eq=False)
 class Scenario:
-    """A validated network, its critical sites and the number of repair crews."""
+    """A validated network, its critical sites and the number of repair crews.
+
+    With crews given as records (the dispatchable plan), `crew_records` holds them, `crews` is their number,
+    `sites` the damaged facilities' positions, skills and release times, and `travel` how travel is estimated.
+    `dispatch_keys` names the dispatch keys a scenario with an integer `crews` gives (they are then unused).
+    """
 
     network: Network
     critical_sites: tuple[CriticalSite, ...]
     crews: int
+    as_of: datetime | None = None
+    crew_records: tuple[Crew, ...] = ()
+    sites: Mapping[str, Site] = field(default_factory=dict)
+    travel: Travel = GREAT_CIRCLE
+    dispatch_keys: tuple[str, ...] = ()
 
 
 def _number(value: Any, where: str, field: str, *, required: bool, default: float = 0.0) -> float | None:
@@ -86,9 +100,17 @@ def parse_scenario(document: Any) -> Scenario:
     if not isinstance(raw_sites, list):
         raise ScenarioError("scenario: field 'critical_sites' must be a list")
     crews = document.get("crews", 1)
-    if isinstance(crews, bool) or not isinstance(crews, int) or crews < 1:
-        raise ScenarioError(f"scenario: field 'crews' must be an integer >= 1, got {crews!r}")
+    records = parse_crews(crews) if isinstance(crews, list) else ()
+    if not records and (isinstance(crews, bool) or not isinstance(crews, int) or crews < 1):
+        raise ScenarioError(f"scenario: field 'crews' must be an integer >= 1 or a list of crews, got {crews!r}")
     network = build_network(_facility(raw, i) for i, raw in enumerate(raw_facilities))
     sites = tuple(_site(raw, i) for i, raw in enumerate(raw_sites))
     facility_weights(network, sites)  # validates that every site names a known facility
-    return Scenario(network=network, critical_sites=sites, crews=crews)
+    where = {f.id: parse_site(raw, f.id) for f, raw in zip(network.facilities, raw_facilities, strict=True)}
+    used = [key for key in ("as_of", "travel") if key in document]
+    used += [key for key in SITE_KEYS if any(key in raw for raw in raw_facilities)]
+    return Scenario(
+        network=network, critical_sites=sites, crews=len(records) or crews, as_of=parse_as_of(document.get("as_of")),
+        crew_records=records, sites={fid: s for fid, s in where.items() if s is not None},
+        travel=parse_travel(document.get("travel")), dispatch_keys=() if records else tuple(used),
+    )
