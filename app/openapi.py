@@ -193,6 +193,12 @@ def paths() -> dict[str, Schema]:
     photo_bytes = {media_type: {"schema": binary} for media_type in PHOTO_TYPES}
     photo = {"type": "object", "properties": {"id": UUID, "report_id": UUID, "sha256": {"type": "string"},
                                               "content_type": {"type": "string"}, "size_bytes": {"type": "integer"}}}
+    dispatch_plan: Schema = {"type": "object", "required": ["as_of", "plan", "quality", "summary"], "properties": {
+        "as_of": {"type": "string", "format": "date-time"}, "plan": {"type": "object"},
+        "quality": {"type": "object"}, "summary": {"type": "object"}, "notes": {"type": "array"}}}
+    dispatch_seconds = _query("time_limit", {"type": "number", "minimum": 0.05, "default": 2.0,
+                                             "maximum": current_app.config["PLAN_MAX_SECONDS"]},
+                              "seconds the planner and the solver may search")
     return {
         "/api/facilities": {"get": _operation(
             "Crew and up: facilities with direct and served population, as GeoJSON",
@@ -263,6 +269,30 @@ def paths() -> dict[str, Schema]:
                 _query("time_limit", {"type": "number", "minimum": 0.05, "default": 2.0,
                                       "maximum": current_app.config["PLAN_MAX_SECONDS"]},
                        "seconds the planner may search")])},
+        "/api/dispatch": {
+            "get": _operation(
+                "Coordinator and up: the dispatchable plan for the chosen crews: routes with travel, skills, shifts, "
+                "access and materials waits; clock-time ETRs with P50/P90 per case and per area",
+                {"200": _json("the plan", dispatch_plan)}, "400 403 422",
+                parameters=[{"name": "crew", "in": "query", "required": True, "style": "form", "explode": True,
+                             "schema": {"type": "array", "minItems": 1,
+                                        "items": {"type": "integer", "minimum": 1, "maximum": 2**62}},
+                             "description": "a crew id (GET /api/crews), repeated for each crew"},
+                            dispatch_seconds]),
+            "post": _operation(
+                "Coordinator and up: plan for the chosen crews and assign each crew its cases in the plan's order "
+                "(an audited assign event each); cases in repair keep their crew",
+                {"200": _json("what was assigned, and the plan", {
+                    "type": "object", "required": ["assigned", "kept", "plan"],
+                    "properties": {"assigned": {"type": "array"}, "kept": {"type": "array"}, "plan": dispatch_plan}})},
+                "400 403 413 415 422",
+                requestBody={"required": True, "content": {JSON: {"schema": {
+                    "type": "object", "required": ["crews"], "properties": {
+                        "crews": {"type": "array", "minItems": 1,
+                                  "items": {"type": "integer", "minimum": 1, "maximum": 2**62}},
+                        "time_limit": {"type": "number", "minimum": 0.05,
+                                       "maximum": current_app.config["PLAN_MAX_SECONDS"]}}}}}}),
+        },
         "/api/my/cases": {"get": _operation(
             "Crew and up: the damage cases assigned to my account that are not closed (repaired, rejected or "
             "merged), with the reports on them I may see",

@@ -52,3 +52,9 @@ def allowed_components(kind: str) -> tuple[str, ...]:
 # outside its shift.
 CREW_SKILLS = ("line", "substation", "generation", "hv")
 CREW_STATUSES = ("available", "en_route", "on_site", "off_shift")
+
+# The crew skill a repair of each facility kind needs (None: any crew); planning defaults for dispatch.
+SKILL_FOR_KIND: dict[str, str | None] = {
+    "power_plant": "generation", "chp_plant": "generation", "heat_plant": "generation", "substation": "substation",
+    "transformer": "substation", "line": "line", "gas_facility": None, "other": None,
+}

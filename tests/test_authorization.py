@@ -28,6 +28,8 @@ EXPECTED = {
     "my_work.my_cases": "crew",
     "triage.triage": "coordinator",
     "triage.plan_for_crews": "coordinator",
+    "dispatch.dispatch_plan": "coordinator",
+    "dispatch.dispatch_assign": "coordinator",
     "coordinator.map_page": "coordinator",
     "coordinator.map_reports": "coordinator",
     "coordinator.map_cases": "coordinator",

@@ -22,6 +22,8 @@ def assigned_cases(conn: Conn, user_id: int, *, reporter_id: int | None) -> list
            SELECT c.id, c.status::text AS status, c.kind::text AS kind, c.facility_id, f.name AS facility_name,
                   f.kind::text AS facility_kind, ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat, c.assigned_crew,
                   c.opened_at, agg.worst_severity, agg.hazards, ev.last_event_at,
+                  c.access_state::text AS access_state, c.access_expected_at, c.materials_until,
+                  (SELECT max(e.id) FROM case_event e WHERE e.case_id = c.id AND e.action = 'assign') AS assign_seq,
                   coalesce((
                     SELECT json_agg(json_build_object(
                              'id', r.id, 'case_id', r.case_id, 'kind', r.kind, 'severity', r.severity,

@@ -63,10 +63,14 @@ function item(c) {
   if (c.hazards && c.hazards.length) lines.push(t("workHazards", { list: c.hazards.map((h) => label("hazard", h)).join(", ") }));
   const button = el("button", { type: "button", class: "secondary report-progress", text: t("reportProgress") });
   button.addEventListener("click", () => ui.onReportProgress(target(c)));
-  return el("li", { class: "work-case", "data-case-id": String(c.id), "data-status": c.status },
+  if (c.access_state) lines.push(t("workAccess", { state: t(`access_${c.access_state}`) }));
+  return el("li", { class: "work-case", "data-case-id": String(c.id), "data-status": c.status,
+                    "data-next-job": c.next_job ? "true" : "false" },
     el("div", { class: "report-head" }, el("span", { class: "badge", text: label("caseStatus", c.status) }), " ",
+       c.next_job ? el("span", { class: "badge next-job", text: t("workNext") }) : null, " ",
        el("strong", { text: t("workCase", { case: c.id, name: c.facility_name || t("unregisteredSite") }) })),
     el("p", { class: "work-detail", text: lines.join(" · ") }),
+    c.map_url ? el("p", { class: "work-map" }, el("a", { href: c.map_url, text: t("workOpenMap") })) : null,
     c.assigned_crew ? el("p", { class: "work-crew", text: t("workCrew", { crew: c.assigned_crew }) }) : null,
     c.last_event_at ? el("p", { class: "work-time", text: t("workLastEvent", { time: formatTime(c.last_event_at) }) })
       : null,
