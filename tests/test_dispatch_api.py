@@ -3,6 +3,7 @@ turning it into assignments a crew sees as its next job (real PostGIS, the app's
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -130,3 +131,16 @@ def test_dispatch_assigns_each_crew_its_cases_in_order_and_the_crew_sees_its_nex
     events = coord(kyiv).get(f"/api/cases/{order[0]}").json["events"]
     assert events[-1]["action"] == "assign" and events[-1]["reason"] == "dispatched: job 1 of 2 for Subs"
     assert coord(kyiv).post("/api/dispatch", json={"crews": "Subs"}).status_code == 422
+
+
+def test_the_sitrep_gives_clock_time_etrs_with_ranges_from_the_crews_on_duty(kyiv):
+    app, tokens, cases, _ = kyiv
+    page = app.test_client()
+    page.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {tokens['dp_coord']}"
+    html = page.get("/sitrep").get_data(as_text=True)
+    assert 'id="clock-etr-cases"' in html and 'id="clock-etr-areas"' in html and "(Lines, Subs)" in html
+    for case_id in cases.values():
+        assert f'/cases/{case_id}">{case_id}</a>' in html
+    rows = re.findall(r"<td>(\d{4}-\d\d-\d\d \d\d:\d\d)</td>\s*<td>(\S+ \S+) – (\S+ \S+)</td>", html)
+    assert rows and all(p50 <= p90 for _, p50, p90 in rows)
+

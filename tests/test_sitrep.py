@@ -172,6 +172,11 @@ def test_the_plans_etrs_equal_the_plan_apis_for_the_same_crews(sitrep, crews, co
     assert footer["All restored after (h)"][column - 3] == f"{plan['kpis']['t100_hours']:.1f}"
 
 
+def test_without_crews_on_record_the_report_says_where_to_define_them(sitrep):
+    assert 'id="clock-none"' in sitrep["html"] and 'href="/crews"' in sitrep["html"]
+    assert 'id="clock-etr-cases"' not in sitrep["html"]
+
+
 def test_the_report_counts_the_cases_left_out_of_the_plan(sitrep):
     unplaced = sitrep["coord"].get("/api/triage").json["unplaced"]
     assert [c["case_id"] for c in unplaced] == [sitrep["unplaced"]]

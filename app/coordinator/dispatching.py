@@ -86,8 +86,9 @@ def plan_json(situation: Situation, result: Dispatch) -> dict[str, Any]:
                        access_state=case["access"], not_before=_iso(case["release_at"]))
     body["plan"]["cases"] = {str(situation.cases[node]["case_id"]): {"facility": node, **etr}
                              for node, etr in body["plan"]["cases"].items()}
-    body["plan"]["areas"] = [{"facility_id": situation.facility_ids[node], "facility": facility_name(node), **etr}
-                             for node, etr in body["plan"]["areas"].items()]
+    people = {f.id: f.population for f in situation.network.facilities}
+    body["plan"]["areas"] = [{"facility_id": situation.facility_ids[node], "facility": facility_name(node),
+                              "population": people[node], **etr} for node, etr in body["plan"]["areas"].items()]
     body["summary"] = situation.summary()
     return body
 

@@ -13,8 +13,12 @@ from flask import Blueprint, current_app, render_template
 
 from app import db
 from app.auth.access import requires
+from app.coordinator import dispatching
 from app.coordinator.situation import Situation, dark_areas, facility_name, load_situation, plan_for
+from app.errors import ValidationError
 from app.repo import cases as repo
+from app.repo import crews as crews_repo
+from geo.dispatch import Crew
 from geo.plan import Plan, time_limit
 from geo.taxonomy import DAMAGE_CASE_STATUSES
 
@@ -30,6 +34,29 @@ def plans(situation: Situation, *, time_limit_s: float) -> dict[int, Plan]:
     return {crews: plan_for(situation, crews=crews, deadline=time_limit(time_limit_s, clock=time.perf_counter),
                             persons_per_customer=current_app.config["PERSONS_PER_CUSTOMER"])
             for crews in CREW_COUNTS}
+
+
+def clock_etrs(situation: Situation, chosen: tuple[list[Crew], dict[str, dict[str, Any]]] | None
+               ) -> dict[str, Any] | None:
+    """ETRs as clock times with their P50-P90 ranges, per case and per area, from the dispatch plan of the crews
+    on duty (None when there are none or nothing to repair; `error` when they cannot do the work)."""
+    if chosen is None:
+        return None
+    try:
+        result = dispatching.plan(situation, chosen[0], deadline=time_limit(PLAN_TIME_LIMIT_S, clock=time.perf_counter),
+                                  solver_seconds=PLAN_TIME_LIMIT_S,
+                                  persons_per_customer=float(current_app.config["PERSONS_PER_CUSTOMER"]))
+    except ValidationError as exc:
+        return {"error": "; ".join(exc.errors.values())}
+    body = dispatching.plan_json(situation, result)
+    cases = sorted(({"case_id": int(cid), **etr} for cid, etr in body["plan"]["cases"].items()),
+                   key=lambda row: (row["etr"] or 0, row["case_id"]))
+    for row in cases:
+        row["facility"] = facility_name(row["facility"])
+    areas = sorted((a for a in body["plan"]["areas"] if (a["etr"] or 0) > 0 and a["population"] > 0),
+                   key=lambda a: a["etr"])
+    return {"cases": cases, "areas": areas, "optimal": body["quality"]["optimal"],
+            "crews": [route["crew"] for route in body["plan"]["crews"]]}
 
 
 def plan_rows(situation: Situation, plans: Mapping[int, Plan]) -> list[dict[str, Any]]:
@@ -132,14 +159,19 @@ def _points(curve: list[tuple[float, float]]) -> str:
 @requires("coordinator")
 def sitrep() -> str:
     """Coordinator and up: the situation report, laid out for printing."""
+    now = datetime.now(UTC)
     with db.connection() as conn:
         counts = repo.counts(conn)
-        situation = load_situation(conn, default_share=float(current_app.config["DEGRADED_SHARE_OUT"]))
+        situation = load_situation(conn, default_share=float(current_app.config["DEGRADED_SHARE_OUT"]), now=now)
+        on_duty = [c["id"] for c in crews_repo.listing(conn) if c["status"] != "off_shift"]
+        chosen = dispatching.chosen_crews(conn, on_duty, now=now) if on_duty and situation.cases else None
     planned = plans(situation, time_limit_s=PLAN_TIME_LIMIT_S) if situation.cases else {}
+    clock = clock_etrs(situation, chosen)
     charts = [chart for crews, result in planned.items()
               if (chart := restoration_chart(situation, crews=crews, result=result)) is not None]
     by_status, by_kind = case_counts(counts)
-    return render_template("coordinator/sitrep.html", now=datetime.now(UTC), by_status=by_status, by_kind=by_kind,
+    return render_template("coordinator/sitrep.html", now=now, by_status=by_status, by_kind=by_kind, clock=clock,
+                           crews_on_duty=len(on_duty),
                            summary=situation.summary(),
                            rows=plan_rows(situation, planned) if planned else [],
                            kpis={crews: result.kpis for crews, result in planned.items()}, charts=charts,
