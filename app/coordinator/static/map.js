@@ -3,6 +3,7 @@
 import { el, number } from "./dom.js";
 import { renderQueue, selectRow } from "./queue.js";
 import { setupPlan } from "./plan.js";
+import { setupDispatch } from "./dispatch.js";
 
 const box = document.getElementById("map");
 const status = document.getElementById("map-status");
@@ -235,6 +236,7 @@ async function loadCrews() {
     marker.bindPopup(() => crewPopup(c));
     layers.crews.addLayer(marker);
   }
+  dispatch.showCrews(body.crews);
   box.dataset.crewCount = String(body.crews.length);
 }
 
@@ -293,7 +295,10 @@ async function poll() {
       const first = etag === null;
       etag = response.headers.get("ETag");
       box.dataset.cursor = (await response.json()).cursor;
-      if (!first) await refresh();
+      if (!first) {
+        dispatch.replan(); // a crew plan on show is recomputed alongside (not awaited: it may take seconds)
+        await refresh();
+      }
     }
   } catch (e) {
     status.textContent = `Offline? ${e.message}`;
@@ -334,4 +339,5 @@ async function start() {
 }
 
 setupPlan({ planUrl: urls.planUrl });
+const dispatch = setupDispatch({ crewsUrl: urls.crewsUrl, dispatchUrl: urls.dispatchUrl });
 start().catch((e) => { status.textContent = `Could not load the map: ${e.message}`; });
