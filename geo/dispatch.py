@@ -1,8 +1,8 @@
 """The dispatchable plan: named crews with bases and skills, travel, release times, ETRs with P50/P90 ranges.
 
 Public API:
-    dispatch(network, crews, sites, *, travel, critical_sites, deadline, solver_seconds, ...) -> Dispatch
-    Crew, Site (geo.dispatch_model), Travel (geo.travel)
+    dispatch(network, crews, sites, *, travel, critical_sites, commitments, deadline, solver_seconds, ...) -> Dispatch
+    Crew, Site (geo.dispatch_model), Travel (geo.travel), Commitment (geo.plan)
 
 How: two list schedules with travel (Horn's order and the naive most-people-first order, each job to the
 capable crew that finishes it first), the better one improved by local search until a local optimum or the
@@ -13,6 +13,15 @@ repair). The lower bound (geo.dispatch_bound, and the solver's own bound when it
 the same travel, release times and crews, so the gap is honest. The objective is people-equivalent-hours
 without power, energised exactly as geo.plan does. ETRs are hours from the plan's `as_of`; their P50/P90 come
 from geo.etr.
+
+Work in progress is kept, as in geo.plan: each `Commitment` puts its job at the head of its crew's route in the
+given order (the repair under way first). A repair under way has no travel (travel start = arrival = start =
+-started_hours_ago) and finishes at the network's repair_hours (the caller's remaining hours); the crew travels
+on from that site. The list schedules start after the heads, local search never moves a committed job nor puts
+anything before one, CP-SAT forces the heads' arcs, and the one-crew DP starts from the state the head leaves:
+`optimal` then means optimal among the plans that keep the commitments. The naive plan keeps them too. The lower
+bound stays valid (see geo.dispatch_bound). A commitment naming an unknown crew, a job that is not damaged, a job
+committed twice, a second repair under way on a crew or a job outside the crew's skills raises DispatchError.
 """
 
 from __future__ import annotations
@@ -30,21 +39,24 @@ from geo.dispatch_model import Crew, Problem, Site, build_problem, check_sequenc
 from geo.dispatch_search import horn_order, improve, list_schedule, naive_order
 from geo.etr import etr_percentiles
 from geo.network import CriticalSite, Network
-from geo.plan import Kpis, _kpis
+from geo.plan import ASSIGNED, IN_PROGRESS, Commitment, Kpis, _kpis
 from geo.travel import GREAT_CIRCLE, Travel
 
-__all__ = ["Crew", "CrewRoute", "Dispatch", "DispatchJob", "DispatchQuality", "Etr", "Site", "Travel", "dispatch"]
+__all__ = ["Commitment", "Crew", "CrewRoute", "Dispatch", "DispatchJob", "DispatchQuality", "Etr", "Site", "Travel",
+           "dispatch"]
 
 
 @dataclass(frozen=True)
 class DispatchJob:
-    """One repair on a crew's route, in hours since as_of."""
+    """One repair on a crew's route, in hours since as_of; `commitment` is "in_progress" or "assigned" for a job
+    kept from a Commitment, None for a planned one."""
 
     id: str
     travel_start_hours: float
     arrival_hours: float
     start_hours: float
     finish_hours: float
+    commitment: str | None = None
 
 
 @dataclass(frozen=True)
@@ -99,6 +111,7 @@ def dispatch(
     *,
     travel: Travel = GREAT_CIRCLE,
     critical_sites: Iterable[CriticalSite] = (),
+    commitments: Sequence[Commitment] = (),
     deadline: Callable[[], bool] | None = None,
     solver_seconds: float = 10.0,
     solver_workers: int = 2,
@@ -109,7 +122,8 @@ def dispatch(
     """Plan the crews' routes to minimise weighted people-hours without power; see the module docstring."""
     if not persons_per_customer > 0:
         raise ValueError(f"persons_per_customer must be > 0, got {persons_per_customer}")
-    problem = build_problem(network, crews, sites or {}, travel=travel, critical_sites=critical_sites)
+    problem = build_problem(network, crews, sites or {}, travel=travel, critical_sites=critical_sites,
+                            commitments=commitments)
     m = len(problem.ids)
     naive = list_schedule(problem, naive_order(problem))
     seqs = min((list_schedule(problem, horn_order(problem)), [list(s) for s in naive]),
@@ -150,7 +164,8 @@ def dispatch(
     return Dispatch(
         routes=_routes(problem, seqs), naive_routes=_routes(problem, naive), cases=cases, areas=areas,
         kpis=_kpis(e, problem.people, persons_per_customer), quality=quality,
-        converged=converged, notes=tuple(_notes(problem, seqs, finish, network.radial, optimal, status)),
+        converged=converged, notes=tuple(_notes(problem, seqs, finish, network.radial, optimal, status,
+                                                commitments)),
     )
 
 
@@ -160,19 +175,30 @@ def _etr(e: np.ndarray, p50: np.ndarray, p90: np.ndarray, node: int) -> Etr:
 
 def _routes(problem: Problem, seqs: Sequence[Sequence[int]]) -> tuple[CrewRoute, ...]:
     travel_start, arrival, start, finish = timeline(problem, seqs)
+
+    def kind(c: int, j: int) -> str | None:
+        if problem.under_way(c, j):
+            return IN_PROGRESS
+        return ASSIGNED if problem.head and j in problem.head[c] else None
+
     return tuple(
         CrewRoute(crew.id, tuple(DispatchJob(problem.ids[j], float(travel_start[j]), float(arrival[j]),
-                                             float(start[j]), float(finish[j])) for j in seq))
-        for crew, seq in zip(problem.crews, seqs, strict=True)
+                                             float(start[j]), float(finish[j]), kind(c, j)) for j in seq))
+        for c, (crew, seq) in enumerate(zip(problem.crews, seqs, strict=True))
     )
 
 
 def _notes(problem: Problem, seqs: Sequence[Sequence[int]], finish: np.ndarray, radial: bool, optimal: bool,
-           status: str) -> list[str]:
+           status: str, commitments: Sequence[Commitment]) -> list[str]:
     notes = [] if radial else [explain.MESHED_NOTE]
+    if commitments:
+        under_way = sum(c.in_progress for c in commitments)
+        notes.append(f"work in progress kept: {under_way} repair(s) under way and {len(commitments) - under_way} "
+                     "assigned stay first on their crews; the lower bound holds for every plan that keeps them")
     if optimal:
-        notes.append("proven optimal by the one-crew subset DP" if "DP" in status else
-                     "proven optimal by CP-SAT (times rounded down to whole seconds in the model)")
+        among = " among the plans that keep the work in progress" if commitments else ""
+        notes.append(("proven optimal by the one-crew subset DP" if "DP" in status else
+                      "proven optimal by CP-SAT (times rounded down to whole seconds in the model)") + among)
     else:
         notes.append(f"heuristic plan (solver: {status}): list schedules with travel plus local search; the gap "
                      "to the lower bound bounds how far from optimal it can be")

@@ -3,6 +3,11 @@
 Public API:
     earliest_finish(problem) -> np.ndarray        the earliest hour each repair can possibly be done
     dispatch_lower_bound(problem, *, weighted=True) -> float
+
+Work in progress: a crew with a repair under way is on site and finishes it at its repair_hours (remaining) with
+no travel, so for these bounds that crew is free at that hour at that site, and the repair under way itself
+finishes exactly then; assigned commitments only remove plans, so they are left out (the bounds hold for every
+plan that keeps them, and the gap may overstate how far the plan is from the best such plan).
 """
 
 from __future__ import annotations
@@ -22,6 +27,10 @@ def shortest_travel(problem: Problem) -> np.ndarray:
     so routes through other sites are relaxed in (Bellman-Ford over the dense site graph, vectorised).
     """
     dist = problem.from_base.copy()
+    for c, i in enumerate(problem.on_site):  # a crew with a repair under way leaves from that site, not its base
+        if i >= 0:
+            dist[c] = problem.between[i]
+            dist[c, i] = 0.0
     for c in range(dist.shape[0]):  # one crew at a time: an m x m step, never k x m x m
         for _ in range(len(problem.ids)):
             via = (dist[c][:, None] + problem.between).min(axis=0)
@@ -32,10 +41,22 @@ def shortest_travel(problem: Problem) -> np.ndarray:
 
 
 def earliest_finish(problem: Problem) -> np.ndarray:
-    """For each job, min over capable crews of max(free hour + fewest travel hours from base, release) + hours."""
-    reach = problem.available[:, None] + shortest_travel(problem)
+    """For each job, min over capable crews of max(free hour + fewest travel hours from base, release) + hours.
+
+    A crew with a repair under way is free once it is done (its remaining hours) at that site, and the repair
+    under way itself finishes exactly at its remaining hours.
+    """
+    free = problem.available.astype(float).copy()
+    for c, i in enumerate(problem.on_site):
+        if i >= 0:
+            free[c] = problem.hours[i]
+    reach = free[:, None] + shortest_travel(problem)
     start = np.where(problem.capable, np.maximum(reach, problem.release[None, :]), np.inf).min(axis=0)
-    return np.asarray(start + problem.hours)
+    finish = np.asarray(start + problem.hours)
+    for i in problem.on_site:
+        if i >= 0:
+            finish[i] = problem.hours[i]
+    return finish
 
 
 def dispatch_lower_bound(problem: Problem, *, weighted: bool = True) -> float:
@@ -58,6 +79,15 @@ def dispatch_lower_bound(problem: Problem, *, weighted: bool = True) -> float:
     the no-travel problem with hours p'_j, shifted by a. Every outage node waits for some repair, hence for
     at least a; energisation commutes with the shift, so cost >= a x (total weight) + geo.plan.lower_bound
     on the tree with hours p' (valid for every back-to-back k-crew plan; skills only remove plans).
+
+    Commitments. A repair under way (job i on crew c) finishes at hours_i with no travel into it, and c's next
+    leg starts there at hours_i: so ef_i = hours_i exactly, and c counts as free at hours_i from site i in
+    ef_j for its other jobs (travel from i, not from its base). For (1)'s path term and for (2), c works from
+    hour 0 (the remaining hours, from now), so a = 0 when some crew has a repair under way (every hour is >= 0)
+    and tau_i = 0, p'_i = hours_i: compressing c's route from 0 puts i at [0, hours_i], exactly as planned, and
+    every later job j at most at its planned finish, each leg into j still >= tau_j (a leg from site i is one of
+    the legs tau_j minimises over). Both arguments then go through unchanged. Assigned commitments only remove
+    plans, so a bound over all plans with the repairs under way fixed bounds every plan that keeps them all.
     """
     outage = problem.tree.outage
     w = problem.weight if weighted else problem.people
@@ -65,9 +95,11 @@ def dispatch_lower_bound(problem: Problem, *, weighted: bool = True) -> float:
     m = len(problem.ids)
     if m == 0:
         return 0.0
-    a = float(problem.available.min())
+    under_way = [i for i in problem.on_site if i >= 0]
+    a = 0.0 if under_way else float(problem.available.min())
     into = np.concatenate([problem.from_base, problem.between + np.diag(np.full(m, np.inf))], axis=0)
     tau = into.min(axis=0)
+    tau[under_way] = 0.0  # the crew is on site: no travel into a repair under way
     p_dash = problem.hours + tau
     e_first = problem.sim.energisation(earliest_finish(problem))
     total = np.zeros(len(outage.node_job))

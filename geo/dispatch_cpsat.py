@@ -8,9 +8,12 @@ makes j its first job, i -> j makes j follow i, j -> base ends its route (crews 
 free) and a self-loop on j means another crew does j. Every job is on exactly one crew. With start_j and
 end_j = start_j + hours_j: start_j >= release_j, arc base -> j forces start_j >= free_c + travel(base_c, j),
 arc i -> j forces start_j >= end_i + travel(i, j); per crew, optional intervals with a no-overlap are a
-redundant cut that helps propagation. Energisation is exact: a node's hour is the max of its own job's end and
-its feed's hour, a meshed junction's the min over its feeds (max/min equalities). Objective: sum of weight x
-energisation hour.
+redundant cut that helps propagation. Committed heads (Problem.head) are fixed: their jobs are on their crew,
+base -> first and each committed job -> the next are forced arcs, so nothing goes before or between them; a
+repair under way starts at 0 (its crew is on site: no travel, no release) and ends at its remaining hours, and
+the crew's next arc adds travel from that site as usual. Energisation is exact: a node's hour is the max of its
+own job's end and its feed's hour, a meshed junction's the min over its feeds (max/min equalities). Objective:
+sum of weight x energisation hour.
 
 Times are whole seconds and weights whole numbers (people, or thousandths of a people-equivalent when some
 weight is fractional), every figure rounded DOWN. Any real plan, re-timed with the rounded-down figures, is
@@ -73,7 +76,10 @@ def solve(problem: Problem, *, hint: Sequence[Sequence[int]] | None = None, seco
     w = np.floor(weights * scale + 1e-9).astype(np.int64)
     floor_e = _energisation_floor(problem, p, r, a, t0, tt)
     model = cp_model.CpModel()
-    start = [model.new_int_var(int(r[j]), horizon, f"start{j}") for j in range(m)]
+    under_way = {int(j) for j in problem.on_site if j >= 0}
+    # a repair under way is timed from now: [0, remaining hours], whatever its release or the crew's free hour
+    start = [model.new_int_var(0 if j in under_way else int(r[j]), 0 if j in under_way else horizon, f"start{j}")
+             for j in range(m)]
     end = [start[j] + int(p[j]) for j in range(m)]
     assigned: list[dict[int, cp_model.IntVar]] = [{} for _ in range(k)]
     arcs_of: list[dict[tuple[int, int], cp_model.IntVar]] = [{} for _ in range(k)]
@@ -86,7 +92,8 @@ def solve(problem: Problem, *, hint: Sequence[Sequence[int]] | None = None, seco
             x = assigned[c][j] = model.new_bool_var(f"on{c}_{j}")
             arcs.append((node[j], node[j], ~x))
             first = arcs_of[c][(-1, j)] = model.new_bool_var(f"first{c}_{j}")
-            model.add(start[j] >= int(a[c] + t0[c, j])).only_enforce_if(first)
+            if not problem.under_way(c, j):
+                model.add(start[j] >= int(a[c] + t0[c, j])).only_enforce_if(first)
             arcs += [(0, node[j], first), (node[j], 0, model.new_bool_var(f"last{c}_{j}"))]
             intervals.append(model.new_optional_interval_var(start[j], int(p[j]), end[j], x, f"work{c}_{j}"))
             for i in jobs:
@@ -96,6 +103,10 @@ def solve(problem: Problem, *, hint: Sequence[Sequence[int]] | None = None, seco
                     arcs.append((node[i], node[j], y))
         model.add_circuit(arcs)
         model.add_no_overlap(intervals)
+        head = problem.head[c] if problem.head else ()
+        for q, j in enumerate(head):  # the committed head: on this crew, first and in this order
+            model.add(assigned[c][j] == 1)
+            model.add(arcs_of[c][(head[q - 1] if q else -1, j)] == 1)
     for j in range(m):
         model.add_exactly_one([assigned[c][j] for c in range(k) if j in assigned[c]])
     energised: list[cp_model.IntVar] = []
@@ -146,7 +157,8 @@ def _add_hint(model: cp_model.CpModel, problem: Problem, seqs: Sequence[Sequence
             model.add_hint(y, pair in pairs)
         t, prev = int(a[c]), -1
         for j in seq:
-            s = max(t + int(t0[c, j] if prev < 0 else tt[prev, j]), int(r[j]))
+            s = 0 if prev < 0 and problem.under_way(c, j) else max(t + int(t0[c, j] if prev < 0 else tt[prev, j]),
+                                                                   int(r[j]))
             model.add_hint(start[j], s)
             t, prev = s + int(p[j]), j
 
@@ -155,9 +167,16 @@ def _energisation_floor(problem: Problem, p: np.ndarray, r: np.ndarray, a: np.nd
                         tt: np.ndarray) -> np.ndarray:
     """Per node, a valid lower bound on its energisation in the model's units (geo.dispatch_bound's per-node
     bound on the rounded figures): the latest earliest-finish on its best path, and the path's work shared by
-    the crews. Stated as variable bounds, it tightens the solver's relaxation without cutting a model plan."""
+    the crews. Stated as variable bounds, it tightens the solver's relaxation without cutting a model plan.
+    A repair under way is handled as there: it ends at its hours, its crew is free then at that site, no travel
+    into it, and every crew's work counts from 0."""
     m, k = len(problem.ids), len(problem.crews)
+    under_way = [int(i) for i in problem.on_site if i >= 0]
     reach = t0.copy()
+    a = a.copy()
+    for c, i in enumerate(problem.on_site):
+        if i >= 0:
+            reach[c], reach[c, i], a[c] = tt[i], 0, p[i]
     for c in range(k):  # fewest travel units from base c to each site over any route (the matrix may not obey
         for _ in range(m):  # the triangle inequality); repairs on the way only add time
             via = (reach[c][:, None] + tt).min(axis=0)
@@ -166,7 +185,9 @@ def _energisation_floor(problem: Problem, p: np.ndarray, r: np.ndarray, a: np.nd
             reach[c] = np.minimum(reach[c], via)
     start = np.where(problem.capable, np.maximum(a[:, None] + reach, r[None, :]), np.iinfo(np.int64).max // 4)
     ef = start.min(axis=0) + p
+    ef[under_way] = p[under_way]
     into = np.concatenate([t0, tt + np.diag(np.full(m, np.iinfo(np.int64).max // 4))], axis=0).min(axis=0)
+    into[under_way] = 0
     work = p + into
     outage = problem.tree.outage
     first = np.zeros(len(outage.node_job), dtype=np.int64)
@@ -176,4 +197,4 @@ def _energisation_floor(problem: Problem, p: np.ndarray, r: np.ndarray, a: np.nd
         up = [first[u] for u in ps]
         first[n] = max(int(ef[j]) if j >= 0 else 0, min(up) if up else 0)
         total[n] = min((int(total[u]) for u in ps), default=0) + (int(work[j]) if j >= 0 else 0)
-    return np.maximum(first, int(a.min()) + total // k)
+    return np.maximum(first, (0 if under_way else int(a.min())) + total // k)

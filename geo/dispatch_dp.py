@@ -7,14 +7,16 @@ Which nodes have power depends only on the set of repairs done, so repairing j a
 (weight powered by S + j - weight powered by S) x f to the cost. A state is (repairs done, last repair) with
 labels (hour, cost so far); one label dominates another when it is no later and no costlier, since every
 later finish hour is a non-decreasing function of the current hour (travel adds, release takes a max). Keeping
-every non-dominated label is therefore exact, with real (unrounded) times, meshed networks included.
+every non-dominated label is therefore exact, with real (unrounded) times, meshed networks included. A committed
+head (Problem.head) is walked first, timed as geo.dispatch_model does (a repair under way has no travel), and the
+programme starts from the state it leaves, so the optimum is over the plans that keep it.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from geo.dispatch_model import Problem
+from geo.dispatch_model import Problem, crew_finish
 
 MAX_JOBS = 11  # 2^11 x 11 states: well under a second in pure Python
 
@@ -31,7 +33,16 @@ def one_crew(problem: Problem) -> tuple[list[int], float] | None:
     first, between = problem.from_base[0].tolist(), problem.between.tolist()
     Label = tuple[float, float, object, int]  # hour, cost, previous label, job
     start: Label = (float(problem.available[0]), 0.0, None, -1)
-    fronts: dict[tuple[int, int], list[Label]] = {(0, -1): [start]}
+    head_done, head_last = 0, -1
+    if problem.fixed(0):  # the committed head, in its order, then the programme from where it leaves the crew
+        head = problem.head[0]
+        out = np.zeros(m)
+        crew_finish(problem, 0, head, out)
+        for j in head:
+            f = float(out[j])
+            start = (f, start[1] + (powered[head_done | 1 << j] - powered[head_done]) * f, start, j)
+            head_done, head_last = head_done | 1 << j, j
+    fronts: dict[tuple[int, int], list[Label]] = {(head_done, head_last): [start]}
     full = (1 << m) - 1
     for done in range(full):  # the full set's labels stay for the answer
         for last in [-1] if done == 0 else [j for j in range(m) if done >> j & 1]:

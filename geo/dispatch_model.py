@@ -3,14 +3,19 @@
 Public API:
     Crew(id, base, skills, available_from_hours, shift_end_hours)   a repair crew as a record
     Site(id, point, skill, release_hours, kind, severity)           where, by whom and from when a repair can be done
-    DispatchError                                                  bad crews or sites (a ScenarioError)
-    build_problem(network, crews, sites, *, travel, critical_sites) -> Problem
+    DispatchError                                                  bad crews, sites or commitments (a ScenarioError)
+    build_problem(network, crews, sites, *, travel, critical_sites, commitments) -> Problem
     timeline(problem, seqs) -> (travel_start, arrival, start, finish)   hours per job for crews' sequences
     cost(problem, seqs) -> float                                  weighted people-hours without power
 
 A crew leaves its base at `available_from_hours`, travels to its first site, repairs, travels on to the next and
 never returns. A repair starts at the latest of arrival and the site's release (access clearance, materials) and
 takes the facility's repair_hours; energisation is exactly geo.plan's Simulator on geo.triage's outage tree.
+
+Work in progress (geo.plan.Commitment) is the head of its crew's sequence, in the given order with the repair
+under way first, and every solver keeps it there (`Problem.head`). A repair under way has no travel: the crew is
+on site, its travel start, arrival and start are -started_hours_ago, and it finishes at its repair_hours (the
+caller puts the remaining hours there), release and the crew's free hour aside; the crew travels on from there.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from geo.network import CriticalSite, Network, ScenarioError
-from geo.plan import Simulator
+from geo.plan import Commitment, Simulator
 from geo.travel import GREAT_CIRCLE, Place, Travel, TravelError, travel_tables
 from geo.triage import TriageTree, triage_tree
 
@@ -71,6 +76,17 @@ class Problem:
     sim: Simulator
     weight: np.ndarray
     people: np.ndarray
+    head: tuple[tuple[int, ...], ...] = ()  # per crew, its committed jobs in order (empty: none)
+    on_site: tuple[int, ...] = ()  # per crew, the job it has under way, or -1
+    started_ago: tuple[float, ...] = ()  # per crew, hours since its repair under way began (0 without one)
+
+    def fixed(self, c: int) -> int:
+        """How many jobs at the head of crew c's sequence are committed (never moved, nothing goes before)."""
+        return len(self.head[c]) if self.head else 0
+
+    def under_way(self, c: int, j: int) -> bool:
+        """Whether job j is crew c's repair under way (then first in its sequence, with no travel)."""
+        return bool(self.on_site) and self.on_site[c] == j
 
 
 def _finite(value: float) -> bool:
@@ -78,8 +94,9 @@ def _finite(value: float) -> bool:
 
 
 def build_problem(network: Network, crews: Sequence[Crew], sites: Mapping[str, Site], *,
-                  travel: Travel = GREAT_CIRCLE, critical_sites: Iterable[CriticalSite] = ()) -> Problem:
-    """Validate crews and sites against the network into a Problem, or raise DispatchError naming the culprit."""
+                  travel: Travel = GREAT_CIRCLE, critical_sites: Iterable[CriticalSite] = (),
+                  commitments: Sequence[Commitment] = ()) -> Problem:
+    """Validate crews, sites and commitments into a Problem, or raise DispatchError naming the culprit."""
     if not crews:
         raise DispatchError("crews: at least one crew is needed")
     seen: set[str] = set()
@@ -116,6 +133,7 @@ def build_problem(network: Network, crews: Sequence[Crew], sites: Mapping[str, S
     if not (np.isfinite(from_base).all() and np.isfinite(between).all()
             and (from_base >= 0).all() and (between >= 0).all()):
         raise DispatchError("travel: every travel time must be a finite number >= 0")
+    head, on_site, started_ago = _heads(network, crews, ids, job_sites, capable, commitments)
     return Problem(
         tree=tree, ids=ids, crews=tuple(crews), sites=job_sites,
         hours=np.asarray(tree.hours, dtype=float),
@@ -124,7 +142,50 @@ def build_problem(network: Network, crews: Sequence[Crew], sites: Mapping[str, S
         from_base=from_base, between=between, capable=capable,
         sim=Simulator(outage, tree.hours),
         weight=np.asarray(outage.node_weight, dtype=float), people=np.asarray(outage.node_people, dtype=float),
+        head=head, on_site=on_site, started_ago=started_ago,
     )
+
+
+def _heads(network: Network, crews: Sequence[Crew], ids: Sequence[str], job_sites: Sequence[Site],
+           capable: np.ndarray,
+           commitments: Sequence[Commitment]) -> tuple[tuple[tuple[int, ...], ...], tuple[int, ...],
+                                                      tuple[float, ...]]:
+    """Each crew's committed jobs (the repair under way first, then the assigned ones in the given order), the
+    job it has under way (-1: none) and how long ago that began; DispatchError names a bad commitment."""
+    if not commitments:
+        return (), (), ()
+    job_of = {fid: j for j, fid in enumerate(ids)}
+    crew_of = {crew.id: c for c, crew in enumerate(crews)}
+    heads: list[list[Commitment]] = [[] for _ in crews]
+    seen: set[str] = set()
+    for cm in commitments:
+        name = f"commitment of {cm.job!r} to crew {cm.crew!r}"
+        if cm.job in seen:
+            raise DispatchError(f"{name}: {cm.job!r} is committed more than once")
+        seen.add(cm.job)
+        if cm.job not in job_of:
+            raise DispatchError(f"{name}: " + ("not a damaged facility" if cm.job in network.index
+                                               else "unknown facility"))
+        if cm.crew not in crew_of:
+            raise DispatchError(f"{name}: no such crew among the crews planned")
+        if not (math.isfinite(cm.started_hours_ago) and cm.started_hours_ago >= 0):
+            raise DispatchError(f"{name}: started_hours_ago must be a number >= 0, got {cm.started_hours_ago!r}")
+        if not cm.in_progress and cm.started_hours_ago != 0:
+            raise DispatchError(f"{name}: assigned, not started, but started_hours_ago is {cm.started_hours_ago!r}")
+        c = crew_of[cm.crew]
+        if not capable[c, job_of[cm.job]]:
+            raise DispatchError(f"{name}: the crew lacks the skill {job_sites[job_of[cm.job]].skill!r} it needs")
+        heads[c].append(cm)
+    on_site, started_ago = [-1] * len(crews), [0.0] * len(crews)
+    for c, head in enumerate(heads):
+        under_way = [cm.job for cm in head if cm.in_progress]
+        if len(under_way) > 1:
+            raise DispatchError(f"crew {crews[c].id!r} has {len(under_way)} repairs in progress ("
+                                + ", ".join(repr(x) for x in under_way) + "); a crew works one repair at a time")
+        head.sort(key=lambda cm: not cm.in_progress)  # stable: the repair under way, then the assigned in order
+        if under_way:
+            on_site[c], started_ago[c] = job_of[under_way[0]], head[0].started_hours_ago
+    return (tuple(tuple(job_of[cm.job] for cm in head) for head in heads), tuple(on_site), tuple(started_ago))
 
 
 def crew_finish(problem: Problem, c: int, seq: Sequence[int], out: np.ndarray) -> None:
@@ -133,8 +194,11 @@ def crew_finish(problem: Problem, c: int, seq: Sequence[int], out: np.ndarray) -
     hours, release, between = problem.hours, problem.release, problem.between
     prev = -1
     for j in seq:
-        arrival = t + (problem.from_base[c, j] if prev < 0 else between[prev, j])
-        t = max(arrival, release[j]) + hours[j]
+        if prev < 0 and problem.under_way(c, j):
+            t = float(hours[j])  # on site already: the remaining hours from now
+        else:
+            arrival = t + (problem.from_base[c, j] if prev < 0 else between[prev, j])
+            t = max(arrival, release[j]) + hours[j]
         out[j] = t
         prev = j
 
@@ -161,6 +225,11 @@ def timeline(problem: Problem, seqs: Sequence[Sequence[int]]) -> tuple[np.ndarra
         t = float(problem.available[c])
         prev = -1
         for j in seq:
+            if prev < 0 and problem.under_way(c, j):  # on site since it began, finishing in its remaining hours
+                travel_start[j] = arrival[j] = start[j] = -problem.started_ago[c]
+                t = finish[j] = problem.hours[j]
+                prev = j
+                continue
             travel_start[j] = t
             arrival[j] = t + (problem.from_base[c, j] if prev < 0 else problem.between[prev, j])
             start[j] = max(arrival[j], problem.release[j])
@@ -170,10 +239,13 @@ def timeline(problem: Problem, seqs: Sequence[Sequence[int]]) -> tuple[np.ndarra
 
 
 def check_sequences(problem: Problem, seqs: Sequence[Sequence[int]]) -> None:
-    """Assert the sequences cover every job once, each on a crew with the skill (a guard for solver output)."""
+    """Assert the sequences cover every job once, each on a crew with the skill, committed heads kept (a guard for
+    solver output)."""
     done = sorted(j for seq in seqs for j in seq)
     if done != list(range(len(problem.ids))):
         raise AssertionError("sequences must cover every job exactly once")
     for c, seq in enumerate(seqs):
         if not all(problem.capable[c, j] for j in seq):
             raise AssertionError(f"crew {problem.crews[c].id!r} was given a job outside its skills")
+        if problem.head and tuple(seq[:len(problem.head[c])]) != problem.head[c]:
+            raise AssertionError(f"crew {problem.crews[c].id!r} lost its committed jobs at the head")

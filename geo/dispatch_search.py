@@ -1,13 +1,15 @@
 """Dispatch heuristics: list schedules with travel and release times, then local search re-simulated exactly.
 
 Public API:
-    list_schedule(problem, order) -> seqs          each job in order to the capable crew that finishes it first
+    list_schedule(problem, order) -> seqs          each job in order to the capable crew that finishes it first,
+                                                   after each crew's committed head
     naive_order(problem), horn_order(problem)       the two orders the plan starts from
     improve(problem, seqs, *, deadline) -> (cost, converged)   first-improvement moves and swaps, in place
 
 Every candidate is re-simulated exactly (travel, release, energisation); only the crews a move touches are
 recomputed. Up to EXHAUSTIVE_JOBS repairs every move and swap is tried; above, each job tries its neighbours on
-its crew and, on every other capable crew, the positions nearest its start time and its rank.
+its crew and, on every other capable crew, the positions nearest its start time and its rank. Committed jobs
+(Problem.head) never move and nothing is put before them: candidates start at each crew's committed prefix.
 """
 
 from __future__ import annotations
@@ -33,12 +35,23 @@ def naive_order(problem: Problem) -> list[int]:
 
 
 def list_schedule(problem: Problem, order: Sequence[int]) -> list[list[int]]:
-    """Give each job, in order, to the capable crew that would finish it first (ties: lowest crew number)."""
+    """Give each job, in order, to the capable crew that would finish it first (ties: lowest crew number); each
+    crew first works its committed jobs, which are skipped in `order`."""
     k = len(problem.crews)
-    seqs: list[list[int]] = [[] for _ in range(k)]
+    seqs: list[list[int]] = [list(problem.head[c]) if problem.head else [] for c in range(k)]
     free = problem.available.astype(float).copy()
     last = [-1] * k
+    kept: set[int] = set()
+    if problem.head:
+        done = np.zeros(len(problem.ids))
+        for h, seq in enumerate(seqs):
+            if seq:
+                crew_finish(problem, h, seq, done)
+                free[h], last[h] = done[seq[-1]], seq[-1]
+                kept.update(seq)
     for j in order:
+        if j in kept:
+            continue
         best_c, best_t = -1, np.inf
         for c in np.flatnonzero(problem.capable[:, j]):
             arrival = free[c] + (problem.from_base[c, j] if last[c] < 0 else problem.between[last[c], j])
@@ -59,11 +72,14 @@ def improve(problem: Problem, seqs: list[list[int]], *, deadline: Callable[[], b
     finish = finish_of(problem, seqs)
     best = float(weight @ sim.energisation(finish))
     exhaustive = m <= EXHAUSTIVE_JOBS
+    pinned = {j for seq in problem.head for j in seq}
     improved = True
     while improved:
         improved = False
         crew_of = {j: c for c, seq in enumerate(seqs) for j in seq}
         for j in sorted(range(m), key=rank.__getitem__):
+            if j in pinned:
+                continue
             c = crew_of[j]
             i = seqs[c].index(j)
             for kind, d, q in _candidates(problem, seqs, finish, rank, j, c, i, exhaustive):
@@ -99,18 +115,21 @@ def _candidates(problem: Problem, seqs: Sequence[Sequence[int]], finish: np.ndar
         for d, seq in enumerate(seqs):
             if not capable[d, j]:
                 continue
-            out += [("move", d, q) for q in range(len(seq) + (d != c)) if (d, q) != (c, i)]
-            out += [("swap", d, q) for q in range(len(seq)) if (d, q) != (c, i)]
+            h = problem.fixed(d)
+            out += [("move", d, q) for q in range(h, len(seq) + (d != c)) if (d, q) != (c, i)]
+            out += [("swap", d, q) for q in range(h, len(seq)) if (d, q) != (c, i)]
         return out
     seq = seqs[c]
-    out += [("swap", c, q) for q in (i - 1, i + 1) if 0 <= q < len(seq)]
-    out += [("move", c, q) for q in (i - 2, i + 2) if 0 <= q < len(seq)]
+    out += [("swap", c, q) for q in (i - 1, i + 1) if problem.fixed(c) <= q < len(seq)]
+    out += [("move", c, q) for q in (i - 2, i + 2) if problem.fixed(c) <= q < len(seq)]
     start = finish[j] - problem.hours[j]
     for d, other in enumerate(seqs):
         if d == c or not capable[d, j]:
             continue
-        at = next((q for q, x in enumerate(other) if finish[x] - problem.hours[x] >= start), len(other))
-        by_rank = next((q for q, x in enumerate(other) if rank[x] > rank[j]), len(other))
+        h = problem.fixed(d)
+        at = next((q for q in range(h, len(other)) if finish[other[q]] - problem.hours[other[q]] >= start),
+                  len(other))
+        by_rank = next((q for q in range(h, len(other)) if rank[other[q]] > rank[j]), len(other))
         for q in sorted({at, by_rank}):
             out.append(("move", d, q))
             if q < len(other):

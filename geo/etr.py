@@ -10,7 +10,8 @@ planned figure is the median and sigma grows with severity (a destroyed facility
 predictable than a minor one's). These are planning assumptions, not measured spreads; replace them with
 observed ratios of actual to planned hours once the repair history has enough of them. Travel and release
 times are taken as given. Each sample keeps the plan (crews, order) and re-times it exactly as the planner does,
-then energises the network with the same Simulator; the percentiles are over the samples, per node, so they are
+then energises the network with the same Simulator (a repair under way: its remaining hours are the uncertain
+figure, from now, with no travel); the percentiles are over the samples, per node, so they are
 ordered (P50 <= P90) and, for a given seed, deterministic.
 """
 
@@ -58,8 +59,11 @@ def etr_percentiles(problem: Problem, seqs: Sequence[Sequence[int]], *, samples:
         t = np.full(samples, float(problem.available[c]))
         prev = -1
         for j in seq:
-            leg = problem.from_base[c, j] if prev < 0 else problem.between[prev, j]
-            t = np.maximum(t + leg, problem.release[j]) + hours[:, j]
+            if prev < 0 and problem.under_way(c, j):
+                t = hours[:, j].copy()
+            else:
+                leg = problem.from_base[c, j] if prev < 0 else problem.between[prev, j]
+                t = np.maximum(t + leg, problem.release[j]) + hours[:, j]
             finish[:, j] = t
             prev = j
     energised = np.stack([problem.sim.energisation(finish[s]) for s in range(samples)])
