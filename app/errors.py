@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 import math
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, jsonify, render_template, request
+from flask_babel import gettext
 from werkzeug.exceptions import HTTPException
 
 from app.db import DatabaseUnavailable
@@ -90,9 +91,51 @@ def _json(status: int, error: str, **extra: object) -> Response:
     return response
 
 
+def wants_html() -> bool:
+    """A person in a browser, who asks for HTML first, not an API client (which keeps its JSON)."""
+    if request.path.startswith("/api/") or request.headers.get("Authorization"):
+        return False
+    return request.accept_mimetypes.best == "text/html"
+
+
+def _titles() -> dict[int, tuple[str, str]]:
+    return {
+        400: (gettext("Bad request"), gettext("The request could not be understood. Reload the page and try again.")),
+        403: (gettext("Access denied"), gettext("Your account may not open this page.")),
+        404: (gettext("Page not found"), gettext("There is nothing at this address. Check the link or go back.")),
+        405: (gettext("Not allowed"), gettext("This address does not take this kind of request.")),
+        409: (gettext("Conflict"), gettext("The request contradicts what is stored. Reload the page.")),
+        413: (gettext("Too large"), gettext("What was sent is larger than this page accepts.")),
+        422: (gettext("Not valid"), gettext("Some of what was sent is not valid; nothing was changed.")),
+        429: (gettext("Too many requests"), gettext("Too many requests in a short time: wait a minute and retry.")),
+        500: (gettext("Something went wrong"), gettext("An internal error occurred; it has been logged.")),
+        503: (gettext("Not available"), gettext("The service is not available just now; retry in a moment.")),
+    }
+
+
+def error_page(status: int, message: str | None = None) -> Response:
+    """The translated HTML page of an HTTP error, for browsers; the text is escaped by the template."""
+    title, generic = _titles().get(status, (gettext("Error %(code)s", code=status),
+                                            gettext("The request could not be handled.")))
+    try:
+        html = render_template("error.html", status=status, title=title, message=message or generic)
+    except Exception:  # the page's own parts failed (the account's database row, say): the words alone
+        log.exception("the error page for %s failed", status)
+        return Response(f"{title}. {message or generic}", status=status, mimetype="text/plain")
+    return Response(html, status=status, mimetype="text/html")
+
+
 def to_response(exc: BaseException) -> Response:
-    """The JSON answer for one of the table's exceptions."""
+    """The JSON answer for one of the table's exceptions (an HTML page when a browser asked for a page)."""
     status = status_of(exc)
+    if wants_html() and not isinstance(exc, (ValidationError, FieldConflict)):
+        response = error_page(status)
+        if isinstance(exc, RateLimited):
+            response.headers["Retry-After"] = str(exc.retry_after_s)
+        elif isinstance(exc, DatabaseUnavailable):
+            log.warning("database unavailable: %s", exc)
+            response.headers["Retry-After"] = "5"
+        return response
     if isinstance(exc, ValidationError):
         return _json(status, "invalid input", errors=exc.errors)
     if isinstance(exc, FieldConflict):
@@ -123,9 +166,15 @@ def init_app(app: Flask) -> None:
                 if key.lower() not in ("content-type", "content-length"):
                     response.headers[key] = value
             return response
-        return exc.get_response()  # type: ignore[return-value]
+        page = error_page(exc.code or 500)
+        for key, value in exc.get_headers():
+            if key.lower() not in ("content-type", "content-length"):
+                page.headers[key] = value
+        return page
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.path)
+        if wants_html():
+            return error_page(500)
         return _json(500, "internal error; it has been logged")

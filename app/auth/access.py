@@ -10,11 +10,14 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from flask import Flask, Response, current_app, jsonify, redirect, request, url_for
+from flask_babel import gettext
 from flask_login import LoginManager, current_user
 from werkzeug.wrappers import Response as BaseResponse
 
 from app import db
+from app.errors import error_page
 from app.repo import users
+from app.site.labels import ROLE_LABELS, label
 from geo.taxonomy import ROLES
 
 ANYONE = "anyone"
@@ -107,10 +110,11 @@ def _unauthenticated() -> BaseResponse:
 
 
 def _forbidden(role: str) -> Response:
-    response = jsonify({"error": f"this needs the {role} role"}) if _wants_json() else Response(
-        f"Forbidden: this page needs the {role} role.", mimetype="text/plain")
-    response.status_code = 403
-    return response
+    if _wants_json():
+        response = jsonify({"error": f"this needs the {role} role"})
+        response.status_code = 403
+        return response
+    return error_page(403, gettext("This page needs the %(role)s role.", role=label(role, ROLE_LABELS)))
 
 
 def requires(role: str) -> Callable[[F], F]:

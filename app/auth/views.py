@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, session, url_for
+from flask_babel import gettext, lazy_gettext
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import generate_csrf
@@ -27,15 +28,17 @@ _DUMMY_HASH = generate_password_hash("not a real password")
 
 
 class LoginForm(FlaskForm):
-    username = StringField("Username", validators=[
-        DataRequired(), Length(max=64), Regexp(r"^[^\x00-\x1f\x7f]*$", message="must not contain control characters")])
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=256)])
+    username = StringField(lazy_gettext("Username"), validators=[
+        DataRequired(), Length(max=64),
+        Regexp(r"^[^\x00-\x1f\x7f]*$", message=lazy_gettext("must not contain control characters"))])
+    password = PasswordField(lazy_gettext("Password"), validators=[DataRequired(), Length(max=256)])
 
 
 class PasswordForm(FlaskForm):
-    current = PasswordField("Current password", validators=[DataRequired()])
-    new = PasswordField("New password", validators=[DataRequired(), passwords.form_rule])
-    confirm = PasswordField("Repeat the new password", validators=[EqualTo("new", "The passwords differ.")])
+    current = PasswordField(lazy_gettext("Current password"), validators=[DataRequired()])
+    new = PasswordField(lazy_gettext("New password"), validators=[DataRequired(), passwords.form_rule])
+    confirm = PasswordField(lazy_gettext("Repeat the new password"),
+                            validators=[EqualTo("new", lazy_gettext("The passwords differ."))])
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -57,12 +60,12 @@ def login() -> Response | str | tuple[str, int]:
             session.permanent = True
             login_user(user, remember=user.role == "crew")
             return redirect(safe_next(request.args.get("next"), host=request.host, default=url_for("site.home")))
-        return render_template("auth/login.html", form=form, error="Wrong username or password."), 401
+        return render_template("auth/login.html", form=form, error=gettext("Wrong username or password.")), 401
     if form.is_submitted():  # a missing field, a name with control characters, a stale form: say which
-        problems = "; ".join(f"{getattr(form, name).label.text}: {' '.join(errors)}"
+        problems = "; ".join(f"{getattr(form, name).label.text}: {' '.join(str(e) for e in errors)}"
                              for name, errors in form.errors.items() if name != "csrf_token")
         return render_template("auth/login.html", form=form,
-                               error=problems or "The form expired; reload the page and sign in again."), 400
+                               error=problems or gettext("The form expired; reload the page and sign in again.")), 400
     return render_template("auth/login.html", form=form, error=None)
 
 
@@ -89,17 +92,18 @@ def change_password() -> Response | str | tuple[str, int]:
         with db.connection() as conn:
             row = users.get(conn, current_user.id)
             if row is None or not check_password_hash(row["password_hash"], form.current.data or ""):
-                return render_template("auth/password.html", form=form, error="The current password is wrong."), 400
+                wrong = gettext("The current password is wrong.")
+                return render_template("auth/password.html", form=form, error=wrong), 400
             users.set_password(conn, current_user.id, generate_password_hash(form.new.data or ""))
             users.audit(conn, actor_id=current_user.id, entity="user", entity_id=str(current_user.id),
                         action="password_changed", reason="changed by the user")
             fresh = user_from_row(users.get(conn, current_user.id), session_id=current_user.session_id)
         assert fresh is not None
         login_user(fresh, remember=fresh.role == "crew")
-        flash("Password changed.")
+        flash(gettext("Password changed."))
         return redirect(url_for("site.home"))
     if form.is_submitted():  # too short, not repeated the same, or no CSRF token: say so, change nothing
-        return render_template("auth/password.html", form=form, error="The password was not changed."), 422
+        return render_template("auth/password.html", form=form, error=gettext("The password was not changed.")), 422
     return render_template("auth/password.html", form=form, error=None)
 
 

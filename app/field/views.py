@@ -12,6 +12,7 @@ from flask_babel import gettext, lazy_gettext
 from flask_login import current_user
 
 from app.auth.access import public, requires
+from app.site.labels import CASE_STATUS_LABELS, CREW_STATUS_LABELS, LABELS, PROGRESS_LABELS
 from geo import taxonomy
 from geo.repair_hours import MIN_REPAIR_HOURS
 from geo.taxonomy import OPEN_CASE_STATUSES, PROGRESS
@@ -23,34 +24,6 @@ STATIC_FIELD = HERE / "static"
 # Leaflet's files the pin map needs offline (the pin is a CSS icon, so no marker images).
 LEAFLET_FILES = ("leaflet.js", "leaflet.css")
 
-# Labels for the codes of geo.taxonomy, written out so that pybabel finds every one of them.
-LABELS = {
-    "power_plant": lazy_gettext("Power plant"), "chp_plant": lazy_gettext("CHP plant"),
-    "heat_plant": lazy_gettext("Heat plant"), "substation": lazy_gettext("Substation"),
-    "transformer": lazy_gettext("Transformer"), "line": lazy_gettext("Line"),
-    "gas_facility": lazy_gettext("Gas facility"), "other": lazy_gettext("Other"),
-    "minor": lazy_gettext("Minor"), "moderate": lazy_gettext("Moderate"), "severe": lazy_gettext("Severe"),
-    "destroyed": lazy_gettext("Destroyed"),
-    "operating": lazy_gettext("Operating"), "degraded": lazy_gettext("Degraded"),
-    "out_of_service": lazy_gettext("Out of service"),
-    "uxo": lazy_gettext("Unexploded ordnance"), "fire": lazy_gettext("Fire"),
-    "structural": lazy_gettext("Structural collapse risk"), "live_wires": lazy_gettext("Live wires"),
-    "access_blocked": lazy_gettext("Access blocked"),
-}
-# A follow-up report's progress (app.report_input.PROGRESS), and the statuses of the open cases under "My work".
-PROGRESS_LABELS = {
-    "repair_started": lazy_gettext("Repair started"), "temporarily_restored": lazy_gettext("Temporarily restored"),
-    "restored": lazy_gettext("Restored"),
-}
-CASE_STATUS_LABELS = {
-    "reported": lazy_gettext("Reported"), "confirmed": lazy_gettext("Confirmed"), "assigned": lazy_gettext("Assigned"),
-    "in_repair": lazy_gettext("In repair"), "temporarily_restored": lazy_gettext("Temporarily restored"),
-}
-# Where the signed-in account's crew stands (geo.taxonomy.CREW_STATUSES), set from My work.
-CREW_STATUS_LABELS = {
-    "available": lazy_gettext("Available"), "en_route": lazy_gettext("En route"), "on_site": lazy_gettext("On site"),
-    "off_shift": lazy_gettext("Off shift"),
-}
 # A degraded facility's share of customers without supply, in steps a crew can tap with gloves on (sent as 0-1);
 # "not known" sends nothing, and the triage then uses its documented default.
 SHARE_OUT_CHOICES = (

@@ -1,0 +1,147 @@
+"""Labels for the vocabulary's codes (geo.taxonomy, geo.workflow), shared by the field form and the desk pages.
+
+Written out as literal lazy_gettext calls so that pybabel finds every one of them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_babel import get_locale, lazy_gettext
+
+KIND_LABELS = {
+    "power_plant": lazy_gettext("Power plant"),
+    "chp_plant": lazy_gettext("CHP plant"),
+    "heat_plant": lazy_gettext("Heat plant"),
+    "substation": lazy_gettext("Substation"),
+    "transformer": lazy_gettext("Transformer"),
+    "line": lazy_gettext("Line"),
+    "gas_facility": lazy_gettext("Gas facility"),
+    "other": lazy_gettext("Other"),
+}
+SEVERITY_LABELS = {
+    "minor": lazy_gettext("Minor"),
+    "moderate": lazy_gettext("Moderate"),
+    "severe": lazy_gettext("Severe"),
+    "destroyed": lazy_gettext("Destroyed"),
+}
+OPERATIONAL_LABELS = {
+    "operating": lazy_gettext("Operating"),
+    "degraded": lazy_gettext("Degraded"),
+    "out_of_service": lazy_gettext("Out of service"),
+}
+HAZARD_LABELS = {
+    "uxo": lazy_gettext("Unexploded ordnance"),
+    "fire": lazy_gettext("Fire"),
+    "structural": lazy_gettext("Structural collapse risk"),
+    "live_wires": lazy_gettext("Live wires"),
+    "access_blocked": lazy_gettext("Access blocked"),
+}
+# The field form's one table of kinds, severities, operational statuses and hazards.
+LABELS = {**KIND_LABELS, **SEVERITY_LABELS, **OPERATIONAL_LABELS, **HAZARD_LABELS}
+# A follow-up report's progress (geo.taxonomy.PROGRESS).
+PROGRESS_LABELS = {
+    "repair_started": lazy_gettext("Repair started"),
+    "temporarily_restored": lazy_gettext("Temporarily restored"),
+    "restored": lazy_gettext("Restored"),
+}
+# The open statuses (under "My work"), then every status of a damage case.
+CASE_STATUS_LABELS = {
+    "reported": lazy_gettext("Reported"),
+    "confirmed": lazy_gettext("Confirmed"),
+    "assigned": lazy_gettext("Assigned"),
+    "in_repair": lazy_gettext("In repair"),
+    "temporarily_restored": lazy_gettext("Temporarily restored"),
+}
+ALL_CASE_STATUS_LABELS = {
+    **CASE_STATUS_LABELS,
+    "repaired": lazy_gettext("Repaired"),
+    "rejected": lazy_gettext("Rejected"),
+    "duplicate": lazy_gettext("Duplicate"),
+}
+CREW_STATUS_LABELS = {
+    "available": lazy_gettext("Available"),
+    "en_route": lazy_gettext("En route"),
+    "on_site": lazy_gettext("On site"),
+    "off_shift": lazy_gettext("Off shift"),
+}
+CREW_SKILL_LABELS = {
+    "line": lazy_gettext("lines"),
+    "substation": lazy_gettext("substations"),
+    "generation": lazy_gettext("generation"),
+    "hv": lazy_gettext("high voltage"),
+}
+ACCESS_LABELS = {
+    "needs_clearance": lazy_gettext("needs clearance"),
+    "cleared": lazy_gettext("cleared"),
+    "blocked": lazy_gettext("blocked"),
+    "open": lazy_gettext("open"),
+    "from_hazards": lazy_gettext("as the reported hazards say"),
+}
+ROLE_LABELS = {"crew": lazy_gettext("crew"), "coordinator": lazy_gettext("coordinator"), "admin": lazy_gettext("admin")}
+# What an event of a case, a crew or an account did (case_event.action, audit actions).
+EVENT_LABELS = {
+    "opened": lazy_gettext("opened"),
+    "report_added": lazy_gettext("report added"),
+    "status_changed": lazy_gettext("status changed"),
+    "progress_not_applied": lazy_gettext("progress not applied"),
+    "confirm": lazy_gettext("confirmed"),
+    "reject": lazy_gettext("rejected"),
+    "assign": lazy_gettext("assigned"),
+    "release": lazy_gettext("released"),
+    "start_repair": lazy_gettext("repair started"),
+    "temporarily_restore": lazy_gettext("temporarily restored"),
+    "repaired": lazy_gettext("repaired"),
+    "override_hours": lazy_gettext("repair hours overridden"),
+    "accept_hours": lazy_gettext("crew's estimate accepted"),
+    "set_operational_status": lazy_gettext("operational status set"),
+    "set_access": lazy_gettext("access set"),
+    "set_materials": lazy_gettext("materials set"),
+    "bump_priority": lazy_gettext("priority raised"),
+    "merge": lazy_gettext("merged"),
+    "merged_into": lazy_gettext("merged into"),
+    "created": lazy_gettext("created"),
+    "changed": lazy_gettext("changed"),
+    "unchanged": lazy_gettext("unchanged"),
+    "position_reported": lazy_gettext("position reported"),
+    "role_changed": lazy_gettext("role changed"),
+    "deactivated": lazy_gettext("deactivated"),
+    "activated": lazy_gettext("reactivated"),
+    "password_reset": lazy_gettext("password reset"),
+    "password_changed": lazy_gettext("password changed"),
+    "tokens_revoked": lazy_gettext("API tokens revoked"),
+    "token_created": lazy_gettext("API token created"),
+}
+VOCABULARIES: dict[str, dict[str, Any]] = {
+    "kind": KIND_LABELS,
+    "severity": SEVERITY_LABELS,
+    "operational": OPERATIONAL_LABELS,
+    "hazard": HAZARD_LABELS,
+    "progress": PROGRESS_LABELS,
+    "status": ALL_CASE_STATUS_LABELS,
+    "crew_status": CREW_STATUS_LABELS,
+    "skill": CREW_SKILL_LABELS,
+    "access": ACCESS_LABELS,
+    "role": ROLE_LABELS,
+    "event": EVENT_LABELS,
+}
+
+
+def label(code: object, table: dict[str, Any]) -> str:
+    """The translated label of a code, or the code with spaces for underscores when the table has none."""
+    text = "" if code is None else str(code)
+    return str(table.get(text, text.replace("_", " ")))
+
+
+def vocabulary_label(code: object, vocabulary: str) -> str:
+    """The translated label of a code of one of VOCABULARIES ("status", "kind", ...)."""
+    return label(code, VOCABULARIES[vocabulary])
+
+
+def code_label(code: object, vocabulary: str, *, spaced: bool = False) -> str:
+    """A code as the desk pages show it: in English the code itself (as ever, spaced on request), the vocabulary's
+    label in any other language."""
+    text = "" if code is None else str(code)
+    if str(get_locale() or "en") == "en":
+        return text.replace("_", " ") if spaced else text
+    return label(text, VOCABULARIES[vocabulary])
