@@ -144,3 +144,17 @@ def test_the_sitrep_gives_clock_time_etrs_with_ranges_from_the_crews_on_duty(kyi
     rows = re.findall(r"<td>(\d{4}-\d\d-\d\d \d\d:\d\d)</td>\s*<td>(\S+ \S+) – (\S+ \S+)</td>", html)
     assert rows and all(p50 <= p90 for _, p50, p90 in rows)
 
+
+
+def test_a_repair_under_way_keeps_its_crew_in_the_dispatch_plan(kyiv):
+    _, _, cases, crew_ids = kyiv
+    client = coord(kyiv)
+    north = cases["Dp North"]
+    for action in ({"action": "assign", "crew": "Subs"}, {"action": "start_repair"}):
+        client.post(f"/api/cases/{north}/actions", json=action)
+    plan = client.get("/api/dispatch", query_string=[("crew", crew_ids["Subs"]), ("crew", crew_ids["Lines"])]).json
+    subs = next(r["jobs"] for r in plan["plan"]["crews"] if r["crew"] == "Subs")
+    assert subs[0]["case_id"] == north and subs[0]["commitment"] == "in_progress"
+    assert subs[0]["start"] <= 0 and subs[0]["travel_start"] == subs[0]["arrival"] == subs[0]["start"]
+    only_lines = client.get("/api/dispatch", query_string={"crew": crew_ids["Lines"]})
+    assert only_lines.status_code == 422  # the line crew cannot do substations: no silent reassignment

@@ -68,10 +68,12 @@ def sites(situation: Situation) -> dict[str, Site]:
 def plan(situation: Situation, crews: list[Crew], *, deadline: Callable[[], bool], solver_seconds: float,
          persons_per_customer: float) -> Dispatch:
     """The dispatchable plan of the situation for the chosen crews."""
+    names = {crew.id for crew in crews}
+    held = tuple(c for c in situation.commitments if c.crew in names)  # the chosen crews keep their work
     try:
         return dispatch(situation.network, crews, sites(situation), critical_sites=situation.critical_sites,
                         deadline=deadline, solver_seconds=solver_seconds, samples=SAMPLES, seed=SEED,
-                        persons_per_customer=persons_per_customer)
+                        persons_per_customer=persons_per_customer, commitments=held)
     except ValueError as exc:  # e.g. a case whose facility needs a skill no chosen crew has
         raise ValidationError({"crew": str(exc)}) from None
 
@@ -90,6 +92,9 @@ def plan_json(situation: Situation, result: Dispatch) -> dict[str, Any]:
     body["plan"]["areas"] = [{"facility_id": situation.facility_ids[node], "facility": facility_name(node),
                               "population": people[node], **etr} for node, etr in body["plan"]["areas"].items()]
     body["summary"] = situation.summary()
+    planned_crews = {route["crew"] for route in body["plan"]["crews"]}
+    body["notes"] += [f"case {situation.cases[c.job]['case_id']} is held by {c.crew}, which is not among the chosen "
+                      "crews: planned as if free" for c in situation.commitments if c.crew not in planned_crews]
     return body
 
 
