@@ -39,7 +39,7 @@ from geo.dispatch_model import Crew, Problem, Site, build_problem, check_sequenc
 from geo.dispatch_search import horn_order, improve, list_schedule, naive_order
 from geo.etr import etr_percentiles
 from geo.network import CriticalSite, Network
-from geo.plan import ASSIGNED, IN_PROGRESS, Commitment, Kpis, _kpis
+from geo.plan import ASSIGNED, IN_PROGRESS, Commitment, Kpis, Quality, kpis_of
 from geo.travel import GREAT_CIRCLE, Travel
 
 __all__ = ["Commitment", "Crew", "CrewRoute", "Dispatch", "DispatchJob", "DispatchQuality", "Etr", "Site", "Travel",
@@ -77,15 +77,10 @@ class Etr:
 
 
 @dataclass(frozen=True)
-class DispatchQuality:
-    """The plan next to the travel-aware naive plan and a lower bound valid with travel and release times."""
+class DispatchQuality(Quality):
+    """geo.plan's Quality (next to the travel-aware naive plan, with a lower bound valid with travel and release
+    times), and whether the plan is proven optimal and by what."""
 
-    objective: float
-    naive_objective: float
-    objective_lower_bound: float
-    phu: float
-    naive_phu: float
-    phu_lower_bound: float
     optimal: bool
     solver: str
 
@@ -163,7 +158,7 @@ def dispatch(
              if node >= 0}
     return Dispatch(
         routes=_routes(problem, seqs), naive_routes=_routes(problem, naive), cases=cases, areas=areas,
-        kpis=_kpis(e, problem.people, persons_per_customer), quality=quality,
+        kpis=kpis_of(e, problem.people, persons_per_customer), quality=quality,
         converged=converged, notes=tuple(_notes(problem, seqs, finish, network.radial, optimal, status,
                                                 commitments)),
     )

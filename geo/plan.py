@@ -327,7 +327,8 @@ def _sequence_cost(order: Sequence[int], weight: Sequence[float], hours: Sequenc
     return cost
 
 
-def _kpis(e: np.ndarray, people: np.ndarray, persons_per_customer: float) -> Kpis:
+def kpis_of(e: np.ndarray, people: np.ndarray, persons_per_customer: float) -> Kpis:
+    """The outage figures of energisation hours `e` per node of `people` (the planners' shared KPIs)."""
     affected = float(people.sum())
     phu = float(people @ e)
     marks = []
@@ -420,7 +421,7 @@ def plan(
     return Plan(
         crews=crew_plans,
         etr_hours={ids[j]: float(e[outage.job_node[j]]) for j in range(len(ids))},
-        kpis=_kpis(e, people, persons_per_customer),
+        kpis=kpis_of(e, people, persons_per_customer),
         quality=quality,
         exact=exact,
         converged=converged,
