@@ -6,11 +6,16 @@ import json
 import re
 import subprocess
 import sys
+import uuid
+from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
+
+from tests.conftest import api_client
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOGUE = ROOT / "app" / "translations" / "uk" / "LC_MESSAGES"
@@ -94,13 +99,17 @@ def test_every_ui_string_has_a_ukrainian_translation_and_the_mo_file_is_current(
     pot = tmp_path / "messages.pot"
     subprocess.run([str(Path(sys.executable).parent / "pybabel"), "-q", "extract", "-F", "babel.cfg",
                     "-k", "lazy_gettext", "-o", str(pot), "."], cwd=ROOT, check=True, capture_output=True)
+    def plain(value):  # a plural entry's forms are a tuple in the .po and a list in the .mo
+        return tuple(value) if isinstance(value, (list, tuple)) else value
+
     with pot.open("rb") as f:
-        wanted = {m.id for m in read_po(f) if m.id}
+        wanted = {plain(m.id) for m in read_po(f) if m.id}
     with (CATALOGUE / "messages.po").open("rb") as f:
-        po = {m.id: m.string for m in read_po(f) if m.id}
+        po = {plain(m.id): plain(m.string) for m in read_po(f) if m.id}
     with (CATALOGUE / "messages.mo").open("rb") as f:
-        mo = {m.id: m.string for m in read_mo(f) if m.id}
-    assert sorted(wanted - {k for k, v in po.items() if v}) == []
+        mo = {plain(m.id): plain(m.string) for m in read_mo(f) if m.id}
+    translated = {k for k, v in po.items() if v and (all(v) if isinstance(v, tuple) else True)}
+    assert sorted(map(str, wanted - translated)) == []
     assert mo == po
 
 
@@ -116,3 +125,173 @@ def test_my_work_and_follow_ups_speak_ukrainian(client):
                                             "restored": "Відновлено"}
     assert set(config["labels"]["progress"]) == set(PROGRESS)
     assert config["labels"]["caseStatus"]["in_repair"] == "У ремонті"
+
+
+# --- Every page of the desk in both languages (issue 16) ------------------------------------------------------------
+
+TEMPLATES = ROOT / "app"
+CHECKED_TEMPLATES = ["templates/base.html", "templates/error.html", "auth/templates/auth/login.html",
+                     "auth/templates/auth/password.html", "cases/templates/cases/case.html",
+                     "coordinator/templates/coordinator/sitrep.html", "admin/templates/admin/users.html",
+                     "crews/templates/crews/crews.html"]
+# Words that are the same in every language: the product, the language switch's own names, units of the standard.
+NOT_TRANSLATED = {"GridTriage", "EN", "УКР", "UTC", "P50–P90"}
+SHOWN_ATTRIBUTES = {"placeholder", "aria-label", "title", "alt", "label"}
+LETTERS = re.compile(r"[^\W\d_]{2,}|\b[^\W\d_]\b")
+MARKED = re.compile(r"(?:\b_|\bgettext|\bngettext|\blazy_gettext)\(\s*$")
+
+
+class ShownText(HTMLParser):
+    """The text a template shows outside Jinja's tags: text nodes and the attributes people read."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.shown: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("script", "style", "code"):  # code: command lines, the same in every language
+            self._skip += 1
+        self.shown += [value for name, value in attrs if name in SHOWN_ATTRIBUTES and value]
+
+    def handle_endtag(self, tag):
+        if tag in ("script", "style", "code"):
+            self._skip -= 1
+
+    def handle_data(self, data):
+        if not self._skip:
+            self.shown.append(data)
+
+
+def unmarked_text(source: str) -> list[str]:
+    """Text a template shows that is not marked for translation: HTML text and shown attributes outside Jinja,
+    and string literals with words (a space or a capital) in Jinja's expressions that are not _()'s argument."""
+    source = re.sub(r"\{#.*?#\}", " ", source, flags=re.S)
+    source = re.sub(r"\{%-?\s*trans\b.*?\{%-?\s*endtrans\s*-?%\}", " ", source, flags=re.S)
+    found = []
+    for tag in re.finditer(r"\{\{.*?\}\}|\{%.*?%\}", source, flags=re.S):
+        code = tag.group(0)
+        for literal in re.finditer(r"\"([^\"]*)\"|'([^']*)'", code):
+            text = literal.group(1) if literal.group(1) is not None else literal.group(2)
+            before = code[:literal.start()]
+            marked = MARKED.search(before) or ("ngettext(" in before and re.search(r"[\"']\s*,\s*$", before))
+            human = re.search(r"[^\W\d_]{2,}", text) and (" " in text.strip() or re.match(r"[A-Z][a-z]", text))
+            if human and not marked and not re.fullmatch(r"[%\w\-: .]*%[A-Za-z].*", text):
+                found.append(text)
+    parser = ShownText()
+    parser.feed(re.sub(r"\{\{.*?\}\}|\{%.*?%\}", " ", source, flags=re.S))
+    for text in parser.shown:
+        text = re.sub(r"[\w-]+=\"[^\"]*\"?", " ", text)  # attributes a macro writes into the tag it is called in
+        text = re.sub(r"(?<![\w/])/[\w/.-]+", " ", text)  # a path of the site, such as /crews
+        words = [w for w in re.split(r"[\s·,:;()\[\]/–—→+.|]+", text) if LETTERS.search(w)]
+        found += [w for w in words if w not in NOT_TRANSLATED]
+    return found
+
+
+@pytest.mark.parametrize("template", CHECKED_TEMPLATES)
+def test_the_desk_pages_show_no_text_that_is_not_marked_for_translation(template):
+    assert unmarked_text((TEMPLATES / template).read_text(encoding="utf-8")) == []
+
+
+def test_the_checker_finds_unmarked_text():
+    assert unmarked_text('<p>Status <strong>{{ _("Sign in") }}</strong></p>') == ["Status"]
+    assert sorted(unmarked_text('<input placeholder="reason">{{ x or "unregistered site" }}')) == ["reason",
+                                                                                       "unregistered site"]
+    assert unmarked_text('<h1>{{ _("Case %(id)s", id=1) }} GridTriage</h1>{% trans %}Hi there{% endtrans %}') == []
+
+
+def test_the_catalogue_has_no_untranslated_or_fuzzy_entry():
+    with (CATALOGUE / "messages.po").open("rb") as f:
+        catalogue = read_po(f)
+    assert [m.id for m in catalogue if m.id and m.fuzzy] == []
+    assert [m.id for m in catalogue if m.id and not (all(m.string) if isinstance(m.string, tuple) else m.string)] == []
+
+
+HTML = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+# One phrase of each page that only its Ukrainian version shows.
+UKRAINIAN_PAGES = {
+    "/login": "<h1>Увійти</h1>",
+    "/account/password": "<h1>Змінити пароль</h1>",
+    "/sitrep": "<h1>Оперативне зведення</h1>",
+    "/admin/users": "<h1>Облікові записи</h1>",
+    "/crews": "<h1>Бригади</h1>",
+    "/no-such-page": '<h1 id="error-title">Сторінку не знайдено</h1>',
+}
+
+
+def signed_in(app, db, role: str):
+    """A browser-like client signed in as the session's account of this role (a cookie session, no token)."""
+    from tests.test_sessions import sign_in
+
+    client = app.test_client()
+    assert sign_in(client, role).status_code == 302
+    return client
+
+
+def some_case(app, tokens) -> int:
+    """A case of its own: a crew's report at a site with no facility (with hazards, to show their labels)."""
+    body = {"id": str(uuid.uuid4()), "lon": 31.0 + uuid.uuid4().int % 10_000 / 1e6, "lat": -21.0, "kind": "other",
+            "severity": "severe", "status": "out_of_service", "hazards": ["uxo"], "notes": "i18n test",
+            "observed_at": (datetime.now(UTC) - timedelta(minutes=3)).isoformat()}
+    response = api_client(app, tokens["crew"]).post("/api/reports", json=body)
+    assert response.status_code == 201, response.json
+    return response.json["report"]["case_id"]
+
+
+def pages(app, tokens) -> dict[str, str]:
+    return {**UKRAINIAN_PAGES, f"/cases/{some_case(app, tokens)}": "Вибухонебезпечні предмети"}
+
+
+def english_words_left(html: str) -> list[str]:
+    """Words of the catalogue's English that a Ukrainian page still shows in its main part (none expected)."""
+    main = html.split("<main", 1)[1]
+    text = re.sub(r"<[^>]+>", " ", re.sub(r"<(script|style|code)\b.*?</\1>", " ", main, flags=re.S))
+    common = {"Sign in", "Change password", "Situation report", "Accounts", "Crews", "History", "Actions", "Status",
+              "Page not found", "Reports"}
+    return [w for w in common if re.search(rf"\b{w}\b", text)]
+
+
+def test_the_desk_pages_speak_ukrainian_when_the_browser_asks(demo_loaded, tokens, db):
+    admin = signed_in(demo_loaded, db, "admin")
+    for path, phrase in pages(demo_loaded, tokens).items():
+        client = demo_loaded.test_client() if path in ("/login", "/no-such-page") else admin
+        response = client.get(path, headers={**HTML, "Accept-Language": "uk-UA,uk;q=0.9,en;q=0.5"})
+        html = response.get_data(as_text=True)
+        assert response.mimetype == "text/html", path
+        assert '<html lang="uk">' in html and phrase in html, path
+        assert 'class="lang current" lang="uk"' in html, f"{path} has no language switch"
+        assert english_words_left(html) == [], path
+
+
+def test_the_desk_pages_speak_ukrainian_after_the_switch(demo_loaded, tokens, db):
+    admin = signed_in(demo_loaded, db, "admin")
+    anonymous = demo_loaded.test_client()
+    for client in (admin, anonymous):
+        assert client.get("/lang/uk?next=/login").status_code == 303
+    for path, phrase in pages(demo_loaded, tokens).items():
+        client = anonymous if path in ("/login", "/no-such-page") else admin
+        html = client.get(path, headers={**HTML, "Accept-Language": "en"}).get_data(as_text=True)
+        assert phrase in html and english_words_left(html) == [], path
+    admin.get("/lang/en?next=/")
+    assert "<h1>Situation report</h1>" in admin.get("/sitrep", headers=HTML).get_data(as_text=True)
+
+
+def test_a_403_page_is_translated_html_for_browsers_and_json_for_api_clients(demo_loaded, tokens, db):
+    crew = signed_in(demo_loaded, db, "crew")
+    page = crew.get("/sitrep", headers={**HTML, "Accept-Language": "uk"})
+    assert page.status_code == 403 and page.mimetype == "text/html"
+    assert "Доступ заборонено" in page.get_data(as_text=True) and "«координатор»" in page.get_data(as_text=True)
+    api = api_client(demo_loaded, tokens["crew"]).get("/sitrep", headers={"Accept-Language": "uk"})
+    assert api.status_code == 403 and api.json == {"error": "this needs the coordinator role"}
+    missing = api_client(demo_loaded, tokens["crew"]).get("/api/no-such-thing")
+    assert missing.status_code == 404 and missing.mimetype == "application/json"
+
+
+def test_numbers_and_times_follow_the_locale(app):
+    from app.site.language import number, plain_number, when
+
+    moment = datetime(2027, 1, 2, 6, 5, tzinfo=UTC)
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        assert (number(4100), plain_number(3.25), when(moment)) == ("4,100", "3.2", "2027-01-02 06:05")
+    with app.test_request_context(headers={"Accept-Language": "uk"}):
+        assert (number(4100), plain_number(3.25), when(moment)) == ("4\xa0100", "3,2", "02.01.2027 06:05")

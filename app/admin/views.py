@@ -11,6 +11,7 @@ from typing import Any
 
 import psycopg
 from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_babel import gettext, lazy_gettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.security import generate_password_hash
@@ -23,22 +24,24 @@ from app import db
 from app.auth import passwords
 from app.auth.access import requires
 from app.repo import Conn, users
+from app.site.labels import ROLE_LABELS, label
 from geo.taxonomy import ROLES
 
 bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
 USERNAME = r"\A[A-Za-z0-9_.@-]{1,64}\Z"  # \Z: "$" would let a trailing newline through
-ACTIONS = {"role": "role changed", "deactivate": "deactivated", "activate": "reactivated",
-           "password": "password reset", "revoke_tokens": "API tokens revoked"}
+ACTIONS = {"role": lazy_gettext("role changed"), "deactivate": lazy_gettext("deactivated"),
+           "activate": lazy_gettext("reactivated"), "password": lazy_gettext("password reset"),
+           "revoke_tokens": lazy_gettext("API tokens revoked")}
 AUDITED_AS = {"role": "role_changed", "deactivate": "deactivated", "activate": "activated",
               "password": "password_reset", "revoke_tokens": "tokens_revoked"}
 ROLE_CHOICES = [SelectChoice(r) for r in ROLES]
 
 
 class NewUserForm(FlaskForm):
-    username = StringField("Username", validators=[
-        DataRequired(), Regexp(USERNAME, message="letters, digits and _ . @ - only, at most 64")])
-    role = SelectField("Role", choices=ROLE_CHOICES)
-    password = PasswordField("Initial password", validators=[DataRequired(), passwords.form_rule])
+    username = StringField(lazy_gettext("Username"), validators=[
+        DataRequired(), Regexp(USERNAME, message=lazy_gettext("letters, digits and _ . @ - only, at most 64"))])
+    role = SelectField(lazy_gettext("Role"), choices=ROLE_CHOICES)
+    password = PasswordField(lazy_gettext("Initial password"), validators=[DataRequired(), passwords.form_rule])
 
 
 class ChangeForm(FlaskForm):
@@ -81,10 +84,10 @@ def create_user() -> Response | tuple[str, int]:
     """Admin: create an account with an initial password (audited)."""
     form = NewUserForm()
     if not form.validate_on_submit():
-        return _page(form, error="The account was not created.", status=422, field_errors=form.errors)
+        return _page(form, error=gettext("The account was not created."), status=422, field_errors=form.errors)
     username, role = form.username.data or "", form.role.data or ""
     def taken() -> tuple[str, int]:
-        return _page(form, error=f"The user name {username!r} is taken.", status=409)
+        return _page(form, error=gettext("The user name %(name)s is taken.", name=repr(username)), status=409)
 
     try:
         with db.connection() as conn:
@@ -96,7 +99,7 @@ def create_user() -> Response | tuple[str, int]:
                         after={"username": username, "role": role}, reason="created by an admin")
     except psycopg.errors.UniqueViolation:  # the same name created at the same moment by another request
         return taken()
-    flash(f"Created {role} {username}.")
+    flash(gettext("Created %(role)s %(name)s.", role=label(role, ROLE_LABELS), name=username))
     return redirect(url_for("admin.users_page"), 303)
 
 
@@ -106,7 +109,7 @@ def change_user(user_id: int) -> Response | tuple[str, int]:
     """Admin: change one account (role, active, password, tokens) with a reason (audited)."""
     form = ChangeForm()
     if not form.validate_on_submit():
-        return _page(error="Nothing was changed.", status=422, field_errors=form.errors)
+        return _page(error=gettext("Nothing was changed."), status=422, field_errors=form.errors)
     try:
         with db.connection() as conn:
             message = _apply(conn, user_id, form)
@@ -121,7 +124,7 @@ def _apply(conn: Conn, user_id: int, form: ChangeForm) -> str:
     action, reason = form.action.data or "", form.reason.data or ""
     account = users.lock_for_change(conn, user_id)
     if account is None:
-        raise Refused(f"There is no account {user_id}.", 404)
+        raise Refused(gettext("There is no account %(id)s.", id=user_id), 404)
     name = account["username"]
     yourself = user_id == current_user.id
     before: dict[str, Any] = {"role": account["role"], "active": account["active"]}
@@ -129,27 +132,27 @@ def _apply(conn: Conn, user_id: int, form: ChangeForm) -> str:
     if action == "role":
         role = form.role.data or ""
         if role not in ROLES:
-            raise Refused(f"Choose the new role: one of {', '.join(ROLES)}.", 422)
+            raise Refused(gettext("Choose the new role: one of %(roles)s.", roles=", ".join(ROLES)), 422)
         if yourself:
-            raise Refused("You cannot change your own role; ask another admin.")
+            raise Refused(gettext("You cannot change your own role; ask another admin."))
         if account["role"] == "admin" and role != "admin" and account["active"] and not account["other_admins"]:
-            raise Refused(f"{name} is the last active admin; make another admin first.")
+            raise Refused(gettext("%(name)s is the last active admin; make another admin first.", name=name))
         users.set_role(conn, user_id, role)
         after = {"role": role}
     elif action in ("deactivate", "activate"):
         active = action == "activate"
         if yourself and not active:
-            raise Refused("You cannot deactivate yourself; ask another admin.")
+            raise Refused(gettext("You cannot deactivate yourself; ask another admin."))
         if not active and account["role"] == "admin" and not account["other_admins"]:
-            raise Refused(f"{name} is the last active admin; make another admin first.")
+            raise Refused(gettext("%(name)s is the last active admin; make another admin first.", name=name))
         users.set_active(conn, user_id, active)  # deactivating ends the account's sessions for good
         after = {"active": active}
         if not active:  # and its tokens, so that reactivating does not revive a lost phone's access
             after["tokens_revoked"] = users.revoke_tokens(conn, user_id)
     elif action == "password":
         password = form.password.data or ""
-        if reason := passwords.problem(password):
-            raise Refused(f"Give a new password. {reason}", 422)
+        if reason := passwords.problem(password, translate=gettext):
+            raise Refused(gettext("Give a new password. %(why)s", why=reason), 422)
         # A reset says the password may be known to someone else: it ends the account's sessions (the password
         # is part of their tag) and revokes its API tokens; the admin issues new tokens where still needed.
         users.set_password(conn, user_id, generate_password_hash(password))

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Response, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.wrappers import Response as BaseResponse
@@ -19,6 +20,7 @@ from app.db import DatabaseUnavailable
 from app.errors import Conflict, FieldConflict, NotFound, ValidationError, status_of
 from app.repo import Conn
 from app.repo import cases as repo
+from app.site.labels import code_label
 from geo import workflow
 from geo.access import FROM_HAZARDS
 from geo.repair_hours import MIN_REPAIR_HOURS
@@ -157,7 +159,7 @@ def case_form_action(case_id: int) -> BaseResponse | tuple[str, int]:
         return _page(case_id, status=status_of(exc), errors={exc.field: str(exc)})
     except (Conflict, workflow.TransitionRefused) as exc:
         return _page(case_id, status=status_of(exc), errors={"action": str(exc)})
-    flash(f"Done: {action.name.replace('_', ' ')}.")
+    flash(gettext("Done: %(action)s.", action=code_label(action.name, "action", spaced=True)))
     return redirect(url_for("cases.case_page", case_id=case_id), code=303)
 
 
@@ -167,7 +169,8 @@ def csrf_refused(exc: CSRFError) -> Response | tuple[str, int]:
     case_id = (request.view_args or {}).get("case_id")
     if request.endpoint == "cases.case_form_action" and isinstance(case_id, int):
         try:
-            return _page(case_id, status=400, errors={"csrf_token": f"{exc.description} Reload the page and retry."})
+            return _page(case_id, status=400, errors={"csrf_token": gettext(
+                "The form's security token (CSRF) is missing or has expired. Reload the page and retry.")})
         except (NotFound, DatabaseUnavailable):  # nothing to show: refuse plainly (an error here would be a 500)
             refused: Response = exc.get_response()
             return refused

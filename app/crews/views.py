@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Response, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -16,6 +17,7 @@ from app.crews import service
 from app.crews.input import FIELDS, parse_crew, time_zones
 from app.errors import FieldConflict, NotFound, ValidationError, status_of
 from app.repo import crews as repo
+from app.site.labels import code_label
 from geo.taxonomy import CREW_SKILLS, CREW_STATUSES
 
 bp = Blueprint("crews", __name__, template_folder="templates")
@@ -73,7 +75,7 @@ def _save(editing: dict[str, Any] | None) -> BaseResponse | tuple[str, int]:
         return _page(editing=editing, values=values, errors=exc.errors, status=status_of(exc))
     except FieldConflict as exc:
         return _page(editing=editing, values=values, errors={exc.field: str(exc)}, status=status_of(exc))
-    flash(f"Crew {saved.name}: {saved.outcome}.")
+    flash(gettext("Crew %(name)s: %(outcome)s.", name=saved.name, outcome=code_label(saved.outcome, "event")))
     return redirect(url_for("crews.crews_page"), 303)
 
 

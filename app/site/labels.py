@@ -112,6 +112,23 @@ EVENT_LABELS = {
     "tokens_revoked": lazy_gettext("API tokens revoked"),
     "token_created": lazy_gettext("API token created"),
 }
+# The case page's buttons, one for each action of geo.workflow.
+ACTION_LABELS = {
+    "confirm": lazy_gettext("Confirm"),
+    "reject": lazy_gettext("Reject"),
+    "assign": lazy_gettext("Assign"),
+    "release": lazy_gettext("Release"),
+    "start_repair": lazy_gettext("Mark in repair"),
+    "temporarily_restore": lazy_gettext("Temporarily restored"),
+    "repaired": lazy_gettext("Repaired"),
+    "override_hours": lazy_gettext("Override repair hours"),
+    "accept_hours": lazy_gettext("Accept the crew's estimate"),
+    "set_operational_status": lazy_gettext("Set operational status"),
+    "set_access": lazy_gettext("Set access"),
+    "set_materials": lazy_gettext("Set materials"),
+    "bump_priority": lazy_gettext("Raise priority"),
+    "merge": lazy_gettext("Merge into this case"),
+}
 VOCABULARIES: dict[str, dict[str, Any]] = {
     "kind": KIND_LABELS,
     "severity": SEVERITY_LABELS,
@@ -124,6 +141,7 @@ VOCABULARIES: dict[str, dict[str, Any]] = {
     "access": ACCESS_LABELS,
     "role": ROLE_LABELS,
     "event": EVENT_LABELS,
+    "action": ACTION_LABELS,
 }
 
 
