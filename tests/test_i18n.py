@@ -295,3 +295,20 @@ def test_numbers_and_times_follow_the_locale(app):
         assert (number(4100), plain_number(3.25), when(moment)) == ("4,100", "3.2", "2027-01-02 06:05")
     with app.test_request_context(headers={"Accept-Language": "uk"}):
         assert (number(4100), plain_number(3.25), when(moment)) == ("4\xa0100", "3,2", "02.01.2027 06:05")
+
+
+def test_the_password_page_fits_a_phone_in_ukrainian_with_sign_out_on_screen(live_server, page):
+    from tests.conftest import login
+
+    page.set_viewport_size({"width": 360, "height": 740})
+    page.goto(f"{live_server}/lang/uk?next=/login")
+    assert page.inner_text("h1") == "Увійти"
+    login(page, live_server, "admin")
+    page.goto(f"{live_server}/account/password")
+    assert page.inner_text("h1") == "Змінити пароль"
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    for selector in ("button.link", ".lang-switch .lang.current", "form.stack button[type=submit]"):
+        box = page.locator(selector).bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 360, selector
+    assert page.inner_text("button.link") == "Вийти"
+    assert page.js_errors == []
