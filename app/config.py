@@ -47,6 +47,7 @@ def defaults() -> dict[str, Any]:
         "DB_RECONNECT_TIMEOUT_S": 5.0,  # how long the pool retries a lost connection before a request starts anew
         "TILE_URL": "",
         "TILE_ATTRIBUTION": "",
+        "BASEMAP_FILE": "",  # an MBTiles or PMTiles file of raster tiles, served at /tiles (before TILE_URL)
         "DEMO_DIR": str(ROOT / "data" / "demo"),
         "DEMO_LOGINS_FILE": str(VAR / "demo-logins"),  # the demo accounts' passwords, written by demo-accounts
         "MAX_CONTENT_LENGTH": 12 * 1024 * 1024,

@@ -13,6 +13,7 @@ from tests.conftest import api_client
 EXPECTED = {
     "site.healthz": "anyone",
     "site.vendor_asset": "anyone",
+    "site.tile": "crew",
     "auth.login": "anyone",
     "auth.logout": "crew",
     "auth.change_password": "crew",
@@ -72,7 +73,7 @@ ORDER = ["anonymous", "crew", "coordinator", "admin"]
 SAMPLE_ARGS = {"package": "leaflet", "filename": "leaflet.js", "report_id": str(uuid.uuid4()),
                "photo_id": str(uuid.uuid4()), "code": "en",
                "case_id": 999_999_999, "layer": "cases", "fmt": "csv", "collection_id": "facilities", "fid": "1",
-               "user_id": 999_999_999, "crew_id": 999_999_999}
+               "user_id": 999_999_999, "crew_id": 999_999_999, "z": 0, "x": 0, "y": 0}
 
 
 def routes(app):

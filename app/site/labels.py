@@ -78,6 +78,16 @@ ACCESS_LABELS = {
     "open": lazy_gettext("open"),
     "from_hazards": lazy_gettext("as the reported hazards say"),
 }
+# The kinds of critical sites (geo.taxonomy.SITE_KINDS).
+SITE_KIND_LABELS = {
+    "hospital": lazy_gettext("Hospital"),
+    "water_pumping": lazy_gettext("Water pumping station"),
+    "wastewater_pumping": lazy_gettext("Wastewater pumping station"),
+    "heat_plant": lazy_gettext("Heat plant"),
+    "shelter": lazy_gettext("Shelter"),
+    "telecom": lazy_gettext("Telecom site"),
+    "other": lazy_gettext("Other"),
+}
 ROLE_LABELS = {"crew": lazy_gettext("crew"), "coordinator": lazy_gettext("coordinator"), "admin": lazy_gettext("admin")}
 # What an event of a case, a crew or an account did (case_event.action, audit actions).
 EVENT_LABELS = {
@@ -139,6 +149,7 @@ VOCABULARIES: dict[str, dict[str, Any]] = {
     "crew_status": CREW_STATUS_LABELS,
     "skill": CREW_SKILL_LABELS,
     "access": ACCESS_LABELS,
+    "site_kind": SITE_KIND_LABELS,
     "role": ROLE_LABELS,
     "event": EVENT_LABELS,
     "action": ACTION_LABELS,

@@ -1,6 +1,9 @@
-"""What every visitor meets: the home page, /healthz, the language switch and vendored front-end files."""
+"""What every visitor meets: the home page, /healthz, the language switch, vendored front-end files and the
+offline base map's tiles."""
 
 from __future__ import annotations
+
+import hashlib
 
 from flask import (
     Blueprint,
@@ -22,12 +25,16 @@ from app.auth.access import public, requires
 from app.config import ROOT
 from app.parse import safe_next
 from app.repo import schema
-from app.site import language
+from app.site import language, tiles
 
 bp = Blueprint("site", __name__, template_folder="templates", static_folder="static", static_url_path="/static/site")
 
 # Only these package folders are served; nothing else in node_modules is reachable.
 VENDOR_PACKAGES = {"leaflet": ROOT / "node_modules" / "leaflet" / "dist"}
+TILE_MAX_AGE_S = 86400  # a day: a base-map file changes rarely, and a crew's phone may revalidate with the ETag
+
+# A base-map file that cannot be served stops the app at start, with the file and the reason.
+bp.record_once(lambda state: tiles.check_config(state.app.config))
 
 
 @bp.get("/")
@@ -36,8 +43,8 @@ def home() -> str | BaseResponse:
     """Crew and up: crews go to their form; coordinators see the overview map of the registered facilities."""
     if not current_user.has("coordinator") and "field.form" in current_app.view_functions:
         return redirect(url_for("field.form"))
-    return render_template("site/home.html", tile_url=current_app.config["TILE_URL"],
-                           tile_attribution=current_app.config["TILE_ATTRIBUTION"])
+    base_map = tiles.base_map_settings()
+    return render_template("site/home.html", tile_url=base_map["url"], tile_attribution=base_map["attribution"])
 
 
 @bp.get("/healthz")
@@ -76,3 +83,23 @@ def vendor_asset(package: str, filename: str) -> Response:
     if folder is None:
         abort(404)
     return send_from_directory(folder, filename, max_age=86400)
+
+
+@bp.get("/tiles/<int:z>/<int:x>/<int:y>.<fmt>")
+@requires("crew")
+def tile(z: int, x: int, y: int, fmt: str) -> Response:
+    """Crew and up: one raster tile of the offline base map (FLASK_BASEMAP_FILE), cached a day; 404 without a base
+    map, for another format or outside its zoom range or the world; 204 where the file has no tile."""
+    basemap = tiles.configured()
+    if (basemap is None or fmt != basemap.format or not basemap.min_zoom <= z <= basemap.max_zoom
+            or x >= 1 << z or y >= 1 << z):
+        abort(404)
+    data = tiles.read_tile(basemap, z, x, y)
+    response = Response(data or b"", status=200 if data else 204,
+                        mimetype=tiles.MIMETYPES[fmt] if data else None)
+    response.cache_control.private = True  # behind sign-in: browsers keep it, shared caches do not
+    response.cache_control.max_age = TILE_MAX_AGE_S
+    if data:
+        response.set_etag(hashlib.sha256(data).hexdigest()[:20])
+        response.make_conditional(request)
+    return response

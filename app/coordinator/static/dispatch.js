@@ -1,21 +1,20 @@
 // The crew plan: pick named crews (GET /api/crews), plan them (GET /api/dispatch) with clock-time ETRs, dispatch
 // the plan (POST /api/dispatch), and re-plan as reports arrive, saying what changed since the plan before.
-import { el, number } from "./dom.js";
+import { code, el, lang, localNumbers, number, oneDecimal, people, share, t } from "./dom.js";
 
 const SLIP_HOURS = 1; // an ETR later than the previous plan's by more than this is reported as slipped
 const MAX_CHANGES = 12;
-const timeOnly = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
-const withDay = new Intl.DateTimeFormat(undefined, { weekday: "short", day: "numeric", month: "short",
+const timeOnly = new Intl.DateTimeFormat(lang, { hour: "2-digit", minute: "2-digit" });
+const withDay = new Intl.DateTimeFormat(lang, { weekday: "short", day: "numeric", month: "short",
   hour: "2-digit", minute: "2-digit" });
 
 // A clock time in the user's locale; with the day when it is not today.
 export function clock(iso) {
-  if (!iso) return "never";
+  if (!iso) return t("never");
   const when = new Date(iso);
   return (when.toDateString() === new Date().toDateString() ? timeOnly : withDay).format(when);
 }
 
-const words = (code) => String(code).replaceAll("_", " ");
 const instant = (iso) => (iso ? Date.parse(iso) : Infinity); // no ETR: never energised in this plan
 
 function csrfToken() {
@@ -38,15 +37,16 @@ export function planChanges(before, after) {
   const name = facilityNames(after);
   for (const [caseId, now] of Object.entries(after.plan.cases)) {
     const was = before.plan.cases[caseId];
-    const label = `Case ${caseId}${name.has(caseId) ? ` (${name.get(caseId)})` : ""}`;
-    if (!was) { out.push({ caseId, kind: "new", text: `${label} is new in the plan, for ${now.crew}` }); continue; }
+    const label = name.has(caseId) ? t("caseWithName", { id: caseId, name: name.get(caseId) })
+      : t("case", { id: caseId });
+    if (!was) { out.push({ caseId, kind: "new", text: t("newInPlan", { case: label, crew: now.crew }) }); continue; }
     if (was.crew !== now.crew) {
-      out.push({ caseId, kind: "moved", text: `${label} moved from ${was.crew} to ${now.crew}` });
+      out.push({ caseId, kind: "moved", text: t("moved", { case: label, from: was.crew, to: now.crew }) });
     }
     const slip = (instant(now.etr_at) - instant(was.etr_at)) / 3.6e6;
     if (slip > SLIP_HOURS) {
-      out.push({ caseId, kind: "slipped", text: `${label}: ETR slipped from ${clock(was.etr_at)} to ${
-        clock(now.etr_at)}${Number.isFinite(slip) ? ` (${slip.toFixed(1)} h later)` : ""}` });
+      out.push({ caseId, kind: "slipped", text: t("slipped", { case: label, from: clock(was.etr_at),
+        to: clock(now.etr_at) }) + (Number.isFinite(slip) ? t("slippedBy", { h: oneDecimal(slip) }) : "") });
     }
   }
   return out;
@@ -59,19 +59,25 @@ function facilityNames(body) {
 }
 
 function jobItem(job, etr) {
-  const facts = [`arrive ${clock(job.arrival_at)}`, `start ${clock(job.start_at)}`, `finish ${clock(job.finish_at)}`];
+  const facts = [t("arrive", { time: clock(job.arrival_at) }), t("start", { time: clock(job.start_at) }),
+    t("finish", { time: clock(job.finish_at) })];
   const item = el("li", { className: "job", dataset: { caseId: String(job.case_id), arrivalAt: job.arrival_at ?? "",
     startAt: job.start_at ?? "", finishAt: job.finish_at ?? "" } },
-    el("a", { href: `/cases/${encodeURIComponent(job.case_id)}` }, `Case ${job.case_id}: ${job.facility_name}`),
+    el("a", { href: `/cases/${encodeURIComponent(job.case_id)}` }, t("caseNamed", { id: job.case_id,
+      name: job.facility_name })),
     el("div", { className: "facts times" }, facts.join(" · ")));
   if (etr) {
     item.append(el("div", { className: "facts etr", dataset: { etrAt: etr.etr_at ?? "" } },
-      `ETR ${clock(etr.etr_at)} (P50–P90 ${clock(etr.p50_at)}–${clock(etr.p90_at)})`));
+      t("etr", { etr: clock(etr.etr_at), p50: clock(etr.p50_at), p90: clock(etr.p90_at) })));
   }
   const waits = [];
-  if (job.access_state && job.access_state !== "cleared") waits.push(`access: ${words(job.access_state)}`);
-  if (job.not_before) waits.push(`not before ${clock(job.not_before)}`);
-  if (job.status && job.status !== "reported" && job.status !== "confirmed") waits.push(`now ${words(job.status)}`);
+  if (job.access_state && job.access_state !== "cleared") {
+    waits.push(t("waitAccess", { state: code("access", job.access_state, { spaced: true }) }));
+  }
+  if (job.not_before) waits.push(t("notBefore", { time: clock(job.not_before) }));
+  if (job.status && job.status !== "reported" && job.status !== "confirmed") {
+    waits.push(t("nowStatus", { status: code("status", job.status, { spaced: true }) }));
+  }
   if (waits.length) item.append(el("div", { className: "facts flag" }, waits.join("; ")));
   return item;
 }
@@ -82,16 +88,14 @@ function routes(body, idOf) {
     el("strong", {}, route.crew),
     route.jobs.length
       ? el("ol", {}, ...route.jobs.map((job) => jobItem(job, body.plan.cases[String(job.case_id)])))
-      : el("p", { className: "facts" }, "no work in this plan")));
+      : el("p", { className: "facts" }, t("noWork"))));
 }
 
 function qualityText(q) {
-  const proven = q.optimal ? "Proven optimal" : "Not proven optimal";
   const gap = q.objective_gap ?? q.gap;
-  const bound = gap == null ? "" : `, ${(100 * gap).toFixed(1)}% above the lower bound`;
-  const naive = q.naive_phu == null ? "" : ` (naive order ${number.format(Math.round(q.naive_phu))})`;
-  return `${proven}${bound}. People-hours without power: ${
-    q.phu == null ? "—" : number.format(Math.round(q.phu))}${naive}.`;
+  return t("quality", { proven: t(q.optimal ? "optimal" : "notOptimal"),
+    bound: gap == null ? "" : t("aboveBound", { share: share(gap) }), phu: q.phu == null ? "—" : people(q.phu),
+    naive: q.naive_phu == null ? "" : t("naiveOrder", { phu: people(q.naive_phu) }) });
 }
 
 export function setupDispatch({ crewsUrl, dispatchUrl }) {
@@ -118,11 +122,11 @@ export function setupDispatch({ crewsUrl, dispatchUrl }) {
       const box = el("input", { type: "checkbox", name: "crew", value: id, checked });
       box.addEventListener("change", () => state.touched.set(id, box.checked));
       return el("label", { className: "check", dataset: { crewId: id, status: c.status } }, box,
-        ` ${c.name} `, el("span", { className: "crew-status" }, `(${words(c.status)}${
-          c.skills.length ? `; ${c.skills.join(", ")}` : ""})`));
+        ` ${c.name} `, el("span", { className: "crew-status" }, `(${code("crew_status", c.status, { spaced: true })}${
+          c.skills.length ? `; ${c.skills.map((s) => code("skill", s)).join(", ")}` : ""})`));
     }));
     picker.dataset.count = String(crews.length);
-    if (!crews.length) picker.append(el("p", { className: "status" }, "No crews yet: add them on the crews page."));
+    if (!crews.length) picker.append(el("p", { className: "status" }, t("noCrews")));
   }
 
   function idOf() {
@@ -134,19 +138,19 @@ export function setupDispatch({ crewsUrl, dispatchUrl }) {
     state.runs += 1;
     quality.textContent = qualityText(body.quality);
     quality.dataset.optimal = String(Boolean(body.quality.optimal));
-    computed.textContent = `Last computed ${timeOnly.format(new Date())}`;
+    computed.textContent = t("computed", { time: timeOnly.format(new Date()) });
     computed.dataset.runs = String(state.runs);
     computed.dataset.asOf = body.as_of ?? "";
     routeBox.replaceChildren(...routes(body, idOf()));
     routeBox.dataset.crews = String(body.plan.crews.length);
-    noteList.replaceChildren(...(body.notes ?? []).map((note) => el("li", {}, note)));
+    noteList.replaceChildren(...(body.notes ?? []).map((note) => el("li", {}, localNumbers(note))));
     if (previous) {
       const found = planChanges(previous, body);
       const items = found.slice(0, MAX_CHANGES).map((c) => el("li", { dataset: { caseId: c.caseId, kind: c.kind } },
         c.text));
-      if (found.length > MAX_CHANGES) items.push(el("li", {}, `and ${found.length - MAX_CHANGES} more`));
-      changeList.replaceChildren(el("strong", {}, "Since the previous plan: "), ...(items.length ? [el("ul", {},
-        ...items)] : ["no case moved to another crew and no ETR slipped by more than an hour."]));
+      if (found.length > MAX_CHANGES) items.push(el("li", {}, t("andMore", { n: number.format(found.length - MAX_CHANGES) })));
+      changeList.replaceChildren(el("strong", {}, t("sincePrevious")), ...(items.length ? [el("ul", {},
+        ...items)] : [t("noChanges")]));
       changeList.dataset.count = String(found.length);
     } else {
       changeList.replaceChildren();
@@ -167,21 +171,21 @@ export function setupDispatch({ crewsUrl, dispatchUrl }) {
 
   planButton.addEventListener("click", async () => {
     const crewIds = [...picker.querySelectorAll("input[name=crew]:checked")].map((box) => box.value);
-    if (!crewIds.length) { status.textContent = "Tick at least one crew."; return; }
-    status.textContent = "Planning…";
+    if (!crewIds.length) { status.textContent = t("tickCrew"); return; }
+    status.textContent = t("planning");
     assignedBox.replaceChildren();
     try {
       await plan(crewIds, { previous: null });
       status.textContent = "";
     } catch (e) {
-      status.textContent = `Could not plan: ${e.message}`;
+      status.textContent = t("planFailed", { reason: localNumbers(e.message) });
     }
   });
 
   assignButton.addEventListener("click", async () => {
     if (!state.crewIds) return;
     assignButton.disabled = true;
-    status.textContent = "Dispatching…";
+    status.textContent = t("dispatching");
     try {
       const previous = state.plan;
       const seq = ++state.seq;
@@ -192,7 +196,7 @@ export function setupDispatch({ crewsUrl, dispatchUrl }) {
       showAssigned(body);
       status.textContent = "";
     } catch (e) {
-      status.textContent = `Could not dispatch: ${e.message}`;
+      status.textContent = t("dispatchFailed", { reason: localNumbers(e.message) });
     } finally {
       assignButton.disabled = !state.plan;
     }
@@ -200,13 +204,14 @@ export function setupDispatch({ crewsUrl, dispatchUrl }) {
 
   function showAssigned({ assigned, kept }) {
     const items = assigned.map((a) => el("li", { dataset: { caseId: String(a.case_id), crew: a.crew } },
-      `Case ${a.case_id} → ${a.crew}, job ${a.order}${a.crew_account ? ` (account ${a.crew_account})` : " (no account)"}`));
+      t("assigned", { id: a.case_id, crew: a.crew, order: a.order })
+        + (a.crew_account ? t("withAccount", { account: a.crew_account }) : t("noAccount"))));
     const held = kept.map((k) => el("li", { dataset: { caseId: String(k.case_id), kept: "true" } },
-      `Case ${k.case_id} kept by ${k.crew ?? "its crew"} (${words(k.status)})`));
+      t("kept", { id: k.case_id, crew: k.crew ?? t("itsCrew"), status: code("status", k.status, { spaced: true }) })));
     assignedBox.replaceChildren(...[
-      el("strong", {}, `Dispatched at ${timeOnly.format(new Date())}: ${number.format(assigned.length)} case(s) assigned`),
+      el("strong", {}, t("dispatched", { time: timeOnly.format(new Date()), n: number.format(assigned.length) })),
       items.length ? el("ul", { className: "assigned" }, ...items) : null,
-      held.length ? el("p", {}, "Work under way stays with its crew:") : null,
+      held.length ? el("p", {}, t("keptNote")) : null,
       held.length ? el("ul", { className: "kept" }, ...held) : null].filter(Boolean));
     assignedBox.dataset.assigned = String(assigned.length);
   }
@@ -221,7 +226,7 @@ export function setupDispatch({ crewsUrl, dispatchUrl }) {
         try {
           await plan(state.crewIds, { previous: state.plan });
         } catch (e) {
-          status.textContent = `Could not re-plan: ${e.message}`;
+          status.textContent = t("replanFailed", { reason: localNumbers(e.message) });
         }
       } while (state.again);
     })().finally(() => { state.busy = null; });
@@ -229,7 +234,7 @@ export function setupDispatch({ crewsUrl, dispatchUrl }) {
 
   fetch(crewsUrl, { headers: { Accept: "application/json" } }).then(answer)
     .then((body) => showCrews(body.crews))
-    .catch((e) => { status.textContent = `Could not load the crews: ${e.message}`; });
+    .catch((e) => { status.textContent = t("crewsFailed", { reason: localNumbers(e.message) }); });
 
   return { showCrews, replan };
 }

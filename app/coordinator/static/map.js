@@ -1,6 +1,8 @@
 // The coordinator map: layers clustered by the server for the current view, the repair queue and the plan.
 // Every text from users or files goes into the page with textContent, never as HTML.
-import { el, number } from "./dom.js";
+import { code, config, el, localNumbers, number, people, t, when } from "./dom.js";
+import { CASE_CLUSTER_COLOUR, CREW_COLOURS, REPORT_COLOUR, SITE_COLOUR, STATUS_COLOURS, UNRANKED, caseRadius,
+  clusterRadius, rankColour, setupLegend } from "./legend.js";
 import { renderQueue, selectRow } from "./queue.js";
 import { setupPlan } from "./plan.js";
 import { setupDispatch } from "./dispatch.js";
@@ -10,12 +12,19 @@ const status = document.getElementById("map-status");
 const filters = document.getElementById("filters");
 const urls = box.dataset;
 const map = L.map(box);
-if (urls.tileUrl) L.tileLayer(urls.tileUrl, { attribution: urls.tileAttribution, maxZoom: 19 }).addTo(map);
+// The base map: the operator's MBTiles/PMTiles file served at /tiles (works offline; Leaflet zooms its tiles past
+// their native range), else FLASK_TILE_URL's tiles, else none: the project's own layers are drawn either way.
+const base = config.baseMap ?? {};
+if (base.url) {
+  const options = { attribution: base.attribution, maxZoom: 19, className: base.offline ? "basemap-offline" : "" };
+  if (base.offline) {
+    Object.assign(options, { minNativeZoom: base.minNativeZoom, maxNativeZoom: base.maxNativeZoom });
+    if (base.bounds) options.bounds = [[base.bounds[1], base.bounds[0]], [base.bounds[3], base.bounds[2]]];
+  }
+  L.tileLayer(base.url, options).addTo(map);
+  box.dataset.baseMap = base.offline ? "file" : "url";
+}
 
-const STATUS_COLOURS = {
-  reported: "#d62728", confirmed: "#ff7f0e", assigned: "#9467bd", in_repair: "#1f77b4",
-  temporarily_restored: "#bcbd22", repaired: "#2ca02c",
-};
 const layers = {
   cases: L.layerGroup().addTo(map),
   reports: L.layerGroup(),
@@ -26,11 +35,12 @@ const layers = {
   crews: L.layerGroup().addTo(map),
 };
 L.control.layers(null, {
-  "Damage cases": layers.cases, "Reports": layers.reports, "Facilities": layers.facilities,
-  "Service areas": layers.serviceAreas, "Critical sites": layers.criticalSites, "Study boundary": layers.boundary,
-  "Crews": layers.crews,
+  [t("layerCases")]: layers.cases, [t("layerReports")]: layers.reports, [t("layerFacilities")]: layers.facilities,
+  [t("layerServiceAreas")]: layers.serviceAreas, [t("layerCriticalSites")]: layers.criticalSites,
+  [t("layerBoundary")]: layers.boundary, [t("layerCrews")]: layers.crews,
 }, { collapsed: false }).addTo(map);
 const highlight = L.layerGroup().addTo(map);
+const legend = setupLegend(map);
 
 const state = { ranks: new Map(), queue: [], index: new Map(), caseMarkers: new Map(), casesFc: null };
 
@@ -59,8 +69,8 @@ function viewParams(params = filterParams()) {
 const EXPORT_FORMATS = { geojson: "GeoJSON", csv: "CSV", gpkg: "GeoPackage" };
 const exportLinks = [];
 const exportScope = el("p", { className: "status", id: "export-scope" });
-const exportPanel = el("section", { className: "export-panel", id: "exports" }, el("h2", {}, "Export"));
-for (const [layer, label] of [["cases", "Damage cases"], ["reports", "Reports"]]) {
+const exportPanel = el("section", { className: "export-panel", id: "exports" }, el("h2", {}, t("export")));
+for (const [layer, label] of [["cases", t("layerCases")], ["reports", t("layerReports")]]) {
   const row = el("p", {}, `${label}: `);
   for (const [fmt, name] of Object.entries(EXPORT_FORMATS)) {
     const link = el("a", { id: `export-${layer}-${fmt}`, href: "#", download: "", dataset: { layer, fmt } }, name);
@@ -80,8 +90,7 @@ function updateExportLinks() {
   for (const link of exportLinks) {
     link.href = `/api/export/${link.dataset.layer}.${link.dataset.fmt}${query ? `?${query}` : ""}`;
   }
-  exportScope.textContent = inView ? "The filtered cases and reports in the map view."
-    : "The filtered cases and reports everywhere (tick “Only cases in the map view” for the view only).";
+  exportScope.textContent = t(inView ? "exportInView" : "exportEverywhere");
 }
 
 const pending = new Map();
@@ -95,7 +104,7 @@ async function getJson(key, url) {
 }
 
 function clusterMarker(latlng, count, colour, layer) {
-  const marker = L.circleMarker(latlng, { radius: Math.min(30, 8 + 3 * Math.log2(count)), color: colour,
+  const marker = L.circleMarker(latlng, { radius: clusterRadius(count), color: colour,
     weight: 2, fillOpacity: 0.35, className: `cluster-marker ${layer}-cluster` });
   marker.bindTooltip(el("span", { "data-count": String(count) }, number.format(count)), { permanent: true,
     direction: "center", className: `cluster-label ${layer}-label` });
@@ -106,25 +115,29 @@ function clusterMarker(latlng, count, colour, layer) {
 function caseColour(p) {
   if (box.dataset.colour === "rank") {
     const rank = state.ranks.get(p.case_id);
-    if (rank == null) return "#999";
-    const t = Math.min(1, (rank - 1) / Math.max(1, state.ranks.size - 1));
-    return `hsl(${Math.round(60 * t)}, 85%, 45%)`;
+    if (rank == null) return UNRANKED;
+    return rankColour(Math.min(1, (rank - 1) / Math.max(1, state.ranks.size - 1)));
   }
   return STATUS_COLOURS[p.status] ?? "#555";
 }
 
 function casePopup(p) {
-  const link = el("a", { href: `/cases/${encodeURIComponent(p.case_id)}` }, `Case ${p.case_id}`);
+  const link = el("a", { href: `/cases/${encodeURIComponent(p.case_id)}` }, t("case", { id: p.case_id }));
   const rank = state.ranks.get(p.case_id);
   const row = state.rows?.get(p.case_id);
-  return el("div", {}, el("strong", {}, p.facility ?? "(no registered facility)"), el("br"), link,
-    el("div", {}, `${p.kind}, ${p.status}, worst severity ${p.severity}`),
-    row ? el("div", { className: "popup-operational" },
-      `${row.operational_status.replaceAll("_", " ")}: ${row.operational_status_source}; `
-      + `without power now ${number.format(Math.round(row.without_power_now))}`) : null,
-    el("div", {}, `population affected ${number.format(Math.round(p.population))}; ${p.reports} report(s)`),
-    el("div", {}, p.hazards.length ? `hazards: ${p.hazards.join(", ")}` : "no hazards reported"),
-    el("div", {}, rank == null ? "not in the queue" : `queue rank ${rank}`));
+  return el("div", {}, el("strong", {}, p.facility ?? t("noFacility")), el("br"), link,
+    el("div", {}, t("caseFacts", { kind: code("kind", p.kind), status: code("status", p.status),
+      severity: code("severity", p.severity) })),
+    row ? el("div", { className: "popup-operational" }, t("operational", {
+      status: code("operational", row.operational_status, { spaced: true }),
+      source: localNumbers(row.operational_status_source), people: people(row.without_power_now) })) : null,
+    el("div", {}, t("affected", { people: people(p.population), reports: number.format(p.reports) })),
+    el("div", {}, hazardText(p.hazards)),
+    el("div", {}, rank == null ? t("notQueued") : t("queueRank", { rank: number.format(rank) })));
+}
+
+function hazardText(hazards) {
+  return hazards?.length ? t("hazards", { list: hazards.map((h) => code("hazard", h)).join(", ") }) : t("noHazards");
 }
 
 function drawCases(fc) {
@@ -135,11 +148,11 @@ function drawCases(fc) {
     const [lon, lat] = f.geometry.coordinates;
     const p = f.properties;
     if (p.cluster) {
-      layers.cases.addLayer(clusterMarker([lat, lon], p.count, "#c0392b", "cases"));
+      layers.cases.addLayer(clusterMarker([lat, lon], p.count, CASE_CLUSTER_COLOUR, "cases"));
       continue;
     }
     const marker = L.circleMarker([lat, lon], {
-      radius: Math.min(28, 6 + Math.sqrt(p.population) / 15), color: "#222", weight: 1, fillOpacity: 0.8,
+      radius: caseRadius(p.population), color: "#222", weight: 1, fillOpacity: 0.8,
       fillColor: caseColour(p), className: `case-marker case-${p.case_id}`,
     });
     marker.bindPopup(() => casePopup(p));
@@ -152,10 +165,11 @@ function drawCases(fc) {
 }
 
 function reportPopup(p) {
-  return el("div", {}, el("strong", {}, `Report ${p.id}`), el("br"),
-    el("a", { href: `/cases/${encodeURIComponent(p.case_id)}` }, `Case ${p.case_id}`),
-    el("div", {}, `${p.kind}, ${p.severity}, ${p.status}; received ${p.received_at}`),
-    el("div", {}, p.hazards?.length ? `hazards: ${p.hazards.join(", ")}` : "no hazards reported"),
+  return el("div", {}, el("strong", {}, t("report", { id: p.id })), el("br"),
+    el("a", { href: `/cases/${encodeURIComponent(p.case_id)}` }, t("case", { id: p.case_id })),
+    el("div", {}, t("reportFacts", { kind: code("kind", p.kind), severity: code("severity", p.severity),
+      status: code("operational", p.status, { spaced: true }), time: when(p.received_at) })),
+    el("div", {}, hazardText(p.hazards)),
     el("div", { className: "popup-notes" }, p.notes ?? ""));
 }
 
@@ -165,9 +179,9 @@ function drawReports(fc) {
     const [lon, lat] = f.geometry.coordinates;
     const p = f.properties;
     if (p.cluster) {
-      layers.reports.addLayer(clusterMarker([lat, lon], p.count, "#1f77b4", "reports"));
+      layers.reports.addLayer(clusterMarker([lat, lon], p.count, REPORT_COLOUR, "reports"));
     } else {
-      const marker = L.circleMarker([lat, lon], { radius: 5, color: "#1f77b4", weight: 1, fillOpacity: 0.7,
+      const marker = L.circleMarker([lat, lon], { radius: 5, color: REPORT_COLOUR, weight: 1, fillOpacity: 0.7,
         className: `report-marker report-${p.id}` });
       marker.bindPopup(() => reportPopup(p));
       layers.reports.addLayer(marker);
@@ -201,27 +215,28 @@ async function loadReference() {
   if (map.hasLayer(layers.facilities)) {
     jobs.push(getJson("facilities", `${urls.facilitiesUrl}?bbox=${view.get("bbox")}`).then((fc) =>
       drawGeoJson(layers.facilities, fc, { color: "#333", weight: 1, fillOpacity: 0.5 },
-        (p) => el("div", {}, el("strong", {}, p.name), el("div", {}, `${p.kind}; population served ${
-          p.population_served == null ? "unknown" : number.format(Math.round(p.population_served))}`)))));
+        (p) => el("div", {}, el("strong", {}, p.name), el("div", {}, t("facilityFacts", { kind: code("kind", p.kind),
+          people: p.population_served == null ? t("unknown") : people(p.population_served) }))))));
   }
   if (map.hasLayer(layers.serviceAreas)) {
     jobs.push(getJson("areas", `${urls.serviceAreasUrl}?${view}`).then((fc) =>
       drawGeoJson(layers.serviceAreas, fc, { color: "#2980b9", weight: 1, fillOpacity: 0.05 },
-        (p) => el("div", {}, `Service area of ${p.facility}`))));
+        (p) => el("div", {}, t("serviceArea", { facility: p.facility })))));
   }
   await Promise.all(jobs);
 }
 
 // Crews (GET /api/crews): each at its last reported position, or at its base when none, with name and status.
-const CREW_COLOURS = { available: "#2ca02c", en_route: "#ff7f0e", on_site: "#1f77b4", off_shift: "#7f7f7f" };
 function crewPopup(c) {
-  const where = c.position ? `last reported at ${new Date(c.position.at).toLocaleString()}` : "at base (no report yet)";
+  const where = c.position ? t("crewAt", { time: when(c.position.at) }) : t("crewAtBase");
   return el("div", { className: "crew-popup" }, el("strong", {}, c.name), el("br"),
-    el("div", { className: "crew-popup-status" }, `status: ${c.status.replaceAll("_", " ")}`),
+    el("div", { className: "crew-popup-status" }, t("crewStatus", {
+      status: code("crew_status", c.status, { spaced: true }) })),
     el("div", {}, where),
-    el("div", {}, `skills: ${c.skills.length ? c.skills.join(", ") : "none given"}; shift ${c.shift.start}–${
-      c.shift.end} ${c.shift.time_zone}${c.shift.on_shift_now ? " (on shift now)" : ""}`),
-    el("div", {}, c.members.length ? `accounts: ${c.members.join(", ")}` : "no accounts"));
+    el("div", {}, t("crewSkills", { skills: c.skills.length ? c.skills.map((s) => code("skill", s)).join(", ")
+      : t("noSkills"), start: c.shift.start, end: c.shift.end, zone: c.shift.time_zone })
+      + (c.shift.on_shift_now ? t("onShift") : "")),
+    el("div", {}, c.members.length ? t("crewAccounts", { list: c.members.join(", ") }) : t("noAccounts")));
 }
 
 async function loadCrews() {
@@ -258,9 +273,9 @@ async function loadQueue() {
 
 // The live figures of /api/triage (the same the sitrep and the plan give) in the panel's header.
 function showSummary(summary) {
-  document.getElementById("without-power").textContent = number.format(Math.round(summary.people_without_power));
-  document.getElementById("partly-supplied").textContent = number.format(Math.round(summary.people_partially_supplied));
-  document.getElementById("live-summary").title = summary.method;
+  document.getElementById("without-power").textContent = people(summary.people_without_power);
+  document.getElementById("partly-supplied").textContent = people(summary.people_partially_supplied);
+  document.getElementById("live-summary").title = localNumbers(summary.method);
 }
 
 function flyToCase(caseId) {
@@ -278,10 +293,13 @@ async function refresh(what = "all") {
     const jobs = [loadCases(), loadReports(), loadReference(), loadCrews()];
     if (what === "all") jobs.push(loadQueue());
     await Promise.all(jobs);
-    status.textContent = `${box.dataset.caseCount} cases, ${state.queue.length} in the queue`;
+    status.textContent = t("status", { cases: number.format(Number(box.dataset.caseCount)),
+      queued: number.format(state.queue.length) });
+    // The critical-sites layer switched on with nothing to draw says so.
+    if (map.hasLayer(layers.criticalSites) && legend.siteCount === 0) status.append(" ", t("noCriticalSites"));
     box.dataset.refreshes = String(Number(box.dataset.refreshes ?? 0) + 1);
   } catch (e) {
-    if (e.name !== "AbortError") status.textContent = `Could not load the map: ${e.message}`;
+    if (e.name !== "AbortError") status.textContent = t("loadFailed", { reason: e.message });
   }
 }
 
@@ -301,7 +319,7 @@ async function poll() {
       }
     }
   } catch (e) {
-    status.textContent = `Offline? ${e.message}`;
+    status.textContent = t("offline", { reason: e.message });
   }
   setTimeout(poll, 3000);
 }
@@ -318,18 +336,25 @@ map.on("moveend", () => {
 map.on("overlayadd", () => refresh("all"));
 filters.addEventListener("change", (event) => {
   box.dataset.colour = filters.elements.colour.value;
-  if (event.target.name === "colour") { if (state.casesFc) drawCases(state.casesFc); return; }
+  if (event.target.name === "colour") {
+    legend.show(box.dataset.colour);
+    if (state.casesFc) drawCases(state.casesFc);
+    return;
+  }
   refresh("all");
 });
 filters.addEventListener("submit", (event) => event.preventDefault());
 
 async function start() {
   box.dataset.colour = "status";
+  legend.show("status");
   const boundary = await getJson("boundary", urls.boundaryUrl);
   drawGeoJson(layers.boundary, boundary, { color: "#444", weight: 2, fill: false, dashArray: "4 4" });
   const sites = await getJson("sites", urls.criticalSitesUrl);
-  drawGeoJson(layers.criticalSites, sites, { color: "#8e44ad", weight: 2, fillOpacity: 0.6 },
-    (p) => el("div", {}, el("strong", {}, p.name), el("div", {}, `${p.kind}, weight ${p.weight} people-equivalents`)));
+  drawGeoJson(layers.criticalSites, sites, { color: SITE_COLOUR, weight: 2, fillOpacity: 0.6 },
+    (p) => el("div", {}, el("strong", {}, p.name), el("div", {}, t("siteFacts", { kind: code("site_kind", p.kind),
+      weight: number.format(p.weight) }))));
+  legend.sites(sites.features.length);
   const bounds = L.geoJSON(boundary).getBounds();
   if (bounds.isValid()) map.fitBounds(bounds, { animate: false });
   else map.setView([53.35, -6.26], 10, { animate: false });
@@ -340,4 +365,4 @@ async function start() {
 
 setupPlan({ planUrl: urls.planUrl });
 const dispatch = setupDispatch({ crewsUrl: urls.crewsUrl, dispatchUrl: urls.dispatchUrl });
-start().catch((e) => { status.textContent = `Could not load the map: ${e.message}`; });
+start().catch((e) => { status.textContent = t("loadFailed", { reason: e.message }); });

@@ -1,7 +1,7 @@
 // The plan panel: k crews' sequences with ETRs, and population restored over time next to the naive order.
-import { el, number, svg } from "./dom.js";
+import { el, localNumbers, number, oneDecimal, people, share, svg, t } from "./dom.js";
 
-const W = 420, H = 220, LEFT = 48, BOTTOM = 28, TOP = 10, RIGHT = 10;
+const W = 420, H = 220, LEFT = 48, BOTTOM = 34, TOP = 10, RIGHT = 10;
 
 function curve(areas) {
   // Step curve of population with power back by each hour (areas sorted by their ETR).
@@ -26,16 +26,26 @@ function drawChart(chart, plan) {
   const x = (t) => (LEFT + (t / maxT) * (W - LEFT - RIGHT)).toFixed(1);
   const y = (p) => (H - BOTTOM - (p / maxP) * (H - BOTTOM - TOP)).toFixed(1);
   const end = (pts) => ` H${x(maxT)}`;
+  // Time ticks at whole hours (about five), and the axes named.
+  const step = [1, 2, 3, 4, 6, 8, 12, 24, 48, 72, 168].find((h) => maxT / h <= 6) ?? Math.ceil(maxT / 6);
+  const ticks = [];
+  for (let h = 0; h <= maxT + 1e-9; h += step) {
+    ticks.push(svg("path", { class: "tick", d: `M${x(h)},${H - BOTTOM} v4` }),
+      svg("text", { x: x(h), y: H - BOTTOM + 13, "text-anchor": "middle", class: "tick-label" },
+        t("hours", { h: number.format(h) })));
+  }
   chart.replaceChildren(
     svg("path", { class: "axis", d: `M${LEFT},${TOP} V${H - BOTTOM} H${W - RIGHT}` }),
     svg("path", { class: "naive", d: path(naive, x, y).d + end(naive) }),
     svg("path", { class: "plan", d: path(ours, x, y).d + end(ours) }),
-    svg("text", { x: LEFT, y: H - 8 }, "0 h"),
-    svg("text", { x: W - RIGHT - 40, y: H - 8 }, `${maxT.toFixed(1)} h`),
-    svg("text", { x: 2, y: TOP + 8 }, number.format(Math.round(maxP))),
+    ...ticks,
+    svg("text", { x: W - RIGHT, y: H - 4, "text-anchor": "end", class: "axis-title" }, t("chartHours")),
+    svg("text", { x: 2, y: TOP + 8 }, people(maxP)),
     svg("text", { x: 2, y: H - BOTTOM }, "0"),
-    svg("text", { x: LEFT + 8, y: TOP + 12, class: "legend-plan" }, "plan"),
-    svg("text", { x: LEFT + 50, y: TOP + 12, class: "legend-naive" }, "naive (by population served)"),
+    svg("text", { x: 12, y: (TOP + H - BOTTOM) / 2, class: "axis-title", "text-anchor": "middle",
+      transform: `rotate(-90 12 ${(TOP + H - BOTTOM) / 2})` }, t("chartPeople")),
+    svg("text", { x: LEFT + 8, y: TOP + 12, class: "legend-plan" }, t("chartPlan")),
+    svg("text", { x: LEFT + 50, y: TOP + 12, class: "legend-naive" }, t("chartNaive")),
   );
   chart.dataset.planPoints = String(ours.length);
   chart.dataset.naivePoints = String(naive.length);
@@ -44,13 +54,14 @@ function drawChart(chart, plan) {
 function crewList(plan) {
   const etr = plan.etr_by_case;
   // Work a crew holds stays first in its sequence: "in repair" (started in the past) or "assigned".
-  const held = { in_progress: " · in repair", assigned: " · assigned" };
+  const held = { in_progress: t("heldInRepair"), assigned: t("heldAssigned") };
   return plan.crews.map((jobs, i) => el("div", { className: "crew" },
-    el("strong", {}, plan.crew_labels?.[i] ?? `Crew ${i + 1}`),
+    el("strong", {}, plan.crew_labels?.[i] ?? t("crewNumber", { n: i + 1 })),
     el("ol", {}, ...jobs.map((job) => el("li", { dataset: { caseId: String(job.case_id), commitment: job.commitment ?? "" } },
-      el("a", { href: `/cases/${encodeURIComponent(job.case_id)}` }, `Case ${job.case_id}: ${job.facility_name}`),
-      ` ${job.start_hours.toFixed(1)}–${job.finish_hours.toFixed(1)} h, ETR ${
-        (etr[String(job.case_id)] ?? job.finish_hours).toFixed(1)} h${held[job.commitment] ?? ""}`)))));
+      el("a", { href: `/cases/${encodeURIComponent(job.case_id)}` }, t("caseNamed", { id: job.case_id,
+        name: job.facility_name })),
+      ` ${t("planJob", { start: oneDecimal(job.start_hours), finish: oneDecimal(job.finish_hours),
+        etr: oneDecimal(etr[String(job.case_id)] ?? job.finish_hours) })}${held[job.commitment] ?? ""}`)))));
 }
 
 export function setupPlan({ planUrl }) {
@@ -61,7 +72,7 @@ export function setupPlan({ planUrl }) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const k = form.elements.crews.value;
-    summary.textContent = "Planning…";
+    summary.textContent = t("planning");
     try {
       const response = await fetch(`${planUrl}?crews=${encodeURIComponent(k)}`, { headers: { Accept: "application/json" } });
       const plan = await response.json();
@@ -71,15 +82,14 @@ export function setupPlan({ planUrl }) {
       // and with weights the plan may be worse than the naive order on them, so the comparison says which it is.
       const weighted = q.objective !== q.phu || q.naive_objective !== q.naive_phu;
       const better = q.objective_improvement_vs_naive;
-      summary.textContent = `People-hours without power: plan ${number.format(Math.round(q.phu))}, naive ${
-        number.format(Math.round(q.naive_phu))}, lower bound ${number.format(Math.round(q.phu_lower_bound))}.` + (
-        better === null ? "" : ` ${weighted ? "Weighted by critical sites and priority bumps, the" : "The"} plan is ${
-          (100 * better).toFixed(1)}% better than the naive order.`);
+      summary.textContent = t("planSummary", { plan: people(q.phu), naive: people(q.naive_phu),
+        bound: people(q.phu_lower_bound) }) + (better === null ? "" : ` ${t(weighted ? "planBetterWeighted"
+        : "planBetter", { share: share(better) })}`);
       drawChart(chart, plan);
       crewsBox.replaceChildren(...crewList(plan));
       crewsBox.dataset.crews = String(plan.crews.length);
     } catch (e) {
-      summary.textContent = `Could not plan: ${e.message}`;
+      summary.textContent = t("planFailed", { reason: localNumbers(e.message) });
     }
   });
 }
