@@ -203,7 +203,9 @@ def paths() -> dict[str, Schema]:
         "/api/facilities": {"get": _operation(
             "Crew and up: facilities with direct and served population, as GeoJSON",
             {"200": _json("a FeatureCollection", feature_collection(), GEOJSON)}, "400",
-            parameters=[bbox])},
+            parameters=[bbox, _query("changed_since", {"type": "string", "format": "date-time"},
+                                     "only facilities changed after this time (with a time zone), and a `cursor` "
+                                     "member to send as changed_since next time (the previous answer's cursor)")])},
         "/api/facilities/nearest": {"get": _operation(
             "Crew and up: the registered facilities nearest to a point, with their distance in metres",
             {"200": _json("nearest first", {"type": "object", "required": ["facilities"], "properties": {

@@ -6,7 +6,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from app import db
 from app.auth.access import requires
-from app.parse import parse_bbox, parse_int, parse_number
+from app.parse import parse_bbox, parse_int, parse_number, parse_time
 from app.repo import facilities
 from app.repo import reports as reports_repo
 
@@ -16,10 +16,16 @@ bp = Blueprint("facilities", __name__, url_prefix="/api")
 @bp.get("/facilities")
 @requires("crew")
 def list_facilities() -> Response:
-    """Crew and up: the facilities as GeoJSON with direct and served population; `?bbox=` filters."""
+    """Crew and up: the facilities as GeoJSON with direct and served population; `?bbox=` filters.
+
+    With `?changed_since=` (the `cursor` of the previous answer) only the facilities changed after it, and a new
+    `cursor`: how the field form keeps its copy of the registry current without downloading it whole.
+    """
     bbox = parse_bbox(request.args.get("bbox"))
+    since = parse_time(request.args.get("changed_since"), name="changed_since")
     with db.connection() as conn:
-        body = facilities.geojson(conn, bbox=bbox)
+        body = (facilities.geojson(conn, bbox=bbox) if since is None
+                else facilities.changed_geojson(conn, since=since, bbox=bbox))
     return Response(body, mimetype="application/geo+json")
 
 
