@@ -248,10 +248,13 @@ def parse_time(text: str | None, *, name: str) -> datetime | None:
 
 
 def parse_choices(texts: list[str], *, name: str, allowed: Iterable[str]) -> tuple[str, ...] | None:
-    """Comma-separated values (the parameter may repeat), each one of `allowed`; None when absent."""
+    """Comma-separated values (the parameter may repeat), each one of `allowed`; None when absent or sent empty.
+    Separators with nothing between them (",,") name no value: a 400 rather than a silent "any"."""
     allowed = tuple(allowed)
     values = tuple(v.strip() for text in texts for v in text.split(",") if v.strip())
     if not values:
+        if any(text.strip() for text in texts):
+            raise BadParameter({name: f"names no value; a comma-separated list of: {', '.join(allowed)}"})
         return None
     wrong = [v for v in values if v not in allowed]
     if wrong:

@@ -211,3 +211,10 @@ def test_csv_exports_neutralise_formulas_in_crews_text(demo_loaded, client, coor
         assert not any(v.startswith(("=", "+", "-", "@", "\t", "\r")) for v in values)
     geojson = json.loads(coordinator.get("/api/export/reports.geojson").data)
     assert formulas[0] in {f["properties"]["notes"] for f in geojson["features"]}  # other formats are unchanged
+
+
+@pytest.mark.parametrize("path", ["/api/export/reports.csv?kind=,,", "/api/map/cases?zoom=3&status=,%20,"])
+def test_a_filter_of_separators_only_is_a_400_not_any(demo_loaded, coordinator, path):
+    response = coordinator.get(path)
+    assert response.status_code == 400 and "names no value" in str(response.json["errors"])
+    assert coordinator.get(path.split("?")[0] + ("?zoom=3&status=" if "map" in path else "?kind=")).status_code == 200
