@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 
 # The raster formats a browser draws as an <img>, by their MBTiles `format` name.
 MIMETYPES = {"png": "image/png", "jpg": "image/jpeg", "webp": "image/webp"}
+MERCATOR_LAT = 85.0511  # the Web-Mercator world's edge, in degrees of latitude
 PMTILES_FORMATS = {TileType.PNG: "png", TileType.JPEG: "jpg", TileType.WEBP: "webp"}
 
 
@@ -92,6 +93,7 @@ def _describe_pmtiles(path: Path) -> Basemap:
         raise BasemapError(f"{path}: tiles of type {header['tile_type'].name}; only raster tiles "
                            f"({', '.join(MIMETYPES)}) are served")
     west, south, east, north = (header[k] / 1e7 for k in ("min_lon_e7", "min_lat_e7", "max_lon_e7", "max_lat_e7"))
+    south, north = max(south, -MERCATOR_LAT), min(north, MERCATOR_LAT)  # the writers' default is ±90°
     return Basemap(path, "pmtiles", fmt, int(header["min_zoom"]), int(header["max_zoom"]),
                    (west, south, east, north) if east > west and north > south else None,
                    str(meta.get("attribution", "")) if isinstance(meta, dict) else "")

@@ -43,8 +43,8 @@ def home() -> str | BaseResponse:
     """Crew and up: crews go to their form; coordinators see the overview map of the registered facilities."""
     if not current_user.has("coordinator") and "field.form" in current_app.view_functions:
         return redirect(url_for("field.form"))
-    base_map = tiles.base_map_settings()
-    return render_template("site/home.html", tile_url=base_map["url"], tile_attribution=base_map["attribution"])
+    return render_template("site/home.html", tile_url=current_app.config["TILE_URL"],
+                           tile_attribution=current_app.config["TILE_ATTRIBUTION"])
 
 
 @bp.get("/healthz")
