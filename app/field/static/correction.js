@@ -1,6 +1,6 @@
 // Correcting a rejected report: put back into the form, photos included, for the crew to fix and send again.
 import * as outbox from "./outbox.js";
-import { $, form, mine, t } from "./page.js";
+import { $, form, mine, t, say } from "./page.js";
 import { localInputValue, setChecks, setShareOut, setStatusChosen, showComponents, showServerErrors } from "./fields.js";
 import { chooseFacility, registryFacility, restorePin, showLocation } from "./location.js";
 import * as photoList from "./photolist.js";
@@ -80,5 +80,5 @@ $("cancel-correction").addEventListener("click", () => {
   endCorrection();
   endFollowUp();
   hooks.clearForm();
-  $("form-status").textContent = "";
+  say("", "");
 });

@@ -1,5 +1,5 @@
 // The form's damage fields: what they hold, their validation, and the marks on the ones the server rejected.
-import { $, form, config, t, el } from "./page.js";
+import { $, form, config, t, el, formatNumber, say } from "./page.js";
 
 export function showComponents() {
   const box = $("components");
@@ -65,24 +65,42 @@ export function showErrors(errors) {
   }
 }
 
+// The form's fields in the order they appear: the first invalid one is named in the status line.
+const ERROR_ORDER = ["location", "kind", "severity", "status", "repair_hours", "crew_size", "observed_at"];
+
+// One line for the status above the send button: what is wrong first, and that there is more when there is.
+export function errorSummary(errors) {
+  const keys = Object.keys(errors).sort((a, b) => ERROR_ORDER.indexOf(a) - ERROR_ORDER.indexOf(b));
+  return keys.length > 1 ? `${errors[keys[0]]} ${t("moreToFix")}` : errors[keys[0]] || "";
+}
+
+// A field's message goes once the crew changes that field (the send checks everything again).
+form.addEventListener("change", (event) => {
+  const key = { facility: "location" }[event.target.name] || event.target.name;
+  const error = key && form.querySelector(`[data-error-for="${CSS.escape(key)}"]`);
+  if (error && !$(FLAG_TARGETS[key] || "")?.dataset.flagged) error.textContent = "";
+});
+
 // The report's payload, or the errors that keep it from being one. `where` is the report's location (or null),
 // `facility` the chosen facility (or null), `followUp` the case a follow-up is about (or null); `reportId()` gives
 // the id the report goes under, asked only for a valid report.
 export function collect({ where, facility, followUp, reportId }) {
   const errors = {};
   if (!where) errors.location = t("needLocation");
-  for (const name of ["kind", "severity", "status"]) {
-    const value = name === "kind" ? $("kind").value : radio(name);
-    if (!value) errors[name] = t("needField");
-  }
+  if (!$("kind").value) errors.kind = t("needKind");
+  if (!radio("severity")) errors.severity = t("needSeverity");
+  if (!radio("status")) errors.status = t("needStatus");
   const repairHours = numberOrNull("repair_hours");
   const MIN_REPAIR_HOURS = Number($("repair_hours").min);  // the server's minimum, written into the page
-  if (Number.isNaN(repairHours) || (repairHours !== null && repairHours < MIN_REPAIR_HOURS)) errors.repair_hours = t("needField");
+  if (Number.isNaN(repairHours) || (repairHours !== null && repairHours < MIN_REPAIR_HOURS)) {
+    errors.repair_hours = t("needRepairHours", { h: formatNumber(MIN_REPAIR_HOURS) });
+  }
   const crewSize = numberOrNull("crew_size", true);
-  if (Number.isNaN(crewSize) || (crewSize !== null && crewSize < 1)) errors.crew_size = t("needField");
+  if (Number.isNaN(crewSize) || (crewSize !== null && crewSize < 1)) errors.crew_size = t("needCrewSize");
   if (!$("observed_at").dataset.touched) $("observed_at").value = localInputValue(new Date());
   const observed = new Date($("observed_at").value);
-  if (Number.isNaN(observed.getTime()) || observed.getTime() > Date.now() + 5 * 60000) errors.observed_at = t("needField");
+  if (Number.isNaN(observed.getTime())) errors.observed_at = t("needObservedAt");
+  else if (observed.getTime() > Date.now() + 5 * 60000) errors.observed_at = t("observedInFuture");
   if (Object.keys(errors).length) return { errors };
   const facilityId = facility ? Number(facility.id) : null;
   return {
@@ -164,7 +182,7 @@ export function showServerErrors(record) {
   showErrors(Object.fromEntries(Object.entries(byKey).map(([k, v]) => [k, v.join("; ")])));
   for (const key of Object.keys(byKey)) flag(key);
   if (!record.errors) other.push(record.error || "");
-  $("form-status").textContent = other.filter(Boolean).join("; ");
+  say("error", other.filter(Boolean).join("; "));
 }
 
 // A change to a marked field takes its mark away: what is left marked is what still needs looking at.

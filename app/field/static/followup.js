@@ -1,5 +1,5 @@
 // A follow-up report on a case: from "My work" ("Report progress") or from a sent report in the outbox ("Follow up").
-import { $, form, t } from "./page.js";
+import { $, form, t, say } from "./page.js";
 import { radio, setChecks, showComponents, showShareOut, statusWasChosen } from "./fields.js";
 import { chooseFacility, focusMap, registryFacility, setCaseLocation, showLocation } from "./location.js";
 
@@ -56,7 +56,7 @@ $("cancel-follow-up").addEventListener("click", () => {
   endFollowUp();
   if (hooks.correcting()) return;
   hooks.clearForm();
-  $("form-status").textContent = "";
+  say("", "");
 });
 
 for (const input of form.querySelectorAll('input[name="progress"]')) {

@@ -5,8 +5,8 @@ import * as sync from "./sync.js";
 import * as reach from "./reach.js";
 import * as myWork from "./mywork.js";
 import * as account from "./account.js";
-import { $, config, currentUser, el, form, formatTime, setUser, t } from "./page.js";
-import { clearFields, collect, showComponents, resetObservedAt, showErrors } from "./fields.js";
+import { $, config, currentUser, el, form, formatClock, formatTime, say, setUser, t } from "./page.js";
+import { clearFields, collect, errorSummary, showComponents, resetObservedAt, showErrors } from "./fields.js";
 import { chosenFacility, clearLocation, reportLocation, showLocation } from "./location.js";
 import * as photoList from "./photolist.js";
 import { uuid } from "./photos.js";
@@ -45,7 +45,7 @@ async function save() {
   });
   showErrors(errors || {});
   if (errors) {
-    $("form-status").textContent = errors.location || t("needField");
+    say("error", errorSummary(errors));
     const first = form.querySelector(`[data-error-for]:not(:empty)`);
     if (first) first.scrollIntoView({ block: "center" });
     return;
@@ -62,11 +62,11 @@ async function save() {
     } else if (!(await outbox.replaceRejected(correcting.fromId, record))) {
       // Corrected or discarded in another tab meanwhile: keep what is in the form, as a new report if sent again.
       correction.endCorrection();
-      $("form-status").textContent = t("alreadyCorrected");
+      say("error", t("alreadyCorrected"));
       return;
     }
   } catch (e) {
-    $("form-status").textContent = t("storageFailed", { reason: e.message || String(e) });
+    say("error", t("storageFailed", { reason: e.message || String(e) }));
     return;
   }
   if (!persistAsked && navigator.storage && navigator.storage.persist) {
@@ -76,11 +76,56 @@ async function save() {
   correction.endCorrection();
   followUp.endFollowUp();
   clearForm();
-  $("form-status").textContent = t("saved");
-  $("outbox-list").scrollIntoView({ block: "nearest" });
+  justSaved = { id: record.id, tried: false };
+  say("sending", t("sendingReport"), record.id);
   // Once sent, a follow-up may have moved its case on (e.g. to "in repair"): show that under "My work".
-  sync.sync({ force: true }).then(() => myWork.refresh());
+  sync.sync({ force: true }).then(() => {
+    if (justSaved && justSaved.id === record.id) justSaved.tried = true;
+    showOutcome();
+    myWork.refresh();
+  });
 }
+
+// ---- What happened to the report just saved --------------------------------------------------------------------
+
+// The report saved last, while the status line tells about it: its outcome is shown there, and updated when the
+// outbox sends it later. `tried`: the send that followed the save is over (before, it is only being sent).
+let justSaved = null;
+
+function receiptLine(r) {
+  const time = formatClock(r.receipt.received_at);
+  const caseId = r.receipt.case_id;
+  const name = outboxList.facilityName(r);
+  if (caseId == null) return t("sentNoCase", { time });
+  return name ? t("sentReceiptNamed", { case: caseId, name, time }) : t("sentReceipt", { case: caseId, time });
+}
+
+async function showOutcome() {
+  if (!justSaved) return;
+  const { id, tried } = justSaved;
+  const r = await outbox.get(id).catch(() => null);
+  // The line tells about something else now (a new error, another report): leave it.
+  if (!justSaved || justSaved.id !== id || $("form-status").dataset.report !== id) return;
+  if (!r) { justSaved = null; return; }
+  if (r.state === "sent" && r.receipt) {
+    const waiting = r.photos.filter((x) => x.state === "waiting").length;
+    const sent = r.photos.filter((x) => x.state === "sent").length;
+    say("sent", waiting ? `${receiptLine(r)} · ${t("photosProgress", { sent, total: r.photos.length })}`
+                        : receiptLine(r), id);
+    if (!waiting) justSaved = null;
+  } else if (r.state === "rejected") {
+    say("error", t("rejectedSaved"), id);
+    justSaved = null;
+  } else if (tried && !r.sending) {
+    say("waiting", t("saved"), id); // it really waits: the send that followed the save did not get through
+  }
+}
+outbox.changes.addEventListener("change", showOutcome);
+
+// The send bar's height, so that what is scrolled or focused into view stops above it (scroll-padding in field.css).
+new ResizeObserver(([entry]) => {
+  document.documentElement.style.setProperty("--send-bar-height", `${Math.ceil(entry.borderBoxSize[0].blockSize)}px`);
+}).observe($("send-bar"));
 
 // ---- Network and service worker ------------------------------------------------------------------------------
 

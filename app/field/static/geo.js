@@ -1,5 +1,6 @@
 // Where the crew is: the phone's GPS, a pin on a small Leaflet map, and the nearest registered facilities.
-// The map needs no online tiles: facilities are drawn as circle markers, tiles only when TILE_URL is set.
+// The map needs no online tiles: the project's own layer (the facilities of the registry kept on the phone, with
+// their names) is drawn on it, with a scale; tiles only when TILE_URL is set.
 import * as outbox from "./outbox.js";
 
 const EARTH_RADIUS_M = 6371008.8;
@@ -23,7 +24,7 @@ function segmentDistanceM(lon, lat, [lon1, lat1], [lon2, lat2]) {
   return rad(Math.hypot(px, py)) * EARTH_RADIUS_M;
 }
 
-function featureDistanceM(feature, lon, lat) {
+export function featureDistanceM(feature, lon, lat) {
   const g = feature.geometry;
   if (!g) return Infinity;
   if (g.type === "Point") return distanceM(lon, lat, g.coordinates[0], g.coordinates[1]);
@@ -57,16 +58,35 @@ export function nearestLocal(collection, lon, lat, limit = 5) {
     .slice(0, limit);
 }
 
-// The facility registry: fresh from the API when online (and kept on the phone), else the kept copy.
+// The facility registry kept on the phone (IndexedDB): a FeatureCollection with the API's `cursor` and when it was
+// last synced. Kept copies from before the cursor have none and are fetched whole once.
+const REGISTRY_KEY = "facilities";
+const EPOCH = "1970-01-01T00:00:00Z";
+
+// The kept copy with the changes merged in: a changed facility replaces the kept one of its id (none are deleted).
+export function mergeFacilities(kept, changes) {
+  const byId = new Map((kept && kept.cursor ? kept.features : []).map((f) => [String(f.id ?? f.properties.id), f]));
+  for (const f of changes.features) byId.set(String(f.id ?? f.properties.id), f);
+  const features = [...byId.values()].sort((a, b) => Number(a.id ?? a.properties.id) - Number(b.id ?? b.properties.id));
+  return { type: "FeatureCollection", features, cursor: changes.cursor, syncedAt: new Date().toISOString() };
+}
+
+// The facility registry: the kept copy brought up to date by the changes since its cursor when the server answers,
+// else the kept copy as it is. `changed`: how many facilities the server sent.
 export async function loadFacilities(url) {
+  const kept = await outbox.getMeta(REGISTRY_KEY).catch(() => undefined);
   try {
-    const response = await fetch(url, { headers: { Accept: "application/geo+json" }, credentials: "same-origin" });
+    const query = new URLSearchParams({ changed_since: (kept && kept.cursor) || EPOCH });
+    const response = await fetch(`${url}?${query}`, { headers: { Accept: "application/geo+json" },
+                                                     credentials: "same-origin", cache: "no-store" });
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
-    const collection = await response.json();
-    await outbox.setMeta("facilities", collection).catch(() => {});
-    return { collection, offline: false };
+    const changes = await response.json();
+    if (!Array.isArray(changes.features) || typeof changes.cursor !== "string") throw new Error("not a registry");
+    const collection = mergeFacilities(kept, changes);
+    await outbox.setMeta(REGISTRY_KEY, collection).catch(() => {});
+    return { collection, offline: false, changed: changes.features.length };
   } catch {
-    return { collection: (await outbox.getMeta("facilities").catch(() => undefined)) || null, offline: true };
+    return { collection: kept || null, offline: true, changed: 0 };
   }
 }
 
@@ -97,23 +117,52 @@ export function watchGps(onFix, onError) {
   return () => navigator.geolocation.clearWatch(id);
 }
 
+// Facility names are shown once few enough facilities are in view to read them (else tap or zoom in).
+const MAX_LABELS = 40;
+// A GPS fix frames the map at this zoom, zoomed out to show the nearest facility when it is farther (up to 3 km).
+const GPS_ZOOM = 16;
+const FRAME_NEAREST_M = 3000;
+
+function textNode(text) {
+  const span = document.createElement("span");
+  span.textContent = text;
+  return span;
+}
+
 // The small pin map: the crew's GPS position with its accuracy circle, a draggable pin, facilities as circles.
 export class PinMap {
-  constructor(element, { tileUrl, tileAttribution, onPin, onFacility }) {
+  constructor(element, { tileUrl, tileAttribution, onPin, onFacility, noBaseMap = "" }) {
+    this.element = element;
     this.map = L.map(element, { zoomControl: true, attributionControl: Boolean(tileUrl) });
-    if (tileUrl) L.tileLayer(tileUrl, { attribution: tileAttribution, maxZoom: 19 }).addTo(this.map);
+    if (tileUrl) {
+      L.tileLayer(tileUrl, { attribution: tileAttribution, maxZoom: 19 }).addTo(this.map);
+    } else {
+      // No base map: say so, so that the plain background is not taken for a map that failed to load.
+      element.classList.add("no-base-map");
+      const note = L.control({ position: "bottomright" });
+      note.onAdd = () => { const div = textNode(noBaseMap); div.className = "no-base-map-note"; return div; };
+      note.addTo(this.map);
+    }
+    L.control.scale({ imperial: false, position: "bottomleft" }).addTo(this.map);
     this.map.setView([20, 0], 2);
     this.framed = false;
+    this.framedOnGps = null; // the fix the map was framed on, until the crew moves the map or sets a pin
     this.onPin = onPin;
     this.onFacility = onFacility;
     this.facilities = L.layerGroup().addTo(this.map);
+    this.collection = null;
     this.byId = new Map();
+    this.labelled = [];
     this.map.on("click", (e) => this.setPin(e.latlng.lat, e.latlng.lng, true));
+    this.map.on("dragstart", () => { this.framedOnGps = null; });
+    this.map.on("zoomend moveend", () => this.showLabels());
   }
 
   showFacilities(collection) {
     this.facilities.clearLayers();
     this.byId.clear();
+    this.labelled = [];
+    this.collection = collection;
     if (!collection) return;
     const layer = L.geoJSON(collection, {
       pointToLayer: (f, latlng) => L.circleMarker(latlng, { radius: 7, color: "#7a1c12", weight: 2,
@@ -122,12 +171,39 @@ export class PinMap {
       onEachFeature: (f, l) => {
         const id = f.id ?? f.properties.id;
         this.byId.set(String(id), f);
-        l.bindTooltip(() => { const s = document.createElement("span"); s.textContent = f.properties.name; return s; });
+        // The name as text (never as HTML): it comes from the registry's files.
+        l.bindTooltip(() => textNode(f.properties.name), { permanent: true, direction: "right", offset: [8, 0],
+                                                            className: "facility-label" });
+        const at = featurePosition(f);
+        if (at) this.labelled.push(L.latLng(at.lat, at.lon));
         l.on("click", (e) => { L.DomEvent.stop(e); this.onFacility(f); });
       },
     });
     layer.addTo(this.facilities);
-    if (!this.framed && collection.features.length) this.map.fitBounds(layer.getBounds(), { padding: [10, 10] });
+    if (this.framedOnGps && !this.pin) this.frameOnGps(this.framedOnGps);
+    else if (!this.framed && collection.features.length) this.map.fitBounds(layer.getBounds(), { padding: [10, 10] });
+    this.showLabels();
+  }
+
+  // Names only when they can be read: few enough facilities in view.
+  showLabels() {
+    const bounds = this.map.getBounds();
+    let inView = 0;
+    for (const at of this.labelled) if (bounds.contains(at)) inView += 1;
+    this.element.classList.toggle("show-labels", inView <= MAX_LABELS);
+    this.element.dataset.facilitiesInView = String(inView);
+  }
+
+  // Frames the fix, with the nearest facility in view when it is farther than the frame but within 3 km.
+  frameOnGps(at) {
+    this.map.setView(at, GPS_ZOOM);
+    this.framedOnGps = at;
+    const [nearestFacility] = nearestLocal(this.collection, at[1], at[0], 1);
+    const position = nearestFacility && nearestFacility.distance_m <= FRAME_NEAREST_M
+      ? featurePosition(this.feature(nearestFacility.id)) : null;
+    if (position && !this.map.getBounds().pad(-0.1).contains([position.lat, position.lon])) {
+      this.map.fitBounds(L.latLngBounds([at, [position.lat, position.lon]]), { padding: [24, 24], maxZoom: GPS_ZOOM });
+    }
   }
 
   feature(id) { return this.byId.get(String(id)) || null; }
@@ -143,7 +219,7 @@ export class PinMap {
     }
     this.gps.setLatLng(at);
     this.gpsCircle.setLatLng(at).setRadius(accuracy || 0);
-    if (!this.framed && !this.pin) { this.map.setView(at, 16); this.framed = true; }
+    if (!this.framed && !this.pin) { this.frameOnGps(at); this.framed = true; }
   }
 
   setPin(lat, lon, byHand) {
@@ -155,6 +231,7 @@ export class PinMap {
       this.pin.setLatLng([lat, lon]);
     }
     this.framed = true;
+    this.framedOnGps = null;
     if (byHand) this.onPin({ lon, lat });
   }
 
@@ -162,5 +239,9 @@ export class PinMap {
     if (this.pin) { this.pin.remove(); this.pin = null; }
   }
 
-  focus(lat, lon) { this.map.setView([lat, lon], Math.max(this.map.getZoom(), 15)); this.framed = true; }
+  focus(lat, lon) {
+    this.map.setView([lat, lon], Math.max(this.map.getZoom(), 15));
+    this.framed = true;
+    this.framedOnGps = null;
+  }
 }

@@ -1,12 +1,16 @@
-// Where the report is: the GPS fix, a pin set on the map, or a facility picked from the nearest ones.
-import { $, config, t, el, kindLabels, formatDistance } from "./page.js";
+// Where the report is: the GPS fix, a pin set on the map, or a facility picked from the nearest ones or found by
+// name, id or external id in the registry kept on the phone (GPS is often jammed near front lines).
+import { $, config, t, el, kindLabels, formatDistance, formatTime, say } from "./page.js";
 import { showComponents, unflag } from "./fields.js";
-import { PinMap, featurePosition, loadFacilities, nearest, watchGps } from "./geo.js";
+import { PinMap, featureDistanceM, featurePosition, loadFacilities, nearest, watchGps } from "./geo.js";
+import { fold, searchFacilities } from "./search.js";
 
 const place = { gps: null, pin: null, facility: null };
 let caseAt = null; // {lon, lat} of the case while the form holds a follow-up on it
 let registry = null; // the facilities FeatureCollection (from the API, or the copy kept on the phone)
 let nearestAsked = false;
+let lastNearest = null; // {facilities, offline}: the nearest ones, shown again when the search is emptied
+const SEARCH_LIMIT = 8;
 
 export function reportLocation() {
   if (place.pin) return { lon: place.pin.lon, lat: place.pin.lat, accuracy_m: place.pin.accuracy_m ?? null };
@@ -45,6 +49,7 @@ export function showLocation() {
 const map = new PinMap($("pin-map"), {
   tileUrl: config.tileUrl,
   tileAttribution: config.tileAttribution,
+  noBaseMap: t("noBaseMap"),
   onPin: (at) => { place.pin = at; unflag("location"); showLocation(); findNearest(at); },
   onFacility: (feature) => chooseFacility({ id: feature.id ?? feature.properties.id, name: feature.properties.name,
                                             kind: feature.properties.kind }, true),
@@ -100,28 +105,26 @@ export function chooseFacility(facility, fromMap = false) {
   showLocation();
 }
 
-function facilityChoice(f) {
+// One facility to choose; one found by search shows its external id and, chosen, is shown on the map.
+function facilityChoice(f, { found = false } = {}) {
   const input = el("input", { type: "radio", name: "facility", value: String(f.id) });
-  input.addEventListener("change", () => chooseFacility({ id: f.id, name: f.name, kind: f.kind }));
-  const detail = [kindLabels[f.kind] || f.kind, f.distance_m == null ? null : formatDistance(f.distance_m)];
+  input.addEventListener("change", () => chooseFacility({ id: f.id, name: f.name, kind: f.kind }, found));
+  const detail = [kindLabels[f.kind] || f.kind, found && f.external_id ? f.external_id : null,
+                  f.distance_m == null ? null : formatDistance(f.distance_m)];
   el("label", { class: "choice facility" }, input, " ",
      el("span", { class: "facility-name", text: f.name }),
      el("span", { class: "facility-detail", text: detail.filter(Boolean).join(" · ") }));
   return input;
 }
 
-async function findNearest(at) {
-  const where = at || reportLocation();
-  if (!where) { $("form-status").textContent = t("needLocation"); return; }
-  nearestAsked = true;
-  await registryReady;
-  const { facilities, offline } = await nearest(config.urls.nearest, registry, where.lon, where.lat, 5);
+// The facilities to choose from ("No facility" first, the chosen one kept), where they come from, and a note.
+function showChoices(facilities, { source, note = null, found = false }) {
   const list = $("facility-list");
   const chosen = place.facility ? String(place.facility.id) : "";
   const none = el("input", { type: "radio", name: "facility", value: "" });
   none.addEventListener("change", () => chooseFacility(null));
   const items = [el("label", { class: "choice" }, none, " ", t("noFacility"))];
-  for (const f of facilities) items.push(facilityChoice(f).closest("label"));
+  for (const f of facilities) items.push(facilityChoice(f, { found }).closest("label"));
   if (place.facility && !facilities.some((f) => String(f.id) === chosen)) {
     items.push(facilityChoice({ ...place.facility, distance_m: null }).closest("label"));
   }
@@ -129,18 +132,70 @@ async function findNearest(at) {
   const selected = list.querySelector(`input[value="${CSS.escape(chosen)}"]`);
   if (selected) selected.checked = true;
   list.dataset.count = String(facilities.length);
-  list.dataset.source = offline ? "local" : "server";
-  if (offline) list.append(el("p", { class: "hint", text: facilities.length ? t("nearestOffline") : t("nearestNone") }));
+  list.dataset.source = source;
+  if (note) list.append(el("p", { class: "hint", text: note }));
 }
 
-$("find-nearest").addEventListener("click", () => findNearest());
+function showNearest({ facilities, offline }) {
+  showChoices(facilities, { source: offline ? "local" : "server",
+                            note: offline ? (facilities.length ? t("nearestOffline") : t("nearestNone")) : null });
+}
+
+const searching = () => Boolean(fold($("facility-search").value));
+
+// `asked`: the crew tapped "Find nearest facilities" (which ends a search); else the nearest ones wait behind one.
+async function findNearest(at, { asked = false } = {}) {
+  const where = at || reportLocation();
+  if (!where) { say("error", t("needLocation")); return; }
+  nearestAsked = true;
+  await registryReady;
+  lastNearest = await nearest(config.urls.nearest, registry, where.lon, where.lat, 5);
+  if (asked) $("facility-search").value = "";
+  if (!searching()) showNearest(lastNearest);
+}
+
+// The facilities of the kept registry that match the search box, with their distance when the location is known.
+function search() {
+  const query = $("facility-search").value;
+  if (!fold(query)) {
+    if (lastNearest) showNearest(lastNearest);
+    else showChoices([], { source: "" });
+    return;
+  }
+  if (!registry) { showChoices([], { source: "search", note: t("registryMissing") }); return; }
+  const here = reportLocation();
+  const found = searchFacilities(registry, query, SEARCH_LIMIT).map((f) => ({
+    ...f, distance_m: here ? featureDistanceM(f.feature, here.lon, here.lat) : null }));
+  showChoices(found, { source: "search", found: true,
+                       note: found.length ? null : t("searchNone", { query: query.trim() }) });
+}
+
+let searchTimer = null;
+$("facility-search").addEventListener("input", () => { clearTimeout(searchTimer); searchTimer = setTimeout(search, 150); });
+$("facility-search").addEventListener("search", search); // the field's own clear button, and Enter
+$("facility-search").addEventListener("keydown", (e) => { if (e.key === "Enter") { e.preventDefault(); search(); } });
+
+// How current the registry on the phone is, and whether the server could be asked.
+function showRegistry(offline) {
+  const status = $("registry-status");
+  if (!registry) { status.textContent = t("registryMissing"); status.dataset.state = "missing"; return; }
+  const parts = [t("registryKept", { n: registry.features.length, time: formatTime(registry.syncedAt) })];
+  if (offline) parts.push(t("registryOffline"));
+  status.textContent = parts.join(" ");
+  status.dataset.state = offline ? "offline" : "current";
+}
+
+$("find-nearest").addEventListener("click", () => findNearest(null, { asked: true }));
 $("facility-list").querySelector('input[value=""]').addEventListener("change", () => chooseFacility(null));
 
 // Finding the nearest facilities waits for this, so a tap right after an offline reload uses the kept copy.
-const registryReady = loadFacilities(config.urls.facilities).then(({ collection }) => {
+const registryReady = loadFacilities(config.urls.facilities).then(({ collection, offline, changed }) => {
   registry = collection;
   map.showFacilities(collection);
   if (place.facility) place.facility.position = facilityPosition(place.facility.id);
+  $("registry-status").dataset.changed = String(changed);
+  showRegistry(offline);
+  if (searching()) search();
 });
 
 // Empties the location for the next report: the chosen facility, and a pin put back from a rejected report.

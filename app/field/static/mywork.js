@@ -88,6 +88,10 @@ export async function draw() {
   const cases = kept ? kept.cases : [];
   list.replaceChildren(...cases.map(item));
   list.dataset.count = String(cases.length);
+  // The form comes first on the page: a link at its top says how many cases are assigned and leads to them.
+  const summary = document.getElementById("my-work-summary");
+  summary.hidden = !cases.length;
+  summary.textContent = cases.length ? ui.t("myWorkSummary", { n: cases.length }) : "";
   const section = document.getElementById("my-work");
   section.dataset.refreshedAt = kept ? kept.refreshedAt : "";
   const parts = [];

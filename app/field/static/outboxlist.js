@@ -1,9 +1,10 @@
 // The outbox's list on the form: each report's state and reasons, and what the crew can do with it.
 import * as outbox from "./outbox.js";
 import * as sync from "./sync.js";
-import { $, config, currentUser, el, form, formatTime, kindLabels, mine, t } from "./page.js";
+import { $, LOCALE, config, currentUser, el, form, formatTime, kindLabels, mine, t } from "./page.js";
 import * as correction from "./correction.js";
 import { startFollowUp } from "./followup.js";
+import { registryFacility } from "./location.js";
 
 // What the form's entry module hands in: emptying the form (a discarded report may be the one being corrected).
 let hooks = { clearForm: () => {} };
@@ -26,7 +27,8 @@ function outboxItem(r) {
   const item = el("li", { class: `report state-${r.state}`, "data-id": r.id, "data-state": r.state,
                           "data-case-id": r.receipt && r.receipt.case_id != null ? String(r.receipt.case_id) : null },
     el("div", { class: "report-head" }, el("span", { class: "badge", text: t(state) }), " ",
-       el("strong", { text: title }), " ", el("time", { datetime: p.observed_at, text: formatTime(p.observed_at) })));
+       el("strong", { text: title }), " ", el("time", { datetime: p.observed_at, text: formatTime(p.observed_at) })),
+    el("p", { class: "report-facility", text: rowFacility(r) }));
   if (r.state === "sent" && r.receipt) {
     // The case number is the server's case id; the facility appears by its name beside it, never as a number.
     const name = r.receipt.case_id != null ? caseFacilityName(r) : null;
@@ -56,7 +58,7 @@ function outboxItem(r) {
     });
   }
   if (outbox.pending(r) && r.nextAttemptAt > Date.now()) {
-    const when = new Date(Math.max(r.nextAttemptAt, r.retryAfterUntil)).toLocaleTimeString();
+    const when = new Date(Math.max(r.nextAttemptAt, r.retryAfterUntil)).toLocaleTimeString(LOCALE);
     item.append(el("p", { class: "next-try", text: `${t("nextTry", { time: when })}${r.lastError ? ` (${r.lastError})` : ""}` }));
   }
   if (outbox.pending(r) && /^HTTP 40[13]\b/.test(r.lastError || "")) {
@@ -106,6 +108,21 @@ function caseFacilityName(r) {
   const known = r.facility && facilityId != null && String(r.facility.id) === String(facilityId) ? r.facility : null;
   const previous = r.followUp && Number(r.followUp.caseId) === Number(r.receipt.case_id) ? r.followUp : null;
   return (known && known.name) || (previous && previous.name) || null;
+}
+
+// The facility a report is about, for anyone's record: its name where the phone knows it, else its number; a
+// report of a place only says so.
+export function facilityName(r) {
+  const facilityId = r.payload.facility_id ?? null;
+  const known = r.facility && facilityId != null && String(r.facility.id) === String(facilityId) ? r.facility : null;
+  const registered = facilityId != null ? registryFacility(facilityId) : null;
+  const followed = r.followUp && r.followUp.name ? r.followUp.name : null;
+  return (known && known.name) || (registered && registered.name) || followed
+    || (facilityId != null ? t("facilityNumber", { id: facilityId }) : null);
+}
+
+function rowFacility(r) {
+  return facilityName(r) || t("noFacility");
 }
 
 // A sent report: a follow-up on the case the server put it in (the receipt's case id).
