@@ -1,36 +1,45 @@
-"""pandapower JSON networks: their radial feed tree for the engine, and their elements as facility rows to import.
+"""pandapower networks: their feed graph for the engine, and their elements as facility rows to import.
 
-The feed tree runs source (ext_grid) -> bus -> HV/MV transformer -> bus -> line -> bus ... -> load, over
-elements in service, with open switches cutting their line (et 'l'), bus-bus link (et 'b') or transformer
-(et 't'). Loads are MW, not people: population = nominal p_mw x 1000 kW/MW x people_per_kw (the `scaling`
-column and static generators are ignored: distributed generation is not assumed to island).
+Networks are read by pandapower itself (`pandapower.from_json`, any format it converts). The feed graph runs
+source (ext_grid, gen) -> bus -> line / transformer / closed bus-bus switch -> bus ... -> load, over elements in
+service; an open switch cuts its line (et 'l'), transformer ('t', 't3' on that side) or bus-bus link ('b').
+Parallel elements and closed loops make a meshed graph: see `geo.pandapower_topology` for how links are
+oriented and why that is an approximation on rings. Loads are MW, not people: population = nominal p_mw x 1000
+kW/MW x people_per_kw (the `scaling` column and static generators are ignored: distributed generation is not
+assumed to island).
 """
 
 from __future__ import annotations
 
 import json
-from collections import deque
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely.errors
 import shapely.geometry
 from shapely.geometry.base import BaseGeometry
 
+from geo.errors import DataError
 from geo.io import LONLAT
 from geo.network import Facility, ScenarioError
+from geo.pandapower_topology import bus_points, orient, place
 
-# The facility kind each element becomes when a network is imported as a registry.
-PANDAPOWER_KINDS = {"ext_grid": "substation", "bus": "other", "line": "line", "trafo": "transformer",
-                    "load": "substation", "switch": "other"}
+# Two-or-more-bus elements that carry power, by table: the columns naming their buses.
+BRANCHES = {"line": ("from_bus", "to_bus"), "trafo": ("hv_bus", "lv_bus"), "trafo3w": ("hv_bus", "mv_bus", "lv_bus")}
+SWITCHED = {"l": "line", "t": "trafo", "t3": "trafo3w"}  # switch et -> the table of the element it cuts
+SOURCES = ("ext_grid", "gen")
+NOT_MODELLED = ("impedance", "dcline", "tcsc", "vsc", "ssc", "svc", "xward", "ward", "storage")
 
 
 @dataclass(frozen=True)
 class FeedTree:
-    """Facilities of a pandapower network as a radial feed tree, with the stated people-per-kW factor."""
+    """Facilities of a pandapower network as a feed graph, with the stated people-per-kW factor and what it found."""
 
     facilities: tuple[Facility, ...]
     people_per_kw: float
@@ -38,108 +47,143 @@ class FeedTree:
     load_count: int
     unsupplied: tuple[str, ...]
     note: str
+    loops: int = 0
+    islands: int = 0
+    skipped: tuple[tuple[str, int], ...] = ()  # (reason, count)
+
+
+def read_net(path: str | Path) -> Any:
+    """The pandapower network in a JSON file, or DataError naming the file when it is not one."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pandapower's own notes (numba, format conversion) are not errors
+            import pandapower
+
+            net = pandapower.from_json(str(path))
+    except ImportError as exc:
+        raise DataError("reading pandapower networks needs the pandapower package", file=str(path)) from exc
+    except Exception as exc:  # noqa: BLE001 - any failure of pandapower's reader means the file is unusable
+        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise DataError(f"not a readable pandapower network ({reason})", file=str(path)) from exc
+    bus = getattr(net, "bus", None) if hasattr(net, "keys") else None
+    if not isinstance(bus, pd.DataFrame) or not len(bus):
+        raise DataError("not a pandapower network with buses", file=str(path))
+    return net
 
 
 def read_tables(path: str | Path) -> dict[str, pd.DataFrame]:
-    """The DataFrames of a pandapower JSON file, by table name (nested frames are JSON strings)."""
-    with open(path, encoding="utf-8") as f:
-        document = json.load(f)
-    tables: dict[str, pd.DataFrame] = {}
-    for name, value in document.get("_object", {}).items():
-        if isinstance(value, Mapping) and value.get("_class") == "DataFrame":
-            frame = json.loads(value["_object"])
-            tables[name] = pd.DataFrame(frame["data"], index=frame["index"], columns=frame["columns"])
-    return tables
+    """The element tables of a pandapower JSON file, by table name."""
+    net = read_net(path)
+    return {name: net[name] for name in net if isinstance(net[name], pd.DataFrame)}
 
 
 def _in_service(table: pd.DataFrame) -> pd.DataFrame:
     return table[table["in_service"].astype(bool)] if "in_service" in table.columns else table
 
 
-def feed_tree(tables: Mapping[str, pd.DataFrame], *, people_per_kw: float) -> FeedTree:
-    """Build the radial feed tree from bus, line, trafo, switch, ext_grid and load tables.
+def branch_terminals(tables: Mapping[str, pd.DataFrame], *, switches: bool) -> tuple[dict[str, tuple[int, ...]],
+                                                                                    dict[str, int]]:
+    """Each element in service (element id -> its buses) with open switches applied when `switches`, and counts
+    of what was left out and why."""
+    empty = pd.DataFrame()
+    skipped: dict[str, int] = {}
+    switch = tables.get("switch", empty)
+    closed = switch["closed"].astype(bool) if len(switch) else pd.Series(dtype=bool)
+    cut: dict[tuple[str, int], set[int]] = {}
+    if switches and len(switch):
+        for s in switch[~closed & (switch["et"] != "b")].itertuples():
+            cut.setdefault((SWITCHED.get(str(s.et), str(s.et)), int(s.element)), set()).add(int(s.bus))
+    terminals: dict[str, tuple[int, ...]] = {}
+    for table, columns in BRANCHES.items():
+        frame = tables.get(table, empty)
+        active = _in_service(frame)
+        if len(frame) > len(active):
+            skipped[f"{table}: out of service"] = len(frame) - len(active)
+        for i, row in active.iterrows():
+            ends = tuple(dict.fromkeys(int(row[c]) for c in columns))
+            kept = tuple(b for b in ends if b not in cut.get((table, int(i)), set()))
+            if len(kept) < 2 <= len(ends):
+                skipped[f"{table}: cut by an open switch"] = skipped.get(f"{table}: cut by an open switch", 0) + 1
+            else:
+                terminals[f"{table}:{i}"] = kept
+    if len(switch):
+        bus_bus = switch[switch["et"] == "b"]
+        chosen = bus_bus[closed[bus_bus.index]] if switches else bus_bus
+        if switches and len(bus_bus) > len(chosen):
+            skipped["switch: open bus-bus switch (not a path)"] = len(bus_bus) - len(chosen)
+        for i, s in chosen.iterrows():
+            terminals[f"switch:{i}"] = (int(s["bus"]), int(s["element"]))
+    for table in NOT_MODELLED:
+        if len(tables.get(table, empty)):
+            skipped[f"{table}: not modelled as a feed path"] = len(tables[table])
+    return terminals, skipped
 
-    Raises ScenarioError naming the element that closes a loop (the network must run radially).
+
+def feed_tree(tables: Mapping[str, pd.DataFrame], *, people_per_kw: float, meshed: bool = False) -> FeedTree:
+    """Build the feed graph from bus, line, trafo, trafo3w, switch, ext_grid, gen and load tables.
+
+    Without `meshed`, raises ScenarioError naming the element that closes a loop (the network must run radially);
+    with it, loops and parallel elements give facilities with several parents.
     """
     if not people_per_kw > 0:
         raise ValueError(f"people_per_kw must be > 0, got {people_per_kw}")
     empty = pd.DataFrame()
-    buses = _in_service(tables["bus"])
-    switch = tables.get("switch", empty)
-    open_sw = switch[~switch["closed"].astype(bool)] if len(switch) else switch
-    cut = {(str(s.et), int(s.element)) for s in open_sw.itertuples()}
-    # Undirected adjacency: bus -> [(element facility id, other bus)].
-    links: dict[int, list[tuple[str, int]]] = {int(b): [] for b in buses.index}
-
-    def connect(element: str, a: int, b: int) -> None:
-        if a in links and b in links and a != b:
-            links[a].append((element, b))
-            links[b].append((element, a))
-
-    for i, line in _in_service(tables.get("line", empty)).iterrows():
-        if ("l", int(i)) not in cut:
-            connect(f"line:{i}", int(line["from_bus"]), int(line["to_bus"]))
-    for i, trafo in _in_service(tables.get("trafo", empty)).iterrows():
-        if ("t", int(i)) not in cut:
-            connect(f"trafo:{i}", int(trafo["hv_bus"]), int(trafo["lv_bus"]))
-    if len(switch):
-        for i, s in switch[(switch["et"] == "b") & switch["closed"].astype(bool)].iterrows():
-            connect(f"switch:{i}", int(s["bus"]), int(s["element"]))
-
-    parent: dict[str, str | None] = {}
-    bus_parent: dict[int, str] = {}
-    queue: deque[int] = deque()
-    for i, grid in _in_service(tables["ext_grid"]).iterrows():
-        source, bus = f"ext_grid:{i}", int(grid["bus"])
-        parent[source] = None
-        if bus in links and bus not in bus_parent:
-            bus_parent[bus] = source
-            parent[f"bus:{bus}"] = source
-            queue.append(bus)
-    used: set[str] = set()
-    while queue:  # breadth-first from the sources: each bus and element gets exactly one feeding parent
-        bus = queue.popleft()
-        for element, other in links[bus]:
-            if element in used:
-                continue
-            used.add(element)
-            if other in bus_parent:
-                raise ScenarioError(f"element {element!r}: closes a loop between bus {bus} and bus {other}")
-            parent[element] = f"bus:{bus}"
-            bus_parent[other] = element
-            parent[f"bus:{other}"] = element
-            queue.append(other)
-
-    population: dict[str, float] = {}
-    load_mw = 0.0
-    unsupplied: list[str] = []
+    all_buses = tables["bus"]
+    buses = _in_service(all_buses)
+    terminals, skipped = branch_terminals(tables, switches=True)
+    if len(all_buses) > len(buses):
+        skipped["bus: out of service"] = len(all_buses) - len(buses)
+    sources: dict[str, int] = {}
+    for table in SOURCES:
+        frame = tables.get(table, empty)
+        active = _in_service(frame)
+        if len(frame) > len(active):
+            skipped[f"{table}: out of service"] = len(frame) - len(active)
+        sources.update({f"{table}:{i}": int(row["bus"]) for i, row in active.iterrows()})
+    known = {int(b) for b in buses.index}
+    sources = {s: b for s, b in sources.items() if b in known}
+    graph = orient(known, terminals, sources)
+    if not meshed:
+        for bus in graph.order:
+            feeders = [p for p in graph.bus_parents[bus] if p not in sources]
+            if len(graph.bus_parents[bus]) > 1 and feeders:
+                element = feeders[-1]
+                raise ScenarioError(f"element {element!r}: closes a loop between bus "
+                                    f"{graph.element_parent[element]} and bus {bus}")
+    fed_by: dict[int, list[str]] = {}
+    for element, bus in graph.element_parent.items():
+        fed_by.setdefault(bus, []).append(element)
     loads = _in_service(tables.get("load", empty))
+    if len(tables.get("load", empty)) > len(loads):
+        skipped["load: out of service"] = len(tables["load"]) - len(loads)
+    loads_at: dict[int, list[tuple[str, float]]] = {}
+    unsupplied: list[str] = []
     for i, load in loads.iterrows():
-        lid, bus = f"load:{i}", int(load["bus"])
-        if bus not in bus_parent:
-            unsupplied.append(lid)
-            continue
-        parent[lid] = f"bus:{bus}"
-        population[lid] = float(load["p_mw"]) * 1000.0 * people_per_kw
-        load_mw += float(load["p_mw"])
-    unsupplied += [f"bus:{b}" for b in links if b not in bus_parent]
-    facilities = tuple(
-        Facility(id=fid, parents=(up,) if up else (), population=population.get(fid, 0.0))
-        for fid, up in parent.items()
-    )
+        bus = int(load["bus"])
+        if bus in graph.bus_parents:
+            loads_at.setdefault(bus, []).append((f"load:{i}", float(load["p_mw"])))
+        else:
+            unsupplied.append(f"load:{i}")
+    facilities = [Facility(id=s) for s in sources]
+    load_mw = 0.0
+    for bus in graph.order:
+        facilities.append(Facility(id=f"bus:{bus}", parents=graph.bus_parents[bus]))
+        facilities += [Facility(id=e, parents=(f"bus:{bus}",)) for e in fed_by.get(bus, [])]
+        for lid, p_mw in loads_at.get(bus, []):
+            facilities.append(Facility(id=lid, parents=(f"bus:{bus}",), population=p_mw * 1000.0 * people_per_kw))
+            load_mw += p_mw
+    unsupplied += [f"bus:{b}" for b in graph.unreached]
     return FeedTree(
-        facilities=facilities,
-        people_per_kw=people_per_kw,
-        load_mw=load_mw,
-        load_count=len(population),
-        unsupplied=tuple(unsupplied),
+        facilities=tuple(facilities), people_per_kw=people_per_kw, load_mw=load_mw,
+        load_count=sum(len(v) for v in loads_at.values()), unsupplied=tuple(unsupplied),
         note=f"population = load p_mw x 1000 x {people_per_kw:g} people per kW (nominal load, scaling ignored)",
+        loops=graph.loops, islands=graph.islands, skipped=tuple(sorted(skipped.items())),
     )
 
 
-def read_feed_tree(path: str | Path, *, people_per_kw: float) -> FeedTree:
-    """Read a pandapower JSON file and build its radial feed tree."""
-    return feed_tree(read_tables(path), people_per_kw=people_per_kw)
+def read_feed_tree(path: str | Path, *, people_per_kw: float, meshed: bool = False) -> FeedTree:
+    """Read a pandapower JSON file and build its feed graph."""
+    return feed_tree(read_tables(path), people_per_kw=people_per_kw, meshed=meshed)
 
 
 def with_damage(tree: FeedTree, repair_hours: Mapping[str, float]) -> tuple[Facility, ...]:
@@ -153,53 +197,113 @@ def with_damage(tree: FeedTree, repair_hours: Mapping[str, float]) -> tuple[Faci
     )
 
 
+# The facility kind each element becomes when a network is imported as a registry.
+PANDAPOWER_KINDS = {"ext_grid": "substation", "gen": "power_plant", "bus": "other", "line": "line",
+                    "trafo": "transformer", "trafo3w": "transformer", "load": "substation", "switch": "other"}
+
+
+@dataclass(frozen=True)
+class Imported:
+    """A pandapower network as facility rows (first feed parent in `parent_external_id`), the further feed
+    links of meshed facilities (parent, child external ids), and what the import found, line by line."""
+
+    frame: gpd.GeoDataFrame
+    extra_links: tuple[tuple[str, str], ...]
+    report: tuple[str, ...]
+
+
 def is_pandapower(path: Path) -> bool:
-    """Whether a file is a pandapower network saved as JSON."""
+    """Whether a file is (or claims to be) a pandapower network saved as JSON."""
     if path.suffix.lower() != ".json":
         return False
-    with open(path, encoding="utf-8") as f:
-        return '"pandapowerNet"' in f.read(4096)
+    with open(path, "rb") as f:
+        return b'"pandapowerNet"' in f.read(4096)
 
 
-def read_pandapower(path: Path) -> gpd.GeoDataFrame:
-    """A pandapower network as facility rows with its radial feed tree in `parent_external_id`.
+def read_pandapower(path: Path) -> Imported:
+    """A pandapower network as facility rows with its feed graph, ids '<file stem>:<element>:<index>'.
 
-    Elements in service become facilities: the external grid and loads (MV/LV stations) as substations, buses
-    as nodes ('other'), lines with their course, HV/MV transformers; ids are '<file stem>:<element>:<index>'.
+    Sources (external grids as substations, generators as power plants), buses ('other'), lines with their
+    course (or a straight line between their buses), transformers, closed bus-bus switches and loads (MV/LV
+    stations as substations). Buses without coordinates take the mean position of their placed neighbours;
+    elements at buses that get none are left out and counted.
     """
     tables = read_tables(path)
-    tree = feed_tree(tables, people_per_kw=1.0)
+    tree = feed_tree(tables, people_per_kw=1.0, meshed=True)
     bus = tables["bus"]
+    terminals, _ = branch_terminals(tables, switches=False)
+    neighbours: dict[int, set[int]] = {int(b): set() for b in bus.index}
+    for ends in terminals.values():
+        for a in ends:
+            neighbours.setdefault(a, set()).update(b for b in ends if b != a)
+    given = bus_points(tables)
+    points = place(given, neighbours)
     prefix = f"{path.stem}:"
 
-    def point(bus_index: int) -> BaseGeometry:
-        return shapely.geometry.shape(json.loads(bus.at[bus_index, "geo"]))
+    def anchor(element: str, record: pd.Series) -> int:
+        if element == "bus":
+            return int(record.name)
+        return int(record[BRANCHES[element][0]] if element in BRANCHES else record["bus"])
 
-    rows = []
+    rows, extra, unplaced = [], [], 0
+    placed_ids: set[str] = set()
     for facility in tree.facilities:
         element, _, index_text = facility.id.partition(":")
-        index = int(index_text)
-        table = tables[element]
-        record = table.loc[index]
-        voltage = None
+        record = tables[element].loc[int(index_text)]
+        at = anchor(element, record)
+        if at not in points:
+            unplaced += 1
+            continue
+        placed_ids.add(facility.id)
+        geometry: BaseGeometry = shapely.geometry.Point(points[at])
+        voltage = bus.at[at, "vn_kv"]
         if element == "line":
-            geometry = shapely.geometry.shape(json.loads(record["geo"]))
-            voltage = bus.at[int(record["from_bus"]), "vn_kv"]
-        elif element == "trafo":
-            geometry, voltage = point(int(record["hv_bus"])), record["vn_hv_kv"]
-        elif element == "bus":
-            geometry, voltage = point(index), record["vn_kv"]
-        else:
-            geometry, voltage = point(int(record["bus"])), bus.at[int(record["bus"]), "vn_kv"]
+            course = [points.get(int(record[c])) for c in BRANCHES["line"]]
+            straight = shapely.geometry.LineString(course) if None not in course and course[0] != course[1] else None
+            geometry = _geojson_line(record.get("geo")) or straight or geometry
+        elif element in ("trafo", "trafo3w"):
+            voltage = record["vn_hv_kv"]
+        parents = [p for p in facility.parents if p in placed_ids]
+        extra += [(prefix + p, prefix + facility.id) for p in parents[1:]]
         attributes = {k: (v.item() if hasattr(v, "item") else v) for k, v in record.items()
                       if k != "geo" and isinstance(v, str | int | float | bool | np.generic)}
+        capacity = record.get("sn_mva", record.get("sn_hv_mva")) if element in ("trafo", "trafo3w") else None
         rows.append({
             "external_id": prefix + facility.id, "name": str(record.get("name") or facility.id),
-            "kind": PANDAPOWER_KINDS[element], "voltage_kv": voltage,
-            "capacity_mva": record["sn_mva"] if element == "trafo" else None,
-            "parent_external_id": prefix + facility.parents[0] if facility.parents else None,
+            "kind": PANDAPOWER_KINDS[element], "voltage_kv": voltage, "capacity_mva": capacity,
+            "parent_external_id": prefix + parents[0] if parents else None,
             "element": element, "pandapower": json.dumps(attributes, default=str), "geometry": geometry,
         })
-    frame = gpd.GeoDataFrame(rows, geometry="geometry", crs=LONLAT)
+    frame = gpd.GeoDataFrame(rows, geometry="geometry", crs=LONLAT) if rows else gpd.GeoDataFrame(
+        {"external_id": [], "kind": [], "geometry": []}, geometry="geometry", crs=LONLAT)
     frame.index = pd.RangeIndex(1, len(frame) + 1)
-    return frame
+    skipped = dict(tree.skipped)
+    if unplaced:
+        skipped["no coordinates (nor a placed neighbour): left unplaced"] = unplaced
+    report = _report(frame, tree, extra=len(extra), skipped=skipped,
+                     filled=len([b for b in points if b not in given]))
+    return Imported(frame=frame, extra_links=tuple(extra), report=report)
+
+
+def _geojson_line(value: object) -> BaseGeometry | None:
+    try:
+        shape = shapely.geometry.shape(json.loads(value) if isinstance(value, str) else value)
+    except (ValueError, TypeError, KeyError, AttributeError, shapely.errors.GEOSException):
+        return None
+    return shape if shape.geom_type in ("LineString", "MultiLineString") and not shape.is_empty else None
+
+
+def _report(frame: gpd.GeoDataFrame, tree: FeedTree, *, extra: int, skipped: Mapping[str, int],
+            filled: int) -> tuple[str, ...]:
+    """What the import built, in lines a data manager reads."""
+    kinds = frame.groupby(["kind", frame["voltage_kv"].fillna(-1.0)]).size() if len(frame) else pd.Series()
+    built = ", ".join(f"{n} {kind}" + (f" {kv:g} kV" if kv >= 0 else "") for (kind, kv), n in kinds.items())
+    links = int(frame["parent_external_id"].notna().sum()) + extra if len(frame) else 0
+    lines = [f"pandapower network: {built or 'no facilities'}",
+             f"feed links: {links} ({extra} beyond the first parent of a meshed facility); {tree.loops} closed "
+             "loops found" + ("" if not tree.loops else ": links oriented by distance from the nearest source, "
+                              "an approximation on rings (power fed around a ring the other way is not modelled)"),
+             f"islands without a source: {tree.islands} ({len(tree.unsupplied)} buses and loads not imported)",
+             f"buses placed from their neighbours' mean position: {filled}"]
+    lines += [f"skipped {n}: {reason}" for reason, n in sorted(skipped.items())]
+    return tuple(lines)

@@ -38,6 +38,7 @@ from app.repo import Conn
 from app.repo import imports as repo
 from geo import feeds, io, pandapower_net, records
 from geo.columns import parse_map
+from geo.errors import DataError
 
 
 @dataclass(frozen=True)
@@ -69,15 +70,18 @@ def _values(rows: pd.DataFrame, bar: Bar) -> Iterator[tuple[Any, ...]]:
 
 
 def store(conn: Conn, parsed: records.Records, *, file: Path, dataset_id: int, reason: str,
-          link_column: str = "parent_external_id", progress: Progress = QUIET) -> Stored:
+          link_column: str = "parent_external_id", progress: Progress = QUIET,
+          extra_links: tuple[tuple[str, str], ...] = ()) -> Stored:
     """Insert or update checked facility rows by external id (an audit event each, with `reason`), and the feed
-    links they give."""
+    links they give (`extra_links`: further (parent, child) links of facilities with several parents)."""
     rows = parsed.frame
     with progress.bar("storing facilities", len(rows)) as bar:
         counts = repo.upsert_facilities(conn, _values(rows, bar), dataset_id=dataset_id, action=reason)
     linked = rows[rows["parent_external_id"].notna()] if "parent_external_id" in rows else rows.iloc[:0]
     given = [feeds.Link(parent=p, child=c, row=int(r)) for r, p, c in
              zip(linked.index, linked["parent_external_id"], linked["external_id"], strict=True)]
+    row_of = dict(zip(rows["external_id"], rows.index, strict=True)) if extra_links else {}
+    given += [feeds.Link(parent=p, child=c, row=int(row_of[c])) for p, c in extra_links]
     links, refreshed = store_links(conn, given, file=str(file), column=link_column, dataset_id=dataset_id,
                                    progress=progress) if given else (0, None)
     warnings = []
@@ -107,16 +111,21 @@ def import_facilities(file: Path, layer: str | None, kind: str | None, map_text:
     Facilities are matched by external id: a file loaded again updates them instead of adding copies.
     """
     columns = parse_map(map_text, fields=records.FACILITY_FIELDS)
-    frame = pandapower_net.read_pandapower(file) if pandapower_net.is_pandapower(file) else io.read_table(
-        file, layer=layer, columns=columns.csv_columns(), crs=crs)
+    network = pandapower_net.read_pandapower(file) if pandapower_net.is_pandapower(file) else None
+    frame = network.frame if network else io.read_table(file, layer=layer, columns=columns.csv_columns(), crs=crs)
     click.echo(f"read {len(frame)} rows from {file.name}")
+    for line in network.report if network else ():
+        click.echo(line)
+    if not len(frame):
+        raise DataError("nothing to import: no facility has a position", file=str(file))
     parsed = records.facilities(frame, file=str(file), mapping=columns, kind=kind)
     warn(*(f"{file}, row {row}: identical to an earlier row ({label}); kept once" for row, label in parsed.duplicates),
          *(f"{file}: {message}" for message in parsed.warnings))
     with db.connection() as conn:
         dataset_id = repo.dataset(conn, name=file.name, source=str(file.resolve()))
         stored = store(conn, parsed, file=file, dataset_id=dataset_id, reason=f"import-facilities {file.name}",
-                       link_column=columns.columns.get("parent_external_id", "parent_external_id"), progress=TERMINAL)
+                       link_column=columns.columns.get("parent_external_id", "parent_external_id"), progress=TERMINAL,
+                       extra_links=network.extra_links if network else ())
         repo.audit(conn, entity="dataset", entity_id=str(dataset_id), action="import-facilities",
                    after={"file": str(file), **stored.record})
         if stored.refreshed is not None:
