@@ -134,3 +134,11 @@ def test_a_network_without_any_coordinates_is_a_clean_error(fresh, tmp_path, pp,
     app, conn = fresh
     line = fails(app, conn, "import-facilities", save(pp, quiet(pn.example_simple), tmp_path / "simple.json"))
     assert "simple.json" in line and "no facility has a position" in line
+
+
+def test_a_real_network_cut_short_is_a_clean_error(fresh, tmp_path, pp, pn):
+    app, conn = fresh
+    path = save(pp, quiet(pn.case9), tmp_path / "case9.json")
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    line = fails(app, conn, "import-facilities", path)
+    assert "case9.json: not a readable pandapower network" in line
