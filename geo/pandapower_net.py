@@ -16,7 +16,6 @@ import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -28,7 +27,7 @@ from shapely.geometry.base import BaseGeometry
 from geo.errors import DataError
 from geo.io import LONLAT
 from geo.network import Facility, ScenarioError
-from geo.pandapower_topology import bus_points, orient, place
+from geo.pandapower_topology import bus_points, geojson_line, orient, place, report_lines
 
 # Two-or-more-bus elements that carry power, by table: the columns naming their buses.
 BRANCHES = {"line": ("from_bus", "to_bus"), "trafo": ("hv_bus", "lv_bus"), "trafo3w": ("hv_bus", "mv_bus", "lv_bus")}
@@ -52,29 +51,37 @@ class FeedTree:
     skipped: tuple[tuple[str, int], ...] = ()  # (reason, count)
 
 
-def read_net(path: str | Path) -> Any:
-    """The pandapower network in a JSON file, or DataError naming the file when it is not one."""
+def read_tables(path: str | Path) -> dict[str, pd.DataFrame]:
+    """The element tables of a pandapower JSON file, by name, read by pandapower (by the tables' JSON without it);
+    DataError naming the file when it is not a network."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # pandapower's own notes (numba, format conversion) are not errors
-            import pandapower
-
-            net = pandapower.from_json(str(path))
-    except ImportError as exc:
-        raise DataError("reading pandapower networks needs the pandapower package", file=str(path)) from exc
-    except Exception as exc:  # noqa: BLE001 - any failure of pandapower's reader means the file is unusable
+            try:
+                import pandapower
+            except ImportError:
+                tables = _json_tables(path)
+            else:
+                net = pandapower.from_json(str(path))
+                tables = {name: net[name] for name in net if isinstance(net[name], pd.DataFrame)}
+    except Exception as exc:  # noqa: BLE001 - any failure of the reader means the file is unusable
         reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
         raise DataError(f"not a readable pandapower network ({reason})", file=str(path)) from exc
-    bus = getattr(net, "bus", None) if hasattr(net, "keys") else None
-    if not isinstance(bus, pd.DataFrame) or not len(bus):
+    if not len(tables.get("bus", ())):
         raise DataError("not a pandapower network with buses", file=str(path))
-    return net
+    return tables
 
 
-def read_tables(path: str | Path) -> dict[str, pd.DataFrame]:
-    """The element tables of a pandapower JSON file, by table name."""
-    net = read_net(path)
-    return {name: net[name] for name in net if isinstance(net[name], pd.DataFrame)}
+def _json_tables(path: str | Path) -> dict[str, pd.DataFrame]:
+    # Where pandapower is not installed: its JSON holds each table as a DataFrame in pandas' split orientation.
+    with open(path, encoding="utf-8") as f:
+        document = json.load(f)
+    tables: dict[str, pd.DataFrame] = {}
+    for name, value in document.get("_object", {}).items():
+        if isinstance(value, Mapping) and value.get("_class") == "DataFrame":
+            frame = json.loads(value["_object"])
+            tables[name] = pd.DataFrame(frame["data"], index=frame["index"], columns=frame["columns"])
+    return tables
 
 
 def _in_service(table: pd.DataFrame) -> pd.DataFrame:
@@ -260,7 +267,7 @@ def read_pandapower(path: Path) -> Imported:
         if element == "line":
             course = [points.get(int(record[c])) for c in BRANCHES["line"]]
             straight = shapely.geometry.LineString(course) if None not in course and course[0] != course[1] else None
-            geometry = _geojson_line(record.get("geo")) or straight or geometry
+            geometry = geojson_line(record.get("geo")) or straight or geometry
         elif element in ("trafo", "trafo3w"):
             voltage = record["vn_hv_kv"]
         parents = [p for p in facility.parents if p in placed_ids]
@@ -280,30 +287,6 @@ def read_pandapower(path: Path) -> Imported:
     skipped = dict(tree.skipped)
     if unplaced:
         skipped["no coordinates (nor a placed neighbour): left unplaced"] = unplaced
-    report = _report(frame, tree, extra=len(extra), skipped=skipped,
-                     filled=len([b for b in points if b not in given]))
+    report = report_lines(frame, loops=tree.loops, islands=tree.islands, unsupplied=len(tree.unsupplied),
+                          extra=len(extra), skipped=skipped, filled=len([b for b in points if b not in given]))
     return Imported(frame=frame, extra_links=tuple(extra), report=report)
-
-
-def _geojson_line(value: object) -> BaseGeometry | None:
-    try:
-        shape = shapely.geometry.shape(json.loads(value) if isinstance(value, str) else value)
-    except (ValueError, TypeError, KeyError, AttributeError, shapely.errors.GEOSException):
-        return None
-    return shape if shape.geom_type in ("LineString", "MultiLineString") and not shape.is_empty else None
-
-
-def _report(frame: gpd.GeoDataFrame, tree: FeedTree, *, extra: int, skipped: Mapping[str, int],
-            filled: int) -> tuple[str, ...]:
-    """What the import built, in lines a data manager reads."""
-    kinds = frame.groupby(["kind", frame["voltage_kv"].fillna(-1.0)]).size() if len(frame) else pd.Series()
-    built = ", ".join(f"{n} {kind}" + (f" {kv:g} kV" if kv >= 0 else "") for (kind, kv), n in kinds.items())
-    links = int(frame["parent_external_id"].notna().sum()) + extra if len(frame) else 0
-    lines = [f"pandapower network: {built or 'no facilities'}",
-             f"feed links: {links} ({extra} beyond the first parent of a meshed facility); {tree.loops} closed "
-             "loops found" + ("" if not tree.loops else ": links oriented by distance from the nearest source, "
-                              "an approximation on rings (power fed around a ring the other way is not modelled)"),
-             f"islands without a source: {tree.islands} ({len(tree.unsupplied)} buses and loads not imported)",
-             f"buses placed from their neighbours' mean position: {filled}"]
-    lines += [f"skipped {n}: {reason}" for reason, n in sorted(skipped.items())]
-    return tuple(lines)

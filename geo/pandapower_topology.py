@@ -1,4 +1,5 @@
-"""Feed direction and positions for a bus network: links oriented away from the sources, buses placed by neighbours.
+"""Feed direction and positions for a bus network: links oriented away from the sources, buses placed by neighbours,
+and the lines that report what an import of one built.
 
 Every element (line, transformer, closed bus-bus switch) joins two or more buses. Buses are ranked by
 breadth-first distance from the nearest source, ties broken by lower bus index; each element is fed by its
@@ -7,7 +8,8 @@ several elements (parallel transformers, a closed ring) has several parents: it 
 
 On rings this is an approximation of "energised when any path from a source is intact": a bus gets power from
 its lower-ranked neighbours only, so power fed around the ring the other way, through a neighbour farther from
-the source, is not modelled. Radial networks (every closed path ends at a source once) are exact.
+the source, is not modelled; nor is a source feeding back towards another source. It is exact where no closed
+loop runs through more than one pair of buses: radial networks, and parallel elements between two buses.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import pandas as pd
+import shapely.errors
+import shapely.geometry
+from shapely.geometry.base import BaseGeometry
 
 Point = tuple[float, float]
 
@@ -136,3 +141,28 @@ def _geojson_point(value: object) -> Point | None:
     except (ValueError, TypeError, KeyError, IndexError):
         pass
     return None  # missing, not a point, or not GeoJSON: the bus is placed from its neighbours
+
+
+def geojson_line(value: object) -> BaseGeometry | None:
+    """A line's course from its GeoJSON, or None when it has none."""
+    try:
+        shape = shapely.geometry.shape(json.loads(value) if isinstance(value, str) else value)
+    except (ValueError, TypeError, KeyError, AttributeError, shapely.errors.GEOSException):
+        return None
+    return shape if shape.geom_type in ("LineString", "MultiLineString") and not shape.is_empty else None
+
+
+def report_lines(frame: pd.DataFrame, *, loops: int, islands: int, unsupplied: int, extra: int,
+                 skipped: Mapping[str, int], filled: int) -> tuple[str, ...]:
+    """What the import built, in lines a data manager reads."""
+    kinds = frame.groupby(["kind", frame["voltage_kv"].fillna(-1.0)]).size() if len(frame) else pd.Series()
+    built = ", ".join(f"{n} {kind}" + (f" {kv:g} kV" if kv >= 0 else "") for (kind, kv), n in kinds.items())
+    links = int(frame["parent_external_id"].notna().sum()) + extra if len(frame) else 0
+    lines = [f"pandapower network: {built or 'no facilities'}",
+             f"feed links: {links} ({extra} beyond the first parent of a meshed facility); {loops} closed "
+             "loops found" + ("" if not loops else ": links oriented by distance from the nearest source, "
+                              "an approximation on rings (power fed around a ring the other way is not modelled)"),
+             f"islands without a source: {islands} ({unsupplied} buses and loads not imported)",
+             f"buses placed from their neighbours' mean position: {filled}"]
+    lines += [f"skipped {n}: {reason}" for reason, n in sorted(skipped.items())]
+    return tuple(lines)
