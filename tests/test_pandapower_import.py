@@ -14,6 +14,7 @@ import pytest
 from geo import feeds
 from geo.network import ScenarioError, build_network
 from geo.pandapower_net import feed_tree, read_tables
+from geo.pandapower_topology import orient, place
 from tests.test_import_facilities import fails, ok
 from tests.test_import_real_data import one
 
@@ -149,3 +150,19 @@ def test_a_real_network_cut_short_is_a_clean_error(fresh, tmp_path, pp, pn):
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     line = fails(app, conn, "import-facilities", path)
     assert "case9.json: not a readable pandapower network" in line
+
+
+def test_a_ring_is_oriented_by_distance_from_the_source_ties_to_the_lower_bus():
+    # Source at bus 0; ring 0-1-2-3-0 and a parallel pair 3=4: bus 2 is two steps both ways round.
+    graph = orient(range(6), {"a": (0, 1), "b": (1, 2), "c": (2, 3), "d": (3, 0), "p": (3, 4), "q": (4, 3)},
+                   {"ext_grid:0": 0})
+    assert graph.order == (0, 1, 3, 2, 4)
+    assert graph.bus_parents[2] == ("b", "c") and graph.element_parent["c"] == 3  # meshed: fed from 1 and 3
+    assert graph.bus_parents[4] == ("p", "q")
+    assert graph.loops == 2 and graph.islands == 1 and graph.unreached == (5,)
+
+
+def test_buses_without_a_position_take_the_mean_of_their_placed_neighbours_repeatedly():
+    placed = place({0: (0.0, 0.0), 2: (2.0, 2.0)}, {0: [1], 1: [0, 2, 3], 2: [1], 3: [1], 4: [5], 5: [4]})
+    assert placed[1] == (1.0, 1.0) and placed[3] == (1.0, 1.0)
+    assert 4 not in placed and 5 not in placed
