@@ -5,50 +5,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from psycopg import sql
+
 from app.repo import BBox, Conn, bbox_param
 
-# Population comes from the most recently computed layer for each facility (facility_population_latest).
-FACILITIES_GEOJSON = """
-SELECT json_build_object(
-  'type', 'FeatureCollection',
-  'features', coalesce(json_agg(json_build_object(
-     'type', 'Feature',
-     'id', f.id,
-     'geometry', ST_AsGeoJSON(f.geom, 6)::json,
-     'properties', json_build_object(
-        'id', f.id, 'external_id', f.external_id, 'name', f.name, 'kind', f.kind,
-        'voltage_kv', f.voltage_kv, 'capacity_mva', f.capacity_mva,
-        'population', p.population, 'population_served', p.population_served,
-        'population_method', p.method, 'population_layer', p.layer)
-     ) ORDER BY f.id), '[]'::json))::text AS body
-FROM facility f
-LEFT JOIN facility_population_latest p ON p.facility_id = f.id
-WHERE f.geom && bbox_envelope(%(bbox)s::float8[])
-"""
-
-
-# The registry as a phone keeps it, synced by changes: the facilities changed after a cursor (a facility changes when
-# an import updates it or a new population is computed for it; facilities are never deleted), and the next cursor.
-# The cursor is the latest change seen, held back before the start of any transaction still open: an import stamps
-# its rows with its start time (now()) but they become visible only at its commit, which may come after this read;
-# a cursor held back makes the next sync repeat a few facilities rather than miss them.
-FACILITIES_CHANGED = """
-WITH f AS (
+# Each facility with its population from the most recently computed layer (facility_population_latest), in a bbox,
+# and the same facility as a GeoJSON Feature: what both the whole registry and its changes are made of.
+_ROWS = """
   SELECT f.id, f.external_id, f.name, f.kind, f.voltage_kv, f.capacity_mva, f.geom,
          p.population, p.population_served, p.method, p.layer,
          greatest(f.updated_at, p.computed_at) AS changed_at
   FROM facility f
   LEFT JOIN facility_population_latest p ON p.facility_id = f.id
   WHERE f.geom && bbox_envelope(%(bbox)s::float8[])
-), open_since AS (
-  SELECT min(xact_start) - interval '1 microsecond' AS at
-  FROM pg_stat_activity
-  WHERE datname = current_database() AND pid <> pg_backend_pid() AND xact_start IS NOT NULL
-)
-SELECT json_build_object(
-  'type', 'FeatureCollection',
-  'cursor', least((SELECT coalesce(max(changed_at), %(since)s) FROM f), (SELECT at FROM open_since)),
-  'features', coalesce(json_agg(json_build_object(
+"""
+_FEATURE = """json_build_object(
      'type', 'Feature',
      'id', f.id,
      'geometry', ST_AsGeoJSON(f.geom, 6)::json,
@@ -57,9 +28,35 @@ SELECT json_build_object(
         'voltage_kv', f.voltage_kv, 'capacity_mva', f.capacity_mva,
         'population', f.population, 'population_served', f.population_served,
         'population_method', f.method, 'population_layer', f.layer)
-     ) ORDER BY f.id) FILTER (WHERE f.changed_at > %(since)s), '[]'::json))::text AS body
+     )"""
+
+FACILITIES_GEOJSON = sql.SQL("""
+WITH f AS ({rows})
+SELECT json_build_object(
+  'type', 'FeatureCollection',
+  'features', coalesce(json_agg({feature} ORDER BY f.id), '[]'::json))::text AS body
 FROM f
-"""
+""").format(rows=sql.SQL(_ROWS), feature=sql.SQL(_FEATURE))
+
+
+# The registry as a phone keeps it, synced by changes: the facilities changed after a cursor (a facility changes when
+# an import updates it or a new population is computed for it; facilities are never deleted), and the next cursor.
+# The cursor is the latest change seen, held back before the start of any transaction still open: an import stamps
+# its rows with its start time (now()) but they become visible only at its commit, which may come after this read;
+# a cursor held back makes the next sync repeat a few facilities rather than miss them.
+FACILITIES_CHANGED = sql.SQL("""
+WITH f AS ({rows}), open_since AS (
+  SELECT min(xact_start) - interval '1 microsecond' AS at
+  FROM pg_stat_activity
+  WHERE datname = current_database() AND pid <> pg_backend_pid() AND xact_start IS NOT NULL
+)
+SELECT json_build_object(
+  'type', 'FeatureCollection',
+  'cursor', least((SELECT coalesce(max(changed_at), %(since)s) FROM f), (SELECT at FROM open_since)),
+  'features', coalesce(json_agg({feature} ORDER BY f.id) FILTER (WHERE f.changed_at > %(since)s),
+                       '[]'::json))::text AS body
+FROM f
+""").format(rows=sql.SQL(_ROWS), feature=sql.SQL(_FEATURE))
 
 
 def geojson(conn: Conn, *, bbox: BBox | None) -> str:
