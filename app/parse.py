@@ -90,8 +90,9 @@ def uuid_value(value: object) -> uuid.UUID:
     raise Refused("must be a UUID")
 
 
-def time(value: object, *, example: str = "2026-11-25T08:00:00Z") -> datetime:
-    """An ISO 8601 time with a time zone, representable in UTC."""
+def time(value: object, *, example: str = "2026-11-25T08:00:00Z", naive_is_utc: bool = False) -> datetime:
+    """An ISO 8601 time with a time zone, representable in UTC. With `naive_is_utc` a time without a zone (as HTML
+    date-time inputs send) is read as UTC instead of refused."""
     if not isinstance(value, str) or "\x00" in value:
         raise Refused(f"must be an ISO 8601 date and time, e.g. {example}")
     try:
@@ -99,7 +100,9 @@ def time(value: object, *, example: str = "2026-11-25T08:00:00Z") -> datetime:
     except ValueError:
         raise Refused(f"must be an ISO 8601 date and time, e.g. {example}") from None
     if moment.tzinfo is None:
-        raise Refused("must include a time zone (e.g. Z or +02:00)")
+        if not naive_is_utc:
+            raise Refused("must include a time zone (e.g. Z or +02:00)")
+        moment = moment.replace(tzinfo=UTC)
     try:
         moment.astimezone(UTC)  # e.g. year 1 at +14:00 lies before the first representable UTC time
     except OverflowError:

@@ -86,7 +86,7 @@ def live_network(facilities: Sequence[Facility], states: Mapping[str, State]) ->
         else:
             out.append(replace(f, parents=parents))
     return LiveNetwork(network=build_network(out), supply_node=supply,
-                       states={k: v for k, v in states.items()})
+                       states=dict(states))
 
 
 @dataclass(frozen=True)

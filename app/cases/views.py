@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, current_app, flash, jsonify, redirect, render_template, request, url_for
@@ -62,12 +62,7 @@ def _moment(body: Mapping[str, Any], name: str) -> datetime | None:
     if value is None or value == "":
         return None
     try:
-        if isinstance(value, str) and "\x00" not in value and datetime.fromisoformat(value).tzinfo is None:
-            value = datetime.fromisoformat(value).replace(tzinfo=UTC).isoformat()
-    except ValueError:
-        pass  # parse.time names what is wrong with it
-    try:
-        return parse.time(value)
+        return parse.time(value, naive_is_utc=True)
     except parse.Refused as exc:
         raise ValidationError({name: str(exc)}) from None
 

@@ -5,12 +5,12 @@ assignments. Flask-free: the views pass the connection, the time and the setting
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from app.cases import service as cases
-from app.coordinator.situation import Situation, facility_name
+from app.coordinator.situation import Situation, facility_name, iso_utc
 from app.errors import ValidationError
 from app.repo import Conn
 from app.repo import crews as repo
@@ -85,7 +85,7 @@ def plan_json(situation: Situation, result: Dispatch) -> dict[str, Any]:
         for job in route["jobs"]:
             case = situation.cases[job["id"]]
             job.update(case_id=case["case_id"], facility_name=facility_name(job["id"]), status=case["status"],
-                       access_state=case["access"], not_before=_iso(case["release_at"]))
+                       access_state=case["access"], not_before=iso_utc(case["release_at"]))
     body["plan"]["cases"] = {str(situation.cases[node]["case_id"]): {"facility": node, **etr}
                              for node, etr in body["plan"]["cases"].items()}
     people = {f.id: f.population for f in situation.network.facilities}
@@ -96,10 +96,6 @@ def plan_json(situation: Situation, result: Dispatch) -> dict[str, Any]:
     body["notes"] += [f"case {situation.cases[c.job]['case_id']} is held by {c.crew}, which is not among the chosen "
                       "crews: planned as if free" for c in situation.commitments if c.crew not in planned_crews]
     return body
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.astimezone(UTC).isoformat() if moment else None
 
 
 def assign(conn: Conn, situation: Situation, result: Dispatch, rows: dict[str, dict[str, Any]], *,

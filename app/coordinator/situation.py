@@ -61,7 +61,8 @@ def _clock(moment: datetime | None, now: datetime) -> str | None:
     return moment.strftime("%H:%M UTC" if moment.date() == now.date() else "%Y-%m-%d %H:%M UTC")
 
 
-def _iso(moment: datetime | None) -> str | None:
+def iso_utc(moment: datetime | None) -> str | None:
+    """A time as the JSON answers give it: ISO 8601 in UTC (None stays None)."""
     return moment.astimezone(UTC).isoformat() if moment else None
 
 
@@ -215,8 +216,8 @@ def case_fields(situation: Situation, node: str) -> dict[str, Any]:
             "without_power_now": without_power_now(situation, node),
             "crew": case["assigned_crew"], "work": case["work"],
             "access_state": case["access"], "access_source": case["access_source"],
-            "access_expected_at": _iso(case["access_expected_at"]), "materials_until": _iso(case["materials_until"]),
-            "not_before": _iso(case["release_at"]),
+            "access_expected_at": iso_utc(case["access_expected_at"]),
+            "materials_until": iso_utc(case["materials_until"]), "not_before": iso_utc(case["release_at"]),
             "repair_started_at": case["repair_started_at"].isoformat() if case["repair_started_at"] else None,
             "repair_hours_source": case["repair_hours_source"],
             "repair_hours_is_default": case["repair_hours_source"].startswith("default"),
