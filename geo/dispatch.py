@@ -185,23 +185,9 @@ def _routes(problem: Problem, seqs: Sequence[Sequence[int]]) -> tuple[CrewRoute,
 
 def _notes(problem: Problem, seqs: Sequence[Sequence[int]], finish: np.ndarray, radial: bool, optimal: bool,
            status: str, commitments: Sequence[Commitment]) -> list[str]:
-    notes = [] if radial else [explain.MESHED_NOTE]
-    if commitments:
-        under_way = sum(c.in_progress for c in commitments)
-        notes.append(f"work in progress kept: {under_way} repair(s) under way and {len(commitments) - under_way} "
-                     "assigned stay first on their crews; the lower bound holds for every plan that keeps them")
-    if optimal:
-        among = " among the plans that keep the work in progress" if commitments else ""
-        notes.append(("proven optimal by the one-crew subset DP" if "DP" in status else
-                      "proven optimal by CP-SAT (times rounded down to whole seconds in the model)") + among)
-    else:
-        notes.append(f"heuristic plan (solver: {status}): list schedules with travel plus local search; the gap "
-                     "to the lower bound bounds how far from optimal it can be")
-    for crew, seq in zip(problem.crews, seqs, strict=True):
-        if crew.shift_end_hours is not None and seq and finish[seq[-1]] > crew.shift_end_hours + 1e-9:
-            late = [problem.ids[j] for j in seq if finish[j] > crew.shift_end_hours + 1e-9]
-            notes.append(f"crew {crew.id!r} works past its shift end ({crew.shift_end_hours:g} h) on "
-                         + ", ".join(repr(x) for x in late))
-    notes.append("ETR ranges: P50/P90 from lognormal repair-time spreads by kind and severity (geo.etr), "
-                 "travel and release times as given")
-    return notes
+    late = [(crew.id, crew.shift_end_hours, [problem.ids[j] for j in seq if finish[j] > crew.shift_end_hours + 1e-9])
+            for crew, seq in zip(problem.crews, seqs, strict=True)
+            if crew.shift_end_hours is not None and seq and finish[seq[-1]] > crew.shift_end_hours + 1e-9]
+    return [*([] if radial else [explain.MESHED_NOTE]),
+            *explain.dispatch_notes(commitments=len(commitments), under_way=sum(c.in_progress for c in commitments),
+                                    optimal=optimal, dp="DP" in status, status=status, late=late)]

@@ -1,13 +1,17 @@
 """The sentences that explain a ranking or a plan: one sentence per ranked repair, the plan's notes, the units.
 
 Functions here take plain values (ids, hours, people-equivalents) so that the engine that computes the figures
-and the words that explain them can change apart.
+and the words that explain them can change apart. Each sentence is a geo.message.Text: English as a string, with
+the message id and parameters the app needs to say it in the user's language (app/site/sentences.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import NamedTuple
+
+from geo.message import N_, Code, Moment, Quantity, Text
 
 OBJECTIVE_UNIT = "people-equivalent-hours without power (people plus critical-site weights)"
 PHU_UNIT = "people-hours without power (plain people, no critical-site weights)"
@@ -21,50 +25,61 @@ COMPARISON = (
     "but with critical sites the plan may leave plain people without power longer than the naive plan "
     "(improvement_vs_naive < 0); without critical sites both sets are equal."
 )
-CRITICAL_SITES_UNIT = " people-equivalents (incl. critical sites)"
-MESHED_NOTE = ("meshed network: the ranking is a heuristic on a shortest-repair spanning tree; "
-               "energisation is simulated exactly by reachability")
-CREWS_NOTE = ("k >= 2 crews is NP-hard: list schedule plus local search; the gap to the lower bound bounds "
-              "the distance from the optimum")
+CRITICAL_SITES_UNIT = Text(N_(" people-equivalents (incl. critical sites)"))
+MESHED_NOTE = Text(N_("meshed network: the ranking is a heuristic on a shortest-repair spanning tree; "
+                      "energisation is simulated exactly by reachability"))
+CREWS_NOTE = Text(N_("k >= 2 crews is NP-hard: list schedule plus local search; the gap to the lower bound bounds "
+                     "the distance from the optimum"))
 
 
-def status_source(status: str, share_out: float, *, set_by: str, who: str | None, when: str | None,
-                  reason: str | None = None, share_given: bool = True) -> str:
-    """Where a case's operational status comes from: "reported degraded (about 30% without supply) at 07:10 by
-    crew_a", or "set to operating by coord at 08:00: generator on site"."""
-    said = status.replace("_", " ")
+def status_source(status: str, share_out: float, *, set_by: str, who: str | None,
+                  when: str | datetime | None, reason: str | None = None, share_given: bool = True,
+                  with_date: bool = True) -> Text:
+    """Where a case's operational status comes from: "reported degraded (about 30% without supply) at 07:10 UTC
+    by crew_a", or "set to operating by coord at 08:00 UTC: generator on site". `when` is a moment (written with
+    its date unless `with_date` is false) or text already written."""
+    share: object = ""
     if status == "degraded":
-        said += (f" (about {share_out:.0%} without supply)" if share_given
-                 else f" (share without supply not reported: {share_out:.0%} assumed)")
-    at = f" at {when}" if when else ""
-    by = f" by {who}" if who else ""
+        share = (Text(N_(" (about {share} without supply)"), share=Quantity(share_out, "percent")) if share_given
+                 else Text(N_(" (share without supply not reported: {share} assumed)"),
+                           share=Quantity(share_out, "percent")))
+    moment = Moment(when, with_date=with_date) if isinstance(when, datetime) else when
+    at = Text(N_(" at {when}"), when=moment) if moment else ""
+    by = Text(N_(" by {who}"), who=who) if who else ""
+    said = Code(status, "operational")
     if set_by == "coordinator":
-        return f"set to {said}{by}{at}" + (f": {reason.rstrip('.')}" if reason else "")
-    return f"reported {said}{at}{by}"
+        why = Text(N_(": {reason}"), reason=reason.rstrip(".")) if reason else ""
+        return Text(N_("set to {status}{share}{by}{at}{reason}"), status=said, share=share, by=by, at=at, reason=why)
+    return Text(N_("reported {status}{share}{at}{by}"), status=said, share=share, at=at, by=by)
 
 
-def status_effect(status: str, share_out: float, dark_people: float) -> str:
+def status_effect(status: str, share_out: float, dark_people: float) -> Text:
     """What the status means for the people the facility supplies, and so for its repair."""
     if status == "operating":
-        return "repairing it restores nobody now"
+        return Text(N_("repairing it restores nobody now"))
     if status == "degraded":
-        return (f"about {share_out:.0%} of its area is without power ({number(dark_people)} people now); "
-                "repairing it restores them")
-    return f"it supplies nobody: {number(dark_people)} people without power in its area and what it feeds"
+        return Text(N_("about {share} of its area is without power ({people} people now); repairing it restores them"),
+                    share=Quantity(share_out, "percent"), people=Quantity(dark_people))
+    return Text(N_("it supplies nobody: {people} people without power in its area and what it feeds"),
+                people=Quantity(dark_people))
 
 
-def reports_disagree(statuses: Sequence[str], latest: str) -> str:
+def reports_disagree(statuses: Sequence[str], latest: str) -> Text:
     """Reports of one case that give different statuses: all of them, and which one counts."""
-    listed = ", ".join(s.replace("_", " ") for s in statuses)
-    return f"reports disagree ({listed}); the latest observation counts: {latest.replace('_', ' ')}"
+    listed = Text.joined(*(Code(s, "operational") for s in statuses), sep=", ")
+    return Text(N_("reports disagree ({statuses}); the latest observation counts: {latest}"),
+                statuses=listed, latest=Code(latest, "operational"))
 
 
-def work_in_progress(status: str, crew: str | None, started: str | None) -> str | None:
+def work_in_progress(status: str, crew: str | None, started: str | datetime | None, *,
+                     with_date: bool = True) -> Text | None:
     """A case a crew holds: in repair since when, or assigned (planned first in that crew's sequence)."""
     if status == "in_repair":
-        return f"in repair by {crew or 'a crew'}" + (f" since {started}" if started else "")
+        moment = Moment(started, with_date=with_date) if isinstance(started, datetime) else started
+        return Text(N_("in repair by {crew}{since}"), crew=crew or Text(N_("a crew")),
+                    since=Text(N_(" since {when}"), when=moment) if moment else "")
     if status == "assigned" and crew:
-        return f"assigned to {crew}: first in its sequence until released"
+        return Text(N_("assigned to {crew}: first in its sequence until released"), crew=crew)
     return None
 
 
@@ -82,92 +97,145 @@ class BlockContext(NamedTuple):
 
 def number(x: float) -> str:
     """A count of people for a sentence: whole numbers with separators, small fractions to 3 digits."""
-    return f"{x:,.0f}" if abs(x) >= 100 or float(x).is_integer() else f"{x:,.3g}"
+    return str(Quantity(x))
 
 
-def rate(weight: float, hours: float) -> str:
+def rate(weight: float, hours: float) -> Text:
     """People-equivalents per repair-hour in words."""
-    return f"{number(weight / hours)} people/h" if hours > 0 else "immediately (no repair time)"
+    return (Text(N_("{rate} people/h"), rate=Quantity(weight / hours)) if hours > 0
+            else Text(N_("immediately (no repair time)")))
 
 
-def block_summary(weight: float, hours: float, rate_text: str) -> str:
-    """What a block restores in how long, and its rate."""
-    return f"{number(weight)} in {hours:g} h -> {rate_text}"
+def block_summary(weight: float, hours: float, rate_text: str, unit: str = "") -> Text:
+    """What a block restores in how long, and its rate (`unit` after the people, if any)."""
+    return Text(N_("{people}{unit} in {hours} h -> {rate}"), people=Quantity(weight), unit=unit,
+                hours=Quantity(hours, "hours"), rate=rate_text)
 
 
-def block_text(job_ids: Sequence[str], summary: str) -> str:
+def _with_unit(summary: str, unit: str) -> str:
+    """A block's summary with the unit after its people."""
+    if isinstance(summary, Text) and summary.msgid is not None and "unit" in summary.params:
+        return Text(summary.msgid, **{**summary.params, "unit": unit})
+    return summary.replace(" in ", unit + " in ", 1)
+
+
+def block_text(job_ids: Sequence[str], summary: str) -> Text:
     """A block named by its head job (and its other jobs, or how many more), with its summary."""
+    head: object
     if len(job_ids) == 1:
         head = job_ids[0]
+    elif len(job_ids) <= 3:
+        head = Text(N_("{first} with {others}"), first=job_ids[0], others=", ".join(job_ids[1:]))
     else:
-        rest = job_ids[1:]
-        head = f"{job_ids[0]} with {', '.join(rest) if len(job_ids) <= 3 else f'{len(rest)} more'}"
-    return f"{head} ({summary})"
+        head = Text(N_("{first} with {n} more"), first=job_ids[0], n=Quantity(len(job_ids) - 1, "count"))
+    return Text(N_("{block} ({summary})"), block=head, summary=summary)
 
 
-def why(texts: Sequence[str], b: int, first: str, *, exact: bool) -> str:
+def why(texts: Sequence[str], b: int, first: str, *, exact: bool) -> Text:
     """Why block `b` sits where it does: its rate compared with its neighbour's (`first`: the first job's id)."""
     if b == 0 and len(texts) > 1:
-        reason = f", more than {texts[1]}, so {first} goes first"
+        reason = Text(N_(", more than {other}, so {first} goes first"), other=texts[1], first=first)
     elif b == 0:
-        reason = ", the only repair block"
+        reason = Text(N_(", the only repair block"))
     else:
-        reason = f", no more than {texts[b - 1]}, which goes first"
-    return reason + (" (meshed network: heuristic order)" if not exact else "")
+        reason = Text(N_(", no more than {other}, which goes first"), other=texts[b - 1])
+    return Text.joined(reason, "" if exact else Text(N_(" (meshed network: heuristic order)")))
 
 
 def explain(ids: Sequence[str], hours: Sequence[float], weight: Sequence[float], j: int, block: BlockContext,
-            chain: tuple[int, ...]) -> str:
+            chain: tuple[int, ...]) -> Text:
     """One sentence: what job `j` restores, with which block, and why it sits where it does.
 
     `ids`, `hours` and `weight` are per job; `chain` lists the jobs upstream of `j` on its feed tree.
     """
-    name, own_hours, own = ids[j], hours[j], weight[j]
+    name, own_hours, own = ids[j], Quantity(hours[j], "hours"), weight[j]
     inside = [ids[a] for a in chain if a in block.member_set]
     earlier = [ids[a] for a in chain if a not in block.member_set]
+    what: Text
     if len(block.members) == 1:
-        what = f"{name} restores {number(own)}{block.unit} in {own_hours:g} h -> {block.rate}"
+        what = Text(N_("{name} restores {people}{unit} in {hours} h -> {rate}"), name=name, people=Quantity(own),
+                    unit=block.unit, hours=own_hours, rate=block.rate)
     elif not inside:
         others = [a for a in block.members if a != j]
-        alone = "nobody alone" if own == 0 else f"{number(own)} alone"
-        what = (f"{name} ({own_hours:g} h) restores {alone}; with {names(ids, others)} "
-                f"({sum(hours[a] for a in others):g} h) it restores "
-                f"{block.summary.replace(' in ', block.unit + ' in ', 1)}")
+        alone = Text(N_("nobody alone")) if own == 0 else Text(N_("{people} alone"), people=Quantity(own))
+        what = Text(N_("{name} ({hours} h) restores {alone}; with {others} ({others_hours} h) it restores {block}"),
+                    name=name, hours=own_hours, alone=alone, others=names(ids, others),
+                    others_hours=Quantity(sum(hours[a] for a in others), "hours"),
+                    block=_with_unit(block.summary, block.unit))
     else:
-        what = (f"{name} ({own_hours:g} h) restores {number(own)}{block.unit} once {', '.join(inside)} "
-                f"{'is' if len(inside) == 1 else 'are'} repaired; its block restores {block.summary}")
-    if earlier:
-        what += f" (after {', '.join(earlier)}, ranked earlier)"
-    return what + block.why + "."
+        what = Text(N_("{name} ({hours} h) restores {people}{unit} once {blockers} is repaired; "
+                       "its block restores {block}") if len(inside) == 1 else
+                    N_("{name} ({hours} h) restores {people}{unit} once {blockers} are repaired; "
+                       "its block restores {block}"),
+                    name=name, hours=own_hours, people=Quantity(own), unit=block.unit, blockers=", ".join(inside),
+                    block=block.summary)
+    after = Text(N_(" (after {jobs}, ranked earlier)"), jobs=", ".join(earlier)) if earlier else ""
+    return Text.joined(what, after, block.why, ".")
 
 
 def names(ids: Sequence[str], jobs: Sequence[int]) -> str:
     """Job ids for a sentence: up to four, else the first three and how many more."""
     listed = [ids[a] for a in jobs]
-    return ", ".join(listed) if len(listed) <= 4 else f"{', '.join(listed[:3])} and {len(listed) - 3} more"
+    if len(listed) <= 4:
+        return ", ".join(listed)
+    return Text(N_("{first} and {n} more"), first=", ".join(listed[:3]), n=Quantity(len(listed) - 3, "count"))
 
 
-def time_limit_note(time_limit_s: float | None) -> str:
+def time_limit_note(time_limit_s: float | None) -> Text:
     """The note of a plan whose local search ran out of time (`time_limit_s` None: a budget of unknown length)."""
-    budget = f" ({time_limit_s:g} s)" if time_limit_s is not None else ""
-    return f"local search stopped at the time limit{budget} before reaching a local optimum"
+    if time_limit_s is None:
+        return Text(N_("local search stopped at the time limit before reaching a local optimum"))
+    return Text(N_("local search stopped at the time limit ({seconds} s) before reaching a local optimum"),
+                seconds=Quantity(time_limit_s, "hours"))
 
 
-def critical_sites_note(*, objective: float, naive_objective: float, phu: float, naive_phu: float) -> str:
+def critical_sites_note(*, objective: float, naive_objective: float, phu: float, naive_phu: float) -> Text:
     """The note of a plan that leaves plain people without power longer than the naive plan, for critical sites."""
-    return (f"critical sites: the plan minimises people-equivalent-hours ({objective:,.0f}, naive plan "
-            f"{naive_objective:,.0f}) and so leaves plain people without power longer than the naive plan "
-            f"({phu:,.0f} vs {naive_phu:,.0f} people-hours)")
+    return Text(N_("critical sites: the plan minimises people-equivalent-hours ({objective}, naive plan "
+                   "{naive_objective}) and so leaves plain people without power longer than the naive plan "
+                   "({phu} vs {naive_phu} people-hours)"),
+                objective=Quantity(objective, "whole"), naive_objective=Quantity(naive_objective, "whole"),
+                phu=Quantity(phu, "whole"), naive_phu=Quantity(naive_phu, "whole"))
 
 
-def committed_crews_note(*, committed_crews: int, crews: int) -> str:
+def committed_crews_note(*, committed_crews: int, crews: int) -> Text:
     """The note of a plan with more crews holding committed work than the crews it was asked for."""
-    return (f"{committed_crews} crews have work in progress or assigned but the plan was asked for {crews}: "
-            f"it plans {committed_crews} crews, so that no crew is pulled off its work")
+    return Text(N_("{committed} crews have work in progress or assigned but the plan was asked for {crews}: "
+                   "it plans {committed} crews, so that no crew is pulled off its work"),
+                committed=Quantity(committed_crews, "count"), crews=Quantity(crews, "count"))
 
 
-def commitments_note(*, in_progress: int, assigned: int) -> str:
+def commitments_note(*, in_progress: int, assigned: int) -> Text:
     """The note of a plan that keeps work in progress and assigned repairs at the head of their crews."""
-    return (f"work in progress ({in_progress} repair{'s' * (in_progress != 1)} under way, {assigned} assigned) "
-            "stays first on its crews and the rest is planned around it; the lower bound ignores these "
-            "commitments, so the gap may overstate the distance from the best plan that keeps them")
+    return Text(N_("work in progress ({in_progress} repair under way, {assigned} assigned) stays first on its crews "
+                   "and the rest is planned around it; the lower bound ignores these commitments, so the gap may "
+                   "overstate the distance from the best plan that keeps them") if in_progress == 1 else
+                N_("work in progress ({in_progress} repairs under way, {assigned} assigned) stays first on its crews "
+                   "and the rest is planned around it; the lower bound ignores these commitments, so the gap may "
+                   "overstate the distance from the best plan that keeps them"),
+                in_progress=Quantity(in_progress, "count"), assigned=Quantity(assigned, "count"))
+
+
+def dispatch_notes(*, commitments: int, under_way: int, optimal: bool, dp: bool, status: str,
+                   late: Sequence[tuple[str, float, Sequence[str]]]) -> list[Text]:
+    """The dispatch plan's notes: the work in progress it keeps, whether it is proven optimal and by what, the
+    crews that work past their shift end (crew, shift end in hours, the jobs), and where its ETR ranges come from."""
+    notes = []
+    if commitments:
+        notes.append(Text(N_("work in progress kept: {under_way} repair(s) under way and {assigned} assigned stay "
+                             "first on their crews; the lower bound holds for every plan that keeps them"),
+                          under_way=Quantity(under_way, "count"), assigned=Quantity(commitments - under_way, "count")))
+    if optimal:
+        among = Text(N_(" among the plans that keep the work in progress")) if commitments else ""
+        notes.append(Text(N_("proven optimal by the one-crew subset DP{among}"), among=among) if dp else
+                     Text(N_("proven optimal by CP-SAT (times rounded down to whole seconds in the model){among}"),
+                          among=among))
+    else:
+        notes.append(Text(N_("heuristic plan (solver: {status}): list schedules with travel plus local search; the "
+                             "gap to the lower bound bounds how far from optimal it can be"), status=status))
+    for crew, shift_end, jobs in late:
+        notes.append(Text(N_("crew {crew} works past its shift end ({hours} h) on {jobs}"), crew=repr(crew),
+                          hours=Quantity(shift_end, "hours"), jobs=", ".join(repr(x) for x in jobs)))
+    notes.append(Text(N_("ETR ranges: P50/P90 from lognormal repair-time spreads by kind and severity (geo.etr), "
+                         "travel and release times as given")))
+    return notes
