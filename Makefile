@@ -33,9 +33,10 @@ setup: system-deps $(VENV)/.installed node_modules/.installed
 system-deps:
 	@tools/system-deps.sh
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt requirements-nodeps.txt
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-nodeps.txt
 	@touch $@
 
 node_modules/.installed: package.json package-lock.json
