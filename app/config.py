@@ -45,6 +45,13 @@ def defaults() -> dict[str, Any]:
         "DB_POOL_MAX": 10,
         "DB_TIMEOUT_S": 5.0,
         "DB_RECONNECT_TIMEOUT_S": 5.0,  # how long the pool retries a lost connection before a request starts anew
+        "DB_PREPARE_THRESHOLD": 5,  # psycopg's; null (FLASK_DB_PREPARE_THRESHOLD=null) behind pgbouncer's transactions
+        # A streaming replica for the reads that may be a little behind (map, exports, OGC API, triage); empty: none.
+        "DATABASE_REPLICA_URL": os.environ.get("DATABASE_REPLICA_URL", ""),
+        "REPLICA_MAX_LAG_S": 30.0,  # a replica further behind than this is not read; the primary is
+        "REPLICA_CHECK_S": 1.0,  # how often the primary's WAL position is read to measure the replica's lag
+        "REPLICA_TIMEOUT_S": 0.5,  # wait at most this for a replica connection, then read from the primary
+        "REPLICA_RETRY_S": 5.0,  # after the replica failed, read from the primary for this long before trying again
         "TILE_URL": "",
         "TILE_ATTRIBUTION": "",
         "BASEMAP_FILE": "",  # an MBTiles or PMTiles file of raster tiles, served at /tiles (before TILE_URL)

@@ -1,25 +1,37 @@
-"""The connection pool, transactions and schema migrations; the one place that knows how to reach PostgreSQL.
+"""The connection pools, transactions and schema migrations; the one place that knows how to reach PostgreSQL.
+
+Writes, and reads that must see them, go to the primary (`connection()`). Reads that may be a little behind
+(the map, exports, OGC API, triage) take `read_connection()`: a streaming replica's (DATABASE_REPLICA_URL) when it
+is up and at most REPLICA_MAX_LAG_S behind, else the primary's; every such response says which, and how stale
+(the X-Data-Source and X-Data-Staleness-S headers).
 
 The migrations themselves are SQL in migrations/versions, applied by Alembic (`flask db-upgrade`).
 """
 
 from __future__ import annotations
 
+import logging
+import math
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import click
 import psycopg
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from flask import Flask, current_app
+from flask import Flask, Response, current_app, g
 from flask.cli import with_appcontext
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from app.config import ROOT
-from app.repo import Conn
+from app.repo import Conn, replication
+
+log = logging.getLogger(__name__)
 
 
 class DatabaseUnavailable(RuntimeError):
@@ -31,13 +43,16 @@ def _configure(conn: Conn) -> None:
     conn.commit()
 
 
-def init_app(app: Flask) -> None:
-    """Attach a pool to the app; it connects in the background so the app starts even with the database down."""
+def _new_pool(app: Flask, url: str, name: str) -> ConnectionPool[Conn]:
+    """A pool that connects in the background, so the app starts even with that server down."""
     created: ConnectionPool[Conn] = ConnectionPool(
-        app.config["DATABASE_URL"],
+        url,
         min_size=app.config["DB_POOL_MIN"],
         max_size=app.config["DB_POOL_MAX"],
-        kwargs={"row_factory": dict_row, "connect_timeout": 5},
+        # prepare_threshold None (FLASK_DB_PREPARE_THRESHOLD=null) for pgbouncer in transaction mode, whose
+        # server connections change between transactions and so do not keep a statement prepared on them.
+        kwargs={"row_factory": dict_row, "connect_timeout": 5,
+                "prepare_threshold": app.config["DB_PREPARE_THRESHOLD"]},
         configure=_configure,
         check=lambda conn: _check(created, conn),
         # A lost connection is retried after 1, 2, 4 … s for at most this long in all, so no pause outlasts about
@@ -45,12 +60,28 @@ def init_app(app: Flask) -> None:
         # request that has to wait starts a fresh attempt at once.
         reconnect_timeout=app.config["DB_RECONNECT_TIMEOUT_S"],
         open=False,
-        name="gridtriage",
+        name=name,
     )
     created.open(wait=False)
-    app.extensions["db_pool"] = created
+    return created
+
+
+def init_app(app: Flask) -> None:
+    """Attach the primary's pool to the app, and a replica's when DATABASE_REPLICA_URL is set."""
+    app.extensions["db_pool"] = _new_pool(app, app.config["DATABASE_URL"], "gridtriage")
+    if app.config["DATABASE_REPLICA_URL"]:
+        app.extensions["db_replica"] = Replica(_new_pool(app, app.config["DATABASE_REPLICA_URL"],
+                                                         "gridtriage-replica"))
+    app.after_request(_freshness_headers)
     app.config["SCHEMA_HEAD"] = head_revision()
     app.cli.add_command(db_upgrade_command)
+
+
+def close(app: Flask) -> None:
+    """Close the app's pools (tests and benchmarks that make many apps)."""
+    app.extensions["db_pool"].close()
+    if "db_replica" in app.extensions:
+        app.extensions["db_replica"].pool.close()
 
 
 def _check(pool: ConnectionPool[Conn], conn: Conn) -> None:
@@ -79,6 +110,105 @@ def connection() -> Iterator[Conn]:
     except psycopg.OperationalError as exc:
         pool().check()  # the server may have restarted: replace the idle connections now, not one request each
         raise DatabaseUnavailable(str(exc)) from exc
+
+
+@dataclass(frozen=True)
+class Freshness:
+    """Where a response's data was read, and at most how many seconds it is behind the primary."""
+
+    source: str  # "primary" or "replica"
+    staleness_s: float
+
+
+class Replica:
+    """A replica's pool, and what is known of the primary's WAL position and of the replica's health."""
+
+    def __init__(self, replica_pool: ConnectionPool[Conn]) -> None:
+        self.pool = replica_pool
+        self._lock = threading.Lock()
+        self.primary_lsn: str | None = None
+        self.primary_lsn_at = -math.inf  # monotonic time just before the primary was asked
+        self.primary_retry_at = 0.0
+        self.down_until = 0.0  # after a failure the replica is left alone until then (monotonic)
+
+    def usable(self) -> bool:
+        return time.monotonic() >= self.down_until
+
+    def failed(self, reason: object) -> None:
+        with self._lock:
+            self.down_until = time.monotonic() + float(current_app.config["REPLICA_RETRY_S"])
+        log.warning("reading from the primary for %s s: the replica failed: %s",
+                    current_app.config["REPLICA_RETRY_S"], reason)
+
+    def _primary_position(self) -> tuple[str | None, float]:
+        """The primary's WAL position and when it was read: re-read when older than REPLICA_CHECK_S."""
+        now = time.monotonic()
+        with self._lock:
+            known = self.primary_lsn, self.primary_lsn_at
+            if now - known[1] < float(current_app.config["REPLICA_CHECK_S"]) or now < self.primary_retry_at:
+                return known
+        try:
+            with pool().connection(timeout=current_app.config["REPLICA_TIMEOUT_S"]) as conn:
+                lsn = replication.primary_position(conn)
+        except (PoolTimeout, psycopg.Error) as exc:  # the primary down: the replay time still bounds staleness
+            log.warning("could not read the primary's WAL position: %s", exc)
+            with self._lock:
+                self.primary_retry_at = time.monotonic() + float(current_app.config["REPLICA_RETRY_S"])
+            return known
+        with self._lock:
+            if now > self.primary_lsn_at:
+                self.primary_lsn, self.primary_lsn_at = lsn, now
+            return self.primary_lsn, self.primary_lsn_at
+
+    def staleness_s(self, conn: Conn) -> float:
+        """At most how far the replica behind `conn` is behind the primary, in seconds (infinite: unknown).
+
+        Two bounds, the smaller one holds: it has replayed everything the primary had flushed when last asked
+        (then it is behind by at most the time since), and it has every transaction up to the last one it
+        replayed (then by at most the time since that one's commit, which grows while the primary is idle)."""
+        lsn, lsn_at = self._primary_position()
+        state = replication.replica_state(conn, primary_lsn=lsn)
+        if not state["in_recovery"]:  # promoted, or not a replica at all: it may not be the primary we write to
+            log.warning("DATABASE_REPLICA_URL is not a replica (not in recovery): reading from the primary")
+            return math.inf
+        bounds = [time.monotonic() - lsn_at] if state["caught_up"] else []
+        if state["since_last_replayed_s"] is not None:
+            bounds.append(max(0.0, float(state["since_last_replayed_s"])))
+        return min(bounds, default=math.inf)
+
+
+@contextmanager
+def read_connection() -> Iterator[Conn]:
+    """A connection for reads that may be a little behind the primary: the replica's when it is up and at most
+    REPLICA_MAX_LAG_S behind, else the primary's. Writes always take `connection()`."""
+    replica: Replica | None = current_app.extensions.get("db_replica")
+    if replica is not None and replica.usable():
+        handed_out = False
+        try:
+            with replica.pool.connection(timeout=current_app.config["REPLICA_TIMEOUT_S"]) as conn:
+                staleness = replica.staleness_s(conn)
+                if staleness <= float(current_app.config["REPLICA_MAX_LAG_S"]):
+                    g.data_freshness = Freshness("replica", staleness)
+                    handed_out = True
+                    yield conn
+                    return
+        except (PoolTimeout, psycopg.OperationalError) as exc:
+            replica.failed(exc)
+            if handed_out:  # it failed during the request's own reads: 503, and the retry goes to the primary
+                raise DatabaseUnavailable(str(exc)) from exc
+    g.data_freshness = Freshness("primary", 0.0)
+    with connection() as conn:
+        yield conn
+
+
+def _freshness_headers(response: Response) -> Response:
+    """Say where a response's data was read and how stale it may be (only responses that read through
+    `read_connection`)."""
+    freshness: Freshness | None = g.get("data_freshness")
+    if freshness is not None:
+        response.headers["X-Data-Source"] = freshness.source
+        response.headers["X-Data-Staleness-S"] = f"{freshness.staleness_s:.3f}"
+    return response
 
 
 def alembic_config(database_url: str) -> Config:

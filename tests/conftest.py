@@ -300,3 +300,17 @@ def new_database(pg_server: TestServer) -> Iterator[Callable[[], str]]:
     yield make
     for url in made:
         pg_server.drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def replica(pg_server: TestServer) -> Iterator[pgcluster.Cluster]:
+    """A streaming replica of the session's server: a second local cluster (tools/pgcluster.replica), stopped at
+    the end. It has the primary's databases and accounts: a database URL with the replica's port reads from it."""
+    if pg_server.cluster is None:
+        pytest.skip("DATABASE_URL's server is not ours to replicate: the replica tests need the local cluster")
+    cluster = pgcluster.Cluster(pg_server.cluster.base.parent / "replica", free_port())
+    try:
+        pgcluster.replica(pg_server.cluster, cluster)
+        yield cluster
+    finally:
+        pgcluster.stop(cluster, mode="immediate")

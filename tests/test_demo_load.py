@@ -75,9 +75,13 @@ def test_first_load_warns_about_the_repeated_cherrywood_row_and_keeps_it_once(lo
     first = loaded_twice["first"]
     assert first.exit_code == 0, first.output
     warnings = re.findall(r"^warning: .*$", first.stderr, re.MULTILINE)
-    assert len(warnings) == 1
-    assert re.fullmatch(r"warning: substations\.geojson feature \d+: identical to an earlier row \(Cherrywood\); "
+    assert len(warnings) == 2
+    # Rows are named as every import names them ("FILE, row N": for GeoJSON the feature number from 1).
+    assert re.fullmatch(r"warning: substations\.geojson, row \d+: identical to an earlier row \(Cherrywood\); "
                         r"kept once", warnings[0])
+    # The demo's census file covers all of Ireland; the people outside County Dublin are said, not hidden.
+    assert warnings[1] == ("warning: 3,692,407 of the layer's 5,149,139 people (71.7%) are outside the boundary "
+                           "of region 'default': counted for no facility")
     assert "102 substations (1 identical duplicate row dropped)" in first.stdout
     with psycopg.connect(loaded_twice["url"]) as conn:
         assert conn.execute("SELECT count(*), count(*) FILTER (WHERE name = 'Cherrywood') FROM facility"

@@ -172,7 +172,7 @@ def test_facilities_outside_the_study_boundary_are_listed(fresh, tmp_path):
     ok(app, "import-facilities", path, "--map", "external_id=id,kind=type,voltage_kv=kv")
     ok(app, "derive-service-areas", "--boundary", boundary)
     out = ok(app, "import-facilities", path, "--map", "external_id=id,kind=type,voltage_kv=kv")
-    assert "warning: 1 facilities outside the study boundary: S3" in out
+    assert "warning: 1 facilities outside the study boundary of region 'default': S3" in out
 
 
 @pytest.mark.parametrize(("text", "args", "expected"), [

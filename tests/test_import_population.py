@@ -60,7 +60,7 @@ def write_raster(path: Path, *, crs: str | None = "EPSG:4326") -> Path:
 
 def test_raster_sums_count_cells_by_the_fraction_inside_each_area(region, tmp_path):
     app, conn = region
-    out = run(app, "import-population", write_raster(tmp_path / "pop.tif"), "--name", "Synthetic raster")
+    out = run(app, "import-population", write_raster(tmp_path / "pop.tif"), "--name", "Synthetic raster", "--yes")
     assert "method raster_exact" in out and "inside the boundary 800 people, assigned 800: conserved" in out
     got = people(conn)
     # Exact fractional coverage: the column of cells on lon 10 is shared half and half (all-touched would give 420).
@@ -89,7 +89,7 @@ def test_census_polygons_are_spread_by_areal_weighting_like_tobler(region, tmp_p
         shapely.box(10.15, 50.05, 10.3, 50.15),  # a sixth inside the boundary, in E
     ], crs="EPSG:4326")
     units.to_file(tmp_path / "census.gpkg", engine="pyogrio")
-    out = run(app, "import-population", tmp_path / "census.gpkg", "--map", "ref=code")
+    out = run(app, "import-population", tmp_path / "census.gpkg", "--map", "ref=code", "--yes")
     assert "3 polygons" in out and "method areal_weighting" in out and ": conserved" in out
     got = people(conn)
     assert got["W"][0] == pytest.approx(800, rel=1e-3) and got["E"][0] == pytest.approx(500 + 50 / 6, rel=1e-3)
@@ -108,7 +108,7 @@ def test_recompute_adds_population_up_the_feed_links(region, tmp_path):
     app, conn = region
     points = tmp_path / "points.csv"
     points.write_text("ref,pop,lon,lat\np1,100,9.85,50.0\np2,30,10.05,50.0\np3,7,11.0,50.0\n")
-    out = run(app, "import-population", points, "--name", "Points")
+    out = run(app, "import-population", points, "--name", "Points", "--yes")
     assert "inside the boundary 130 people, assigned 130: conserved (7 outside the boundary)" in out
     (tmp_path / "top.csv").write_text("external_id,kind,voltage_kv,lon,lat\nHV,substation,110,10.0,50.2\n")
     run(app, "import-facilities", tmp_path / "top.csv")

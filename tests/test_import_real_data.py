@@ -29,7 +29,7 @@ def test_dublin_substations_and_small_areas_conserve_the_county_population(fresh
     out = run(app, "derive-service-areas", "--boundary", str(DUBLIN / "boundary.geojson"))
     assert "102 derived" in out
     out = run(app, "import-population", str(DUBLIN / "small_area_population.csv"), "--map", "population=pop,ref=guid",
-              "--name", "Census 2022 small areas")
+              "--name", "Census 2022 small areas", "--yes")
     assert "inside the boundary 1,456,732 people, assigned 1,456,732: conserved" in out
     assert one(conn, "SELECT sum(population) FROM facility_population") == 1_456_732
     assert one(conn, "SELECT count(DISTINCT method) FROM facility_population WHERE method = 'point_sum'") == 1

@@ -1,6 +1,7 @@
 """Start, stop and create the project-managed PostGIS cluster (the one `make run` and the tests use).
 
 Usage: python -m tools.pgcluster start|stop|status [--datadir DIR] [--port N]
+       python -m tools.pgcluster replica --of DIR --datadir DIR --port N   (a streaming replica of the cluster in --of)
 
 PostgreSQL refuses to run as root, so when run as root every server command goes through
 `runuser -u postgres`; the data directory is then owned by postgres.
@@ -163,15 +164,45 @@ def up(cluster: Cluster, *, dbname: str = "gridtriage") -> str:
     return url(cluster, password, dbname)
 
 
+def replica(primary: Cluster, standby: Cluster) -> str:
+    """Make `standby` a streaming replica of the running `primary` (pg_basebackup -R) and start it; return the
+    superuser's password, the primary's (a replica is a copy of the whole cluster, its accounts included).
+
+    The primary accepts replication from 127.0.0.1 as initdb set it up (pg_hba's `host replication all`), and
+    the replica follows it through `primary_conninfo` and standby.signal, written by pg_basebackup. Hot standby
+    (reads on the replica) is PostgreSQL's default.
+    """
+    password = (primary.base.resolve() / "superuser-password").read_text().strip()
+    if not (standby.data / "PG_VERSION").exists():
+        _prepare_base(standby.base)
+        _run([str(bindir() / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(primary.port), "-U", SUPERUSER,
+              "-D", str(standby.data), "-R", "-X", "stream", "--checkpoint=fast", "--no-sync"],
+             env={**os.environ, "PGPASSWORD": password})
+        pwfile = standby.base.resolve() / "superuser-password"
+        pwfile.write_text(password + "\n")
+        os.chmod(pwfile, 0o600)
+        if os.geteuid() == 0:
+            shutil.chown(pwfile, "postgres", "postgres")
+    start(standby)
+    return password
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.pgcluster", description=__doc__.splitlines()[0])
-    parser.add_argument("action", choices=["start", "stop", "status"])
+    parser.add_argument("action", choices=["start", "stop", "status", "replica"])
     parser.add_argument("--datadir", type=Path, default=DEFAULT_DIR)
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    parser.add_argument("--of", type=Path, default=DEFAULT_DIR, help="replica: the primary's directory")
+    parser.add_argument("--of-port", type=int, default=DEFAULT_PORT, help="replica: the primary's port")
     args = parser.parse_args(argv)
     cluster = Cluster(args.datadir.absolute(), args.port)
     try:
-        if args.action == "start":
+        if args.action == "replica":
+            if cluster.base.resolve() == args.of.absolute().resolve():
+                raise ClusterError("a replica needs a directory of its own (--datadir), not the primary's")
+            replica(Cluster(args.of.absolute(), args.of_port), cluster)
+            print(f"replica of 127.0.0.1:{args.of_port} running on 127.0.0.1:{cluster.port} (data in {cluster.base})")
+        elif args.action == "start":
             database_url = up(cluster)
             URL_FILE.write_text(database_url + "\n")
             os.chmod(URL_FILE, 0o600)

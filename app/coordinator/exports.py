@@ -72,7 +72,7 @@ def frame(columns: list[str], rows: list[dict[str, Any]]) -> gpd.GeoDataFrame:
 def export(layer: str, fmt: str) -> Response:
     """Coordinator and up: cases or reports, filtered exactly as the map is, as GeoJSON, CSV (WKT) or GeoPackage."""
     filters = parse_filters()
-    with db.connection() as conn:
+    with db.read_connection() as conn:
         columns, rows = repo.layer(conn, layer, filters)
     data = frame(columns, rows)
     if fmt == "csv":

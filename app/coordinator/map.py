@@ -175,7 +175,7 @@ def map_page() -> str:
 def map_reports() -> Response:
     """Coordinator and up: reports in `bbox` at `zoom`, clustered on a grid, filtered; GeoJSON with counts."""
     params = _filters()
-    with db.connection() as conn:
+    with db.read_connection() as conn:
         return _geojson(repo.reports(conn, params))
 
 
@@ -184,7 +184,7 @@ def map_reports() -> Response:
 def map_cases() -> Response:
     """Coordinator and up: damage cases in `bbox` at `zoom`, clustered, filtered; GeoJSON with population."""
     params = _filters()
-    with db.connection() as conn:
+    with db.read_connection() as conn:
         return _geojson(repo.cases(conn, params))
 
 
@@ -193,7 +193,7 @@ def map_cases() -> Response:
 def map_case_index() -> Response:
     """Coordinator and up: every case matching the filters (place, status, worst severity), for the queue."""
     request_args = _filters()
-    with db.connection() as conn:
+    with db.read_connection() as conn:
         rows = repo.case_index(conn, request_args)
     return jsonify({"cases": rows})
 
@@ -204,7 +204,7 @@ def map_service_areas() -> Response:
     """Coordinator and up: service areas in `bbox`, simplified to about one screen pixel at `zoom`."""
     params = _filters()
     params["tolerance_deg"] = 360 / (256 * 2 ** params["zoom"])
-    with db.connection() as conn:
+    with db.read_connection() as conn:
         return _geojson(repo.service_areas(conn, params))
 
 
@@ -212,7 +212,7 @@ def map_service_areas() -> Response:
 @requires("coordinator")
 def map_critical_sites() -> Response:
     """Coordinator and up: the critical sites as GeoJSON."""
-    with db.connection() as conn:
+    with db.read_connection() as conn:
         return _geojson(repo.critical_sites(conn))
 
 
@@ -220,7 +220,7 @@ def map_critical_sites() -> Response:
 @requires("coordinator")
 def map_boundary() -> Response:
     """Coordinator and up: the study boundary as GeoJSON."""
-    with db.connection() as conn:
+    with db.read_connection() as conn:
         return _geojson(repo.boundary(conn))
 
 
@@ -228,7 +228,7 @@ def map_boundary() -> Response:
 @requires("coordinator")
 def map_changes() -> Response:
     """Coordinator and up: the change cursor; 304 when it equals `since` or the If-None-Match ETag."""
-    with db.connection() as conn:
+    with db.read_connection() as conn:
         cursor = hashlib.sha256(repo.cursor(conn).encode()).hexdigest()[:20]
     etag = f'"{cursor}"'
     if request.args.get("since") == cursor or etag in request.headers.get("If-None-Match", ""):

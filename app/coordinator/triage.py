@@ -35,7 +35,7 @@ def triage() -> Response:
 
 def current_situation() -> Situation:
     """The live situation now, with this deployment's default share for degraded facilities."""
-    with db.connection() as conn:
+    with db.read_connection() as conn:
         return load_situation(conn, default_share=float(current_app.config["DEGRADED_SHARE_OUT"]))
 
 

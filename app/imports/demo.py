@@ -49,18 +49,21 @@ def load(demo_dir: Path, *, warn: Callable[[str], object] = lambda message: None
             return {"loaded": False}
         parsed = substations(path)
         for row, external_id in parsed.duplicates:
-            warn(f"{FACILITIES_FILE} feature {row}: identical to an earlier row "
+            warn(f"{FACILITIES_FILE}, row {row}: identical to an earlier row "
                  f"({external_id.removeprefix(PREFIX)}); kept once")
         dataset_id = repo.dataset(conn, name=DATASET, source=str(demo_dir), licence=LICENCE)
-        stored = facilities.store(conn, parsed, file=path, dataset_id=dataset_id, reason=f"load-demo {path.name}")
+        home = options.region(conn, None)  # the default region is the demo's
+        stored = facilities.store(conn, parsed, file=path, dataset_id=dataset_id, reason=f"load-demo {path.name}",
+                                  region=home)
         repo.audit(conn, entity="dataset", entity_id=str(dataset_id), action="load-demo",
                    after={"file": str(path), **stored.record})
         county = service_areas.StudyArea(name="County Dublin", dataset_id=dataset_id,
                                          geometry=service_areas.read_boundary(demo_dir / "boundary.geojson"))
-        derived = service_areas.derive(conn, study_area=county, metric_crs=IRISH_TRANSVERSE_MERCATOR,
+        derived = service_areas.derive(conn, region=home, study_area=county, metric_crs=IRISH_TRANSVERSE_MERCATOR,
                                        provenance=PROVENANCE)
         people = population.store_layer(conn, population.read_layer(demo_dir / "small_area_population.csv"),
-                                        name=LAYER, dataset_id=dataset_id)
+                                        name=LAYER, dataset_id=dataset_id, region=home,
+                                        accept_outside=True)  # the census of all Ireland, for County Dublin
         for message in (*stored.warnings, *derived.warnings, *people.warnings):
             warn(message)
     check = people.checks[LAYER]

@@ -22,20 +22,24 @@ from app.imports.options import (
     FILE,
     LAYER,
     QUIET,
+    REGION,
     TERMINAL,
     Bar,
     Progress,
+    Region,
     ewkb,
     finish,
     json_default,
     listed,
     map_option,
+    region,
     reports_errors,
     warn,
 )
 from app.imports.population import Refreshed, show
 from app.repo import Conn
 from app.repo import imports as repo
+from app.repo import regions as region_repo
 from geo import feeds, io, pandapower_net, records
 from geo.columns import parse_map
 from geo.errors import DataError
@@ -69,26 +73,36 @@ def _values(rows: pd.DataFrame, bar: Bar) -> Iterator[tuple[Any, ...]]:
                json.dumps(r.attributes, default=json_default, sort_keys=True), ewkb(r.geometry))
 
 
-def store(conn: Conn, parsed: records.Records, *, file: Path, dataset_id: int, reason: str,
+def store(conn: Conn, parsed: records.Records, *, file: Path, dataset_id: int, reason: str, region: Region,
           link_column: str = "parent_external_id", progress: Progress = QUIET,
           extra_links: tuple[tuple[str, str], ...] = ()) -> Stored:
-    """Insert or update checked facility rows by external id (an audit event each, with `reason`), and the feed
-    links they give (`extra_links`: further (parent, child) links of facilities with several parents)."""
+    """Insert or update checked facility rows of a region by external id (an audit event each, with `reason`), and
+    the feed links they give (`extra_links`: further (parent, child) links of facilities with several parents).
+    An external id another region holds is an error naming the row."""
     rows = parsed.frame
+    taken = region_repo.owners(conn, table="facility", external_ids=list(rows["external_id"]), region_id=region.id)
+    if taken:
+        first = taken[0]
+        row = int(rows.index[list(rows["external_id"]).index(first["external_id"])])
+        raise DataError(f"external id {first['external_id']!r} is a facility of region {first['region']!r}, not "
+                        f"{region.name!r} ({len(taken)} such ids; import into that region with --region, or give "
+                        "these facilities ids of their own)", file=str(file), row=row, column="external_id")
     with progress.bar("storing facilities", len(rows)) as bar:
-        counts = repo.upsert_facilities(conn, _values(rows, bar), dataset_id=dataset_id, action=reason)
+        counts = repo.upsert_facilities(conn, _values(rows, bar), dataset_id=dataset_id, region_id=region.id,
+                                        action=reason)
     linked = rows[rows["parent_external_id"].notna()] if "parent_external_id" in rows else rows.iloc[:0]
     given = [feeds.Link(parent=p, child=c, row=int(r)) for r, p, c in
              zip(linked.index, linked["parent_external_id"], linked["external_id"], strict=True)]
     row_of = dict(zip(rows["external_id"], rows.index, strict=True)) if extra_links else {}
     given += [feeds.Link(parent=p, child=c, row=int(row_of[c])) for p, c in extra_links]
     links, refreshed = store_links(conn, given, file=str(file), column=link_column, dataset_id=dataset_id,
-                                   progress=progress) if given else (0, None)
+                                   region_id=region.id, progress=progress) if given else (0, None)
     warnings = []
-    outside = repo.outside_study_area(conn, list(rows["external_id"]))
+    outside = repo.outside_study_area(conn, list(rows["external_id"]), region_id=region.id)
     if outside:
-        warnings.append(f"{len(outside)} facilities outside the study boundary: {listed(outside)}")
-    if repo.service_area_counts(conn).get("voronoi") and (counts["created"] or counts["updated"]):
+        warnings.append(f"{len(outside)} facilities outside the study boundary of region {region.name!r}: "
+                        f"{listed(outside)}")
+    if repo.service_area_counts(conn, region_id=region.id).get("voronoi") and (counts["created"] or counts["updated"]):
         warnings.append("service areas were derived from the facilities before this import: run "
                         "derive-service-areas")
     return Stored(counts=counts, duplicates=len(parsed.duplicates), links=links, warnings=warnings,
@@ -101,11 +115,12 @@ def store(conn: Conn, parsed: records.Records, *, file: Path, dataset_id: int, r
 @click.option("--kind", help="The kind of every facility, when the file has one kind only (e.g. substation).")
 @map_option(records.FACILITY_FIELDS)
 @CRS
+@REGION
 @DRY_RUN
 @with_appcontext
 @reports_errors
 def import_facilities(file: Path, layer: str | None, kind: str | None, map_text: str | None, crs: str | None,
-                      dry_run: bool) -> None:
+                      region_name: str | None, dry_run: bool) -> None:
     """Load or update a facility registry (GeoJSON, GeoPackage, Shapefile, zipped Shapefile, CSV, pandapower JSON).
 
     Facilities are matched by external id: a file loaded again updates them instead of adding copies.
@@ -122,12 +137,14 @@ def import_facilities(file: Path, layer: str | None, kind: str | None, map_text:
     warn(*(f"{file}, row {row}: identical to an earlier row ({label}); kept once" for row, label in parsed.duplicates),
          *(f"{file}: {message}" for message in parsed.warnings))
     with db.connection() as conn:
+        target = region(conn, region_name)
         dataset_id = repo.dataset(conn, name=file.name, source=str(file.resolve()))
         stored = store(conn, parsed, file=file, dataset_id=dataset_id, reason=f"import-facilities {file.name}",
-                       link_column=columns.columns.get("parent_external_id", "parent_external_id"), progress=TERMINAL,
+                       region=target, progress=TERMINAL,
+                       link_column=columns.columns.get("parent_external_id", "parent_external_id"),
                        extra_links=network.extra_links if network else ())
         repo.audit(conn, entity="dataset", entity_id=str(dataset_id), action="import-facilities",
-                   after={"file": str(file), **stored.record})
+                   after={"file": str(file), "region": target.name, **stored.record})
         if stored.refreshed is not None:
             show(stored.refreshed)
         warn(*stored.warnings)

@@ -17,10 +17,12 @@ from app.imports.options import (
     FILE,
     LAYER,
     QUIET,
+    REGION,
     TERMINAL,
     Progress,
     finish,
     map_option,
+    region,
     reports_errors,
     store_in_batches,
     warn,
@@ -35,10 +37,10 @@ from geo.errors import DataError
 
 
 def store_links(conn: Conn, links: list[feeds.Link], *, file: str, column: str, dataset_id: int | None,
-                progress: Progress = QUIET) -> tuple[int, Refreshed]:
-    """Replace the parents of the linked children with these links, checking ids and cycles; then population
-    served. How many links were stored, and the refresh."""
-    ids = repo.facility_ids(conn)
+                region_id: int, progress: Progress = QUIET) -> tuple[int, Refreshed]:
+    """Replace the parents of the linked children with these links, checking ids (of the region's facilities)
+    and cycles; then population served. How many links were stored, and the refresh."""
+    ids = repo.facility_ids(conn, region_id=region_id)
     for link in links:
         for value, name in ((link.parent, column), (link.child, "external_id")):
             if value not in ids:
@@ -48,12 +50,12 @@ def store_links(conn: Conn, links: list[feeds.Link], *, file: str, column: str, 
              "origin": "given" if link.distance_m is None else "inferred",
              "distance_m": link.distance_m, "dataset_id": dataset_id} for link in links]
     store_in_batches(functools.partial(repo.insert_links, conn), rows, label="storing feed links", progress=progress)
-    cycle = feeds.find_cycle((r["parent"], r["child"]) for r in repo.links(conn))
+    cycle = feeds.find_cycle((r["parent"], r["child"]) for r in repo.links(conn, region_id=region_id))
     if cycle:
         pairs = set(zip(cycle, cycle[1:], strict=False))
         row = next((link.row for link in links if (link.parent, link.child) in pairs), None)
         raise DataError(f"feed links form a cycle ({' -> '.join(cycle)})", file=file, row=row, column=column)
-    return len(rows), refresh(conn, direct=False, progress=progress)
+    return len(rows), refresh(conn, region_id=region_id, direct=False, progress=progress)
 
 
 @click.command("import-feeds")
@@ -62,22 +64,25 @@ def store_links(conn: Conn, links: list[feeds.Link], *, file: str, column: str, 
 @map_option(feeds.FEED_FIELDS)
 @click.option("--undirected", is_flag=True, help="The rows are grid lines without direction: orient each from the "
               "higher voltage level to the lower, then away from the power plants.")
+@REGION
 @DRY_RUN
 @with_appcontext
 @reports_errors
-def import_feeds(file: Path, layer: str | None, map_text: str | None, undirected: bool, dry_run: bool) -> None:
+def import_feeds(file: Path, layer: str | None, map_text: str | None, undirected: bool, region_name: str | None,
+                 dry_run: bool) -> None:
     """Load feed links (parent → child by external id); they replace the given parents of each child in the file."""
     columns = parse_map(map_text, fields=feeds.FEED_FIELDS)
     frame = io.read_table(file, layer=layer, columns=columns.csv_columns(), geometry=False)
     links = feeds.read_links(frame, file=str(file), columns=columns)
     with db.connection() as conn:
+        target = region(conn, region_name)
         if undirected:
-            known = {f["external_id"]: f for f in repo.facilities(conn)}
+            known = {f["external_id"]: f for f in repo.facilities(conn, region_id=target.id)}
             links = feeds.orient(links, voltage_kv={k: f["voltage_kv"] for k, f in known.items()},
                                  kind={k: f["kind"] for k, f in known.items()})
         dataset_id = repo.dataset(conn, name=file.name, source=str(file.resolve()))
         count, refreshed = store_links(conn, links, file=str(file), column=columns.columns.get(
-            "parent_external_id", "parent_external_id"), dataset_id=dataset_id, progress=TERMINAL)
+            "parent_external_id", "parent_external_id"), dataset_id=dataset_id, region_id=target.id, progress=TERMINAL)
         show(refreshed)
         repo.audit(conn, entity="dataset", entity_id=str(dataset_id), action="import-feeds",
                    after={"file": str(file), "rows": len(frame), "links": count, "undirected": undirected})
@@ -88,23 +93,25 @@ def import_feeds(file: Path, layer: str | None, map_text: str | None, undirected
 @click.command("infer-feeds")
 @click.option("--any-higher-level", is_flag=True,
               help="Link to the nearest facility of any higher voltage level, not only the next one.")
+@REGION
 @DRY_RUN
 @with_appcontext
 @reports_errors
-def infer_feeds(any_higher_level: bool, dry_run: bool) -> None:
+def infer_feeds(any_higher_level: bool, region_name: str | None, dry_run: bool) -> None:
     """Link each facility without a given parent to the nearest facility of the next higher voltage level."""
     with db.connection() as conn:
-        known = repo.facilities(conn)
+        target = region(conn, region_name)
+        known = repo.facilities(conn, region_id=target.id)
         if not known:
-            raise DataError("no facilities: run import-facilities first")
+            raise DataError(f"no facilities in region {target.name!r}: run import-facilities first")
         frame = gpd.GeoDataFrame(known, geometry=gpd.GeoSeries.from_wkb([bytes(f["wkb"]) for f in known]))
-        removed = repo.delete_inferred(conn)
-        given = {r["child"] for r in repo.links(conn)}
+        removed = repo.delete_inferred(conn, region_id=target.id)
+        given = {r["child"] for r in repo.links(conn, region_id=target.id)}
         crs = areas.metric_crs(shapely.MultiPoint(shapely.get_coordinates(frame.geometry.values)))
         with click.progressbar(length=len(frame), label="inferring feed links") as bar:
             links = feeds.infer(frame, metric_crs=crs, skip=given, any_higher=any_higher_level, progress=bar.update)
         count, refreshed = store_links(conn, links, file="infer-feeds", column="voltage_kv", dataset_id=None,
-                                       progress=TERMINAL)
+                                       region_id=target.id, progress=TERMINAL)
         show(refreshed)
         no_voltage = int(frame["voltage_kv"].isna().sum())
         if no_voltage:

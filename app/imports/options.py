@@ -24,6 +24,7 @@ import click
 import shapely
 
 from app.repo import Conn
+from app.repo import regions as region_repo
 from geo.errors import DataError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -33,6 +34,9 @@ FILE = click.argument("file", type=click.Path(exists=True, dir_okay=False, path_
 LAYER = click.option("--layer", help="The layer to read from a GeoPackage or other multi-layer file.")
 DRY_RUN = click.option("--dry-run", is_flag=True, help="Do all the work, report what would change, change nothing.")
 CRS = click.option("--crs", help="CSV only: the CRS of the coordinates (default EPSG:4326, lon/lat).")
+REGION = click.option("--region", "region_name", metavar="NAME",
+                      help="The region this data belongs to (`flask --app app region list`); default: the default "
+                           "region.")
 
 
 class ImportFailed(click.ClickException):
@@ -89,6 +93,24 @@ class Progress:
 
 QUIET = Progress()
 TERMINAL = Progress(bar=_click_bar, step=lambda message: click.echo(message, err=True))
+
+
+@dataclass(frozen=True)
+class Region:
+    """The region an import writes to: its id and name."""
+
+    id: int
+    name: str
+
+
+def region(conn: Conn, name: str | None) -> Region:
+    """The named region (the default one for None), or the error that names the regions there are."""
+    found = region_repo.find(conn, name)
+    if found is None:
+        known = ", ".join(r["name"] for r in region_repo.listing(conn)) or "none"
+        what = f"no region named {name!r}" if name is not None else "no default region: name one with --region"
+        raise DataError(f"{what} (regions: {known}; create one with `flask --app app region create NAME`)")
+    return Region(id=int(found["id"]), name=str(found["name"]))
 
 
 def warn(*messages: str) -> None:

@@ -20,12 +20,15 @@ from app.imports.options import (
     FILE,
     LAYER,
     QUIET,
+    REGION,
     TERMINAL,
     Bar,
     Progress,
+    Region,
     ewkb,
     finish,
     map_option,
+    region,
     reports_errors,
     warn,
 )
@@ -80,15 +83,17 @@ class Refreshed:
     checks: dict[str, Check] = field(default_factory=dict)  # by layer name, for the layers summed again
 
 
-def refresh(conn: Conn, *, direct: bool, layer: str | None = None, progress: Progress = QUIET) -> Refreshed:
-    """Recompute direct population (or reuse the stored one) and population served, per layer; report the check.
+def refresh(conn: Conn, *, region_id: int, direct: bool, layer: str | None = None,
+            progress: Progress = QUIET) -> Refreshed:
+    """Recompute the region's direct population (or reuse the stored one) and population served, per layer of the
+    region; report the check. Other regions' facilities keep their numbers.
 
     It neither prints nor draws: `progress.step` hears which layer starts, and the caller shows the returned
     lines and warnings (the command line with `show`)."""
-    layers = repo.population_layers(conn, layer)
+    layers = repo.population_layers(conn, layer, region_id=region_id)
     if layer is not None and not layers:
-        raise DataError(f"no population layer named {layer!r}")
-    stored = repo.service_areas(conn)
+        raise DataError(f"no population layer named {layer!r} in this region")
+    stored = repo.service_areas(conn, region_id=region_id)
     done = Refreshed()
     if not layers:
         return done
@@ -96,12 +101,12 @@ def refresh(conn: Conn, *, direct: bool, layer: str | None = None, progress: Pro
         done.lines.append("population: no service areas yet, so none assigned (derive-service-areas or "
                           "import-service-areas)")
         return done
-    known = [f["external_id"] for f in repo.facilities(conn)]
-    ids = repo.facility_ids(conn)
-    links = [(r["parent"], r["child"]) for r in repo.links(conn)]
+    known = [f["external_id"] for f in repo.facilities(conn, region_id=region_id)]
+    ids = repo.facility_ids(conn, region_id=region_id)
+    links = [(r["parent"], r["child"]) for r in repo.links(conn, region_id=region_id)]
     cells = gpd.GeoSeries.from_wkb([bytes(r["wkb"]) for r in stored], index=[r["external_id"] for r in stored],
                                    crs=io.LONLAT)
-    boundary_wkb = repo.study_boundary(conn)
+    boundary_wkb = repo.study_boundary(conn, region_id=region_id)
     boundary = shapely.from_wkb(boundary_wkb) if boundary_wkb else shapely.union_all(cells.values)
     for item in layers:
         progress.step(f"population per service area: {item['name']}")
@@ -133,6 +138,11 @@ def _check(done: Refreshed, layer: dict[str, Any], method: str, *, assigned: flo
     outside = max(float(layer["total"]) - inside, 0.0)
     text = (f"population '{layer['name']}' ({method}): inside the boundary {inside:,.0f} people, assigned "
             f"{assigned:,.0f}")
+    if inside <= 0.5 < outside:
+        done.warnings.append(f"population '{layer['name']}': none of its {outside:,.0f} people is inside the "
+                             "region's boundary, so every facility of the region gets 0 from it")
+        done.lines.append(f"{text}: NOTHING assigned (all {outside:,.0f} people outside the boundary)")
+        return
     if abs(assigned - inside) <= max(0.5, 1e-6 * inside):
         done.lines.append(f"{text}: conserved ({outside:,.0f} outside the boundary)")
         return
@@ -168,14 +178,32 @@ def read_layer(file: Path, *, layer: str | None = None, map_text: str | None = N
                  detail=f"{len(counts.frame):,} {counts.kind}", counts=counts)
 
 
-def store_layer(conn: Conn, layer: Layer, *, name: str, dataset_id: int, progress: Progress = QUIET) -> Refreshed:
-    """Store a layer under its name (replacing one of the same name), then its population per facility."""
+def store_layer(conn: Conn, layer: Layer, *, name: str, dataset_id: int, region: Region, accept_outside: bool = False,
+                progress: Progress = QUIET) -> Refreshed:
+    """Store a layer in a region under its name (replacing one of the same name), then its population per facility.
+
+    People outside the region's boundary are refused (DataError, nothing stored) when none is inside, and unless
+    `accept_outside` when some are: a layer of another area never silently becomes zeros."""
     layer_id = repo.upsert_population_layer(conn, name=name, kind=layer.kind, dataset_id=dataset_id,
-                                            total=layer.total)
+                                            total=layer.total, region_id=region.id)
     if layer.counts is not None:
         with progress.bar(f"storing {layer.kind}", len(layer.counts.frame)) as bar:
             repo.copy_population(conn, layer_id=layer_id, kind=layer.kind, rows=_rows(layer.counts, bar))
-    return refresh(conn, direct=True, layer=name, progress=progress)
+    done = refresh(conn, region_id=region.id, direct=True, layer=name, progress=progress)
+    check = done.checks.get(name)
+    outside = layer.total - check.inside if check is not None else 0.0
+    if check is not None and check.inside <= 0.5 < layer.total:
+        raise DataError(f"none of the layer's {layer.total:,.0f} people is inside the boundary of region "
+                        f"{region.name!r}: is this the region's layer? (`flask --app app region list`; a new "
+                        "region: `region create NAME --boundary FILE`)")
+    if outside > max(0.5, 1e-6 * layer.total):
+        share = f"{outside:,.0f} of the layer's {layer.total:,.0f} people ({outside / layer.total:.1%})"
+        if not accept_outside:
+            raise DataError(f"{share} are outside the boundary of region {region.name!r} and would be counted for "
+                            "no facility; nothing was stored. If that is expected (a national layer for one "
+                            "region), run again with --yes")
+        done.warnings.append(f"{share} are outside the boundary of region {region.name!r}: counted for no facility")
+    return done
 
 
 @click.command("import-population")
@@ -184,11 +212,14 @@ def store_layer(conn: Conn, layer: Layer, *, name: str, dataset_id: int, progres
 @map_option(population.POPULATION_FIELDS)
 @click.option("--name", help="The layer's name, its provenance in the app (default: the file name).")
 @CRS
+@REGION
+@click.option("--yes", "accept_outside", is_flag=True,
+              help="Import even though some of the layer's people are outside the region's boundary.")
 @DRY_RUN
 @with_appcontext
 @reports_errors
 def import_population(file: Path, layer: str | None, map_text: str | None, name: str | None, crs: str | None,
-                      dry_run: bool) -> None:
+                      region_name: str | None, accept_outside: bool, dry_run: bool) -> None:
     """Load a population layer: points with counts, census polygons with counts, or a raster (GeoTIFF).
 
     Points are summed per service area, polygons spread by areal weighting, rasters summed with exact
@@ -197,11 +228,13 @@ def import_population(file: Path, layer: str | None, map_text: str | None, name:
     name = name or file.name
     found = read_layer(file, layer=layer, map_text=map_text, crs=crs)
     with db.connection() as conn:
+        target = region(conn, region_name)
         dataset_id = repo.dataset(conn, name=file.name, source=str(file.resolve()))
-        done = store_layer(conn, found, name=name, dataset_id=dataset_id, progress=TERMINAL)
+        done = store_layer(conn, found, name=name, dataset_id=dataset_id, region=target,
+                           accept_outside=accept_outside, progress=TERMINAL)
         repo.audit(conn, entity="dataset", entity_id=str(dataset_id), action="import-population",
                    after={"file": str(file), "layer": name, "kind": found.kind, "method": found.method,
-                          "total": found.total})
+                          "total": found.total, "region": target.name})
         click.echo(f"population layer '{name}': {found.detail}, {found.total:,.0f} people, method {found.method}")
         show(done)
         finish(conn, dry_run=dry_run)
@@ -216,15 +249,17 @@ def _rows(counts: population.Counts, bar: Bar) -> Iterable[tuple[str, float, str
 
 
 @click.command("recompute-population")
-@click.option("--layer", "layer", help="Only this population layer (default: every layer).")
+@click.option("--layer", "layer", help="Only this population layer (default: every layer of the region).")
+@REGION
 @with_appcontext
 @reports_errors
-def recompute_population(layer: str | None) -> None:
+def recompute_population(layer: str | None, region_name: str | None) -> None:
     """Recompute population per facility: service areas × population layer, then served up the feed links."""
     with db.connection() as conn:
-        done = refresh(conn, direct=True, layer=layer, progress=TERMINAL)
+        target = region(conn, region_name)
+        done = refresh(conn, region_id=target.id, direct=True, layer=layer, progress=TERMINAL)
         show(done)
         if not done.lines:
             warn("no population layer: run import-population first")
         repo.audit(conn, entity="dataset", entity_id="recompute-population", action="recompute-population",
-                   after={"layer": layer, "report": done.lines})
+                   after={"layer": layer, "region": target.name, "report": done.lines})

@@ -154,7 +154,7 @@ def conformance() -> Response:
 def collections() -> Response:
     """Coordinator and up: the feature collections."""
     _negotiate(JSON)
-    with db.connection() as conn:
+    with db.read_connection() as conn:
         found = [_collection(name, repo.extent(conn, name)) for name in COLLECTIONS]
     return _json({"links": [{"href": _url("ogc.collections"), "rel": "self", "type": JSON}], "collections": found})
 
@@ -165,7 +165,7 @@ def collection(collection_id: str) -> Response:
     """Coordinator and up: one collection's description."""
     _known(collection_id)
     _negotiate(JSON)
-    with db.connection() as conn:
+    with db.read_connection() as conn:
         return _json(_collection(collection_id, repo.extent(conn, collection_id)))
 
 
@@ -207,7 +207,7 @@ def items(collection_id: str) -> Response:
     since, before = parse_datetime(request.args.get("datetime"))
     query = repo.Query(bbox=box, since=since,
                        before=before, limit=limit, offset=offset)
-    with db.connection() as conn:
+    with db.read_connection() as conn:
         matched, features = repo.items(conn, collection_id, query)
     keep = {k: v for k, v in request.args.items() if k not in ("offset", "limit")}
 
@@ -236,7 +236,7 @@ def item(collection_id: str, fid: str) -> Response:
     _crs("crs")
     if not fid.isprintable():  # no feature id holds a control character (and PostgreSQL text cannot hold NUL)
         raise NotFound(f"no feature {fid!r} in {collection_id}")
-    with db.connection() as conn:
+    with db.read_connection() as conn:
         _, features = repo.items(conn, collection_id, repo.Query(fid=fid, limit=1))
     if not features:
         raise NotFound(f"no feature {fid!r} in {collection_id}")

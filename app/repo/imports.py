@@ -34,9 +34,10 @@ def audit(conn: Conn, *, entity: str, entity_id: str, action: str, after: dict[s
                     VALUES (NULL, %s, %s, %s, %s)""", (entity, entity_id, action, json.dumps(after)))
 
 
-def upsert_facilities(conn: Conn, rows: Iterable[tuple[Any, ...]], *, dataset_id: int,
+def upsert_facilities(conn: Conn, rows: Iterable[tuple[Any, ...]], *, dataset_id: int, region_id: int,
                       action: str) -> dict[str, int]:
-    """Insert new facilities and update changed ones by external id; audit each; return counts by outcome.
+    """Insert new facilities of a region and update changed ones by external id; audit each; return counts by
+    outcome. The caller has checked that no external id belongs to another region.
 
     Rows are (external_id, name, kind, voltage_kv, capacity_mva, capacity_mw, attributes JSON, EWKB hex).
     """
@@ -63,15 +64,15 @@ def upsert_facilities(conn: Conn, rows: Iterable[tuple[Any, ...]], *, dataset_id
                                                     'geometry', ST_AsText(f.geom))
                     FROM facility f WHERE f.external_id = i.external_id""")
     conn.execute("""INSERT INTO facility (external_id, name, kind, voltage_kv, capacity_mva, capacity_mw,
-                                          attributes, dataset_id, geom)
+                                          attributes, dataset_id, region_id, geom)
                     SELECT external_id, name, kind::facility_kind, voltage_kv, capacity_mva, capacity_mw,
-                           attributes, %(dataset)s, geom
+                           attributes, %(dataset)s, %(region)s, geom
                     FROM facility_in WHERE state <> 'unchanged'
                     ON CONFLICT (external_id) DO UPDATE SET
                       name = EXCLUDED.name, kind = EXCLUDED.kind, voltage_kv = EXCLUDED.voltage_kv,
                       capacity_mva = EXCLUDED.capacity_mva, capacity_mw = EXCLUDED.capacity_mw,
                       attributes = EXCLUDED.attributes, dataset_id = EXCLUDED.dataset_id, geom = EXCLUDED.geom,
-                      updated_at = now()""", {"dataset": dataset_id})
+                      updated_at = now()""", {"dataset": dataset_id, "region": region_id})
     conn.execute("""INSERT INTO audit_event (actor_id, entity, entity_id, action, before, after, reason)
                     SELECT NULL, 'facility', f.id::text, i.state, i.before,
                            jsonb_build_object('name', i.name, 'kind', i.kind, 'voltage_kv', i.voltage_kv,
@@ -86,30 +87,35 @@ def upsert_facilities(conn: Conn, rows: Iterable[tuple[Any, ...]], *, dataset_id
     return {state: counts.get(state, 0) for state in ("created", "updated", "unchanged")}
 
 
-def facility_ids(conn: Conn) -> dict[str, int]:
-    return {r["external_id"]: int(r["id"]) for r in conn.execute("SELECT id, external_id FROM facility")}
+def facility_ids(conn: Conn, *, region_id: int) -> dict[str, int]:
+    """The region's facilities: database id by external id."""
+    return {r["external_id"]: int(r["id"]) for r in conn.execute(
+        "SELECT id, external_id FROM facility WHERE region_id = %s", (region_id,))}
 
 
-def facilities(conn: Conn) -> list[dict[str, Any]]:
-    """Every facility's external id, name, kind, voltage and geometry (WKB)."""
+def facilities(conn: Conn, *, region_id: int) -> list[dict[str, Any]]:
+    """The region's facilities: external id, name, kind, voltage and geometry (WKB)."""
     return conn.execute("""SELECT id, external_id, name, kind::text AS kind, voltage_kv, ST_AsBinary(geom) AS wkb
-                           FROM facility ORDER BY id""").fetchall()
+                           FROM facility WHERE region_id = %s ORDER BY id""", (region_id,)).fetchall()
 
 
-def outside_study_area(conn: Conn, external_ids: Sequence[str]) -> list[str]:
-    """Those of the given facilities that lie outside every stored study area (none when there is none)."""
+def outside_study_area(conn: Conn, external_ids: Sequence[str], *, region_id: int) -> list[str]:
+    """Those of the given facilities that lie outside the region's study boundary (none when it has none)."""
     rows = conn.execute("""SELECT f.external_id FROM facility f
-                           WHERE f.external_id = ANY(%s) AND EXISTS (SELECT 1 FROM study_area)
-                             AND NOT EXISTS (SELECT 1 FROM study_area s WHERE ST_Intersects(s.geom, f.geom))
-                           ORDER BY f.external_id""", (list(external_ids),)).fetchall()
+                           WHERE f.external_id = ANY(%(ids)s) AND f.region_id = %(region)s
+                             AND EXISTS (SELECT 1 FROM study_area WHERE region_id = %(region)s)
+                             AND NOT EXISTS (SELECT 1 FROM study_area s
+                                             WHERE s.region_id = %(region)s AND ST_Intersects(s.geom, f.geom))
+                           ORDER BY f.external_id""", {"ids": list(external_ids), "region": region_id}).fetchall()
     return [r["external_id"] for r in rows]
 
 
-def links(conn: Conn) -> list[dict[str, Any]]:
-    """Every feed link by external ids, with its origin."""
+def links(conn: Conn, *, region_id: int) -> list[dict[str, Any]]:
+    """The feed links into the region's facilities by external ids, with their origin."""
     return conn.execute("""SELECT p.external_id AS parent, c.external_id AS child, l.origin::text AS origin
                            FROM feed_link l JOIN facility p ON p.id = l.parent_id
-                           JOIN facility c ON c.id = l.child_id ORDER BY p.external_id, c.external_id""").fetchall()
+                           JOIN facility c ON c.id = l.child_id WHERE c.region_id = %s
+                           ORDER BY p.external_id, c.external_id""", (region_id,)).fetchall()
 
 
 def replace_parents(conn: Conn, child_ids: Sequence[int], *, origin: str | None = None) -> int:
@@ -120,8 +126,9 @@ def replace_parents(conn: Conn, child_ids: Sequence[int], *, origin: str | None 
     return cur.rowcount
 
 
-def delete_inferred(conn: Conn) -> int:
-    return conn.execute("DELETE FROM feed_link WHERE origin = 'inferred'").rowcount
+def delete_inferred(conn: Conn, *, region_id: int) -> int:
+    return conn.execute("""DELETE FROM feed_link WHERE origin = 'inferred'
+                           AND child_id IN (SELECT id FROM facility WHERE region_id = %s)""", (region_id,)).rowcount
 
 
 def insert_links(conn: Conn, rows: Iterable[dict[str, Any]]) -> int:
@@ -135,27 +142,32 @@ def insert_links(conn: Conn, rows: Iterable[dict[str, Any]]) -> int:
     return len(data)
 
 
-def study_boundary(conn: Conn) -> bytes | None:
-    """The union of the stored study areas as WKB, or None when there is none."""
-    row = conn.execute("SELECT ST_AsBinary(ST_Union(geom)) AS wkb FROM study_area").fetchone()
+def study_boundary(conn: Conn, *, region_id: int) -> bytes | None:
+    """The union of the region's study areas as WKB, or None when it has none."""
+    row = conn.execute("SELECT ST_AsBinary(ST_Union(geom)) AS wkb FROM study_area WHERE region_id = %s",
+                       (region_id,)).fetchone()
     return bytes(row["wkb"]) if row and row["wkb"] is not None else None
 
 
-def replace_study_area(conn: Conn, *, name: str, dataset_id: int | None, wkb: bytes) -> None:
-    """Make this the one study boundary."""
-    conn.execute("DELETE FROM study_area")
-    conn.execute("""INSERT INTO study_area (name, dataset_id, geom)
-                    VALUES (%s, %s, ST_Multi(ST_CollectionExtract(ST_MakeValid(ST_GeomFromWKB(%s, 4326)), 3)))""",
-                 (name, dataset_id, wkb))
+def replace_study_area(conn: Conn, *, name: str, dataset_id: int | None, wkb: bytes, region_id: int) -> None:
+    """Make this the region's one study boundary."""
+    conn.execute("DELETE FROM study_area WHERE region_id = %s", (region_id,))
+    conn.execute("""INSERT INTO study_area (name, dataset_id, region_id, geom)
+                    VALUES (%s, %s, %s, ST_Multi(ST_CollectionExtract(ST_MakeValid(ST_GeomFromWKB(%s, 4326)), 3)))""",
+                 (name, dataset_id, region_id, wkb))
 
 
-def service_area_counts(conn: Conn) -> dict[str, int]:
+def service_area_counts(conn: Conn, *, region_id: int) -> dict[str, int]:
+    """The region's service areas by method."""
     return {r["method"]: int(r["n"]) for r in conn.execute(
-        "SELECT method, count(*) AS n FROM service_area GROUP BY method")}
+        """SELECT s.method, count(*) AS n FROM service_area s JOIN facility f ON f.id = s.facility_id
+           WHERE f.region_id = %s GROUP BY s.method""", (region_id,))}
 
 
-def delete_service_areas(conn: Conn) -> int:
-    return conn.execute("DELETE FROM service_area").rowcount
+def delete_service_areas(conn: Conn, *, region_id: int) -> int:
+    return conn.execute("""DELETE FROM service_area
+                           WHERE facility_id IN (SELECT id FROM facility WHERE region_id = %s)""",
+                        (region_id,)).rowcount
 
 
 def upsert_service_areas(conn: Conn, rows: Iterable[dict[str, Any]]) -> None:
@@ -169,18 +181,21 @@ def upsert_service_areas(conn: Conn, rows: Iterable[dict[str, Any]]) -> None:
                  area_m2 = EXCLUDED.area_m2, geom = EXCLUDED.geom, computed_at = now()""", list(rows))
 
 
-def service_areas(conn: Conn) -> list[dict[str, Any]]:
-    """Every service area: facility external id and geometry (WKB)."""
+def service_areas(conn: Conn, *, region_id: int) -> list[dict[str, Any]]:
+    """The region's service areas: facility external id and geometry (WKB)."""
     return conn.execute("""SELECT f.external_id, ST_AsBinary(s.geom) AS wkb FROM service_area s
-                           JOIN facility f ON f.id = s.facility_id ORDER BY f.id""").fetchall()
+                           JOIN facility f ON f.id = s.facility_id WHERE f.region_id = %s ORDER BY f.id""",
+                        (region_id,)).fetchall()
 
 
-def upsert_population_layer(conn: Conn, *, name: str, kind: str, dataset_id: int, total: float) -> int:
-    """The layer row, emptied of any points and polygons from an earlier load of the same name."""
-    row = conn.execute("""INSERT INTO population_layer (name, kind, dataset_id, total) VALUES (%s, %s, %s, %s)
-                          ON CONFLICT (name) DO UPDATE SET kind = EXCLUDED.kind, dataset_id = EXCLUDED.dataset_id,
-                            total = EXCLUDED.total, loaded_at = now()
-                          RETURNING id""", (name, kind, dataset_id, total)).fetchone()
+def upsert_population_layer(conn: Conn, *, name: str, kind: str, dataset_id: int, total: float,
+                            region_id: int) -> int:
+    """The region's layer row, emptied of any points and polygons from an earlier load of the same name."""
+    row = conn.execute("""INSERT INTO population_layer (name, kind, dataset_id, total, region_id)
+                          VALUES (%s, %s, %s, %s, %s)
+                          ON CONFLICT (region_id, name) DO UPDATE SET kind = EXCLUDED.kind,
+                            dataset_id = EXCLUDED.dataset_id, total = EXCLUDED.total, loaded_at = now()
+                          RETURNING id""", (name, kind, dataset_id, total, region_id)).fetchone()
     assert row is not None
     conn.execute("DELETE FROM population_point WHERE layer_id = %s", (row["id"],))
     conn.execute("DELETE FROM population_polygon WHERE layer_id = %s", (row["id"],))
@@ -197,12 +212,12 @@ def copy_population(conn: Conn, *, layer_id: int, kind: str, rows: Iterable[tupl
             copy.write_row((layer_id, ref, people, ewkb))
 
 
-def population_layers(conn: Conn, name: str | None = None) -> list[dict[str, Any]]:
-    """Population layers (all, or the one named) with the file each came from."""
+def population_layers(conn: Conn, name: str | None = None, *, region_id: int) -> list[dict[str, Any]]:
+    """The region's population layers (all, or the one named) with the file each came from."""
     return conn.execute("""SELECT l.id, l.name, l.kind, l.total, d.source FROM population_layer l
                            LEFT JOIN dataset d ON d.id = l.dataset_id
-                           WHERE %(name)s::text IS NULL OR l.name = %(name)s ORDER BY l.id""",
-                        {"name": name}).fetchall()
+                           WHERE l.region_id = %(region)s AND (%(name)s::text IS NULL OR l.name = %(name)s)
+                           ORDER BY l.id""", {"name": name, "region": region_id}).fetchall()
 
 
 def layer_features(conn: Conn, layer_id: int, kind: str) -> list[dict[str, Any]]:
@@ -231,12 +246,13 @@ def direct_population(conn: Conn, layer_id: int) -> list[dict[str, Any]]:
 
 
 def upsert_sites(conn: Conn, rows: Iterable[dict[str, Any]]) -> dict[str, int]:
-    """Insert or update critical sites by external id; return how many were created and updated."""
+    """Insert or update critical sites (of `region_id`) by external id; return how many were created and updated."""
     created = updated = 0
     for row in rows:
-        result = conn.execute("""INSERT INTO critical_site (external_id, name, kind, weight, dataset_id, geom)
+        result = conn.execute("""INSERT INTO critical_site (external_id, name, kind, weight, dataset_id, region_id,
+                                                         geom)
                                  VALUES (%(external_id)s, %(name)s, %(kind)s, %(weight)s, %(dataset_id)s,
-                                         ST_GeomFromWKB(%(wkb)s, 4326))
+                                         %(region_id)s, ST_GeomFromWKB(%(wkb)s, 4326))
                                  ON CONFLICT (external_id) DO UPDATE SET name = EXCLUDED.name, kind = EXCLUDED.kind,
                                    weight = EXCLUDED.weight, dataset_id = EXCLUDED.dataset_id, geom = EXCLUDED.geom
                                  RETURNING (xmax = 0) AS created""", row).fetchone()
@@ -245,10 +261,14 @@ def upsert_sites(conn: Conn, rows: Iterable[dict[str, Any]]) -> dict[str, int]:
     return {"created": created, "updated": updated}
 
 
-def attach_sites(conn: Conn) -> list[str]:
-    """Attach every critical site to the facility whose service area contains it; return those left without."""
+def attach_sites(conn: Conn, *, region_id: int) -> list[str]:
+    """Attach each of the region's critical sites to its facility whose service area contains it; return those
+    left without."""
     conn.execute("""UPDATE critical_site c SET facility_id = (
-                      SELECT s.facility_id FROM service_area s WHERE ST_Intersects(s.geom, c.geom)
-                      ORDER BY s.facility_id LIMIT 1)""")
-    rows = conn.execute("SELECT external_id FROM critical_site WHERE facility_id IS NULL ORDER BY external_id")
+                      SELECT s.facility_id FROM service_area s JOIN facility f ON f.id = s.facility_id
+                      WHERE f.region_id = c.region_id AND ST_Intersects(s.geom, c.geom)
+                      ORDER BY s.facility_id LIMIT 1)
+                    WHERE c.region_id = %s""", (region_id,))
+    rows = conn.execute("""SELECT external_id FROM critical_site WHERE facility_id IS NULL AND region_id = %s
+                           ORDER BY external_id""", (region_id,))
     return [r["external_id"] for r in rows]

@@ -1,0 +1,147 @@
+"""A real streaming replica (a second local cluster) serves the map, exports, OGC API and triage reads, within
+the lag the settings allow, and says how stale; writes go to the primary; a replica too far behind or down means
+reads from the primary."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import psycopg
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from app import db
+from tests.conftest import api_client, create_accounts, make_app
+from tests.test_reports_api import report
+from tools import pgcluster
+
+WAIT_S = 30  # the longest a test waits for the replica to catch up or come back (it takes milliseconds here)
+
+
+def wait_for(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + WAIT_S
+    while not condition():
+        assert time.monotonic() < deadline, f"{what} did not happen within {WAIT_S} s"
+        time.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def setup(replica: pgcluster.Cluster, new_database: Callable[[], str]) -> Iterator[dict[str, object]]:
+    """A database of the module's own, its replica's URL, and apps that read from the replica: one that accepts
+    any lag, one that accepts 0.2 s. Both measure the lag on every request (REPLICA_CHECK_S 0)."""
+    primary_url = new_database()
+    replica_url = psycopg.conninfo.make_conninfo(primary_url, port=replica.port)
+    apps = {name: make_app(primary_url, DATABASE_REPLICA_URL=replica_url, REPLICA_MAX_LAG_S=max_lag,
+                           REPLICA_CHECK_S=0, REPLICA_RETRY_S=0)
+            for name, max_lag in (("tolerant", 3600.0), ("strict", 0.2))}
+    tokens = create_accounts(apps["tolerant"], {"crew": "crew", "coordinator": "coordinator"})
+    yield {"primary": primary_url, "replica": replica_url, "apps": apps, "tokens": tokens, "cluster": replica}
+    for app in apps.values():
+        db.close(app)
+
+
+def client(setup: dict[str, object], name: str, role: str = "coordinator") -> FlaskClient:
+    apps: dict[str, Flask] = setup["apps"]  # type: ignore[assignment]
+    tokens: dict[str, str] = setup["tokens"]  # type: ignore[assignment]
+    return api_client(apps[name], tokens[role])
+
+
+def caught_up(setup: dict[str, object]) -> bool:
+    with psycopg.connect(str(setup["primary"])) as primary, psycopg.connect(str(setup["replica"])) as standby:
+        row = primary.execute("SELECT pg_current_wal_flush_lsn()::text").fetchone()
+        assert row is not None
+        done = standby.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", (row[0],)).fetchone()
+        return bool(done and done[0])
+
+
+@contextmanager
+def replay_paused(setup: dict[str, object]) -> Iterator[None]:
+    """The replica receives the primary's changes but does not apply them until the block ends."""
+    with psycopg.connect(str(setup["replica"]), autocommit=True) as standby:
+        standby.execute("SELECT pg_wal_replay_pause()")
+        wait_for(lambda: standby.execute("SELECT pg_get_wal_replay_pause_state()").fetchone() == ("paused",),
+                 "the replica's replay pausing")
+        try:
+            yield
+        finally:
+            standby.execute("SELECT pg_wal_replay_resume()")
+
+
+def source(response) -> tuple[str, float]:
+    return response.headers["X-Data-Source"], float(response.headers["X-Data-Staleness-S"])
+
+
+WORLD = "-180,-85,180,85"
+READS = {  # one read of each area that takes the read connection, and how to find a case or report in it
+    "map": lambda c, case, rid: case in [row["case_id"] for row in
+                                         c.get(f"/api/map/case-index?bbox={WORLD}&zoom=0").json["cases"]],
+    "export": lambda c, case, rid: rid in c.get("/api/export/reports.csv").get_data(as_text=True),
+    "ogc": lambda c, case, rid: c.get(f"/ogc/collections/reports/items/{rid}").status_code == 200,
+    "triage": lambda c, case, rid: case in [row["case_id"] for row in
+                                            c.get("/api/triage").json["queue"]] + _unplaced(c),
+}
+
+
+def _unplaced(c: FlaskClient) -> list[object]:
+    """The cases at sites with no registered facility (this module's database has none)."""
+    return [row["case_id"] for row in c.get("/api/triage").json["unplaced"]]
+
+
+def test_reads_come_from_a_replica_that_has_caught_up(setup):
+    wait_for(lambda: caught_up(setup), "the replica catching up")
+    for name in ("tolerant", "strict"):
+        response = client(setup, name).get(f"/api/map/cases?bbox={WORLD}&zoom=3")
+        assert response.status_code == 200
+        where, staleness = source(response)
+        assert where == "replica" and 0 <= staleness <= 0.2, (name, where, staleness)
+    # Reads that do not take the read connection (here, the crew's own reports) say nothing about a replica.
+    own = client(setup, "tolerant", "crew").get("/api/reports")
+    assert own.status_code == 200 and "X-Data-Source" not in own.headers
+
+
+def test_a_replica_behind_is_read_only_within_the_allowed_lag_and_says_how_stale(setup):
+    wait_for(lambda: caught_up(setup), "the replica catching up")
+    with replay_paused(setup):
+        sent = client(setup, "tolerant", "crew").post("/api/reports", json=report(kind="other", components=[]))
+        assert sent.status_code == 201, sent.json  # the write went to the primary: the replica refuses writes
+        rid, case = sent.json["report"]["id"], sent.json["report"]["case_id"]
+        tolerant, strict = client(setup, "tolerant"), client(setup, "strict")
+        # The tolerant app still reads the replica, which has not applied the report: stale, and it says so.
+        wait_for(lambda: source(tolerant.get("/api/triage"))[1] > 0.2, "the replica falling 0.2 s behind")
+        for area, shows in READS.items():
+            assert not shows(tolerant, case, rid), f"{area}: the paused replica cannot have the new report"
+            assert shows(strict, case, rid), f"{area}: the strict app should have read the primary"
+        where, staleness = source(tolerant.get("/api/triage"))
+        assert where == "replica" and 0.2 < staleness < 3600
+        assert source(strict.get("/api/triage")) == ("primary", 0.0)
+        for path in ("/api/export/cases.geojson", "/ogc/collections", f"/api/map/reports?bbox={WORLD}&zoom=2"):
+            assert source(tolerant.get(path))[0] == "replica", path
+            assert source(strict.get(path)) == ("primary", 0.0), path
+    wait_for(lambda: caught_up(setup), "the replica catching up after the pause")
+    for name in ("tolerant", "strict"):
+        reader = client(setup, name)
+        for area, shows in READS.items():
+            assert shows(reader, case, rid), f"{area}: the replica has caught up"
+        assert source(reader.get("/api/triage"))[0] == "replica"
+
+
+def test_a_replica_that_is_down_means_reads_from_the_primary_until_it_is_back(setup):
+    cluster: pgcluster.Cluster = setup["cluster"]  # type: ignore[assignment]
+    tolerant = client(setup, "tolerant")
+    wait_for(lambda: caught_up(setup), "the replica catching up")
+    assert source(tolerant.get("/api/triage"))[0] == "replica"
+    pgcluster.stop(cluster, mode="immediate")
+    try:
+        sent = client(setup, "tolerant", "crew").post("/api/reports", json=report(kind="other", components=[]))
+        assert sent.status_code == 201
+        rid, case = sent.json["report"]["id"], sent.json["report"]["case_id"]
+        for area, shows in READS.items():
+            assert shows(tolerant, case, rid), f"{area}: read from the primary while the replica is down"
+        response = tolerant.get(f"/api/map/cases?bbox={WORLD}&zoom=3")
+        assert response.status_code == 200 and source(response) == ("primary", 0.0)
+    finally:
+        pgcluster.start(cluster)
+    wait_for(lambda: source(tolerant.get("/api/triage"))[0] == "replica", "reads going back to the replica")
