@@ -33,9 +33,19 @@ import numpy as np
 
 from geo import explain
 from geo.dispatch_bound import dispatch_lower_bound
-from geo.dispatch_cpsat import MAX_JOBS, solve
+from geo.dispatch_cpsat import MAX_JOBS, rounding_slack, solve
 from geo.dispatch_dp import one_crew
-from geo.dispatch_model import Crew, Problem, Site, build_problem, check_sequences, cost, timeline
+from geo.dispatch_model import (
+    Crew,
+    Problem,
+    Site,
+    build_problem,
+    check_sequences,
+    cost,
+    over_shift,
+    shift_end_at,
+    timeline,
+)
 from geo.dispatch_search import horn_order, improve, list_schedule, naive_order
 from geo.etr import etr_percentiles
 from geo.network import CriticalSite, Network
@@ -57,6 +67,7 @@ class DispatchJob:
     start_hours: float
     finish_hours: float
     commitment: str | None = None
+    over_shift: bool = False  # a repair longer than a whole shift that runs past its shift's end
 
 
 @dataclass(frozen=True)
@@ -141,6 +152,10 @@ def dispatch(
             check_sequences(problem, solved.seqs)
             if cost(problem, solved.seqs) < cost(problem, seqs):
                 seqs = solved.seqs
+        # the model rounds times down to whole seconds: its optimum re-timed exactly may miss a shift by a second
+        # and wait for the next; proven only when the real plan is within the rounding of the solver's bound
+        latest = float(timeline(problem, seqs)[3].max(initial=0.0))
+        optimal = optimal and cost(problem, seqs) <= solver_bound + rounding_slack(problem, latest)
     check_sequences(problem, seqs)
     _, _, _, finish = timeline(problem, seqs)
     e = problem.sim.energisation(finish)
@@ -178,16 +193,20 @@ def _routes(problem: Problem, seqs: Sequence[Sequence[int]]) -> tuple[CrewRoute,
 
     return tuple(
         CrewRoute(crew.id, tuple(DispatchJob(problem.ids[j], float(travel_start[j]), float(arrival[j]),
-                                             float(start[j]), float(finish[j]), kind(c, j)) for j in seq))
+                                             float(start[j]), float(finish[j]), kind(c, j),
+                                             not problem.under_way(c, j)
+                                             and over_shift(problem, c, float(start[j]), float(finish[j])))
+                                 for j in seq))
         for c, (crew, seq) in enumerate(zip(problem.crews, seqs, strict=True))
     )
 
 
 def _notes(problem: Problem, seqs: Sequence[Sequence[int]], finish: np.ndarray, radial: bool, optimal: bool,
            status: str, commitments: Sequence[Commitment]) -> list[str]:
-    late = [(crew.id, crew.shift_end_hours, [problem.ids[j] for j in seq if finish[j] > crew.shift_end_hours + 1e-9])
-            for crew, seq in zip(problem.crews, seqs, strict=True)
-            if crew.shift_end_hours is not None and seq and finish[seq[-1]] > crew.shift_end_hours + 1e-9]
+    start = timeline(problem, seqs)[2]
+    late = [(crew.id, shift_end_at(problem, c, float(start[j])), [problem.ids[j]])  # only repairs longer than a
+            for c, (crew, seq) in enumerate(zip(problem.crews, seqs, strict=True)) for j in seq  # whole shift
+            if not problem.under_way(c, j) and over_shift(problem, c, float(start[j]), float(finish[j]))]
     return [*([] if radial else [explain.MESHED_NOTE]),
             *explain.dispatch_notes(commitments=len(commitments), under_way=sum(c.in_progress for c in commitments),
                                     optimal=optimal, dp="DP" in status, status=status, late=late)]

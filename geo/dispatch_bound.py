@@ -16,7 +16,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from geo.dispatch_model import Problem
+from geo.dispatch_model import Problem, shift_starts
 from geo.plan import lower_bound
 
 
@@ -41,7 +41,8 @@ def shortest_travel(problem: Problem) -> np.ndarray:
 
 
 def earliest_finish(problem: Problem) -> np.ndarray:
-    """For each job, min over capable crews of max(free hour + fewest travel hours from base, release) + hours.
+    """For each job, min over capable crews of the crew's earliest start within its shifts at or after
+    max(free hour + fewest travel hours from base, release), plus hours.
 
     A crew with a repair under way is free once it is done (its remaining hours) at that site, and the repair
     under way itself finishes exactly at its remaining hours.
@@ -50,8 +51,11 @@ def earliest_finish(problem: Problem) -> np.ndarray:
     for c, i in enumerate(problem.on_site):
         if i >= 0:
             free[c] = problem.hours[i]
-    reach = free[:, None] + shortest_travel(problem)
-    start = np.where(problem.capable, np.maximum(reach, problem.release[None, :]), np.inf).min(axis=0)
+    reach = np.maximum(free[:, None] + shortest_travel(problem), problem.release[None, :])
+    # within each crew's shifts: its start rule is non-decreasing in the hour it is ready, so the earliest ready
+    # hour gives the earliest start
+    ready = np.stack([shift_starts(problem, c, reach[c], problem.hours) for c in range(len(problem.crews))])
+    start = np.where(problem.capable, ready, np.inf).min(axis=0)
     finish = np.asarray(start + problem.hours)
     for i in problem.on_site:
         if i >= 0:
@@ -69,11 +73,14 @@ def dispatch_lower_bound(problem: Problem, *, weighted: bool = True) -> float:
 
     (1) Per node. Each job finishes no earlier than ef_j: the crew doing it (one with the skill) leaves its base
     no earlier than it is free, travels at least the shortest route to the site, starts no earlier than the
-    release and then works repair_hours. Also, a node gets power only once every job on some feed path is done;
+    release, within its shifts (the shift rule is non-decreasing in the ready hour, so the earliest ready hour
+    gives the earliest start) and then works repair_hours. Also, a node gets power only once every job on some
+    feed path is done;
     each such job costs at least p'_j crew-hours counted from hour a (its repair plus the travel into it), and
     k crews share them, so the last one finishes no earlier than a + (sum of p' on the path) / k; the path with
     the least sum bounds every path. Cost >= sum over nodes of w x max(energisation(ef), a + min path p' / k).
-    (2) Compression. Take any plan and, on each crew, drop idle time (waiting for release, starting later than a)
+    (2) Compression. Take any plan and, on each crew, drop idle time (waiting for release or for a shift, starting
+    later than a)
     and count each travel leg as part of the repair after it. Every job then finishes no later than before,
     minus a, and each leg into j is at least tau_j, so the compressed plan is a k-crew back-to-back plan of
     the no-travel problem with hours p'_j, shifted by a. Every outage node waits for some repair, hence for

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 from ortools.sat.python import cp_model
 
-from geo.dispatch_model import Problem
+from geo.dispatch_model import Problem, timeline
 
 UNITS_PER_HOUR = 3600
 MAX_JOBS = 40  # above this the model grows with k x m^2 arcs and the solver rarely helps within seconds
@@ -59,6 +59,16 @@ class _Stop(cp_model.CpSolverSolutionCallback):
             self.stop_search()
 
 
+def rounding_slack(problem: Problem, latest_hours: float) -> float:
+    """How much the model's rounding down can understate the cost of a plan whose last repair is done at
+    `latest_hours`: under a second per figure (free hour, travel legs, repairs) on a path, times the total weight,
+    and with fractional weights a thousandth of a weight per node up to that hour."""
+    w = problem.weight
+    fractional = not np.allclose(w, np.round(w), rtol=0, atol=1e-9)
+    return (3 * (len(problem.ids) + 1) / UNITS_PER_HOUR * float(w.sum())
+            + (len(w) * max(0.0, latest_hours) / 1000 if fractional else 0.0) + 1e-9)
+
+
 def _units(hours: np.ndarray) -> np.ndarray:
     return np.floor(np.asarray(hours, dtype=float) * UNITS_PER_HOUR + 1e-9).astype(np.int64)
 
@@ -71,6 +81,9 @@ def solve(problem: Problem, *, hint: Sequence[Sequence[int]] | None = None, seco
     p, r, a = _units(problem.hours), _units(problem.release), _units(problem.available)
     t0, tt = _units(problem.from_base), _units(problem.between)
     horizon = int(a.max() + r.max(initial=0) + p.sum() + np.concatenate([t0, tt]).max(axis=0, initial=0).sum())
+    shifted = np.isfinite(problem.shift_end)
+    if shifted.any():  # each repair may wait at most a period for a shift it fits in, once more at the start
+        horizon += (m + 1) * int(math.ceil(float(problem.shift_period[shifted].max()) * UNITS_PER_HOUR))
     weights = problem.weight
     scale = 1 if np.allclose(weights, np.round(weights), rtol=0, atol=1e-9) else 1000
     w = np.floor(weights * scale + 1e-9).astype(np.int64)
@@ -96,6 +109,9 @@ def solve(problem: Problem, *, hint: Sequence[Sequence[int]] | None = None, seco
                 model.add(start[j] >= int(a[c] + t0[c, j])).only_enforce_if(first)
             arcs += [(0, node[j], first), (node[j], 0, model.new_bool_var(f"last{c}_{j}"))]
             intervals.append(model.new_optional_interval_var(start[j], int(p[j]), end[j], x, f"work{c}_{j}"))
+            if shifted[c] and not problem.under_way(c, j):
+                model.add_linear_expression_in_domain(start[j], _shift_domain(problem, c, j, horizon)
+                                                      ).only_enforce_if(x)
             for i in jobs:
                 if i != j:
                     y = arcs_of[c][(i, j)] = model.new_bool_var(f"arc{c}_{i}_{j}")
@@ -121,7 +137,7 @@ def solve(problem: Problem, *, hint: Sequence[Sequence[int]] | None = None, seco
         energised.append(e)
     model.minimize(sum(int(w[n]) * energised[n] for n in range(len(energised)) if w[n] > 0))
     if hint is not None:
-        _add_hint(model, problem, hint, start, assigned, arcs_of, p, r, a, t0, tt)
+        _add_hint(model, problem, hint, start, assigned, arcs_of)
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = max(0.0, float(seconds))
     solver.parameters.num_workers = max(1, workers)
@@ -142,11 +158,35 @@ def solve(problem: Problem, *, hint: Sequence[Sequence[int]] | None = None, seco
     return Solved(seqs, name, status == cp_model.OPTIMAL, math.nextafter(bound, 0.0))
 
 
+def _shift_domain(problem: Problem, c: int, j: int, horizon: int) -> cp_model.Domain:
+    """The starts crew c may give job j within its shifts, in units, up to the horizon: per shift n, from its
+    start rounded down to its end rounded down less the hours rounded down (the repair fits), or to just before
+    its end for a repair longer than a shift (it runs over). Every real start rounds down into this set (floor(x)
+    >= floor(begin), floor(x) <= floor(end - hours) <= floor(end) - floor(hours), x < end gives floor(x) <=
+    ceil(end) - 1), so it keeps the model a relaxation of the real plans."""
+    end0, period = float(problem.shift_end[c]), float(problem.shift_period[c])
+    length, hours = float(problem.shift_len[c]), float(problem.hours[j])
+    ends_before = hours > length
+    spans: list[int] = []
+    n = 0
+    while True:
+        end = end0 + n * period
+        low = max(0, int(math.floor((end - length) * UNITS_PER_HOUR + 1e-9)))
+        if low > horizon:
+            break
+        high = (int(math.ceil(end * UNITS_PER_HOUR - 1e-9)) - 1 if ends_before
+                else int(math.floor(end * UNITS_PER_HOUR + 1e-9)) - int(math.floor(hours * UNITS_PER_HOUR + 1e-9)))
+        if high >= low:
+            spans += [low, high]
+        n += 1
+    return cp_model.Domain.from_flat_intervals(spans or [0, -1])
+
+
 def _add_hint(model: cp_model.CpModel, problem: Problem, seqs: Sequence[Sequence[int]],
               start: Sequence[cp_model.IntVar], assigned: Sequence[dict[int, cp_model.IntVar]],
-              arcs_of: Sequence[dict[tuple[int, int], cp_model.IntVar]], p: np.ndarray, r: np.ndarray,
-              a: np.ndarray, t0: np.ndarray, tt: np.ndarray) -> None:
-    """Warm start: the heuristic plan's assignment, order and (rounded) start times."""
+              arcs_of: Sequence[dict[tuple[int, int], cp_model.IntVar]]) -> None:
+    """Warm start: the heuristic plan's assignment, order and start times (real, rounded down: feasible in the
+    model, see _shift_domain)."""
     for c, seq in enumerate(seqs):
         on = set(seq)
         for j, x in assigned[c].items():
@@ -155,12 +195,9 @@ def _add_hint(model: cp_model.CpModel, problem: Problem, seqs: Sequence[Sequence
         pairs |= {(seq[q], seq[q + 1]) for q in range(len(seq) - 1)}
         for pair, y in arcs_of[c].items():
             model.add_hint(y, pair in pairs)
-        t, prev = int(a[c]), -1
-        for j in seq:
-            s = 0 if prev < 0 and problem.under_way(c, j) else max(t + int(t0[c, j] if prev < 0 else tt[prev, j]),
-                                                                   int(r[j]))
-            model.add_hint(start[j], s)
-            t, prev = s + int(p[j]), j
+    _, _, begins, _ = timeline(problem, seqs)
+    for j, x in enumerate(begins):
+        model.add_hint(start[j], 0 if x < 0 else int(math.floor(x * UNITS_PER_HOUR + 1e-9)))
 
 
 def _energisation_floor(problem: Problem, p: np.ndarray, r: np.ndarray, a: np.ndarray, t0: np.ndarray,

@@ -6,7 +6,8 @@ Public API:
 Which nodes have power depends only on the set of repairs done, so repairing j at hour f after set S adds
 (weight powered by S + j - weight powered by S) x f to the cost. A state is (repairs done, last repair) with
 labels (hour, cost so far); one label dominates another when it is no later and no costlier, since every
-later finish hour is a non-decreasing function of the current hour (travel adds, release takes a max). Keeping
+later finish hour is a non-decreasing function of the current hour (travel adds, release takes a max, the shift
+rule of geo.dispatch_model.shift_start is non-decreasing in the hour the crew is ready). Keeping
 every non-dominated label is therefore exact, with real (unrounded) times, meshed networks included. A committed
 head (Problem.head) is walked first, timed as geo.dispatch_model does (a repair under way has no travel), and the
 programme starts from the state it leaves, so the optimum is over the plans that keep it.
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from geo.dispatch_model import Problem, crew_finish
+from geo.dispatch_model import Problem, crew_finish, shift_start
 
 MAX_JOBS = 11  # 2^11 x 11 states: well under a second in pure Python
 
@@ -51,7 +52,8 @@ def one_crew(problem: Problem) -> tuple[list[int], float] | None:
                 for j in range(m):
                     if done >> j & 1:
                         continue
-                    f = max(t + (first[j] if last < 0 else between[last][j]), release[j]) + hours[j]
+                    f = shift_start(problem, 0, max(t + (first[j] if last < 0 else between[last][j]), release[j]),
+                                    hours[j]) + hours[j]
                     after = done | 1 << j
                     new: Label = (f, c + (powered[after] - powered[done]) * f, label, j)
                     front = fronts.setdefault((after, j), [])

@@ -56,7 +56,7 @@ def dispatch_to_json(result: Dispatch, as_of: datetime, *, samples: int, seed: i
                 {"crew": route.crew, "jobs": [
                     {"id": j.id, **_timed(as_of, travel_start=j.travel_start_hours, arrival=j.arrival_hours,
                                           start=j.start_hours, finish=j.finish_hours),
-                     "commitment": j.commitment}
+                     "commitment": j.commitment, "over_shift": j.over_shift}
                     for j in route.jobs]}
                 for route in result.routes
             ],

@@ -1,16 +1,30 @@
 """The dispatch problem: named crews with bases and skills, damaged sites with release times, travel, timelines.
 
 Public API:
-    Crew(id, base, skills, available_from_hours, shift_end_hours)   a repair crew as a record
+    Crew(id, base, skills, available_from_hours, shift_end_hours, shift_hours, shift_period_hours)   a crew
     Site(id, point, skill, release_hours, kind, severity)           where, by whom and from when a repair can be done
     DispatchError                                                  bad crews, sites or commitments (a ScenarioError)
     build_problem(network, crews, sites, *, travel, critical_sites, commitments) -> Problem
     timeline(problem, seqs) -> (travel_start, arrival, start, finish)   hours per job for crews' sequences
     cost(problem, seqs) -> float                                  weighted people-hours without power
+    shift_start(problem, c, ready, hours) -> float                the earliest start within crew c's shifts
+    over_shift(problem, c, start, finish) -> bool                 whether a repair runs past its shift's end
+    shift_end_at(problem, c, start) -> float                      the end of the shift a start falls in
 
 A crew leaves its base at `available_from_hours`, travels to its first site, repairs, travels on to the next and
 never returns. A repair starts at the latest of arrival and the site's release (access clearance, materials) and
 takes the facility's repair_hours; energisation is exactly geo.plan's Simulator on geo.triage's outage tree.
+
+Shifts (a hard constraint). A crew with a `shift_end_hours` works in shifts: the current one ends then, and
+every `shift_period_hours` (default 24, a daily shift) another one of `shift_hours` (default: from
+`available_from_hours` to the shift end) ends, so shift n is [end + n*period - shift_hours, end + n*period].
+A repair starts within a shift and must be done by that shift's end, or it waits for the start of the next
+shift (the crew travels there as soon as it is free and starts when the shift does). A repair longer than a
+whole shift cannot fit any shift: it starts when the crew is ready within a shift (else at the next shift's
+start) and runs over, and the plan flags it (`over_shift`). Travel itself is not restricted to shifts. The
+start is the earliest such hour, a non-decreasing function of the hour the crew is ready, so every solver's
+argument (DP dominance, the bound's earliest finish) holds unchanged. A crew without a shift end works
+without a break, as before.
 
 Work in progress (geo.plan.Commitment) is the head of its crew's sequence, in the given order with the repair
 under way first, and every solver keeps it there (`Problem.head`). A repair under way has no travel: the crew is
@@ -38,13 +52,23 @@ class DispatchError(ScenarioError):
 
 @dataclass(frozen=True)
 class Crew:
-    """A repair crew: its base (lon, lat), skills, the hour it is free from and, optionally, its shift end."""
+    """A repair crew: its base (lon, lat), skills, the hour it is free from and, optionally, its shifts: when the
+    current one ends, how long each lasts (default: from available_from_hours to its end) and how often one
+    begins (default 24 h)."""
 
     id: str
     base: tuple[float, float] | None = None
     skills: frozenset[str] = frozenset()
     available_from_hours: float = 0.0
     shift_end_hours: float | None = None
+    shift_hours: float | None = None
+    shift_period_hours: float = 24.0
+
+    def shift_length(self) -> float:
+        """Hours per shift (infinite without shifts)."""
+        if self.shift_end_hours is None:
+            return math.inf
+        return self.shift_hours if self.shift_hours is not None else self.shift_end_hours - self.available_from_hours
 
 
 @dataclass(frozen=True)
@@ -70,6 +94,9 @@ class Problem:
     hours: np.ndarray
     release: np.ndarray
     available: np.ndarray
+    shift_end: np.ndarray  # per crew, the end of its current shift (inf: no shifts)
+    shift_len: np.ndarray  # per crew, hours per shift (inf: no shifts)
+    shift_period: np.ndarray  # per crew, hours from one shift's start to the next
     from_base: np.ndarray
     between: np.ndarray
     capable: np.ndarray
@@ -106,8 +133,7 @@ def build_problem(network: Network, crews: Sequence[Crew], sites: Mapping[str, S
         seen.add(crew.id)
         if not _finite(crew.available_from_hours):
             raise DispatchError(f"crew {crew.id!r}: available_from_hours must be a number >= 0")
-        if crew.shift_end_hours is not None and not crew.shift_end_hours >= crew.available_from_hours:
-            raise DispatchError(f"crew {crew.id!r}: shift_end_hours must be >= available_from_hours")
+        _check_shift(crew)
     for sid in sites:
         if sid not in network.index:
             raise DispatchError(f"site {sid!r}: unknown facility")
@@ -139,11 +165,82 @@ def build_problem(network: Network, crews: Sequence[Crew], sites: Mapping[str, S
         hours=np.asarray(tree.hours, dtype=float),
         release=np.asarray([s.release_hours for s in job_sites], dtype=float),
         available=np.asarray([c.available_from_hours for c in crews], dtype=float),
+        shift_end=np.asarray([math.inf if c.shift_end_hours is None else c.shift_end_hours for c in crews]),
+        shift_len=np.asarray([c.shift_length() for c in crews], dtype=float),
+        shift_period=np.asarray([c.shift_period_hours for c in crews], dtype=float),
         from_base=from_base, between=between, capable=capable,
         sim=Simulator(outage, tree.hours),
         weight=np.asarray(outage.node_weight, dtype=float), people=np.asarray(outage.node_people, dtype=float),
         head=head, on_site=on_site, started_ago=started_ago,
     )
+
+
+def _check_shift(crew: Crew) -> None:
+    """DispatchError unless the crew's shifts are consistent: an end no earlier than its free hour, each shift
+    0 < length <= period, and the current shift (from the free hour to its end) no longer than a shift."""
+    name = f"crew {crew.id!r}"
+    if crew.shift_end_hours is None:
+        if crew.shift_hours is not None:
+            raise DispatchError(f"{name}: shift_hours needs available_until_hours (the current shift's end)")
+        return
+    end, period = crew.shift_end_hours, crew.shift_period_hours
+    if not (math.isfinite(end) and end >= crew.available_from_hours):
+        raise DispatchError(f"{name}: available_until_hours must be a number >= available_from_hours")
+    if not (math.isfinite(period) and period > 0):
+        raise DispatchError(f"{name}: shift_period_hours must be a number > 0")
+    length = crew.shift_length()
+    if not (math.isfinite(length) and 0 < length <= period):
+        raise DispatchError(f"{name}: shift_hours must be > 0 and <= shift_period_hours ({period:g}), got "
+                            f"{length:g}" + ("" if crew.shift_hours is not None else
+                                             " (give shift_hours when the current shift ends as it begins)"))
+    if end - crew.available_from_hours > length + 1e-9:
+        raise DispatchError(f"{name}: the current shift (available_from_hours to available_until_hours) is longer "
+                            f"than shift_hours ({length:g})")
+
+
+def shift_start(problem: Problem, c: int, ready: float, hours: float) -> float:
+    """The earliest hour >= `ready` at which crew c may start a repair of `hours` (see the module docstring)."""
+    first_end = float(problem.shift_end[c])
+    if ready < first_end or first_end == math.inf:
+        if first_end == math.inf:
+            return ready
+        end = first_end
+    else:
+        end = first_end + (math.floor((ready - first_end) / problem.shift_period[c]) + 1) * problem.shift_period[c]
+    length = float(problem.shift_len[c])
+    begins = end - length
+    if ready < begins:
+        return begins
+    if hours > length or ready + hours <= end + 1e-9:
+        return ready
+    return end + float(problem.shift_period[c]) - length
+
+
+def shift_starts(problem: Problem, c: int, ready: np.ndarray, hours: np.ndarray) -> np.ndarray:
+    """shift_start for arrays of ready hours and repair hours (the same rule, vectorised)."""
+    first_end = float(problem.shift_end[c])
+    if first_end == math.inf:
+        return ready
+    period, length = float(problem.shift_period[c]), float(problem.shift_len[c])
+    n = np.where(ready < first_end, 0.0, np.floor((ready - first_end) / period) + 1)
+    end = first_end + n * period
+    begins = end - length
+    fits = (hours > length) | (ready + hours <= end + 1e-9)
+    return np.asarray(np.where(ready < begins, begins, np.where(fits, ready, end + period - length)))
+
+
+def shift_end_at(problem: Problem, c: int, start: float) -> float:
+    """The end of crew c's shift that a repair started at `start` falls in (inf without shifts)."""
+    first_end = float(problem.shift_end[c])
+    if first_end == math.inf or start < first_end:
+        return first_end
+    period = float(problem.shift_period[c])
+    return first_end + (math.floor((start - first_end) / period) + 1) * period
+
+
+def over_shift(problem: Problem, c: int, start: float, finish: float) -> bool:
+    """Whether a repair started at `start` by crew c runs past the end of the shift it started in."""
+    return finish > shift_end_at(problem, c, start) + 1e-9
 
 
 def _heads(network: Network, crews: Sequence[Crew], ids: Sequence[str], job_sites: Sequence[Site],
@@ -198,7 +295,7 @@ def crew_finish(problem: Problem, c: int, seq: Sequence[int], out: np.ndarray) -
             t = float(hours[j])  # on site already: the remaining hours from now
         else:
             arrival = t + (problem.from_base[c, j] if prev < 0 else between[prev, j])
-            t = max(arrival, release[j]) + hours[j]
+            t = shift_start(problem, c, max(arrival, release[j]), hours[j]) + hours[j]
         out[j] = t
         prev = j
 
@@ -218,7 +315,8 @@ def cost(problem: Problem, seqs: Sequence[Sequence[int]], *, weighted: bool = Tr
 
 
 def timeline(problem: Problem, seqs: Sequence[Sequence[int]]) -> tuple[np.ndarray, ...]:
-    """Travel start, arrival, repair start and finish hour of every job (a crew leaves as soon as it is done)."""
+    """Travel start, arrival, repair start and finish hour of every job (a crew leaves as soon as it is done and
+    starts within its shifts)."""
     m = len(problem.ids)
     travel_start, arrival, start, finish = (np.zeros(m) for _ in range(4))
     for c, seq in enumerate(seqs):
@@ -232,7 +330,7 @@ def timeline(problem: Problem, seqs: Sequence[Sequence[int]]) -> tuple[np.ndarra
                 continue
             travel_start[j] = t
             arrival[j] = t + (problem.from_base[c, j] if prev < 0 else problem.between[prev, j])
-            start[j] = max(arrival[j], problem.release[j])
+            start[j] = shift_start(problem, c, max(arrival[j], problem.release[j]), problem.hours[j])
             t = finish[j] = start[j] + problem.hours[j]
             prev = j
     return travel_start, arrival, start, finish

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from geo.dispatch_model import Problem, crew_finish, finish_of
+from geo.dispatch_model import Problem, crew_finish, finish_of, shift_start
 
 EXHAUSTIVE_JOBS = 60
 
@@ -55,7 +55,7 @@ def list_schedule(problem: Problem, order: Sequence[int]) -> list[list[int]]:
         best_c, best_t = -1, np.inf
         for c in np.flatnonzero(problem.capable[:, j]):
             arrival = free[c] + (problem.from_base[c, j] if last[c] < 0 else problem.between[last[c], j])
-            t = max(arrival, problem.release[j]) + problem.hours[j]
+            t = shift_start(problem, int(c), max(arrival, problem.release[j]), problem.hours[j]) + problem.hours[j]
             if t < best_t:
                 best_c, best_t = int(c), t
         seqs[best_c].append(j)

@@ -9,9 +9,10 @@ Each repair's actual hours are planned_hours x exp(sigma x Z), Z standard normal
 planned figure is the median and sigma grows with severity (a destroyed facility's repair is far less
 predictable than a minor one's). These are planning assumptions, not measured spreads; replace them with
 observed ratios of actual to planned hours once the repair history has enough of them. Travel and release
-times are taken as given. Each sample keeps the plan (crews, order) and re-times it exactly as the planner does,
-then energises the network with the same Simulator (a repair under way: its remaining hours are the uncertain
-figure, from now, with no travel); the percentiles are over the samples, per node, so they are
+times are taken as given, and so are the crews' shifts (a sampled repair that no longer fits its shift waits for
+the next, as the planner times it). Each sample keeps the plan (crews, order) and re-times it exactly as the
+planner does, then energises the network with the same Simulator (a repair under way: its remaining hours are
+the uncertain figure, from now, with no travel); the percentiles are over the samples, per node, so they are
 ordered (P50 <= P90) and, for a given seed, deterministic.
 """
 
@@ -21,7 +22,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from geo.dispatch_model import Problem
+from geo.dispatch_model import Problem, shift_starts
 from geo.taxonomy import SEVERITIES
 
 # sigma of ln(actual / planned hours) for minor, moderate, severe, destroyed
@@ -63,7 +64,7 @@ def etr_percentiles(problem: Problem, seqs: Sequence[Sequence[int]], *, samples:
                 t = hours[:, j].copy()
             else:
                 leg = problem.from_base[c, j] if prev < 0 else problem.between[prev, j]
-                t = np.maximum(t + leg, problem.release[j]) + hours[:, j]
+                t = shift_starts(problem, c, np.maximum(t + leg, problem.release[j]), hours[:, j]) + hours[:, j]
             finish[:, j] = t
             prev = j
     energised = np.stack([problem.sim.energisation(finish[s]) for s in range(samples)])

@@ -50,7 +50,9 @@ def parse_as_of(value: Any) -> datetime | None:
 
 
 def parse_crews(raw: list[Any]) -> tuple[Crew, ...]:
-    """Crews given as records `{"id", "base": [lon, lat], "skills": [...], "available_from_hours", ...}`."""
+    """Crews given as records `{"id", "base": [lon, lat], "skills": [...], "available_from_hours", ...}`; a crew
+    with `available_until_hours` (the end of its current shift) works in shifts of `shift_hours` (default: from
+    available_from_hours to that end) every `shift_period_hours` (default 24), see geo.dispatch_model."""
     if not raw:
         raise DispatchError("scenario: field 'crews' lists no crew")
     crews = []
@@ -67,13 +69,18 @@ def parse_crews(raw: list[Any]) -> tuple[Crew, ...]:
         skills = item.get("skills", [])
         if not isinstance(skills, list) or not all(isinstance(s, str) and s for s in skills):
             raise DispatchError(f"{where}: field 'skills' must be a list of names, got {skills!r}")
-        end = item.get("shift_end_hours")
+        if "available_until_hours" in item and "shift_end_hours" in item:
+            raise DispatchError(f"{where}: give 'available_until_hours' or its older name 'shift_end_hours', not both")
+        end = item.get("available_until_hours", item.get("shift_end_hours"))
+        length, period = item.get("shift_hours"), item.get("shift_period_hours", 24)
         crews.append(Crew(
             id=cid,
             base=_point(base[0], base[1], where, "base") if base is not None else None,
             skills=frozenset(skills),
             available_from_hours=_number(item.get("available_from_hours", 0), where, "available_from_hours"),
-            shift_end_hours=_number(end, where, "shift_end_hours") if end is not None else None,
+            shift_end_hours=_number(end, where, "available_until_hours") if end is not None else None,
+            shift_hours=_number(length, where, "shift_hours") if length is not None else None,
+            shift_period_hours=_number(period, where, "shift_period_hours"),
         ))
     return tuple(crews)
 

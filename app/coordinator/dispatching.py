@@ -35,6 +35,12 @@ def shift_window(start: time, end: time, time_zone: str, *, now: datetime) -> tu
     raise AssertionError("a shift ends within two days")  # pragma: no cover
 
 
+def shift_hours(start: time, end: time) -> float:
+    """How long a daily shift from `start` to `end` lasts (past midnight when end <= start; 24 h when equal)."""
+    minutes = (end.hour * 60 + end.minute - start.hour * 60 - start.minute) % (24 * 60)
+    return (minutes or 24 * 60) / 60
+
+
 def chosen_crews(conn: Conn, crew_ids: Sequence[int], *, now: datetime) -> tuple[list[Crew], dict[str, dict[str, Any]]]:
     """The engine's crews for the chosen crew ids (by name), with their records; a 422 naming `crew` otherwise."""
     if not crew_ids:
@@ -49,8 +55,10 @@ def chosen_crews(conn: Conn, crew_ids: Sequence[int], *, now: datetime) -> tuple
     for name, row in rows.items():
         free, ends = shift_window(row["shift_start"], row["shift_end"], row["time_zone"], now=now)
         where = (row["position_lon"], row["position_lat"]) if row["position_at"] else (row["lon"], row["lat"])
+        # daily shifts on the crew's clock (a day is taken as 24 h: a change to or from summer time is off by one)
+        length = shift_hours(row["shift_start"], row["shift_end"])
         out.append(Crew(id=name, base=where, skills=frozenset(row["skills"]), available_from_hours=free,
-                        shift_end_hours=ends))
+                        shift_end_hours=ends, shift_hours=max(length, ends - free), shift_period_hours=24.0))
     return out, rows
 
 
