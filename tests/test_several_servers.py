@@ -1,0 +1,187 @@
+"""Two app servers (two gunicorn processes, as behind a load balancer) on one database: a sign-in made on one works
+on the other and a sign-out on one ends it on both, rate limits count across both, and nothing they serve depends
+on which process answers (CSRF tokens, revoked tokens, the map's change cursor, a report sent twice)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+import requests
+
+from tests.conftest import PASSWORD, ROOT, create_accounts, free_port, make_app
+from tests.test_reports_api import report
+
+START_TIMEOUT_S = 60
+HTTP_TIMEOUT_S = 30
+LOGIN_LIMIT, REPORT_LIMIT = 4, 5
+
+
+@pytest.fixture(scope="module")
+def servers(new_database) -> Iterator[dict[str, object]]:
+    """Two gunicorn processes serving one database with one secret key; the accounts and their API tokens.
+
+    They serve `tools.front:wsgi()` as production does behind nginx, so each test's client names its own
+    address in X-Forwarded-For and the per-address limits of one test do not reach another's."""
+    url = new_database()
+    setup_app = make_app(url)
+    tokens = create_accounts(setup_app, {"crew": "crew", "crew2": "crew", "admin": "admin",
+                                         "coordinator": "coordinator", "dispatcher": "coordinator"})
+    setup_app.extensions["db_pool"].close()
+    env = {**os.environ, "DATABASE_URL": url, "FLASK_SECRET_KEY": "one key for every app server",
+           "FLASK_RATE_LIMIT_LOGIN": str(LOGIN_LIMIT), "FLASK_RATE_LIMIT_REPORTS": str(REPORT_LIMIT),
+           "FLASK_RATE_LIMIT_REPORTS_WINDOW_S": "3600", "FLASK_RATE_LIMIT_LOGIN_WINDOW_S": "3600",
+           "FLASK_DB_POOL_MAX": "4"}
+    ports = [free_port(), free_port()]
+    processes = [subprocess.Popen([sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1",
+                                   "--threads", "4", "--log-level", "warning", "tools.front:wsgi()"],
+                                  cwd=ROOT, env=env, start_new_session=True) for port in ports]
+    try:
+        bases = [f"http://127.0.0.1:{port}" for port in ports]
+        for base, process in zip(bases, processes, strict=True):
+            _wait_until_up(base, process)
+        yield {"a": bases[0], "b": bases[1], "tokens": tokens, "url": url}
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _wait_until_up(base: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while True:
+        assert process.poll() is None, f"the app server for {base} exited with {process.returncode}"
+        try:
+            if requests.get(f"{base}/healthz", timeout=5).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        assert time.monotonic() < deadline, f"the app server for {base} did not start in {START_TIMEOUT_S} s"
+        time.sleep(0.2)
+
+
+def browser(address: str) -> requests.Session:
+    """One person's browser, from one address (X-Forwarded-For, as nginx passes it)."""
+    session = requests.Session()
+    session.headers["X-Forwarded-For"] = address
+    return session
+
+
+def csrf_from(html: str) -> str:
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf-token" content="([^"]+)"', html)
+    assert match, "no CSRF token in the page"
+    return match.group(1) or match.group(2)
+
+
+def sign_in(session: requests.Session, base: str, username: str, password: str = PASSWORD) -> requests.Response:
+    token = csrf_from(session.get(f"{base}/login", timeout=HTTP_TIMEOUT_S).text)
+    return session.post(f"{base}/login", data={"username": username, "password": password, "csrf_token": token},
+                        allow_redirects=False, timeout=HTTP_TIMEOUT_S)
+
+
+def who(session: requests.Session, base: str) -> str | None:
+    response = session.get(f"{base}/api/session", timeout=HTTP_TIMEOUT_S)
+    return response.json()["username"] if response.status_code == 200 else None
+
+
+def bearer(token: str, address: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}", "X-Forwarded-For": address}
+
+
+def test_a_sign_in_on_one_server_works_on_the_other_and_a_sign_out_on_either_ends_it_on_both(servers):
+    a, b = servers["a"], servers["b"]
+    crew = browser("10.1.0.1")
+    assert sign_in(crew, a, "crew").status_code == 302
+    assert who(crew, a) == "crew" and who(crew, b) == "crew"
+    copied = crew.cookies.copy()  # the session and remember cookies, as a stolen or second tab would hold them
+    # A CSRF token the other server handed out is good here too (one secret key), and signing out on b …
+    csrf = crew.get(f"{a}/api/session", timeout=HTTP_TIMEOUT_S).json()["csrf_token"]
+    assert crew.post(f"{b}/logout", data={"csrf_token": csrf}, allow_redirects=False,
+                     timeout=HTTP_TIMEOUT_S).status_code == 302
+    # … ends the sign-in on the server: neither server takes the old cookies any more.
+    replay = browser("10.1.0.1")
+    replay.cookies.update(copied)
+    assert who(replay, a) is None and who(replay, b) is None
+    assert who(crew, a) is None
+
+
+def test_login_attempts_count_across_servers(servers):
+    a, b = servers["a"], servers["b"]
+    guesser = browser("10.2.0.1")
+    answers = [sign_in(guesser, (a, b)[i % 2], "crew2", "wrong password!").status_code
+               for i in range(LOGIN_LIMIT + 1)]
+    # Per process, each server would have seen at most three attempts and refused none.
+    assert answers == [401] * LOGIN_LIMIT + [429]
+    elsewhere = browser("10.2.0.2")  # the same name from another address is limited too (per user name) …
+    assert sign_in(elsewhere, b, "crew2").status_code == 429
+    assert sign_in(elsewhere, a, "coordinator").status_code == 302  # … but not another account from there
+
+
+def test_reports_count_against_one_limit_across_servers(servers):
+    a, b = servers["a"], servers["b"]
+    headers = bearer(servers["tokens"]["crew2"], "10.3.0.1")
+    answers = [requests.post(f"{(a, b)[i % 2]}/api/reports", json=report(kind="other", components=[]),
+                             headers=headers, timeout=HTTP_TIMEOUT_S).status_code for i in range(REPORT_LIMIT + 1)]
+    assert answers == [201] * REPORT_LIMIT + [429]
+
+
+def test_a_report_sent_to_both_servers_is_stored_once(servers):
+    a, b = servers["a"], servers["b"]
+    headers = bearer(servers["tokens"]["crew"], "10.4.0.1")
+    body = report(kind="other", components=[])
+    first = requests.post(f"{a}/api/reports", json=body, headers=headers, timeout=HTTP_TIMEOUT_S)
+    again = requests.post(f"{b}/api/reports", json=body, headers=headers, timeout=HTTP_TIMEOUT_S)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json()["report"]["id"] == first.json()["report"]["id"] == body["id"]
+    with psycopg.connect(str(servers["url"])) as conn:
+        assert conn.execute("SELECT count(*) FROM report WHERE id = %s", (body["id"],)).fetchone() == (1,)
+
+
+def test_the_maps_change_cursor_is_the_same_on_both_servers_and_moves_on_both(servers):
+    a, b = servers["a"], servers["b"]
+    coordinator = bearer(servers["tokens"]["coordinator"], "10.5.0.1")
+
+    def cursor(base: str) -> str:
+        response = requests.get(f"{base}/api/map/changes", headers=coordinator, timeout=HTTP_TIMEOUT_S)
+        assert response.status_code == 200
+        return str(response.json()["cursor"])
+
+    before = cursor(a)
+    assert cursor(b) == before
+    sent = requests.post(f"{b}/api/reports", json=report(kind="other", components=[], id=str(uuid.uuid4())),
+                         headers=bearer(servers["tokens"]["crew"], "10.5.0.2"), timeout=HTTP_TIMEOUT_S)
+    assert sent.status_code == 201
+    after = cursor(a)
+    assert after != before and cursor(b) == after
+
+
+def test_revoking_tokens_on_one_server_ends_them_on_the_other(servers):
+    a, b = servers["a"], servers["b"]
+    token = servers["tokens"]["dispatcher"]
+    assert requests.get(f"{b}/api/triage", headers=bearer(token, "10.6.0.1"), timeout=HTTP_TIMEOUT_S
+                        ).status_code == 200
+    admin = browser("10.6.0.2")
+    assert sign_in(admin, a, "admin").status_code == 302
+    with psycopg.connect(str(servers["url"])) as conn:
+        row = conn.execute("SELECT id FROM app_user WHERE username = 'dispatcher'").fetchone()
+    assert row is not None
+    page = admin.get(f"{a}/admin/users", timeout=HTTP_TIMEOUT_S)
+    done = admin.post(f"{a}/admin/users/{row[0]}", data={"action": "revoke_tokens", "reason": "phone lost",
+                                                         "csrf_token": csrf_from(page.text)},
+                      allow_redirects=False, timeout=HTTP_TIMEOUT_S)
+    assert done.status_code == 303
+    for base in (b, a):
+        assert requests.get(f"{base}/api/triage", headers=bearer(token, "10.6.0.1"), timeout=HTTP_TIMEOUT_S
+                            ).status_code == 401, base
