@@ -33,7 +33,7 @@ CREWS_NOTE = Text(N_("k >= 2 crews is NP-hard: list schedule plus local search; 
 
 
 def status_source(status: str, share_out: float, *, set_by: str, who: str | None,
-                  when: str | datetime | None, reason: str | None = None, share_given: bool = True,
+                  when: str | datetime | Moment | None, reason: str | None = None, share_given: bool = True,
                   with_date: bool = True) -> Text:
     """Where a case's operational status comes from: "reported degraded (about 30% without supply) at 07:10 UTC
     by crew_a", or "set to operating by coord at 08:00 UTC: generator on site". `when` is a moment (written with
@@ -71,7 +71,7 @@ def reports_disagree(statuses: Sequence[str], latest: str) -> Text:
                 statuses=listed, latest=Code(latest, "operational"))
 
 
-def work_in_progress(status: str, crew: str | None, started: str | datetime | None, *,
+def work_in_progress(status: str, crew: str | None, started: str | datetime | Moment | None, *,
                      with_date: bool = True) -> Text | None:
     """A case a crew holds: in repair since when, or assigned (planned first in that crew's sequence)."""
     if status == "in_repair":

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from app.errors import Conflict, FieldConflict, NotFound, ValidationError
@@ -99,11 +99,10 @@ def _operational(row: dict[str, Any] | None, *, default_share: float) -> dict[st
     if row is None or row["operational_status"] is None:
         return None
     state = live.state(row["operational_status"], row["share_out"], default_share=default_share)
-    when = row["set_at"].astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if row["set_at"] else None
     seen = row["reported_statuses"] or []
     return {"status": state.status, "share_out": state.share_out, "set_by": row["set_by"],
             "source": words.status_source(state.status, state.share_out, set_by=row["set_by"],
-                                          who=row["set_by_user"], when=when, reason=row["reason"],
+                                          who=row["set_by_user"], when=row["set_at"], reason=row["reason"],
                                           share_given=row["share_out"] is not None),
             "disagree": words.reports_disagree(seen, state.status) if len(seen) > 1 else None}
 

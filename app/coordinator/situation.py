@@ -14,17 +14,18 @@ from app.repo import triage as repo
 from geo import explain as words
 from geo import live
 from geo.access import access, release
+from geo.message import N_, Moment, Quantity, Text, without_stop
 from geo.network import CriticalSite, Facility, Network
 from geo.plan import Commitment, Plan, area_etr, plan
 from geo.repair_hours import RepairHours, remaining, repair_hours
 from geo.triage import Ranked, rank
 
-SUMMARY_METHOD = (
+SUMMARY_METHOD = Text(N_(
     "people_without_power: the people of every service area that has no supply now: out-of-service facilities "
     "and everything fed only through them, the share without supply of degraded ones (the crew's share_out, "
     "else DEGRADED_SHARE_OUT), temporarily restored ones counted as supplied. people_partially_supplied: the "
     "people who still have supply in the areas of degraded facilities. Population: each facility's direct "
-    "population from the latest computed population layer.")
+    "population from the latest computed population layer."))
 
 
 @dataclass(frozen=True)
@@ -53,12 +54,11 @@ class Situation:
                 "as_of": self.as_of.isoformat(), "method": SUMMARY_METHOD}
 
 
-def _clock(moment: datetime | None, now: datetime) -> str | None:
+def _clock(moment: datetime | None, now: datetime) -> Moment | None:
     """A time as a coordinator reads it: "07:10 UTC" today, else with its date."""
     if moment is None:
         return None
-    moment = moment.astimezone(UTC)
-    return moment.strftime("%H:%M UTC" if moment.date() == now.date() else "%Y-%m-%d %H:%M UTC")
+    return Moment(moment, with_date=moment.astimezone(UTC).date() != now.astimezone(UTC).date())
 
 
 def iso_utc(moment: datetime | None) -> str | None:
@@ -99,7 +99,11 @@ def load_situation(conn: Conn, *, default_share: float, now: datetime | None = N
     sites = repo.critical_sites(conn)
     # Network ids are "name (facility id)": unique, and the engine's explanations then read with real names and
     # never show a facility's id where a case number could be read.
-    label = {row["id"]: f"{row['name']} (facility {row['id']})" for row in rows}
+    # A damaged facility's id is a Text, so that the sentences naming it can be said in the user's language (ids
+    # compare and hash as the English string; the others stay plain strings, cheaper by far on a large registry).
+    cased = {c["facility_id"] for c in cases}
+    label = {row["id"]: Text(N_("{name} (facility {id})"), name=row["name"], id=row["id"]) if row["id"] in cased
+             else f"{row['name']} (facility {row['id']})" for row in rows}
     placed = {label[c["facility_id"]]: c for c in cases if c["facility_id"] is not None}
     facilities, states = [], {}
     for row in rows:
@@ -170,26 +174,30 @@ def plan_for(situation: Situation, *, crews: int, deadline: Callable[[], bool] |
                 persons_per_customer=persons_per_customer, commitments=situation.commitments)
 
 
-def explain(situation: Situation, node: str, explanation: str) -> str:
+def explain(situation: Situation, node: str, explanation: str) -> Text:
     """The engine's sentence after what the case's live state means, with what coordinators set on the case: an
     override of its repair hours and a priority bump, each with who set it and why."""
     case = situation.cases[node]
     state = situation.expanded.states[node]
-    lead = f"{case['operational_status_source']}: " \
-           f"{words.status_effect(state.status, state.share_out, without_power_now(situation, node))}. "
-    said: list[str] = []
+    lead = Text(N_("{source}: {effect}. "), source=case["operational_status_source"],
+                effect=words.status_effect(state.status, state.share_out, without_power_now(situation, node)))
+    said: list[Text] = []
     if case["repair_hours_override"] is not None:
-        said.append(f"{float(case['repair_hours_override']):g} h repair (override by "
-                    f"{case.get('override_by') or 'a coordinator'}: {_reason(case.get('override_reason'))})")
+        said.append(Text(N_("{hours} h repair (override by {who}: {reason})"),
+                         hours=Quantity(float(case["repair_hours_override"]), "hours"),
+                         who=case.get("override_by") or Text(N_("a coordinator")),
+                         reason=_reason(case.get("override_reason"))))
     if case.get("priority_bump"):
-        said.append(f"priority raised by {case.get('bump_by') or 'a coordinator'} "
-                    f"(+{float(case['priority_bump']):g} people-equivalents): {_reason(case.get('bump_reason'))}")
-    body = "; ".join([explanation.removesuffix("."), *said]) + "." if said else explanation
-    return lead[0].upper() + lead[1:] + body
+        said.append(Text(N_("priority raised by {who} (+{bump} people-equivalents): {reason}"),
+                         who=case.get("bump_by") or Text(N_("a coordinator")),
+                         bump=Quantity(float(case["priority_bump"]), "hours"), reason=_reason(case.get("bump_reason"))))
+    body = Text.joined(Text.joined(without_stop(explanation), *said, sep="; "), ".") if said else explanation
+    return Text.joined(lead, body, capital=True)
 
 
 def _reason(reason: str | None) -> str:
-    return (reason.rstrip(".") or reason) if reason else "no reason given"  # the sentence ends with its own stop
+    """A coordinator's reason inside a sentence, which ends with its own stop."""
+    return (reason.rstrip(".") or reason) if reason else Text(N_("no reason given"))
 
 
 def facility_name(node: str) -> str:

@@ -40,7 +40,7 @@ from app.imports.population import Refreshed, show
 from app.repo import Conn
 from app.repo import imports as repo
 from app.repo import regions as region_repo
-from geo import feeds, io, pandapower_net, records
+from geo import feeds, io, osm, pandapower_net, records
 from geo.columns import parse_map
 from geo.errors import DataError
 
@@ -121,12 +121,14 @@ def store(conn: Conn, parsed: records.Records, *, file: Path, dataset_id: int, r
 @reports_errors
 def import_facilities(file: Path, layer: str | None, kind: str | None, map_text: str | None, crs: str | None,
                       region_name: str | None, dry_run: bool) -> None:
-    """Load or update a facility registry (GeoJSON, GeoPackage, Shapefile, zipped Shapefile, CSV, pandapower JSON).
+    """Load or update a facility registry (GeoJSON, GeoPackage, Shapefile, zipped Shapefile, CSV, pandapower JSON,
+    OpenStreetMap .osm.pbf).
 
     Facilities are matched by external id: a file loaded again updates them instead of adding copies.
     """
     columns = parse_map(map_text, fields=records.FACILITY_FIELDS)
-    network = pandapower_net.read_pandapower(file) if pandapower_net.is_pandapower(file) else None
+    network = (pandapower_net.read_pandapower(file) if pandapower_net.is_pandapower(file)
+               else osm.read_osm(file) if osm.is_osm(file) else None)
     frame = network.frame if network else io.read_table(file, layer=layer, columns=columns.csv_columns(), crs=crs)
     click.echo(f"read {len(frame)} rows from {file.name}")
     for line in network.report if network else ():

@@ -8,7 +8,7 @@ from datetime import datetime
 from flask import Flask, request
 from flask_babel import Babel, format_datetime, format_decimal, get_locale
 
-from app.site import labels
+from app.site import labels, sentences
 
 LANGUAGES = ("en", "uk")
 COOKIE = "lang"
@@ -58,6 +58,7 @@ def when(value: datetime | str | None, precision: str = "minute") -> str:
 def init_app(app: Flask) -> None:
     """Attach Flask-Babel (translations in app/translations); the switch is site.views.switch_language."""
     babel.init_app(app, locale_selector=select_locale)
+    sentences.init_app(app)
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.globals["languages"] = LANGUAGES
     app.jinja_env.filters.update(number=number, plain_number=plain_number, short_number=short_number, when=when,

@@ -1,0 +1,118 @@
+"""geo's sentences (geo.message.Text) in the request's language, for pages and for JSON answers.
+
+In English a Text is said as it is (the English geo wrote, byte for byte); in another language its message id is
+looked up in the catalogue and its parameters are written the locale's way: numbers with the locale's signs,
+times with its date order, codes by their labels (app/site/labels.py), nested texts translated in turn.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, has_request_context
+from flask.json.provider import JSONProvider
+from flask_babel import format_datetime, format_decimal, format_percent, get_locale, get_translations
+from werkzeug.sansio.response import Response
+
+from app.site import labels
+from geo.message import Code, Moment, Quantity, Text
+
+# A moment in a sentence: the time of day (today), or with its date; always UTC, as the pages say.
+MOMENT_PATTERNS = {False: "HH:mm 'UTC'", True: "dd.MM.yyyy HH:mm 'UTC'"}
+
+
+def english() -> bool:
+    """Whether the request (if any) is in English, the language geo writes."""
+    return not has_request_context() or str(get_locale() or "en") == "en"
+
+
+def say(value: Any) -> Any:
+    """A Text in the request's language; anything else as it is."""
+    if not isinstance(value, Text) or english():
+        return value
+    return _said(value)
+
+
+def localise(value: Any) -> Any:
+    """A JSON-ready value with every Text in it (in dicts, lists and tuples) said in the request's language."""
+    if english():
+        return value
+    return _walk(value)
+
+
+def _walk(value: Any) -> Any:
+    if isinstance(value, Text):
+        return _said(value)
+    if isinstance(value, dict):
+        return {key: _walk(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_walk(item) for item in value]
+    return value
+
+
+def _said(text: Text) -> str:
+    if text.msgid is None:
+        joined = text.sep.join(_part(part) for part in text.parts)
+        return joined[:1].upper() + joined[1:] if text.capital else joined
+    translated = str(get_translations().ugettext(text.msgid))
+    return translated.format(**{key: _part(value) for key, value in text.params.items()})
+
+
+def _part(value: object) -> str:
+    """One parameter of a sentence, the locale's way."""
+    if isinstance(value, Text):
+        return _said(value)
+    if isinstance(value, Quantity):
+        return quantity(value)
+    if isinstance(value, Moment):
+        return str(format_datetime(value.at, MOMENT_PATTERNS[value.with_date]))
+    if isinstance(value, Code):
+        return in_sentence(labels.vocabulary_label(value.code, value.vocabulary))
+    return str(value)
+
+
+def quantity(q: Quantity) -> str:
+    """A number of a sentence as the locale writes it, in the style geo gave it."""
+    x = q.value
+    if q.style == "people":
+        whole = abs(x) >= 100 or float(x).is_integer()
+        return str(format_decimal(x if whole else float(f"{x:.3g}"), format="#,##0" if whole else "#,##0.##########"))
+    if q.style == "hours":
+        return str(format_decimal(float(f"{x:g}"), format="#,##0.######"))
+    if q.style == "percent":
+        return str(format_percent(x, format="#,##0%"))
+    if q.style == "whole":
+        return str(format_decimal(x, format="#,##0"))
+    return str(format_decimal(int(x), format="0"))
+
+
+def in_sentence(label: str) -> str:
+    """A label inside a sentence: its first letter in lower case, unless it is an abbreviation ("ЛЕП")."""
+    if len(label) > 1 and label[1].isupper():
+        return label
+    return label[:1].lower() + label[1:]
+
+
+class LocalisedJSON(JSONProvider):
+    """The app's JSON provider (`inner`), with geo's sentences said in the request's language first."""
+
+    def __init__(self, app: Flask, inner: JSONProvider) -> None:
+        super().__init__(app)
+        self.inner = inner
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        return self.inner.dumps(localise(obj), **kwargs)
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        return self.inner.loads(s, **kwargs)
+
+    def response(self, *args: Any, **kwargs: Any) -> Response:
+        return self.inner.response(localise(self._prepare_response_obj(args, kwargs)))
+
+
+def init_app(app: Flask) -> None:
+    """Say geo's sentences in the request's language: in JSON answers, in what templates print, and through the
+    `say` filter where a template passes a sentence into a translated message."""
+    app.json = LocalisedJSON(app, app.json)
+    app.jinja_env.finalize = say
+    app.jinja_env.filters["say"] = say
