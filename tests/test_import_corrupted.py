@@ -13,6 +13,7 @@ from tests.test_import_facilities import fails, invoke
 GEOJSON = json.dumps({"type": "FeatureCollection", "features": [
     {"type": "Feature", "properties": {"id": "S1", "kind": "substation"},
      "geometry": {"type": "Point", "coordinates": [30.5, 50.4]}}]})
+OSM_EXTRACT = Path(__file__).resolve().parent.parent / "data" / "reference" / "osm" / "helsinki.osm.pbf"
 NOT_A_NET = {"_module": "pandapower.auxiliary", "_class": "pandapowerNet", "_object": {"stray": 1}}
 
 
@@ -36,12 +37,19 @@ def corrupted(tmp_path: Path, name: str) -> Path:
         path.write_text(json.dumps(NOT_A_NET), encoding="utf-8")
     elif name == "net.json-other-json":
         path.write_text(json.dumps({"rows": [1, 2, 3]}), encoding="utf-8")
+    elif name == "extract.osm.pbf-truncated":
+        path.write_bytes(OSM_EXTRACT.read_bytes()[: OSM_EXTRACT.stat().st_size // 2])
+    elif name == "extract.osm.pbf-junk":
+        path.write_bytes(junk)
+    elif name == "extract.osm.pbf-empty":
+        path.write_bytes(b"")
     return path
 
 
 @pytest.mark.parametrize("name", ["registry.geojson", "registry.gpkg", "registry.shp", "registry.zip",
                                   "registry.csv", "net.json-truncated", "net.json-not-json",
-                                  "net.json-not-a-net", "net.json-other-json"])
+                                  "net.json-not-a-net", "net.json-other-json", "extract.osm.pbf-truncated",
+                                  "extract.osm.pbf-junk", "extract.osm.pbf-empty"])
 def test_a_corrupted_file_is_one_line_naming_it_and_stores_nothing(fresh, tmp_path, name):
     app, conn = fresh
     path = corrupted(tmp_path, name)

