@@ -1,6 +1,7 @@
-"""Two app servers (two gunicorn processes, as behind a load balancer) on one database: a sign-in made on one works
-on the other and a sign-out on one ends it on both, rate limits count across both, and nothing they serve depends
-on which process answers (CSRF tokens, revoked tokens, the map's change cursor, a report sent twice)."""
+"""Two app servers (two gunicorn processes, as behind a load balancer) on one database, the second through
+pgbouncer in transaction pooling mode: a sign-in made on one works on the other and a sign-out on one ends it on
+both, rate limits count across both, and nothing they serve depends on which process answers (CSRF tokens, revoked
+tokens, the map's change cursor, a report sent twice)."""
 
 from __future__ import annotations
 
@@ -16,8 +17,10 @@ import psycopg
 import pytest
 import requests
 
+from tests import conftest
 from tests.conftest import PASSWORD, ROOT, create_accounts, free_port, make_app
 from tests.test_reports_api import report
+from tools import pgcluster
 
 START_TIMEOUT_S = 60
 HTTP_TIMEOUT_S = 30
@@ -25,12 +28,26 @@ LOGIN_LIMIT, REPORT_LIMIT = 4, 5
 
 
 @pytest.fixture(scope="module")
-def servers(new_database) -> Iterator[dict[str, object]]:
-    """Two gunicorn processes serving one database with one secret key; the accounts and their API tokens.
+def pooler(pg_server: conftest.TestServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """pgbouncer (transaction pooling, 4 server connections) in front of the session's server: its port."""
+    if pg_server.cluster is None:
+        pytest.skip("DATABASE_URL's server: these tests start pgbouncer in front of the local cluster only")
+    base = tmp_path_factory.mktemp("pgbouncer")
+    base.chmod(0o755)  # the postgres user (when we are root) runs pgbouncer and reaches its files inside
+    port = free_port()
+    with pgcluster.pooling(pg_server.cluster, base / "pgbouncer", port=port, pool_size=4):
+        yield port
+
+
+@pytest.fixture(scope="module")
+def servers(new_database, pooler: int) -> Iterator[dict[str, object]]:
+    """Two gunicorn processes serving one database with one secret key, the second through pgbouncer; the
+    accounts and their API tokens.
 
     They serve `tools.front:wsgi()` as production does behind nginx, so each test's client names its own
     address in X-Forwarded-For and the per-address limits of one test do not reach another's."""
     url = new_database()
+    pooled = psycopg.conninfo.make_conninfo(url, port=pooler)
     setup_app = make_app(url)
     tokens = create_accounts(setup_app, {"crew": "crew", "crew2": "crew", "admin": "admin",
                                          "coordinator": "coordinator", "dispatcher": "coordinator"})
@@ -40,14 +57,16 @@ def servers(new_database) -> Iterator[dict[str, object]]:
            "FLASK_RATE_LIMIT_REPORTS_WINDOW_S": "3600", "FLASK_RATE_LIMIT_LOGIN_WINDOW_S": "3600",
            "FLASK_DB_POOL_MAX": "4"}
     ports = [free_port(), free_port()]
+    envs = [env, {**env, "DATABASE_URL": pooled, "FLASK_DB_PREPARE_THRESHOLD": "null"}]
     processes = [subprocess.Popen([sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1",
                                    "--threads", "4", "--log-level", "warning", "tools.front:wsgi()"],
-                                  cwd=ROOT, env=env, start_new_session=True) for port in ports]
+                                  cwd=ROOT, env=each, start_new_session=True)
+                 for port, each in zip(ports, envs, strict=True)]
     try:
         bases = [f"http://127.0.0.1:{port}" for port in ports]
         for base, process in zip(bases, processes, strict=True):
             _wait_until_up(base, process)
-        yield {"a": bases[0], "b": bases[1], "tokens": tokens, "url": url}
+        yield {"a": bases[0], "b": bases[1], "tokens": tokens, "url": url, "pooled": pooled}
     finally:
         for process in processes:
             process.terminate()
@@ -185,3 +204,33 @@ def test_revoking_tokens_on_one_server_ends_them_on_the_other(servers):
     for base in (b, a):
         assert requests.get(f"{base}/api/triage", headers=bearer(token, "10.6.0.1"), timeout=HTTP_TIMEOUT_S
                             ).status_code == 401, base
+
+
+def transactions_through_pgbouncer(pooled: str) -> int:
+    """The transactions pgbouncer has passed to this database (its admin console speaks only the simple protocol)."""
+    name = psycopg.conninfo.conninfo_to_dict(pooled)["dbname"]
+    admin = psycopg.conninfo.make_conninfo(pooled, dbname="pgbouncer")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        cursor = psycopg.ClientCursor(conn)
+        cursor.execute("SHOW STATS")
+        columns = [c.name for c in cursor.description or []]
+        rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+    return sum(int(row["total_xact_count"]) for row in rows if row["database"] == name)
+
+
+def test_the_second_server_works_through_pgbouncer_in_transaction_mode(servers):
+    b, pooled = servers["b"], str(servers["pooled"])
+    before = transactions_through_pgbouncer(pooled)
+    crew = browser("10.7.0.1")
+    assert sign_in(crew, b, "crew").status_code == 302
+    csrf = crew.get(f"{b}/api/session", timeout=HTTP_TIMEOUT_S).json()["csrf_token"]
+    sent = crew.post(f"{b}/api/reports", json=report(kind="other", components=[]), headers={"X-CSRFToken": csrf},
+                     timeout=HTTP_TIMEOUT_S)
+    assert sent.status_code == 201, sent.text
+    coordinator = bearer(servers["tokens"]["coordinator"], "10.7.0.2")
+    for path in ("/api/triage", "/api/map/cases?bbox=-180,-85,180,85&zoom=3", "/api/export/cases.gpkg",
+                 "/ogc/collections/reports/items?limit=5"):
+        assert requests.get(f"{b}{path}", headers=coordinator, timeout=HTTP_TIMEOUT_S).status_code == 200, path
+    # Times are read and written in UTC (SET TIME ZONE on each new connection is carried by pgbouncer).
+    assert sent.json()["report"]["received_at"].endswith(("Z", "+00:00"))
+    assert transactions_through_pgbouncer(pooled) > before

@@ -19,6 +19,8 @@ fi
 command -v npm >/dev/null || want+=(npm)
 # nginx: the buffering front `make run` serves through (tools/front.py runs its own instance).
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || want+=(nginx)
+# pgbouncer: the tests run an app server through it (tools/pgcluster.py starts its own instance).
+command -v pgbouncer >/dev/null || [ -x /usr/sbin/pgbouncer ] || want+=(pgbouncer)
 python3 -c 'import venv, ensurepip' 2>/dev/null || want+=(python3-venv)
 
 [ ${#want[@]} -eq 0 ] && exit 0
@@ -39,11 +41,13 @@ if [ "${major_after_install:-}" = 1 ]; then
   $sudo apt-get install -y --no-install-recommends "postgresql-$major-postgis-3"
 fi
 
-# The nginx package starts the distribution's own server on port 80; GridTriage does not use it.
-if [[ " ${want[*]} " == *" nginx "* ]]; then
-  if [ -d /run/systemd/system ]; then
-    $sudo systemctl disable --now nginx >/dev/null 2>&1 || true
-  else
-    $sudo service nginx stop >/dev/null 2>&1 || true
+# The nginx and pgbouncer packages start the distribution's own servers (ports 80, 6432); GridTriage uses neither.
+for service in nginx pgbouncer; do
+  if [[ " ${want[*]} " == *" $service "* ]]; then
+    if [ -d /run/systemd/system ]; then
+      $sudo systemctl disable --now "$service" >/dev/null 2>&1 || true
+    else
+      $sudo service "$service" stop >/dev/null 2>&1 || true
+    fi
   fi
-fi
+done
