@@ -15,6 +15,7 @@ from flask_login import LoginManager, current_user
 from werkzeug.wrappers import Response as BaseResponse
 
 from app import db
+from app.auth.tokens import TokenCache, TokenRefused, token_hash
 from app.errors import error_page
 from app.repo import users
 from app.site.labels import ROLE_LABELS, label
@@ -23,6 +24,7 @@ from geo.taxonomy import ROLES
 ANYONE = "anyone"
 login_manager = LoginManager()
 F = TypeVar("F", bound=Callable[..., Any])
+TOKEN_CACHE_ENTRIES = 10_000
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,7 @@ class User:
     password_tag: str  # changes with the password and the session epoch, ending every other session
     via_token: bool = False
     session_id: str | None = None  # the sign-in (login_session) a cookie user belongs to
+    token_digest: str | None = None  # the bearer token's hash, for a statement that checks it again
 
     is_authenticated = True
     is_active = True
@@ -47,18 +50,14 @@ class User:
         return ROLES.index(self.role) >= ROLES.index(role)
 
 
-def user_from_row(row: dict[str, Any] | None, *, via_token: bool = False,
-                  session_id: str | None = None) -> User | None:
+def user_from_row(row: dict[str, Any] | None, *, via_token: bool = False, session_id: str | None = None,
+                  token_digest: str | None = None) -> User | None:
     if row is None or not row["active"]:
         return None
     # A new password or a new session epoch (deactivation) changes the tag, which ends the account's sessions.
     tag = hashlib.sha256(f"{row['password_hash']}:{row['session_epoch']}".encode()).hexdigest()[:16]
     return User(id=row["id"], username=row["username"], role=row["role"], password_tag=tag, via_token=via_token,
-                session_id=session_id)
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+                session_id=session_id, token_digest=token_digest)
 
 
 @login_manager.user_loader
@@ -76,14 +75,43 @@ def load_user(user_id: str) -> User | None:
     return user if user is not None and user.password_tag == tag else None
 
 
-@login_manager.request_loader
-def load_user_from_token(req: Any) -> User | None:
-    header = req.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
+def bearer_digest(req: Any) -> str | None:
+    """The hash of the request's bearer token, if it sends one."""
+    scheme, _, token = req.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return None
+    return token_hash(token.strip())
+
+
+def token_cache() -> TokenCache[User]:
+    found: TokenCache[User] = current_app.extensions["token_cache"]
+    return found
+
+
+@login_manager.request_loader
+def load_user_from_token(req: Any) -> User | None:
+    """The account of the request's bearer token: from this process's cache when the view checks the token again
+    in its own statement (app/auth/tokens.py says why that is safe), else by a query (which refreshes the cache)."""
+    digest = bearer_digest(req)
+    if digest is None:
+        return None
+    view = current_app.view_functions.get(req.endpoint or "")
+    if getattr(view, "checks_token", False) and (cached := token_cache().get(digest)) is not None:
+        return cached
     with db.connection() as conn:
-        return user_from_row(users.user_for_token(conn, token_hash(token.strip())), via_token=True)
+        user = user_from_row(users.user_for_token(conn, digest), via_token=True, token_digest=digest)
+    if user is None:
+        token_cache().forget(digest)
+    else:
+        token_cache().put(digest, user)
+    return user
+
+
+def checks_token(view: F) -> F:
+    """The view hands `current_user.token_digest` to a statement that checks the token again and raises
+    TokenRefused when it no longer holds; so the token's account may come from the cache, without a query."""
+    view.checks_token = True  # type: ignore[attr-defined]
+    return view
 
 
 def authenticated_by_token() -> bool:
@@ -155,6 +183,17 @@ def required_role(endpoint: str) -> str | None:
 def init_app(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.session_protection = "basic"
+    # FLASK_TOKEN_CACHE_TTL_S=0 turns the cache off (every request queries its token).
+    app.extensions["token_cache"] = TokenCache[User](max_entries=TOKEN_CACHE_ENTRIES,
+                                                     ttl_s=float(app.config.get("TOKEN_CACHE_TTL_S", 300)))
+
+    @app.errorhandler(TokenRefused)
+    def token_refused(_exc: TokenRefused) -> BaseResponse:
+        """The statement found the token revoked (or its account deactivated) since this process cached it."""
+        digest = bearer_digest(request)
+        if digest is not None:
+            token_cache().forget(digest)
+        return _unauthenticated()
 
     @app.before_request
     def every_view_declares_a_role() -> BaseResponse | None:

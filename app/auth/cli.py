@@ -13,7 +13,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from app import db
 from app.auth import passwords
-from app.auth.access import token_hash
+from app.auth.tokens import token_hash
 from app.repo import Conn, users
 from geo.taxonomy import ROLES
 

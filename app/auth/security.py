@@ -12,6 +12,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from app import db
 from app.auth.access import ANYONE, authenticated_by_token, required_role
+from app.auth.quota import Quota
 from app.errors import RateLimited
 from app.repo import users
 
@@ -20,19 +21,28 @@ log = logging.getLogger(__name__)
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 
 
-def limit(kind: str, *keys: str) -> None:
-    """Count this request against each key's window for `kind`; raise RateLimited past the configured limit."""
-    per_window = current_app.config[f"RATE_LIMIT_{kind.upper()}"]
+def quota(kind: str, *keys: str) -> Quota | None:
+    """The configured limit of `kind` for these keys, for a statement that counts it itself (None: no limit)."""
+    per_window = int(current_app.config[f"RATE_LIMIT_{kind.upper()}"])
     if not per_window:
+        return None
+    return Quota(per_window=per_window, window_s=int(current_app.config[f"RATE_LIMIT_{kind.upper()}_WINDOW_S"]),
+                 keys=tuple(f"{kind}:{key}" for key in keys))
+
+
+def limit(kind: str, *keys: str) -> None:
+    """Count this request against each key's window for `kind` in a transaction of its own (sign-ins); raise
+    RateLimited past the configured limit. Reports count theirs inside their own statement (`quota`)."""
+    counted = quota(kind, *keys)
+    if counted is None:
         return
-    window_s = current_app.config[f"RATE_LIMIT_{kind.upper()}_WINDOW_S"]
-    worst = 0.0
+    worst: float | None = None
     with db.connection() as conn:
-        for key in keys:
-            hits, left_s = users.hit(conn, key=f"{kind}:{key}", window_s=window_s)
-            if hits > per_window:
-                worst = max(worst, left_s)
-    if worst:
+        for key in counted.keys:
+            hits, left_s = users.hit(conn, key=key, window_s=counted.window_s)
+            if hits > counted.per_window:
+                worst = max(worst or 0.0, left_s)
+    if worst is not None:
         raise RateLimited(worst)
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from psycopg import Cursor
+
 from app.repo import BBox, Conn, bbox_param
-from geo.taxonomy import OPEN_CASE_STATUSES
 
 
 def lock_id(conn: Conn, key: str) -> None:
@@ -15,59 +16,6 @@ def lock_id(conn: Conn, key: str) -> None:
 
 def get(conn: Conn, report_id: str) -> dict[str, Any] | None:
     return conn.execute("SELECT * FROM report_view WHERE id = %s", (report_id,)).fetchone()
-
-
-def facility_exists(conn: Conn, facility_id: int) -> bool:
-    return conn.execute("SELECT 1 FROM facility WHERE id = %s", (facility_id,)).fetchone() is not None
-
-
-def may_follow_up(conn: Conn, case_id: int, user_id: int) -> bool:
-    """Whether the case (or a case merged into it) is assigned to the user or holds one of the user's reports."""
-    row = conn.execute(
-        """SELECT EXISTS (SELECT 1 FROM damage_case WHERE id = %(case)s AND assigned_user_id = %(user)s)
-               OR EXISTS (SELECT 1 FROM report r JOIN case_members(ARRAY[%(case)s]::bigint[]) m
-                          ON r.case_id = m.member_id WHERE r.reporter_id = %(user)s)
-             AS allowed""",
-        {"case": case_id, "user": user_id},
-    ).fetchone()
-    return bool(row and row["allowed"])
-
-
-def case_for_followup(conn: Conn, case_id: int) -> dict[str, Any] | None:
-    """The case a follow-up names, following merges to the case that absorbed it."""
-    return conn.execute(
-        """WITH RECURSIVE chain AS (
-             SELECT id, merged_into, 0 AS depth FROM damage_case WHERE id = %s
-             UNION ALL
-             SELECT c.id, c.merged_into, chain.depth + 1 FROM damage_case c JOIN chain ON c.id = chain.merged_into
-             WHERE chain.depth < 100)
-           SELECT d.id, d.facility_id, d.status, d.assigned_user_id FROM damage_case d
-           WHERE d.id = (SELECT id FROM chain WHERE merged_into IS NULL LIMIT 1)
-           FOR UPDATE""",
-        (case_id,),
-    ).fetchone()
-
-
-def nearest_facility(conn: Conn, *, lon: float, lat: float, kind: str, within_m: float) -> int | None:
-    """The nearest facility of this kind within a distance on the ground, or None."""
-    row = conn.execute(
-        """SELECT id FROM facility
-           WHERE kind = %(kind)s
-             AND ST_DWithin(geom::geography, ST_Point(%(lon)s, %(lat)s, 4326)::geography, %(m)s)
-           ORDER BY geom::geography <-> ST_Point(%(lon)s, %(lat)s, 4326)::geography, id
-           LIMIT 1""",
-        {"kind": kind, "lon": lon, "lat": lat, "m": within_m},
-    ).fetchone()
-    return row["id"] if row else None
-
-
-def open_case_of(conn: Conn, facility_id: int) -> dict[str, Any] | None:
-    return conn.execute(
-        """SELECT id, facility_id, status FROM damage_case
-           WHERE facility_id = %(facility_id)s AND status = ANY(%(open)s::case_status[])
-           FOR UPDATE""",
-        {"facility_id": facility_id, "open": list(OPEN_CASE_STATUSES)},
-    ).fetchone()
 
 
 def open_case(conn: Conn, *, facility_id: int | None, kind: str, lon: float, lat: float) -> int | None:
@@ -100,6 +48,34 @@ def insert(conn: Conn, row: dict[str, Any]) -> None:
                    ST_Point(%(lon)s, %(lat)s, 4326), %(share_out)s)""",
         row,
     )
+
+
+INGEST = """SELECT * FROM ingest_report(
+    p_user_id => %(user_id)s::bigint, p_token_hash => %(token_hash)s::text, p_any_case => %(any_case)s::boolean,
+    p_any_case_roles => %(any_case_roles)s::text[], p_limit => %(limit)s::integer, p_window_s => %(window_s)s::integer,
+    p_limit_keys => %(limit_keys)s::text[], p_match_m => %(match_m)s::float8,
+    p_open_statuses => %(open_statuses)s::case_status[], p_crew_status => %(crew_status)s::crew_status,
+    p_id => %(id)s::uuid, p_case_id => %(case_id)s::bigint, p_facility_id => %(facility_id)s::bigint,
+    p_kind => %(kind)s::facility_kind, p_severity => %(severity)s::severity,
+    p_status => %(status)s::operational_status, p_progress => %(progress)s::report_progress,
+    p_components => %(components)s::text[], p_hazards => %(hazards)s::hazard[],
+    p_repair_hours => %(repair_hours)s::float8, p_crew_size => %(crew_size)s::integer,
+    p_materials => %(materials)s::text, p_notes => %(notes)s::text, p_accuracy_m => %(accuracy_m)s::float8,
+    p_observed_at => %(observed_at)s::timestamptz, p_observed_at_text => %(observed_at_text)s::text,
+    p_content_hash => %(content_hash)s::text, p_lon => %(lon)s::float8, p_lat => %(lat)s::float8,
+    p_share_out => %(share_out)s::float8)"""
+
+
+def ingest(conn: Conn, params: dict[str, Any]) -> Cursor[dict[str, Any]]:
+    """Run a report's whole transaction but the commit as one statement (migration 0013's ingest_report): who,
+    rate limits, exactly-once storage, the case, its events and the crew's move. In a pipeline the answer
+    (outcome, retry_after_s, case_id, case_status, assigned_user_id, any_case) is read after the caller syncs."""
+    return conn.execute(INGEST, params)
+
+
+def get_queued(conn: Conn, report_id: str) -> Cursor[dict[str, Any]]:
+    """Queue the read of a stored report (in a pipeline, read after the caller syncs)."""
+    return conn.execute("SELECT * FROM report_view WHERE id = %s", (report_id,))
 
 
 def set_case_status(conn: Conn, case_id: int, status: str) -> None:

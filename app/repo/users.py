@@ -91,14 +91,10 @@ def audit(conn: Conn, *, actor_id: int | None, entity: str, entity_id: str, acti
 
 
 def hit(conn: Conn, *, key: str, window_s: int) -> tuple[int, float]:
-    """Count one hit in the current fixed window; return the hits so far and the seconds until it ends."""
-    row = conn.execute(
-        """WITH w AS (SELECT to_timestamp(floor(extract(epoch FROM now()) / %(w)s) * %(w)s) AS start)
-           INSERT INTO rate_limit (key, window_start, hits) SELECT %(key)s, w.start, 1 FROM w
-           ON CONFLICT (key, window_start) DO UPDATE SET hits = rate_limit.hits + 1
-           RETURNING hits, extract(epoch FROM window_start + make_interval(secs => %(w)s) - now())::float8 AS left_s""",
-        {"key": key, "w": window_s},
-    ).fetchone()
+    """Count one hit in the current fixed window (this connection's shard of the key, migration 0013); return the
+    hits so far over every shard and the seconds until the window ends."""
+    row = conn.execute("SELECT hits, left_s FROM rate_limit_hit(%(key)s, %(w)s)", {"key": key, "w": window_s}
+                       ).fetchone()
     assert row is not None
     return int(row["hits"]), float(row["left_s"])
 

@@ -1,4 +1,5 @@
-"""Storing reports exactly once and matching them to damage cases; storing their photos idempotently."""
+"""Storing reports exactly once and matching them to damage cases, in one statement (migration 0013); storing their
+photos idempotently."""
 
 from __future__ import annotations
 
@@ -7,11 +8,15 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from app.errors import Conflict, NotFound, UnsupportedMedia, ValidationError
+from app.auth.quota import Quota
+from app.auth.tokens import TokenRefused
+from app.crews.service import ON_SITE
+from app.errors import Conflict, NotFound, RateLimited, UnsupportedMedia, ValidationError
 from app.repo import Conn
 from app.repo import reports as repo
 from app.reports.input import ReportIn
 from geo import workflow
+from geo.taxonomy import OPEN_CASE_STATUSES, ROLES
 
 PHOTO_TYPES = {"image/jpeg": (b"\xff\xd8\xff",), "image/png": (b"\x89PNG\r\n\x1a\n",), "image/webp": (b"RIFF",)}
 
@@ -24,9 +29,40 @@ class Stored:
     created: bool
 
 
+# Who may follow up (and move) any case, not only one assigned to them or one they reported on.
+ANY_CASE_ROLES = ROLES[ROLES.index("coordinator"):]
+
+
+def ingest(conn: Conn, report: ReportIn, *, user_id: int, token_digest: str | None, quota: Quota | None,
+           match_distance_m: float) -> Stored:
+    """Store a report sent by an account and commit it: one round trip to the database, the statement and its
+    commit sent together (a follow-up with progress takes a second one, to apply it by geo.workflow's rules).
+
+    The statement checks the bearer token again (`token_digest`; None for a signed-in session, whose account it
+    checks), counts the request against `quota`, and moves the reporter's crew to the report's point. Refusals are
+    raised after the commit, which then keeps only the rate-limit count: TokenRefused (401), RateLimited (429),
+    Conflict (409, an id used by another account or for other content) and ValidationError (422).
+    """
+    key = str(report.id)
+    params = _params(report, user_id=user_id, token_digest=token_digest, any_case=None, quota=quota,
+                     match_distance_m=match_distance_m, crew_status=ON_SITE)
+    with conn.pipeline():
+        answer_cursor = repo.ingest(conn, params)
+        row_cursor = repo.get_queued(conn, key)
+        if report.progress is None:
+            conn.commit()  # queued behind the statement: its answer arrives committed, in the same round trip
+    answer, row = answer_cursor.fetchone(), row_cursor.fetchone()
+    assert answer is not None
+    if answer["outcome"] == "created" and report.progress:
+        _apply_progress(conn, answer, report.progress, reporter_id=user_id, report_id=key)
+    conn.commit()
+    return _stored(answer, row, report)
+
+
 def store_report(conn: Conn, report: ReportIn, *, reporter_id: int | None, match_distance_m: float,
                  any_case: bool = True) -> Stored:
-    """Store a report once, in the caller's transaction; the same id again returns what is stored.
+    """Store a report once, in the caller's transaction, with no rate limit and no crew move (loaders, the demo);
+    the same id again returns what is stored.
 
     A follow-up names its case; unless `any_case` (coordinators), the reporter may only follow up a case assigned to
     them or one they reported on, and any other case id is refused exactly like one that does not exist. Its
@@ -34,78 +70,60 @@ def store_report(conn: Conn, report: ReportIn, *, reporter_id: int | None, match
     An id already used by another account is a conflict that says nothing about that report.
     """
     key = str(report.id)
-    repo.lock_id(conn, key)  # concurrent copies of one report wait here, then find it stored
-    content_hash = report.content_hash()
-    existing = repo.get(conn, key)
-    if existing is not None:
-        if existing["reporter_id"] != reporter_id:
-            raise Conflict(f"report id {key} is already in use; send the report with a new id")
-        if existing["content_hash"] != content_hash:
-            raise Conflict(f"report {key} was already received with different content")
-        return Stored(existing, created=False)
-    follower = None if any_case else reporter_id
-    case_id, facility_id = _match_case(conn, report, match_distance_m=match_distance_m, follower=follower)
-    row = {
-        "id": key, "case_id": case_id, "facility_id": report.facility_id, "reporter_id": reporter_id,
-        "kind": report.kind, "severity": report.severity, "status": report.status, "progress": report.progress,
+    params = _params(report, user_id=reporter_id, token_digest=None, any_case=any_case, quota=None,
+                     match_distance_m=match_distance_m, crew_status=None)
+    answer = repo.ingest(conn, params).fetchone()
+    assert answer is not None
+    if answer["outcome"] == "created" and report.progress:
+        _apply_progress(conn, answer, report.progress, reporter_id=reporter_id, report_id=key)
+    return _stored(answer, repo.get(conn, key), report)
+
+
+def _params(report: ReportIn, *, user_id: int | None, token_digest: str | None, any_case: bool | None,
+            quota: Quota | None, match_distance_m: float, crew_status: str | None) -> dict[str, Any]:
+    return {
+        "user_id": user_id, "token_hash": token_digest, "any_case": any_case, "any_case_roles": list(ANY_CASE_ROLES),
+        "limit": quota.per_window if quota else 0, "window_s": quota.window_s if quota else 0,
+        "limit_keys": list(quota.keys) if quota else [], "match_m": match_distance_m,
+        "open_statuses": list(OPEN_CASE_STATUSES), "crew_status": crew_status,
+        "id": str(report.id), "case_id": report.case_id, "facility_id": report.facility_id, "kind": report.kind,
+        "severity": report.severity, "status": report.status, "progress": report.progress,
         "components": list(report.components), "hazards": list(report.hazards),
         "repair_hours": report.repair_hours, "crew_size": report.crew_size, "materials": report.materials,
         "notes": report.notes, "accuracy_m": report.accuracy_m, "observed_at": report.observed_at,
-        "content_hash": content_hash, "lon": report.lon, "lat": report.lat, "share_out": report.share_out,
+        "observed_at_text": report.observed_at.isoformat(), "content_hash": report.content_hash(),
+        "lon": report.lon, "lat": report.lat, "share_out": report.share_out,
     }
-    repo.insert(conn, row)
-    repo.add_case_event(conn, case_id=case_id, actor_id=reporter_id, action="report_added",
-                        data=json.dumps({"report_id": key, "matched_facility_id": facility_id}))
-    if report.progress:
-        _apply_progress(conn, case_id, report.progress, reporter_id=reporter_id, report_id=key,
-                        coordinator=any_case)
-    stored = repo.get(conn, key)
-    assert stored is not None
-    return Stored(stored, created=True)
 
 
-def _match_case(conn: Conn, report: ReportIn, *, match_distance_m: float,
-                follower: int | None) -> tuple[int, int | None]:
-    """The case this report belongs to: the named case, the facility's open case, or a new one."""
-    if report.case_id is not None:
-        case = repo.case_for_followup(conn, report.case_id)
-        if case is None or (follower is not None and not repo.may_follow_up(conn, case["id"], follower)):
-            raise ValidationError({"case_id": "unknown case, or not one assigned to you or reported by you"})
-        if report.facility_id is not None and case["facility_id"] not in (None, report.facility_id):
-            raise ValidationError({"facility_id": f"does not match the facility of case {report.case_id}"})
-        return case["id"], case["facility_id"]
-    facility_id = report.facility_id
-    if facility_id is not None and not repo.facility_exists(conn, facility_id):
+def _stored(answer: dict[str, Any], row: dict[str, Any] | None, report: ReportIn) -> Stored:
+    """What the statement's outcome means for the caller: the stored report, or the refusal."""
+    outcome, key = answer["outcome"], str(report.id)
+    if outcome == "unauthenticated":
+        raise TokenRefused("the token or its account is no longer valid")
+    if outcome == "rate_limited":
+        raise RateLimited(float(answer["retry_after_s"]))
+    if outcome == "id_taken":
+        raise Conflict(f"report id {key} is already in use; send the report with a new id")
+    if outcome == "content_differs":
+        raise Conflict(f"report {key} was already received with different content")
+    if outcome == "unknown_case":
+        raise ValidationError({"case_id": "unknown case, or not one assigned to you or reported by you"})
+    if outcome == "facility_mismatch":
+        raise ValidationError({"facility_id": f"does not match the facility of case {report.case_id}"})
+    if outcome == "unknown_facility":
         raise ValidationError({"facility_id": "unknown facility"})
-    if facility_id is None:
-        facility_id = repo.nearest_facility(conn, lon=report.lon, lat=report.lat, kind=report.kind,
-                                            within_m=match_distance_m)
-    if facility_id is None:  # an unknown site: a case of its own for the coordinator to resolve
-        case_id = repo.open_case(conn, facility_id=None, kind=report.kind, lon=report.lon, lat=report.lat)
-        assert case_id is not None
-        repo.add_case_event(conn, case_id=case_id, actor_id=None, action="opened", to_status="reported",
-                            reason="report at a site with no registered facility nearby")
-        return case_id, None
-    while True:
-        case = repo.open_case_of(conn, facility_id)
-        if case is not None:
-            return case["id"], facility_id
-        new_id = repo.open_case(conn, facility_id=facility_id, kind=report.kind, lon=report.lon, lat=report.lat)
-        if new_id is not None:
-            repo.add_case_event(conn, case_id=new_id, actor_id=None, action="opened", to_status="reported",
-                                reason="first report on this facility")
-            return new_id, facility_id
-        # Another transaction opened the case between our look and our insert: look again.
+    assert outcome in ("created", "existing") and row is not None, outcome
+    return Stored(row, created=outcome == "created")
 
 
-def _apply_progress(conn: Conn, case_id: int, progress: str, *, reporter_id: int | None, report_id: str,
-                    coordinator: bool) -> None:
-    case = repo.case_for_followup(conn, case_id)
-    assert case is not None
-    current = case["status"]
+def _apply_progress(conn: Conn, answer: dict[str, Any], progress: str, *, reporter_id: int | None,
+                    report_id: str) -> None:
+    """A follow-up's progress, on its case as the statement found and locked it."""
+    case_id, current = int(answer["case_id"]), answer["case_status"]
     target = workflow.status_after_progress(progress, current)
-    if target is not None and not workflow.applies_progress(reporter=reporter_id, assignee=case["assigned_user_id"],
-                                                            coordinator=coordinator):
+    if target is not None and not workflow.applies_progress(reporter=reporter_id, assignee=answer["assigned_user_id"],
+                                                            coordinator=bool(answer["any_case"])):
         # Kept for the coordinator: the case page's history shows the report's progress and why it was not applied.
         repo.add_case_event(conn, case_id=case_id, actor_id=reporter_id, action="progress_not_applied",
                             from_status=current, to_status=current,

@@ -9,14 +9,14 @@ from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from flask_login import current_user
 
 from app import db
-from app.auth.access import requires
-from app.auth.security import client_address, limit
-from app.crews import service as crews
+from app.auth.access import checks_token, requires
+from app.auth.security import client_address
+from app.auth.security import quota as limit_quota
 from app.errors import BadParameter, NotFound, UnsupportedMedia
 from app.parse import body_bytes, json_object, larger_body, parse_bbox, parse_int, parse_time, parse_uuid
 from app.repo import reports as repo
 from app.reports.input import parse_report
-from app.reports.service import PHOTO_TYPES, store_photo, store_report
+from app.reports.service import PHOTO_TYPES, ingest, store_photo
 
 bp = Blueprint("reports", __name__, url_prefix="/api")
 
@@ -35,18 +35,18 @@ def _own_only() -> int | None:
 
 @bp.post("/reports")
 @requires("crew")
+@checks_token
 def create_report() -> tuple[Response, int]:
-    """Crew and up: store a report; 201 new, 200 same again, 409 same id with other content."""
+    """Crew and up: store a report; 201 new, 200 same again, 409 same id with other content.
+
+    One statement does the work and the commit goes with it; it checks the bearer token again (so this view may
+    take the token's account from the cache) and counts the rate limits."""
     body = json_object(request, max_bytes=current_app.config["REPORT_MAX_BYTES"])
     report = parse_report(body, now=datetime.now(UTC))
-    limit("reports", f"user:{current_user.id}", f"addr:{client_address()}")
+    quota = limit_quota("reports", f"user:{current_user.id}", f"addr:{client_address()}")
     with db.connection() as conn:
-        stored = store_report(conn, report, reporter_id=current_user.id,
-                              match_distance_m=current_app.config["MATCH_DISTANCE_M"],
-                              any_case=current_user.has("coordinator"))
-        if stored.created and current_user.id is not None:  # a crew member's report: the crew is on site there
-            crews.report_seen(conn, user_id=int(current_user.id), lon=report.lon, lat=report.lat,
-                              observed_at=report.observed_at, report_id=str(report.id))
+        stored = ingest(conn, report, user_id=int(current_user.id), token_digest=current_user.token_digest,
+                        quota=quota, match_distance_m=current_app.config["MATCH_DISTANCE_M"])
     response = jsonify({"report": report_json(stored.row)})
     response.headers["Location"] = url_for("reports.get_report", report_id=stored.row["id"])
     return response, 201 if stored.created else 200
