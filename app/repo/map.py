@@ -6,8 +6,10 @@ from typing import Any, LiteralString
 
 from psycopg import sql
 
-from app.repo import Conn, bbox_param
+from app.repo import BBox, Conn, bbox_param, map_grid
 from geo.taxonomy import DAMAGE_CASE_STATUSES
+
+WORLD: BBox = (-180.0, -90.0, 180.0, 90.0)
 
 # The map's filters, written once and used by the map's layers and by the exports (app/repo/exports.py), so a
 # file holds exactly the features the map shows. Parameters (each may be NULL = no filter): bbox: float8[]
@@ -37,15 +39,18 @@ WHERE r.geom && bbox_envelope(%(bbox)s::float8[])
   AND (%(until)s::timestamptz IS NULL OR r.received_at < %(until)s)
 """)
 
-MATCHING_CASES = sql.SQL("""
-FROM damage_case c
-CROSS JOIN LATERAL (  -- one pass over the case's reports (a report with n hazards appears n times)
+# One pass over a case `c`'s own reports (a report with n hazards appears n times), for MATCHING_CASES.
+CASE_REPORTS = sql.SQL("""(
   SELECT max(r.severity) AS severity, count(DISTINCT r.id) AS reports,
          coalesce(array_agg(DISTINCT h) FILTER (WHERE h IS NOT NULL), '{}') AS hazards,
          bool_or((%(since)s::timestamptz IS NULL OR r.received_at >= %(since)s)
                  AND (%(until)s::timestamptz IS NULL OR r.received_at < %(until)s)) AS in_window
   FROM report r LEFT JOIN LATERAL unnest(r.hazards) h ON true WHERE r.case_id = c.id
-) agg
+)""")
+
+MATCHING_CASES = sql.SQL("""
+FROM damage_case c
+CROSS JOIN LATERAL {case_reports} agg
 WHERE c.geom && bbox_envelope(%(bbox)s::float8[])
   AND c.status = ANY(%(damage)s::case_status[])
   AND (%(status)s::case_status[] IS NULL OR c.status = ANY(%(status)s::case_status[]))
@@ -53,21 +58,16 @@ WHERE c.geom && bbox_envelope(%(bbox)s::float8[])
   AND (%(severity)s::severity[] IS NULL OR agg.severity = ANY(%(severity)s::severity[]))
   AND (%(hazard)s::hazard[] IS NULL OR agg.hazards && %(hazard)s::hazard[])
   AND agg.in_window
-""")
+""").format(case_reports=CASE_REPORTS)
 
-# The grid cell of a point's lon/lat (see above), for GROUP BY.
-GRID_CELL = sql.SQL("""floor(lon * 20037508.342789244 / 180 / %(cell_m)s),
-                  floor(ln(tan(radians(90 + lat) / 2)) * 6378137 / %(cell_m)s)""")
+# The grid cell of a point's lon/lat (see above), for GROUP BY. Latitudes are kept off the south pole, where
+# the Mercator y is infinite (the same bound as migration 0014's fold, which must give the same cells).
+CELL_X = sql.SQL("floor(lon * 20037508.342789244 / 180 / %(cell_m)s)")
+CELL_Y = sql.SQL("floor(ln(tan(radians(90 + greatest(lat, -89.999999)) / 2)) * 6378137 / %(cell_m)s)")
+GRID_CELL = sql.SQL("{x}, {y}").format(x=CELL_X, y=CELL_Y)
 
-REPORTS = sql.SQL("""
-WITH pts AS (
-  SELECT r.id, ST_X(r.geom) AS lon, ST_Y(r.geom) AS lat
-  {matching}
-), cells AS (
-  SELECT count(*) AS n, avg(lon) AS lon, avg(lat) AS lat, min(id::text) AS one
-  FROM pts GROUP BY {cell}
-  ORDER BY count(*) DESC LIMIT %(max_cells)s
-)
+# The FeatureCollection of report `cells` (n, lon, lat and `one`, the id of its report when n = 1).
+REPORT_FEATURES = sql.SQL("""
 SELECT json_build_object(
   'type', 'FeatureCollection',
   'numberMatched', coalesce(sum(cells.n), 0),
@@ -81,20 +81,55 @@ SELECT json_build_object(
          'observed_at', r.observed_at, 'received_at', r.received_at) FROM report r WHERE r.id = cells.one::uuid)
        ELSE json_build_object('cluster', true, 'count', cells.n) END)), '[]'::json))::text AS body
 FROM cells
-""").format(matching=MATCHING_REPORTS, cell=GRID_CELL)
+""")
 
-CASES = sql.SQL("""
-WITH c AS (
-  SELECT c.id, c.status, c.kind, c.facility_id, ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat,
-         agg.severity, agg.hazards, agg.reports,
-         coalesce((SELECT p.population_served FROM facility_population_latest p
-                   WHERE p.facility_id = c.facility_id), 0) AS population
+# Every matching report grouped on the grid (the reference for the aggregates, and the path with filters).
+REPORTS = sql.SQL("""
+WITH pts AS (
+  SELECT r.id, ST_X(r.geom) AS lon, ST_Y(r.geom) AS lat
   {matching}
 ), cells AS (
-  SELECT count(*) AS n, avg(lon) AS lon, avg(lat) AS lat, min(id) AS one, sum(population) AS population
-  FROM c GROUP BY {cell}
+  SELECT count(*) AS n, avg(lon) AS lon, avg(lat) AS lat, min(id::text) AS one
+  FROM pts GROUP BY {cell}
   ORDER BY count(*) DESC LIMIT %(max_cells)s
 )
+{features}""").format(matching=MATCHING_REPORTS, cell=GRID_CELL, features=REPORT_FEATURES)
+
+# Every report, clustered from the aggregates of migration 0014: the cells wholly inside the view (cx i0..i1,
+# cy j0..j1) from map_report_cell plus the reports still queued in map_report_pending; the cells on the view's
+# sides from the raw points, found through the four strips along them (the GiST index does the strips; a NULL
+# strip is none).
+REPORTS_AGGREGATED = sql.SQL("""
+WITH side AS (
+  SELECT r.id, ST_X(r.geom) AS lon, ST_Y(r.geom) AS lat
+  FROM report r
+  WHERE (r.geom && {strip_w} OR r.geom && {strip_e} OR r.geom && {strip_s} OR r.geom && {strip_n})
+    AND r.geom && bbox_envelope(%(bbox)s::float8[])
+), queued AS (
+  SELECT q.id, q.lon, q.lat FROM map_report_pending q
+  WHERE q.lon BETWEEN %(inner_w)s AND %(inner_e)s AND q.lat BETWEEN %(inner_s)s AND %(inner_n)s
+), parts AS (
+  SELECT {x} AS cx, {y} AS cy, 1 AS n, lon, lat, id::text AS one, true AS on_side FROM side
+  UNION ALL
+  SELECT {x}, {y}, 1, lon, lat, id::text, false FROM queued
+  UNION ALL
+  SELECT cx, cy, n, sum_lon, sum_lat, one::text, false FROM map_report_cell
+  WHERE zoom = %(zoom)s AND cx BETWEEN %(i0)s AND %(i1)s AND cy BETWEEN %(j0)s AND %(j1)s
+), cells AS (
+  SELECT sum(n) AS n, sum(lon) / sum(n) AS lon, sum(lat) / sum(n) AS lat, min(one) AS one
+  FROM parts
+  WHERE on_side <> (cx BETWEEN %(i0)s AND %(i1)s AND cy BETWEEN %(j0)s AND %(j1)s)
+  GROUP BY cx, cy
+  ORDER BY sum(n) DESC LIMIT %(max_cells)s
+)
+{features}""").format(x=CELL_X, y=CELL_Y, features=REPORT_FEATURES, **{
+    name: sql.SQL("ST_MakeEnvelope(({b})[1], ({b})[2], ({b})[3], ({b})[4], 4326)").format(
+        b=sql.SQL("{}::float8[]").format(sql.Placeholder(name)))
+    for name in ("strip_w", "strip_e", "strip_s", "strip_n")})
+
+# The FeatureCollection of case `cells` (n, lon, lat, population and `one`, the case id when n = 1), with `c`
+# giving each single case's population and `agg` its reports.
+CASE_FEATURES = sql.SQL("""
 SELECT json_build_object(
   'type', 'FeatureCollection',
   'numberMatched', coalesce(sum(cells.n), 0),
@@ -104,12 +139,51 @@ SELECT json_build_object(
      'geometry', json_build_object('type', 'Point', 'coordinates', json_build_array(cells.lon, cells.lat)),
      'properties', CASE WHEN cells.n = 1 THEN json_build_object(
          'cluster', false, 'count', 1, 'case_id', c.id, 'status', c.status, 'kind', c.kind,
-         'facility_id', c.facility_id, 'facility', f.name, 'severity', c.severity, 'hazards', c.hazards,
-         'reports', c.reports, 'population', c.population)
+         'facility_id', c.facility_id, 'facility', f.name, 'severity', agg.severity, 'hazards', agg.hazards,
+         'reports', agg.reports, 'population', c.population)
        ELSE json_build_object('cluster', true, 'count', cells.n, 'population', cells.population) END)),
      '[]'::json))::text AS body
-FROM cells LEFT JOIN c ON cells.n = 1 AND c.id = cells.one LEFT JOIN facility f ON f.id = c.facility_id
-""").format(matching=MATCHING_CASES, cell=GRID_CELL)
+""")
+
+# A case's population served (0 without a facility or a figure).
+CASE_POPULATION = sql.SQL("""CASE WHEN c.facility_id IS NULL THEN 0 ELSE coalesce(
+  (SELECT p.population_served FROM facility_population_latest p WHERE p.facility_id = c.facility_id), 0) END""")
+
+CASES = sql.SQL("""
+WITH c AS (
+  SELECT c.id, c.status, c.kind, c.facility_id, ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat,
+         agg.severity, agg.hazards, agg.reports, {population} AS population
+  {matching}
+), cells AS (
+  SELECT count(*) AS n, avg(lon) AS lon, avg(lat) AS lat, min(id) AS one, sum(population) AS population
+  FROM c GROUP BY {cell}
+  ORDER BY count(*) DESC LIMIT %(max_cells)s
+)
+{features}
+FROM cells LEFT JOIN c ON cells.n = 1 AND c.id = cells.one
+LEFT JOIN LATERAL (SELECT c.severity, c.hazards, c.reports) agg ON true
+LEFT JOIN facility f ON f.id = c.facility_id
+""").format(matching=MATCHING_CASES, cell=GRID_CELL, population=CASE_POPULATION, features=CASE_FEATURES)
+
+# Without filters a damage case is on the map when it has a report: the cases of map_reported_case and of the
+# queue (migration 0014) instead of a pass over every case's reports; only the single cases' reports are read.
+CASES_UNFILTERED = sql.SQL("""
+WITH c AS (
+  SELECT c.id, c.status, c.kind, c.facility_id, ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat,
+         {population} AS population
+  FROM damage_case c
+  WHERE c.geom && bbox_envelope(%(bbox)s::float8[]) AND c.status = ANY(%(damage)s::case_status[])
+    AND c.id IN (SELECT case_id FROM map_reported_case UNION ALL SELECT case_id FROM map_report_pending)
+), cells AS (
+  SELECT count(*) AS n, avg(lon) AS lon, avg(lat) AS lat, min(id) AS one, sum(population) AS population
+  FROM c GROUP BY {cell}
+  ORDER BY count(*) DESC LIMIT %(max_cells)s
+)
+{features}
+FROM cells LEFT JOIN c ON cells.n = 1 AND c.id = cells.one
+LEFT JOIN LATERAL {case_reports} agg ON cells.n = 1
+LEFT JOIN facility f ON f.id = c.facility_id
+""").format(cell=GRID_CELL, population=CASE_POPULATION, features=CASE_FEATURES, case_reports=CASE_REPORTS)
 
 # Every matching case with its place and worst severity: the queue panel filters /api/triage with it.
 CASE_INDEX = sql.SQL("""
@@ -144,9 +218,12 @@ SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_
 FROM study_area a
 """
 
-# What the map has seen: a new report, a new case or any case event changes it.
+# What the map has seen: a new report, a new case or any case event changes it. The report count is there for
+# reports received with an earlier time than the latest one (their transaction committed later).
+# The report count is the folded count plus the short queue (migration 0014): counting the report table would
+# take a scan of it every three seconds for every open map.
 CURSOR = """
-SELECT (SELECT count(*) FROM report) AS reports,
+SELECT (SELECT folded FROM map_fold_state) + (SELECT count(*) FROM map_report_pending) AS reports,
        (SELECT coalesce(max(received_at), 'epoch') FROM report) AS last_report,
        (SELECT coalesce(max(id), 0) FROM damage_case) AS last_case,
        (SELECT coalesce(max(id), 0) FROM case_event) AS last_event,
@@ -174,16 +251,40 @@ def _no_jit(conn: Conn) -> None:
     conn.execute("SET LOCAL jit = off")
 
 
-def reports(conn: Conn, params: dict[str, Any]) -> str:
-    """Reports in the bbox matching the filters, clustered on a grid of `cell_m` metres, as GeoJSON text."""
-    _no_jit(conn)
-    return _body(conn, REPORTS, _params(params))
+FILTERS = ("status", "kind", "severity", "hazard", "since", "until")
+AGGREGATED_MAX_ZOOM = 16  # map_report_cell holds zooms 0-16; above, cells are points and the raw rows are read
 
 
-def cases(conn: Conn, params: dict[str, Any]) -> str:
-    """Damage cases (not duplicates or rejected) in the bbox matching the filters, clustered, as GeoJSON text."""
+def _unfiltered(params: dict[str, Any]) -> bool:
+    return all(params.get(name) is None for name in FILTERS)
+
+
+def reports(conn: Conn, params: dict[str, Any], *, live: bool = False) -> str:
+    """Reports in the bbox matching the filters, clustered on a grid of `cell_m` metres, as GeoJSON text.
+
+    Without filters at zoom 0-16 the clusters come from the aggregates of migration 0014; `live=True` groups the
+    raw rows instead (what the aggregates are tested and benchmarked against).
+    """
     _no_jit(conn)
-    return _body(conn, CASES, _params(params))
+    values = _params(params)
+    if live or not _unfiltered(params) or params["zoom"] > AGGREGATED_MAX_ZOOM:
+        return _body(conn, REPORTS, values)
+    view = map_grid.split(params.get("bbox") or WORLD, params["cell_m"])
+    inner_w, inner_s, inner_e, inner_n = view.inner
+    values.update(i0=view.i0, i1=view.i1, j0=view.j0, j1=view.j1, inner_w=inner_w, inner_s=inner_s,
+                  inner_e=inner_e, inner_n=inner_n, strip_w=view.strips[0], strip_e=view.strips[1],
+                  strip_s=view.strips[2], strip_n=view.strips[3])
+    return _body(conn, REPORTS_AGGREGATED, values)
+
+
+def cases(conn: Conn, params: dict[str, Any], *, live: bool = False) -> str:
+    """Damage cases (not duplicates or rejected) in the bbox matching the filters, clustered, as GeoJSON text.
+
+    Without filters, whether a case has reports comes from migration 0014's tables; `live=True` reads them all.
+    """
+    _no_jit(conn)
+    statement = CASES if live or not _unfiltered(params) else CASES_UNFILTERED
+    return _body(conn, statement, _params(params))
 
 
 def case_index(conn: Conn, params: dict[str, Any]) -> list[dict[str, Any]]:

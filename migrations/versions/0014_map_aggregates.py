@@ -1,8 +1,23 @@
-"""Map aggregates maintained as reports arrive (placeholder: filled by the map work of issue 17).
+"""Map aggregates maintained as reports arrive: report clusters per zoom, the cases that have reports, a cheap count.
 
-Revision ID: 0014
-Revises: 0013
-Create Date: 2026-12-07
+The coordinator map clusters reports on a Web-Mercator grid (app/repo/map.py). Without filters, a view's cells that
+lie wholly inside it are read from `map_report_cell` (one row per zoom 0-16 and grid cell: count, sums of lon and
+lat, one member id) instead of grouping every raw point again.
+
+Inserting a report does not touch those rows (they are hot: every report in a region updates the same low-zoom
+cells, and holding their locks until commit would serialise ingestion). It appends the report to
+`map_report_pending`, an unindexed queue. Every 64th insert statement (or any statement of 64 reports or more)
+folds the queue into the cells in the same transaction, under an advisory lock that only one folder holds; when
+another folder holds it, the queue simply waits for the next fold. A fold deletes queued rows and adds them to the
+cells in one transaction, so every snapshot (on the primary or on a streaming replica) sees each report either in
+a cell or in the queue, never both and never neither: readers add the queued reports to the cells themselves.
+
+Cell numbers are those of the map's query: floor(x / cell_m), floor(y / cell_m) in spherical-Mercator metres, with
+cell_m(z) = 40075016.686 / 4 / 2^z. The fold computes the zoom-16 cell and halves it (floor(cx / 2^(16 - z))),
+which gives the same integers exactly: cell sizes differ by powers of two, and dividing by a power of two is exact.
+
+Deleting or updating reports (maintenance only: reports are append-only) takes the lock, so it waits for a fold
+in progress, then takes the removed reports out of the queue or out of their cells. TRUNCATE empties everything.
 """
 
 from alembic import op
@@ -13,11 +28,196 @@ branch_labels = None
 depends_on = None
 
 UPGRADE = """
-SELECT 1;
+-- Reports already folded, per zoom and grid cell. `one` is a member's id (the least id added, NULL after that one
+-- was deleted); when n = 1 it is always the one report in the cell.
+CREATE TABLE map_report_cell (
+  zoom     smallint NOT NULL CHECK (zoom BETWEEN 0 AND 16),
+  cx       integer NOT NULL,
+  cy       integer NOT NULL,
+  n        bigint NOT NULL CHECK (n >= 0),  -- 0 only inside a removal, which deletes such rows
+  sum_lon  double precision NOT NULL,
+  sum_lat  double precision NOT NULL,
+  one      uuid,
+  PRIMARY KEY (zoom, cx, cy)
+);
+
+-- Reports inserted since the last fold (no index: it stays short, and appending must cost next to nothing).
+CREATE TABLE map_report_pending (
+  id       uuid NOT NULL,
+  case_id  bigint NOT NULL,
+  lon      double precision NOT NULL,
+  lat      double precision NOT NULL
+);
+
+-- The cases with at least one folded report of their own (the map shows a case only when it has reports).
+CREATE TABLE map_reported_case (case_id bigint PRIMARY KEY);
+
+-- How many reports the cells hold, so that the map's change cursor need not count the report table.
+CREATE TABLE map_fold_state (
+  only_row  boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+  folded    bigint NOT NULL
+);
+INSERT INTO map_fold_state VALUES (true, 0);
+
+CREATE SEQUENCE map_fold_tick;
+
+-- The change cursor reads max(updated_at) of the cases; without an index that is a scan of every case.
+CREATE INDEX damage_case_updated_idx ON damage_case (updated_at);
+
+-- The lock that folders and removers share (any constant; this one spells "map fold").
+CREATE FUNCTION map_fold_lock_key() RETURNS bigint LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT 7233639770896123904::bigint
+$$;
+
+-- Move the queue into the cells; does nothing when another transaction is folding.
+CREATE FUNCTION map_report_fold() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  IF NOT pg_try_advisory_xact_lock(map_fold_lock_key()) THEN
+    RETURN;
+  END IF;
+  WITH moved AS (
+    DELETE FROM map_report_pending RETURNING id, case_id, lon, lat
+  ), base AS (  -- zoom 16 first: the other zooms group these few rows, not every point again
+    SELECT floor(lon * 20037508.342789244 / 180 / (40075016.686::float8 / 262144)) AS cx,
+           floor(ln(tan(radians(90 + greatest(lat, -89.999999)) / 2)) * 6378137
+                 / (40075016.686::float8 / 262144)) AS cy,
+           count(*) AS n, sum(lon) AS sum_lon, sum(lat) AS sum_lat, min(id::text) AS one
+    FROM moved GROUP BY 1, 2
+  ), cells AS (
+    INSERT INTO map_report_cell AS c (zoom, cx, cy, n, sum_lon, sum_lat, one)
+    SELECT z, floor(base.cx / 2::float8 ^ (16 - z)), floor(base.cy / 2::float8 ^ (16 - z)),
+           sum(base.n), sum(base.sum_lon), sum(base.sum_lat), min(base.one)::uuid
+    FROM base CROSS JOIN generate_series(0, 16) z
+    GROUP BY 1, 2, 3
+    ON CONFLICT (zoom, cx, cy) DO UPDATE
+      SET n = c.n + excluded.n, sum_lon = c.sum_lon + excluded.sum_lon, sum_lat = c.sum_lat + excluded.sum_lat,
+          one = least(c.one, excluded.one)
+  ), cases AS (
+    INSERT INTO map_reported_case (case_id) SELECT DISTINCT case_id FROM moved ON CONFLICT DO NOTHING
+  )
+  UPDATE map_fold_state SET folded = folded + (SELECT count(*) FROM moved);
+END
+$$;
+
+-- Take reports out of the aggregates (they are already gone from the report table).
+CREATE FUNCTION map_reports_removed(ids uuid[], case_ids bigint[], lons float8[], lats float8[])
+RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_advisory_xact_lock(map_fold_lock_key());
+  CREATE TEMP TABLE map_removed ON COMMIT DROP AS
+    SELECT g.id, g.case_id, g.lon, g.lat,
+           floor(g.lon * 20037508.342789244 / 180 / (40075016.686::float8 / 262144)) AS cx,
+           floor(ln(tan(radians(90 + greatest(g.lat, -89.999999)) / 2)) * 6378137
+                 / (40075016.686::float8 / 262144)) AS cy
+    FROM unnest(ids, case_ids, lons, lats) AS g(id, case_id, lon, lat);
+  -- Those still queued leave the queue and were never in a cell.
+  DELETE FROM map_removed m USING map_report_pending p WHERE p.id = m.id;
+  DELETE FROM map_report_pending p WHERE p.id = ANY(ids);
+  UPDATE map_report_cell c
+  SET n = c.n - d.n, sum_lon = c.sum_lon - d.sum_lon, sum_lat = c.sum_lat - d.sum_lat
+  FROM (SELECT z AS zoom, floor(m.cx / 2::float8 ^ (16 - z)) AS cx, floor(m.cy / 2::float8 ^ (16 - z)) AS cy,
+               count(*) AS n, sum(m.lon) AS sum_lon, sum(m.lat) AS sum_lat
+        FROM map_removed m CROSS JOIN generate_series(0, 16) z GROUP BY 1, 2, 3) d
+  WHERE c.zoom = d.zoom AND c.cx = d.cx AND c.cy = d.cy;
+  DELETE FROM map_report_cell c WHERE c.n = 0;
+  -- A cell whose named member was removed forgets it; if one report is left, find it (the cell holds just it).
+  UPDATE map_report_cell c SET one = NULL WHERE c.one IN (SELECT id FROM map_removed);
+  UPDATE map_report_cell c
+  SET one = (SELECT r.id FROM report r
+             WHERE r.geom && ST_MakeEnvelope(
+                     (c.cx * (40075016.686::float8 / 4 / 2::float8 ^ c.zoom)) * 180 / 20037508.342789244 - 1e-7,
+                     degrees(2 * atan(exp(c.cy * (40075016.686::float8 / 4 / 2::float8 ^ c.zoom) / 6378137))
+                             - pi() / 2) - 1e-7,
+                     ((c.cx + 1) * (40075016.686::float8 / 4 / 2::float8 ^ c.zoom)) * 180 / 20037508.342789244
+                       + 1e-7,
+                     degrees(2 * atan(exp((c.cy + 1) * (40075016.686::float8 / 4 / 2::float8 ^ c.zoom)
+                                          / 6378137)) - pi() / 2) + 1e-7, 4326)
+               AND floor(ST_X(r.geom) * 20037508.342789244 / 180 / (40075016.686::float8 / 4 / 2::float8 ^ c.zoom))
+                   = c.cx
+               AND floor(ln(tan(radians(90 + greatest(ST_Y(r.geom), -89.999999)) / 2)) * 6378137
+                         / (40075016.686::float8 / 4 / 2::float8 ^ c.zoom)) = c.cy
+               AND NOT EXISTS (SELECT 1 FROM map_report_pending p WHERE p.id = r.id)
+             ORDER BY r.id::text LIMIT 1)
+  WHERE c.one IS NULL AND c.n = 1;
+  UPDATE map_fold_state SET folded = folded - (SELECT count(*) FROM map_removed);
+  DELETE FROM map_reported_case rc
+  WHERE rc.case_id IN (SELECT case_id FROM map_removed)
+    AND NOT EXISTS (SELECT 1 FROM report r WHERE r.case_id = rc.case_id
+                      AND NOT EXISTS (SELECT 1 FROM map_report_pending p WHERE p.id = r.id));
+  DROP TABLE map_removed;
+END
+$$;
+
+CREATE FUNCTION map_report_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  added bigint;
+BEGIN
+  INSERT INTO map_report_pending (id, case_id, lon, lat)
+  SELECT id, case_id, ST_X(geom), ST_Y(geom) FROM new_reports;
+  GET DIAGNOSTICS added = ROW_COUNT;
+  IF added >= 64 OR (added > 0 AND nextval('map_fold_tick') % 64 = 0) THEN
+    PERFORM map_report_fold();
+  END IF;
+  RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION map_report_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM map_reports_removed(ARRAY(SELECT id FROM old_reports), ARRAY(SELECT case_id FROM old_reports),
+                              ARRAY(SELECT ST_X(geom) FROM old_reports), ARRAY(SELECT ST_Y(geom) FROM old_reports));
+  RETURN NULL;
+END
+$$;
+
+-- An update (maintenance only) is the old rows removed and the new ones queued.
+CREATE FUNCTION map_report_updated() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM map_reports_removed(ARRAY(SELECT id FROM old_reports), ARRAY(SELECT case_id FROM old_reports),
+                              ARRAY(SELECT ST_X(geom) FROM old_reports), ARRAY(SELECT ST_Y(geom) FROM old_reports));
+  INSERT INTO map_report_pending (id, case_id, lon, lat)
+  SELECT id, case_id, ST_X(geom), ST_Y(geom) FROM new_reports;
+  RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION map_report_truncated() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  TRUNCATE map_report_cell, map_report_pending, map_reported_case;
+  UPDATE map_fold_state SET folded = 0;
+  RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER report_map_inserted AFTER INSERT ON report REFERENCING NEW TABLE AS new_reports
+  FOR EACH STATEMENT EXECUTE FUNCTION map_report_inserted();
+CREATE TRIGGER report_map_deleted AFTER DELETE ON report REFERENCING OLD TABLE AS old_reports
+  FOR EACH STATEMENT EXECUTE FUNCTION map_report_deleted();
+CREATE TRIGGER report_map_updated AFTER UPDATE ON report REFERENCING OLD TABLE AS old_reports
+  NEW TABLE AS new_reports FOR EACH STATEMENT EXECUTE FUNCTION map_report_updated();
+CREATE TRIGGER report_map_truncated AFTER TRUNCATE ON report
+  FOR EACH STATEMENT EXECUTE FUNCTION map_report_truncated();
+
+-- The reports already stored.
+INSERT INTO map_report_pending (id, case_id, lon, lat) SELECT id, case_id, ST_X(geom), ST_Y(geom) FROM report;
+SELECT map_report_fold();
 """
 
 DOWNGRADE = """
-SELECT 1;
+DROP TRIGGER report_map_truncated ON report;
+DROP TRIGGER report_map_updated ON report;
+DROP TRIGGER report_map_deleted ON report;
+DROP TRIGGER report_map_inserted ON report;
+DROP FUNCTION map_report_truncated();
+DROP FUNCTION map_report_updated();
+DROP FUNCTION map_report_deleted();
+DROP FUNCTION map_report_inserted();
+DROP FUNCTION map_reports_removed(uuid[], bigint[], float8[], float8[]);
+DROP FUNCTION map_report_fold();
+DROP FUNCTION map_fold_lock_key();
+DROP INDEX damage_case_updated_idx;
+DROP SEQUENCE map_fold_tick;
+DROP TABLE map_fold_state, map_reported_case, map_report_pending, map_report_cell;
 """
 
 

@@ -1,0 +1,163 @@
+"""The map's report clusters from migration 0014's aggregates equal the clusters of the raw rows, whatever arrives."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import psycopg
+import pytest
+from psycopg.rows import dict_row
+
+from app.coordinator.map import MAX_CELLS, cell_m
+from app.db import upgrade
+from app.repo import map as repo
+from tests.conftest import maintenance
+
+# Points over 10-12 E, 50-51 N; views that cut through them at every aggregated zoom, and some around them.
+SEED = """
+SELECT setseed(0.17);
+INSERT INTO damage_case (kind, geom)
+SELECT 'line', ST_Point(10 + 2 * random(), 50 + random(), 4326) FROM generate_series(1, 40);
+INSERT INTO report (id, case_id, kind, severity, status, observed_at, content_hash, geom)
+SELECT gen_random_uuid(), (SELECT min(id) FROM damage_case) + i %% 40, 'line', 'minor', 'out_of_service', now(),
+       md5(i::text), ST_Point(10 + 2 * random() ^ %(skew)s, 50 + random(), 4326)
+FROM generate_series(1, %(n)s) i;
+"""
+
+ONE = """
+INSERT INTO report (id, case_id, kind, severity, status, observed_at, content_hash, geom)
+SELECT gen_random_uuid(), min(id), 'line', 'severe', 'degraded', now(), 'x', ST_Point(%(lon)s, %(lat)s, 4326)
+FROM damage_case"""
+
+
+def views(seed: int, count: int) -> list[tuple[tuple[float, float, float, float], int]]:
+    rng = random.Random(seed)
+    out = [((-180.0, -90.0, 180.0, 90.0), z) for z in (0, 2, 4)]
+    for _ in range(count):
+        zoom = rng.randint(0, 16)
+        width = min(40.0, 360 / 2 ** zoom * 5)  # about a screen of 1,400 px at that zoom
+        lon, lat = rng.uniform(9.5, 12.5), rng.uniform(49.7, 51.3)
+        out.append(((max(-180, lon - width / 2), max(-85, lat - width / 4), min(180, lon + width / 2),
+                     min(85, lat + width / 4)), zoom))
+    return out
+
+
+def params(bbox: tuple[float, float, float, float], zoom: int) -> dict:
+    return {"bbox": bbox, "zoom": zoom, "cell_m": cell_m(zoom), "max_cells": MAX_CELLS, "status": None,
+            "kind": None, "severity": None, "hazard": None, "since": None, "until": None}
+
+
+def features(body: str) -> tuple[int, list[tuple]]:
+    """numberMatched and each feature as (count, lon, lat to 1e-7 degrees, properties): the mean's last digits
+    depend on the order of the sum."""
+    fc = json.loads(body)
+    out = [(f["properties"]["count"], round(f["geometry"]["coordinates"][0], 7),
+            round(f["geometry"]["coordinates"][1], 7), f.get("id"),
+            json.dumps({k: v for k, v in f["properties"].items() if k != "count"}, sort_keys=True))
+           for f in fc["features"]]
+    return fc["numberMatched"], sorted(out)
+
+
+def same_clusters(conn: psycopg.Connection, view_list: list) -> int:
+    """Checks every view's aggregated clusters against the live ones; the number of features compared."""
+    compared = 0
+    for bbox, zoom in view_list:
+        with conn.transaction():
+            fast = features(repo.reports(conn, params(bbox, zoom)))
+            slow = features(repo.reports(conn, params(bbox, zoom), live=True))
+        assert fast == slow, (bbox, zoom)
+        compared += len(fast[1])
+    return compared
+
+
+@pytest.fixture(scope="module")
+def url(pg_server):
+    url = pg_server.create_database("gt_map_aggregates")
+    upgrade(url)
+    yield url
+    pg_server.drop_database(url)
+
+
+@pytest.fixture()
+def conn(url):
+    with psycopg.connect(maintenance(url), autocommit=True, row_factory=dict_row) as conn:
+        conn.execute("TRUNCATE report, damage_case, case_event CASCADE")
+        for statement in SEED.split(";\n"):
+            if statement.strip():
+                conn.execute(statement, {"n": 3_000, "skew": 3})
+        yield conn
+
+
+def queued(conn: psycopg.Connection) -> int:
+    return conn.execute("SELECT count(*) AS n FROM map_report_pending").fetchone()["n"]
+
+
+def test_bulk_load_is_folded_and_clusters_equal_the_live_ones(conn):
+    assert queued(conn) == 0
+    folded = conn.execute("SELECT zoom, sum(n) AS n FROM map_report_cell GROUP BY zoom ORDER BY zoom").fetchall()
+    assert [row["zoom"] for row in folded] == list(range(17)) and {row["n"] for row in folded} == {3_000}
+    assert same_clusters(conn, views(1, 60)) > 1_000
+
+
+def test_single_reports_queue_then_fold_and_clusters_stay_equal(conn):
+    rng = random.Random(5)
+    seen_queue = set()
+    for i in range(150):
+        conn.execute(ONE, {"lon": rng.uniform(10, 12), "lat": rng.uniform(50, 51)})
+        seen_queue.add(queued(conn))
+        if i % 37 == 0:
+            same_clusters(conn, views(i, 8))
+    assert max(seen_queue) >= 20 and min(seen_queue) < 20  # it filled and was folded
+    assert 0 < queued(conn) < 64
+    same_clusters(conn, views(99, 40))
+    count = conn.execute("SELECT count(*) AS n FROM report").fetchone()["n"]
+    assert count == 3_150
+
+
+def test_points_on_cell_edges_and_the_antimeridian(conn):
+    # Reports exactly on grid lines of several zooms and at the world's corners, one by one (queued) and folded.
+    edges = [(10.0, 50.0), (11.25, 50.5), (0.0, 0.0), (-180.0, -85.0), (180.0, 85.0), (179.9999999, 0.0)]
+    for lon, lat in edges:
+        conn.execute(ONE, {"lon": lon, "lat": lat})
+    same_clusters(conn, [((-180.0, -90.0, 180.0, 90.0), z) for z in range(17)])
+    same_clusters(conn, [((10.0, 50.0, 11.25, 50.5), z) for z in range(17)])
+    conn.execute("SELECT map_report_fold()")
+    assert queued(conn) == 0
+    same_clusters(conn, [((-180.0, -90.0, 180.0, 90.0), z) for z in range(17)])
+
+
+def test_deleting_and_truncating_reports_update_the_aggregates(conn):
+    for _ in range(10):
+        conn.execute(ONE, {"lon": 11.0, "lat": 50.5})  # some stay queued
+    ids = [row["id"] for row in conn.execute("SELECT id FROM report ORDER BY random() LIMIT 500")]
+    conn.execute("DELETE FROM report WHERE id = ANY(%s)", (ids,))
+    assert conn.execute("SELECT count(*) AS n FROM report").fetchone()["n"] == 2_510
+    same_clusters(conn, views(7, 60))
+    # Down to a handful: cells of one report must name the one that is left.
+    conn.execute("DELETE FROM report WHERE id NOT IN (SELECT id FROM report ORDER BY id LIMIT 5)")
+    same_clusters(conn, [((-180.0, -90.0, 180.0, 90.0), z) for z in range(17)])
+    cells = conn.execute("SELECT count(*) AS n FROM map_report_cell WHERE one IS NULL AND n = 1").fetchone()
+    assert cells["n"] == 0
+    conn.execute("TRUNCATE report, damage_case CASCADE")
+    assert conn.execute("SELECT count(*) AS n FROM map_report_cell").fetchone()["n"] == 0
+    assert conn.execute("SELECT folded FROM map_fold_state").fetchone()["folded"] == 0
+
+
+def test_the_unfiltered_case_layer_equals_the_live_one(conn):
+    conn.execute("INSERT INTO damage_case (kind, geom) VALUES ('substation', ST_Point(10.5, 50.5, 4326))")  # no report
+    conn.execute("UPDATE damage_case SET status = 'rejected' WHERE id = (SELECT min(id) + 3 FROM damage_case)")
+    for bbox, zoom in views(3, 30) + [((9.0, 49.0, 13.0, 52.0), 18)]:
+        with conn.transaction():
+            fast = features(repo.cases(conn, params(bbox, zoom)))
+            slow = features(repo.cases(conn, params(bbox, zoom), live=True))
+        assert fast == slow, (bbox, zoom)
+    singles = features(repo.cases(conn, params((9.0, 49.0, 13.0, 52.0), 18)))
+    assert singles[0] == 39  # 40 with reports, one rejected; the case without reports is not shown
+
+
+def test_the_change_cursor_counts_reports_without_counting_the_table(conn):
+    before = repo.cursor(conn)
+    assert before.startswith("3000-")
+    conn.execute(ONE, {"lon": 10.5, "lat": 50.5})
+    assert repo.cursor(conn).startswith("3001-")
