@@ -1,9 +1,17 @@
-"""Column mappings (`--map FIELD=COLUMN,…` or a small YAML file) and the cell parsing every import shares."""
+"""Column mappings (`--map FIELD=COLUMN,…` or a small YAML file) and the cell parsing every import shares.
+
+Row numbers, in every message: the `row N` of an error or warning is the file's own row number, as the files'
+usual viewers show it: for CSV the line number with the header as line 1 (the first data row is row 2, as in a
+spreadsheet), for GeoJSON, GeoPackage and Shapefile the feature's number counting from 1 (as QGIS's attribute
+table). `geo.io.read_table` puts these numbers in the frame's index and every message takes them from there.
+"""
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,15 +23,21 @@ from geo.errors import DataError
 
 GEOMETRY_FIELDS = ("lon", "lat", "wkt")
 VOLTAGE_UNITS = {"kv": 1.0, "v": 0.001}
+UNIT_SUFFIXES = ("_kv", "_mva", "_mw", "_external_id")  # 'voltage' is close to voltage_kv, 'parent' to parent_…
+SIMILAR = 0.75  # difflib ratio from which a column is offered as "did you mean"
 
 
 @dataclass(frozen=True)
 class ColumnMap:
-    """Which file column holds each field, how file values translate to kinds, and the voltage unit."""
+    """Which file column holds each field, how file values translate to kinds, and the voltage unit.
+
+    `found` fills as a file is read: the column each field was taken from (mapped or by its usual name), so the
+    import can then say which columns it did not use (`ignored`)."""
 
     columns: dict[str, str] = field(default_factory=dict)
     kinds: dict[str, str] = field(default_factory=dict)
     voltage_unit: str = "kV"
+    found: dict[str, str] = field(default_factory=dict, compare=False)
 
     def csv_columns(self) -> dict[str, str]:
         return {k: v for k, v in self.columns.items() if k in GEOMETRY_FIELDS}
@@ -69,21 +83,89 @@ def _read_yaml(path: Path, *, allowed: tuple[str, ...]) -> ColumnMap:
     return ColumnMap(columns=columns, kinds={str(k): str(v) for k, v in kinds.items()}, voltage_unit=unit)
 
 
+def _data_columns(frame: pd.DataFrame) -> list[str]:
+    geometry = getattr(frame, "_geometry_column_name", "geometry")
+    return [str(c) for c in frame.columns if c != geometry]
+
+
+def closest(name: str, candidates: Iterable[str], *, cutoff: float = 0.6) -> str | None:
+    """The candidate most like `name` (ignoring case), or None when none is alike enough."""
+    lower = {c.lower(): c for c in candidates}
+    found = difflib.get_close_matches(name.lower(), list(lower), n=1, cutoff=cutoff)
+    return lower[found[0]] if found else None
+
+
+def _missing(reason: str, frame: pd.DataFrame, names: tuple[str, ...]) -> str:
+    """A missing-column reason with the file's columns and the closest of them to any of `names`."""
+    present = _data_columns(frame)
+    scored = [(difflib.SequenceMatcher(None, n.lower(), c.lower()).ratio(), c) for n in names for c in present]
+    best = max(scored, default=(0.0, ""))
+    hint = f"; did you mean {best[1]!r}?" if best[0] >= 0.6 else ""
+    return f"{reason}{hint} (the file's columns: {', '.join(present) or 'none'})"
+
+
 def column(frame: pd.DataFrame, mapping: ColumnMap, name: str, *, file: str, required: bool,
            defaults: tuple[str, ...] = ()) -> str | None:
-    """The frame column for a field: the mapped one (which must exist), else the field's own name or a default."""
+    """The frame column for a field: the mapped one (which must exist), else the field's own name or a default.
+    A missing one is an error that lists the file's columns and the closest match."""
     if name in mapping.columns:
         mapped = mapping.columns[name]
         if mapped not in frame.columns:
-            raise DataError(f"missing column (mapped to field {name!r})", file=file, column=mapped)
+            raise DataError(_missing(f"missing column (mapped to field {name!r})", frame, (mapped,)), file=file,
+                            column=mapped)
+        mapping.found[name] = mapped
         return mapped
     lower = {str(c).lower(): str(c) for c in frame.columns}
     for candidate in (name, *defaults):
         if candidate.lower() in lower:
+            mapping.found[name] = lower[candidate.lower()]
             return lower[candidate.lower()]
     if required:
-        raise DataError(f"missing column (map it with --map {name}=COLUMN)", file=file, column=name)
+        raise DataError(_missing(f"missing column (map it with --map {name}=COLUMN)", frame, (name, *defaults)),
+                        file=file, column=name)
     return None
+
+
+def _field_like(column_name: str, fields: Iterable[str]) -> str | None:
+    """The field a column's name resembles (its own name, or without its unit: 'voltage' for voltage_kv)."""
+    names: dict[str, str] = {}
+    for f in fields:
+        names[f] = f
+        for suffix in UNIT_SUFFIXES:
+            if f.endswith(suffix):
+                names[f.removesuffix(suffix)] = f
+    match = closest(column_name, names, cutoff=SIMILAR)
+    return names[match] if match else None
+
+
+def ignored(frame: pd.DataFrame, mapping: ColumnMap, *, fields: tuple[str, ...], csv: bool,
+            kept_as_attributes: bool = False) -> list[str]:
+    """Warnings for what a read did not use: mapped columns no field took, and file columns left over, each with
+    the field it resembles ("column 'voltage' ignored; did you mean --map voltage_kv=voltage?").
+
+    With `kept_as_attributes` (facilities keep every other column as an attribute) only the columns that resemble
+    a field are named."""
+    messages = [f"--map {name}={col} not used (the field comes from an option, or this command does not read it)"
+                for name, col in mapping.columns.items()
+                if name not in GEOMETRY_FIELDS and mapping.found.get(name) != col]
+    if not csv:
+        messages += [f"--map {name}={col} not used (lon, lat and wkt are for CSV files)"
+                     for name, col in mapping.columns.items() if name in GEOMETRY_FIELDS]
+    taken = set(mapping.found.values())
+    free = [f for f in fields if f not in mapping.found]
+    plain = []
+    for name in _data_columns(frame):
+        if name in taken:
+            continue
+        like = _field_like(name, free)
+        if like is not None:
+            what = "kept as an attribute only" if kept_as_attributes else "ignored"
+            messages.append(f"column {name!r} {what}; did you mean --map {like}={name}?")
+        else:
+            plain.append(name)
+    if plain and not kept_as_attributes:
+        messages.append(f"column{'s' if len(plain) > 1 else ''} ignored: {', '.join(plain)}")
+    return messages
 
 
 def is_blank(value: Any) -> bool:

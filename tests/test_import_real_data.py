@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import psycopg
-import pytest
 
 from geo import feeds
 from tests.conftest import DEMO_DATA, REFERENCE_DATA, run
 
-DUBLIN, UKRAINE, GRIDS = DEMO_DATA, REFERENCE_DATA / "ukraine", REFERENCE_DATA / "grids"
+DUBLIN, GRIDS = DEMO_DATA, REFERENCE_DATA / "grids"
 Row = psycopg.Connection[dict[str, Any]]  # connections that return rows as dicts
 
 
@@ -33,45 +32,6 @@ def test_dublin_substations_and_small_areas_conserve_the_county_population(fresh
     assert "inside the boundary 1,456,732 people, assigned 1,456,732: conserved" in out
     assert one(conn, "SELECT sum(population) FROM facility_population") == 1_456_732
     assert one(conn, "SELECT count(DISTINCT method) FROM facility_population WHERE method = 'point_sum'") == 1
-
-
-def lines(out: str) -> list[str]:
-    return out.splitlines()
-
-
-def test_ukraine_power_plants_with_hromada_population_as_in_the_readme(fresh, monkeypatch):
-    """The README's worked example, run from data/reference/ukraine: each line it quotes is printed exactly."""
-    app, conn = fresh
-    monkeypatch.chdir(UKRAINE)
-    plants = ["import-facilities", "power_plants.gpkg", "--kind", "power_plant", "--map", "external_id=name"]
-    summary = "facilities: 37 new, 0 updated, 0 unchanged, 0 identical duplicate rows kept once; 0 feed links given"
-    out = lines(run(app, *plants, "--dry-run"))
-    assert {"read 37 rows from power_plants.gpkg", summary, "dry run: nothing was changed"} <= set(out)
-    assert one(conn, "SELECT count(*) FROM facility") == 0
-    assert summary in lines(run(app, *plants))
-    assert "facilities: 0 new, 0 updated, 37 unchanged" in run(app, *plants)
-    assert one(conn, "SELECT count(*) FROM facility") == 37
-    out = lines(run(app, "derive-service-areas", "--max-distance-m", "150000"))
-    # The Dniester pumped-storage plant stands at the same place as another plant: listed, not dropped silently.
-    assert {"warning: 1 facilities get no service area (at the same place as another, or outside the boundary): "
-            "Dniester (pumped storage)",
-            "service areas: 36 derived (Voronoi of the lowest-level facilities), 0 replaced"} <= set(out)
-    out = lines(run(app, "import-population", "hromada_population_2022.gpkg", "--map",
-                    "population=total_popultaion_2022,ref=hromada_code", "--name", "Hromadas 2022 (KSE)"))
-    assert {"population layer 'Hromadas 2022 (KSE)': 1,469 points, 38,215,034 people, method point_sum",
-            "population 'Hromadas 2022 (KSE)' (point_sum): inside the boundary 36,610,222 people, assigned "
-            "36,610,222: conserved (1,604,812 outside the boundary)"} <= set(out)
-    assigned = one(conn, "SELECT sum(population) FROM facility_population")
-    inside = one(conn, """SELECT sum(p.population) FROM population_point p
-                          WHERE EXISTS (SELECT 1 FROM study_area s WHERE ST_Intersects(s.geom, p.geom))""")
-    assert assigned == pytest.approx(inside) == pytest.approx(36_610_222, abs=0.5)
-    assert one(conn, "SELECT count(*) FROM audit_event WHERE entity = 'facility'") == 37
-    # The source file misspells the column; the correct spelling is refused naming the column.
-    result = app.test_cli_runner().invoke(args=["import-population", "hromada_population_2022.gpkg",
-                                                "--map", "population=total_population_2022"])
-    assert result.exit_code == 1 and lines(result.output) == [
-        "error: hromada_population_2022.gpkg, column 'total_population_2022': missing column "
-        "(mapped to field 'population')"]
 
 
 def test_german_grid_with_feeds_inferred_and_taken_from_the_lines(fresh, tmp_path):

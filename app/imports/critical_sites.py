@@ -16,6 +16,7 @@ from app.imports.options import (
     LAYER,
     REGION,
     finish,
+    is_csv,
     map_option,
     region,
     reports_errors,
@@ -25,7 +26,7 @@ from app.imports.service_areas import site_warnings
 from app.repo import imports as repo
 from app.repo import regions as region_repo
 from geo import io, records
-from geo.columns import parse_map
+from geo.columns import ignored, parse_map
 from geo.errors import DataError
 
 
@@ -46,6 +47,8 @@ def import_critical_sites(file: Path, layer: str | None, kind: str | None, weigh
     columns = parse_map(map_text, fields=records.SITE_FIELDS)
     frame = io.read_table(file, layer=layer, columns=columns.csv_columns(), crs=crs)
     parsed = records.critical_sites(frame, file=str(file), mapping=columns, kind=kind, weight=weight)
+    warn(*(f"{file.name}: {message}" for message in ignored(frame, columns, fields=records.SITE_FIELDS,
+                                                            csv=is_csv(file))))
     for row, label in parsed.duplicates:
         warn(f"{file}, row {row}: identical to an earlier row ({label}); kept once")
     with db.connection() as conn:

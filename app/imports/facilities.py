@@ -29,6 +29,7 @@ from app.imports.options import (
     Region,
     ewkb,
     finish,
+    is_csv,
     json_default,
     listed,
     map_option,
@@ -41,7 +42,7 @@ from app.repo import Conn
 from app.repo import imports as repo
 from app.repo import regions as region_repo
 from geo import feeds, io, osm, pandapower_net, records
-from geo.columns import parse_map
+from geo.columns import ignored, parse_map
 from geo.errors import DataError
 
 
@@ -136,6 +137,9 @@ def import_facilities(file: Path, layer: str | None, kind: str | None, map_text:
     if not len(frame):
         raise DataError("nothing to import: no facility has a position", file=str(file))
     parsed = records.facilities(frame, file=str(file), mapping=columns, kind=kind)
+    if network is None:
+        warn(*(f"{file}: {message}" for message in ignored(frame, columns, fields=records.FACILITY_FIELDS,
+                                                           csv=is_csv(file), kept_as_attributes=True)))
     warn(*(f"{file}, row {row}: identical to an earlier row ({label}); kept once" for row, label in parsed.duplicates),
          *(f"{file}: {message}" for message in parsed.warnings))
     with db.connection() as conn:

@@ -21,6 +21,7 @@ from app.imports.options import (
     TERMINAL,
     Progress,
     finish,
+    is_csv,
     map_option,
     region,
     reports_errors,
@@ -32,7 +33,7 @@ from app.repo import Conn
 from app.repo import imports as repo
 from geo import feeds, io
 from geo import service_areas as areas
-from geo.columns import parse_map
+from geo.columns import ignored, parse_map
 from geo.errors import DataError
 
 
@@ -74,6 +75,8 @@ def import_feeds(file: Path, layer: str | None, map_text: str | None, undirected
     columns = parse_map(map_text, fields=feeds.FEED_FIELDS)
     frame = io.read_table(file, layer=layer, columns=columns.csv_columns(), geometry=False)
     links = feeds.read_links(frame, file=str(file), columns=columns)
+    warn(*(f"{file.name}: {message}" for message in ignored(frame, columns, fields=feeds.FEED_FIELDS,
+                                                            csv=is_csv(file))))
     with db.connection() as conn:
         target = region(conn, region_name)
         if undirected:

@@ -113,6 +113,11 @@ def region(conn: Conn, name: str | None) -> Region:
     return Region(id=int(found["id"]), name=str(found["name"]))
 
 
+def is_csv(path: Path) -> bool:
+    """Whether `geo.io.read_table` reads this file as CSV (where --map lon, lat and wkt apply)."""
+    return path.suffix.lower() in (".csv", ".txt", ".tsv")
+
+
 def warn(*messages: str) -> None:
     for message in messages:
         click.echo(f"warning: {message}", err=True)

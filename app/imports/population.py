@@ -27,6 +27,7 @@ from app.imports.options import (
     Region,
     ewkb,
     finish,
+    is_csv,
     map_option,
     region,
     reports_errors,
@@ -36,7 +37,7 @@ from app.repo import Conn
 from app.repo import imports as repo
 from geo import feeds, io, population
 from geo import service_areas as areas
-from geo.columns import parse_map
+from geo.columns import ignored, parse_map
 from geo.errors import DataError
 
 METHOD = {"points": "point_sum", "polygons": "areal_weighting", "raster": "raster_exact"}
@@ -159,6 +160,7 @@ class Layer:
     total: float
     detail: str  # e.g. "1,469 points" or "raster in EPSG:3035"
     counts: population.Counts | None  # None for a raster, which stays in its file
+    warnings: tuple[str, ...] = ()  # columns the read did not use
 
     @property
     def method(self) -> str:
@@ -172,10 +174,12 @@ def read_layer(file: Path, *, layer: str | None = None, map_text: str | None = N
     if file.suffix.lower() in RASTER_SUFFIXES:
         total, raster_crs = population.raster_info(file)
         return Layer(kind="raster", total=total, detail=f"raster in {raster_crs}", counts=None)
-    counts = population.read_counts(io.read_table(file, layer=layer, columns=columns.csv_columns(), crs=crs),
-                                    file=str(file), columns=columns)
+    frame = io.read_table(file, layer=layer, columns=columns.csv_columns(), crs=crs)
+    counts = population.read_counts(frame, file=str(file), columns=columns)
+    unused = ignored(frame, columns, fields=population.POPULATION_FIELDS, csv=is_csv(file))
     return Layer(kind=counts.kind, total=float(counts.frame["population"].sum()),
-                 detail=f"{len(counts.frame):,} {counts.kind}", counts=counts)
+                 detail=f"{len(counts.frame):,} {counts.kind}", counts=counts,
+                 warnings=tuple(f"{file.name}: {message}" for message in unused))
 
 
 def store_layer(conn: Conn, layer: Layer, *, name: str, dataset_id: int, region: Region, accept_outside: bool = False,
@@ -227,6 +231,7 @@ def import_population(file: Path, layer: str | None, map_text: str | None, name:
     """
     name = name or file.name
     found = read_layer(file, layer=layer, map_text=map_text, crs=crs)
+    warn(*found.warnings)
     with db.connection() as conn:
         target = region(conn, region_name)
         dataset_id = repo.dataset(conn, name=file.name, source=str(file.resolve()))

@@ -56,6 +56,11 @@ def create_region(name: str, boundary: Path | None, boundary_layer: str | None) 
                                              " (no boundary yet: derive-service-areas --boundary FILE gives one)"))
 
 
+def _count(n: int, word: str) -> str:
+    plural = "facilities" if word == "facility" else f"{word}s"
+    return f"{n:,} {word if n == 1 else plural}"
+
+
 @region_group.command("list")
 @with_appcontext
 def list_regions() -> None:
@@ -65,8 +70,10 @@ def list_regions() -> None:
     for r in rows:
         mark = " (default)" if r["is_default"] else ""
         boundary = "a boundary" if r["has_boundary"] else "no boundary"
-        click.echo(f"{r['name']}{mark}: {r['facilities']} facilities, {r['service_areas']} service areas, "
-                   f"{r['population_layers']} population layers, {r['critical_sites']} critical sites, {boundary}")
+        held = ", ".join(_count(int(r[key]), word) for key, word in (
+            ("facilities", "facility"), ("service_areas", "service area"), ("population_layers", "population layer"),
+            ("critical_sites", "critical site")))
+        click.echo(f"{r['name']}{mark}: {held}, {boundary}")
 
 
 @region_group.command("delete")

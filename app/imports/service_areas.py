@@ -26,6 +26,7 @@ from app.imports.options import (
     Progress,
     Region,
     finish,
+    is_csv,
     listed,
     map_option,
     region,
@@ -38,7 +39,7 @@ from app.repo import Conn
 from app.repo import imports as repo
 from geo import feeds, io
 from geo import service_areas as areas
-from geo.columns import parse_map
+from geo.columns import ignored, parse_map
 from geo.errors import DataError
 
 DERIVED = "Voronoi of the lowest-level facilities, clipped to the study boundary"
@@ -173,8 +174,10 @@ def import_service_areas(file: Path, layer: str | None, map_text: str | None, re
                          dry_run: bool) -> None:
     """Load given service areas: one polygon per facility external id."""
     columns = parse_map(map_text, fields=areas.AREA_FIELDS)
-    given = areas.read_areas(io.read_table(file, layer=layer, columns=columns.csv_columns()), file=str(file),
-                             columns=columns)
+    frame = io.read_table(file, layer=layer, columns=columns.csv_columns())
+    given = areas.read_areas(frame, file=str(file), columns=columns)
+    warn(*(f"{file.name}: {message}" for message in ignored(frame, columns, fields=areas.AREA_FIELDS,
+                                                            csv=is_csv(file))))
     with db.connection() as conn:
         done = store_given(conn, given, file=file, id_column=columns.columns.get("external_id", "external_id"),
                            region=region(conn, region_name), progress=TERMINAL)
