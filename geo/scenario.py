@@ -9,7 +9,16 @@ from datetime import datetime
 from typing import Any
 
 from geo.dispatch_model import Crew, Site
-from geo.network import CriticalSite, Facility, Network, ScenarioError, build_network, facility_weights
+from geo.network import (
+    CriticalSite,
+    Facility,
+    Network,
+    ScenarioError,
+    build_network,
+    facility_weights,
+    network_from_columns,
+    without_gc_pauses,
+)
 from geo.scenario_dispatch import SITE_KEYS, parse_as_of, parse_crews, parse_site, parse_travel
 from geo.travel import GREAT_CIRCLE, Travel
 
@@ -89,6 +98,32 @@ def _site(raw: Any, position: int) -> CriticalSite:
     return CriticalSite(id=str(sid), facility=facility, weight=weight, kind=kind)
 
 
+def _columns(raw_facilities: list[Any]) -> Network | None:
+    """The network of a radial facility list whose every field has the right type, built by columns (numpy);
+    None when some facility is not of that shape (a list of parents, a wrong type), for `_facility` to check."""
+    if not all(type(raw) is dict for raw in raw_facilities):
+        return None
+    ids = [raw.get("id") for raw in raw_facilities]
+    parents = [raw.get("parent", raw.get("parents")) for raw in raw_facilities]
+    damaged = [raw.get("damaged", False) for raw in raw_facilities]
+    if not (all(type(i) is str and i for i in ids) and all(p is None or type(p) is str for p in parents)
+            and all(type(d) is bool for d in damaged)):
+        return None
+    population = [raw.get("population") for raw in raw_facilities]
+    population = [0.0 if p is None else p for p in population]
+    hours = [raw.get("repair_hours") if d else None for raw, d in zip(raw_facilities, damaged, strict=True)]
+    # network_from_columns checks the numbers and the links, and hands anything wrong to build_network; but
+    # the messages about a field's type or sign are this module's, so a wrong number takes the checked path.
+    if not (all(type(p) is int or type(p) is float for p in population)
+            and all(type(h) is int or type(h) is float for h, d in zip(hours, damaged, strict=True) if d)):
+        return None
+    if not all(math.isfinite(p) and p >= 0 for p in population) or not all(
+            math.isfinite(h) and h >= 0 for h in hours if h is not None):
+        return None
+    return network_from_columns(ids, parents, population, damaged, hours)
+
+
+@without_gc_pauses
 def parse_scenario(document: Any) -> Scenario:
     """Turn a scenario JSON document (already decoded) into a Scenario, or raise ScenarioError."""
     if not isinstance(document, Mapping):
@@ -103,12 +138,15 @@ def parse_scenario(document: Any) -> Scenario:
     records = parse_crews(crews) if isinstance(crews, list) else ()
     if not records and (isinstance(crews, bool) or not isinstance(crews, int) or crews < 1):
         raise ScenarioError(f"scenario: field 'crews' must be an integer >= 1 or a list of crews, got {crews!r}")
-    network = build_network(_facility(raw, i) for i, raw in enumerate(raw_facilities))
+    network = _columns(raw_facilities) or build_network(_facility(raw, i) for i, raw in enumerate(raw_facilities))
     sites = tuple(_site(raw, i) for i, raw in enumerate(raw_sites))
     facility_weights(network, sites)  # validates that every site names a known facility
-    where = {f.id: parse_site(raw, f.id) for f, raw in zip(network.facilities, raw_facilities, strict=True)}
+    keys = frozenset(SITE_KEYS)
+    with_site = [i for i, raw in enumerate(raw_facilities) if not keys.isdisjoint(raw)]  # parse_site: None else
+    ids = network.arrays.ids
+    where = {ids[i]: parse_site(raw_facilities[i], ids[i]) for i in with_site}
     used = [key for key in ("as_of", "travel") if key in document]
-    used += [key for key in SITE_KEYS if any(key in raw for raw in raw_facilities)]
+    used += [key for key in SITE_KEYS if any(key in raw_facilities[i] for i in with_site)]
     return Scenario(
         network=network, critical_sites=sites, crews=len(records) or crews, as_of=parse_as_of(document.get("as_of")),
         crew_records=records, sites={fid: s for fid, s in where.items() if s is not None},

@@ -30,9 +30,9 @@ from geo.network import (
     Outage,
     build_outage,
     energised_at_start,
-    facility_weights,
     newly_energised,
     population_served,
+    weight_array,
     without_gc_pauses,
 )
 
@@ -128,15 +128,29 @@ def horn_order(
 
 
 def triage_tree(network: Network, *, critical_sites: Iterable[CriticalSite] = ()) -> TriageTree:
-    """Contract the outage to a job tree (a shortest-repair spanning tree when meshed) and order it."""
-    outage = build_outage(network, facility_weights(network, critical_sites))
-    hours = tuple(float(network.facilities[v].repair_hours or 0.0) for v in outage.jobs)
+    """Contract the outage to a job tree (a shortest-repair spanning tree when meshed) and order it.
+
+    The tree is kept in the network's memo per set of critical sites: the ranking and the plan of one network
+    (the command line, /api/plan) then build it once.
+    """
+    sites = tuple(critical_sites)
+    key = ("triage_tree", sites)
+    tree = network.memo.get(key)
+    if tree is None:
+        tree = network.memo[key] = _triage_tree(network, sites)
+    return tree
+
+
+def _triage_tree(network: Network, critical_sites: Sequence[CriticalSite]) -> TriageTree:
+    outage = build_outage(network, weight_array(network, critical_sites))
+    hours = tuple(network.arrays.hours[list(outage.jobs)].tolist())
     if network.radial:  # every outage node is a job and its parent node is its parent job
         parent = [ps[0] if ps else -1 for ps in outage.node_parents]
         weight, people = list(outage.node_weight), list(outage.node_people)
     else:
         parent, weight, people = _spanning_tree(outage, hours)
-    ids = [network.facilities[v].id for v in outage.jobs]
+    all_ids = network.arrays.ids
+    ids = [all_ids[v] for v in outage.jobs]
     m = len(outage.jobs)
     tie = [0] * m
     for position, j in enumerate(sorted(range(m), key=ids.__getitem__)):
@@ -192,7 +206,8 @@ def rank(network: Network, *, critical_sites: Iterable[CriticalSite] = (),
     sites = tuple(critical_sites)
     tree = triage_tree(network, critical_sites=sites)
     jobs = tree.outage.jobs
-    ids = [network.facilities[v].id for v in jobs]
+    all_ids = network.arrays.ids
+    ids = [all_ids[v] for v in jobs]
     chain: list[tuple[int, ...]] = [()] * len(jobs)
     upstream_people = [0.0] * len(jobs)
     for j in tree.order:  # Horn's order puts every job after its tree ancestors
