@@ -95,10 +95,13 @@ def closest(name: str, candidates: Iterable[str], *, cutoff: float = 0.6) -> str
     return lower[found[0]] if found else None
 
 
-def _missing(reason: str, frame: pd.DataFrame, names: tuple[str, ...]) -> str:
-    """A missing-column reason with the file's columns and the closest of them to any of `names`."""
+def _missing(reason: str, frame: pd.DataFrame, names: tuple[str, ...], *, taken: Iterable[str] = ()) -> str:
+    """A missing-column reason with the file's columns and the closest of them to any of `names` (of 4 letters or
+    more: 'id' is like too much), among the columns no other field took."""
     present = _data_columns(frame)
-    scored = [(difflib.SequenceMatcher(None, n.lower(), c.lower()).ratio(), c) for n in names for c in present]
+    free = [c for c in present if c not in set(taken)]
+    scored = [(difflib.SequenceMatcher(None, n.lower(), c.lower()).ratio(), c) for n in names if len(n) >= 4
+              for c in free]
     best = max(scored, default=(0.0, ""))
     hint = f"; did you mean {best[1]!r}?" if best[0] >= 0.6 else ""
     return f"{reason}{hint} (the file's columns: {', '.join(present) or 'none'})"
@@ -111,8 +114,8 @@ def column(frame: pd.DataFrame, mapping: ColumnMap, name: str, *, file: str, req
     if name in mapping.columns:
         mapped = mapping.columns[name]
         if mapped not in frame.columns:
-            raise DataError(_missing(f"missing column (mapped to field {name!r})", frame, (mapped,)), file=file,
-                            column=mapped)
+            raise DataError(_missing(f"missing column (mapped to field {name!r})", frame, (mapped,),
+                                     taken=mapping.found.values()), file=file, column=mapped)
         mapping.found[name] = mapped
         return mapped
     lower = {str(c).lower(): str(c) for c in frame.columns}
@@ -121,8 +124,8 @@ def column(frame: pd.DataFrame, mapping: ColumnMap, name: str, *, file: str, req
             mapping.found[name] = lower[candidate.lower()]
             return lower[candidate.lower()]
     if required:
-        raise DataError(_missing(f"missing column (map it with --map {name}=COLUMN)", frame, (name, *defaults)),
-                        file=file, column=name)
+        raise DataError(_missing(f"missing column (map it with --map {name}=COLUMN)", frame, (name, *defaults),
+                                 taken=mapping.found.values()), file=file, column=name)
     return None
 
 
