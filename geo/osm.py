@@ -40,6 +40,7 @@ LINES = {"line": "line", "minor_line": "line", "cable": "line"}
 PARTS = frozenset({"tower", "pole", "portal", "insulator", "terminal", "busbar", "bay", "catenary_mast",
                    "connection", "cable_distribution_cabinet", "box", "switch", "compensator", "converter"})
 SUFFIXES = (".osm.pbf", ".pbf", ".osm")
+KEYS = ("name", "ref", "operator", "voltage", "type")  # the tags kept
 
 
 @dataclass
@@ -82,17 +83,17 @@ def _read(path: Path) -> _Extract:
     factory = osmium.geom.WKBFactory()
     processor = (osmium.FileProcessor(str(path)).with_areas(osmium.filter.KeyFilter("power"))
                  .with_filter(osmium.filter.KeyFilter("power")))
+    other: Counter[str] = Counter()
     for obj in processor:
         if isinstance(obj, osmium.osm.Changeset):
             continue
-        power = obj.tags.get("power", "")
-        tags = {t.k: t.v for t in obj.tags}
+        power = obj.tags.get("power") or ""
         if power not in STATIONS and power not in LINES:
-            if isinstance(obj, osmium.osm.Area):
-                continue  # counted once, as its way or relation
-            extract.skipped[f"power={power}: a part or support, not a facility" if power in PARTS
-                            else f"power={power}: not a facility kind imported"] += 1
-        elif isinstance(obj, osmium.osm.Node):
+            if not isinstance(obj, osmium.osm.Area):  # an area is counted once, as its way or relation
+                other[power] += 1  # by value only: most objects are towers, so no text per object
+            continue
+        tags = {k: v for k in KEYS if (v := obj.tags.get(k)) is not None}
+        if isinstance(obj, osmium.osm.Node):
             if power in STATIONS:
                 extract.stations.append(_Element(f"n{obj.id}", power, tags,
                                                  shapely.geometry.Point(obj.location.lon, obj.location.lat)))
@@ -119,6 +120,9 @@ def _read(path: Path) -> _Extract:
             extract.stations.append(_Element(f"{'w' if obj.from_way() else 'r'}{obj.orig_id()}", power, tags, shape))
         elif isinstance(obj, osmium.osm.Relation) and (power not in STATIONS or obj.tags.get("type") != "multipolygon"):
             extract.skipped[f"power={power} on a {obj.tags.get('type', 'relation')} relation: not imported"] += 1
+    for power, count in other.items():
+        extract.skipped[f"power={power}: a part or support, not a facility" if power in PARTS
+                        else f"power={power}: not a facility kind imported"] += count
     return extract
 
 
