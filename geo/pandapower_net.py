@@ -16,6 +16,7 @@ import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -54,6 +55,13 @@ class FeedTree:
 def read_tables(path: str | Path) -> dict[str, pd.DataFrame]:
     """The element tables of a pandapower JSON file, by name, read by pandapower (by the tables' JSON without it);
     DataError naming the file when it is not a network."""
+    return read_network(path)[0]
+
+
+def read_network(path: str | Path) -> tuple[dict[str, pd.DataFrame], Any]:
+    """The element tables of a pandapower JSON file and the pandapower network itself (None without pandapower);
+    DataError naming the file when it is not a network."""
+    net = None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # pandapower's own notes (numba, format conversion) are not errors
@@ -69,7 +77,7 @@ def read_tables(path: str | Path) -> dict[str, pd.DataFrame]:
         raise DataError(f"not a readable pandapower network ({reason})", file=str(path)) from exc
     if not len(tables.get("bus", ())):
         raise DataError("not a pandapower network with buses", file=str(path))
-    return tables
+    return tables, net
 
 
 def _json_tables(path: str | Path) -> dict[str, pd.DataFrame]:

@@ -1,0 +1,172 @@
+"""Switching as a way to restore: a normally-open switch that reconnects a dark part of a pandapower network to
+another healthy source, proposed next to the repairs it stands in for.
+
+Energisation here is exact: a bus has power when any path of in-service, undamaged elements and closed switches
+joins it to a source (an external grid or generator), whatever the direction. Bus-bus switches and line or
+transformer switches are considered; a damaged switch cannot be closed. An option restores the buses that closing
+its one switch re-energises; it stands in for each damaged element whose repair alone would bring at least one
+of those buses back, and it saves, per bus, its people x (the earliest such repair - the switching time). Where the
+network has electrical data the switched network is checked by a power flow (`geo.pandapower_flow`); where not,
+the option says the check was not possible.
+
+Run: python -m geo.switching NETWORK.json --damaged line:7=6 [--damaged trafo:1=12] [--switch-hours H]
+[--people-per-kw F] prints the options as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from geo.errors import DataError
+from geo.pandapower_flow import NOT_POSSIBLE, FlowCheck, check_switching
+from geo.pandapower_net import SOURCES, branch_terminals, read_network
+
+SWITCH_HOURS = 0.5  # closing a switch on site: travel plus minutes; a remote-controlled one is far quicker
+
+
+@dataclass(frozen=True)
+class SwitchingOption:
+    """Closing one open switch: whom it restores, how soon, which repairs it stands in for, and the power flow."""
+
+    switch: str  # 'switch:<index>'
+    name: str
+    restores_buses: tuple[int, ...]
+    people: float
+    hours: float
+    bridges: tuple[str, ...]  # damaged elements whose repair it stands in for
+    people_hours_saved: float
+    flow: FlowCheck
+
+    @property
+    def sentence(self) -> str:
+        """The proposal in one sentence a coordinator can check."""
+        repairs = " and ".join(self.bridges) if self.bridges else "the damage"
+        verb = "are" if len(self.bridges) > 1 else "is"
+        return (f"close switch {self.name}: restores {self.people:,.0f} people in {self.hours:g} h while {repairs} "
+                f"{verb} repaired; {self.flow.reason}")
+
+    def as_json(self) -> dict[str, Any]:
+        """The option as JSON values (the shape of the triage's optional `switching` rows)."""
+        return {"switch": self.switch, "name": self.name, "restores_buses": list(self.restores_buses),
+                "people": round(self.people, 1), "hours": self.hours, "bridges": list(self.bridges),
+                "people_hours_saved": round(self.people_hours_saved, 1), "flow": self.flow.as_json(),
+                "sentence": self.sentence}
+
+
+def energised(tables: Mapping[str, pd.DataFrame], *, damaged: Iterable[str] = (),
+              close: Iterable[int] = ()) -> set[int]:
+    """Buses joined to a source by in-service, undamaged elements and closed switches (and those in `close`)."""
+    out = set(damaged)
+    switch = tables.get("switch", pd.DataFrame())
+    if len(switch):
+        switch = switch.copy()
+        switch.loc[[int(i) for i in close], "closed"] = True
+        switch.loc[[i for i in switch.index if f"switch:{i}" in out], "closed"] = False
+    terminals, _ = branch_terminals({**tables, "switch": switch}, switches=True)
+    bus = tables["bus"]
+    known = {int(b) for b, live in zip(bus.index, bus.get("in_service", pd.Series(True, index=bus.index)),
+                                       strict=True) if bool(live) and f"bus:{b}" not in out}
+    adjacent: dict[int, set[int]] = {b: set() for b in known}
+    for element, ends in terminals.items():
+        if element in out:
+            continue
+        inside = [b for b in ends if b in known]
+        for b in inside:
+            adjacent[b].update(inside)
+    reached: set[int] = set()
+    stack = [int(r["bus"]) for t in SOURCES for i, r in tables.get(t, pd.DataFrame()).iterrows()
+             if bool(r.get("in_service", True)) and f"{t}:{i}" not in out and int(r["bus"]) in known]
+    while stack:
+        b = stack.pop()
+        if b not in reached:
+            reached.add(b)
+            stack.extend(adjacent[b] - reached)
+    return reached
+
+
+def _people(tables: Mapping[str, pd.DataFrame], people_per_kw: float) -> dict[int, float]:
+    load = tables.get("load", pd.DataFrame())
+    people: dict[int, float] = {}
+    for _, row in load.iterrows():
+        if bool(row.get("in_service", True)):
+            people[int(row["bus"])] = people.get(int(row["bus"]), 0.0) + float(row["p_mw"]) * 1000.0 * people_per_kw
+    return people
+
+
+def options(tables: Mapping[str, pd.DataFrame], repair_hours: Mapping[str, float], *, people_per_kw: float,
+            net: Any = None, switch_hours: float = SWITCH_HOURS) -> list[SwitchingOption]:
+    """The open switches whose closing restores buses dark because of the damage (element id -> repair hours),
+    most people-hours saved first, each with its power-flow check (run on `net`, the pandapower network)."""
+    if not people_per_kw > 0 or not switch_hours >= 0:
+        raise ValueError("people_per_kw must be > 0 and switch_hours >= 0")
+    damaged = set(repair_hours)
+    for element in sorted(damaged):
+        table, _, number = element.partition(":")
+        if table not in tables or not number.isdigit() or int(number) not in tables[table].index:
+            raise ValueError(f"damaged element {element!r}: not in the network")
+    now = energised(tables, damaged=damaged)
+    dark = energised(tables) - now
+    switch = tables.get("switch", pd.DataFrame())
+    if not dark or not len(switch):
+        return []
+    people = _people(tables, people_per_kw)
+    alone = {e: energised(tables, damaged=damaged - {e}) & dark for e in sorted(damaged)}
+    found = []
+    for index, row in switch[~switch["closed"].astype(bool)].iterrows():
+        if f"switch:{index}" in damaged:
+            continue
+        restored = (energised(tables, damaged=damaged, close=[int(index)]) - now) & dark
+        if not restored:
+            continue
+        bridges = tuple(e for e, back in alone.items() if back & restored)
+        saved = 0.0
+        for b in restored:
+            waits = [repair_hours[e] for e in bridges if b in alone[e]]
+            saved += people.get(b, 0.0) * max(0.0, min(waits) - switch_hours) if waits else 0.0
+        flow = (check_switching(net, close=[int(index)], out_of_service=damaged) if net is not None else
+                FlowCheck(NOT_POSSIBLE, "the power-flow check was not possible: the network has no electrical data"))
+        label = row.get("name")
+        found.append(SwitchingOption(
+            switch=f"switch:{index}", name=label if isinstance(label, str) and label else f"switch:{index}",
+            restores_buses=tuple(sorted(restored)), people=sum(people.get(b, 0.0) for b in restored),
+            hours=switch_hours, bridges=bridges, people_hours_saved=saved, flow=flow))
+    return sorted(found, key=lambda o: (-o.people_hours_saved, -o.people, o.switch))
+
+
+def _damage(text: str) -> tuple[str, float]:
+    element, _, hours = text.partition("=")
+    try:
+        return element, float(hours)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected ELEMENT=HOURS, e.g. line:7=6") from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The command line: the switching options of a pandapower network with the given damage, as JSON."""
+    parser = argparse.ArgumentParser(prog="python -m geo.switching", description=__doc__.splitlines()[0])
+    parser.add_argument("network")
+    parser.add_argument("--damaged", type=_damage, action="append", default=[], metavar="ELEMENT=HOURS")
+    parser.add_argument("--switch-hours", type=float, default=SWITCH_HOURS)
+    parser.add_argument("--people-per-kw", type=float, default=1.0)
+    args = parser.parse_args(argv)
+    try:
+        tables, net = read_network(args.network)
+        found = options(tables, dict(args.damaged), people_per_kw=args.people_per_kw, net=net,
+                        switch_hours=args.switch_hours)
+    except (DataError, ValueError, KeyError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    json.dump({"options": [o.as_json() for o in found]}, sys.stdout, indent=2)
+    print()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
