@@ -83,9 +83,9 @@ def _wait_until_up(base: str, process: subprocess.Popen[bytes]) -> None:
     while True:
         assert process.poll() is None, f"the app server for {base} exited with {process.returncode}"
         try:
-            if requests.get(f"{base}/healthz", timeout=5).status_code == 200:
+            if requests.get(f"{base}/healthz", timeout=10).status_code == 200:
                 return
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or the first request still on its way
             pass
         assert time.monotonic() < deadline, f"the app server for {base} did not start in {START_TIMEOUT_S} s"
         time.sleep(0.2)

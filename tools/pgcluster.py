@@ -227,8 +227,7 @@ def pooling(cluster: Cluster, base: Path, *, port: int, pool_size: int = 8,
     binary = pgbouncer_binary()
     _prepare_base(base)
     where = base.resolve()
-    password = (cluster.base.resolve() / "superuser-password").read_text().strip()
-    (where / "userlist.txt").write_text(f'"{SUPERUSER}" "{password}"\n')
+    (where / "userlist.txt").write_text(f'"{SUPERUSER}" "{_scram_secret(cluster)}"\n')
     (where / "pgbouncer.ini").write_text(pgbouncer_config(where, port=port, server_port=cluster.port,
                                                           pool_size=pool_size, max_clients=max_clients))
     for name in ("userlist.txt", "pgbouncer.ini"):
@@ -256,6 +255,19 @@ def pooling(cluster: Cluster, base: Path, *, port: int, pool_size: int = 8,
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def _scram_secret(cluster: Cluster) -> str:
+    """The superuser's stored SCRAM secret: with it pgbouncer checks clients without deriving keys from a password
+    (costly, in its one thread) and logs in to the server with the keys of the client's own proof."""
+    import psycopg
+
+    password = (cluster.base.resolve() / "superuser-password").read_text().strip()
+    with psycopg.connect(url(cluster, password, "postgres")) as conn:
+        row = conn.execute("SELECT rolpassword FROM pg_authid WHERE rolname = %s", (SUPERUSER,)).fetchone()
+    if row is None or not str(row[0]).startswith("SCRAM-SHA-256$"):
+        raise ClusterError(f"{SUPERUSER} has no SCRAM secret for pgbouncer's auth_file")
+    return str(row[0])
 
 
 def _accepts(port: int) -> bool:
