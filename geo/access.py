@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import NamedTuple
 
+from geo.message import N_, Code, Text
 from geo.taxonomy import ACCESS_STATES
 
 NEEDS_CLEARANCE, CLEARED, BLOCKED = ACCESS_STATES
@@ -29,12 +30,13 @@ class Access(NamedTuple):
 def access(stored: str | None, hazards: Iterable[str]) -> Access:
     """The access state a coordinator or crew set, else the one the reported hazards imply (blocked wins)."""
     if stored is not None:
-        return Access(stored, "set on the case")
+        return Access(stored, Text(N_("set on the case")))
     implied = {HAZARD_ACCESS[h]: h for h in hazards if h in HAZARD_ACCESS}
     for state in (BLOCKED, NEEDS_CLEARANCE):
         if state in implied:
-            return Access(state, f"from the reported hazard {implied[state]}")
-    return Access(CLEARED, "no hazard that limits access reported")
+            return Access(state, Text(N_("from the reported hazard {hazard}"),
+                                      hazard=Code(implied[state], "hazard", spaced=False)))
+    return Access(CLEARED, Text(N_("no hazard that limits access reported")))
 
 
 def release(state: str, expected_at: datetime | None, materials_until: datetime | None) -> datetime | None:

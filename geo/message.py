@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 # How a Quantity is written in English (the app has the same styles in every locale).
-STYLES = ("people", "hours", "percent", "count", "whole")
+STYLES = ("people", "hours", "tenths", "percent", "count", "whole")
 
 
 def N_(msgid: str) -> str:  # noqa: N802 (the name pybabel looks for)
@@ -27,7 +27,8 @@ def N_(msgid: str) -> str:  # noqa: N802 (the name pybabel looks for)
 @dataclass(frozen=True)
 class Quantity:
     """A number in a sentence, with the way it is written: people ("29,754", small fractions to 3 digits),
-    hours ("2.5"), a percentage ("30%"), a count ("3") or a whole number with separators ("1,234")."""
+    hours ("2.5"), one decimal ("1.0"), a percentage ("30%"), a count ("3") or a whole number with separators
+    ("1,234")."""
 
     value: float
     style: str = "people"
@@ -42,6 +43,8 @@ class Quantity:
             return f"{x:,.0f}" if abs(x) >= 100 or float(x).is_integer() else f"{x:,.3g}"
         if self.style == "hours":
             return f"{x:g}"
+        if self.style == "tenths":
+            return f"{x:.1f}"
         if self.style == "percent":
             return f"{x:.0%}"
         if self.style == "whole":
@@ -62,13 +65,15 @@ class Moment:
 
 @dataclass(frozen=True)
 class Code:
-    """A code of the vocabulary in a sentence ("in_repair"): spaced in English, its label in other languages."""
+    """A code of the vocabulary in a sentence ("in_repair"): in English spaced ("in repair") or as it is
+    (`spaced` false), its label in other languages."""
 
     code: str
     vocabulary: str
+    spaced: bool = True
 
     def __str__(self) -> str:
-        return self.code.replace("_", " ")
+        return self.code.replace("_", " ") if self.spaced else self.code
 
 
 class Text(str):

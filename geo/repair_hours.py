@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import NamedTuple, SupportsFloat
 
+from geo.message import N_, Code, Quantity, Text
 from geo.taxonomy import SEVERITIES
 
 # hours for minor, moderate, severe, destroyed
@@ -28,8 +29,8 @@ DEFAULT_REPAIR_HOURS: dict[str, tuple[float, float, float, float]] = {
     "gas_facility": (4, 12, 48, 168),
     "other": (4, 12, 36, 120),
 }
-OVERRIDE_SOURCE = "coordinator override"
-ESTIMATE_SOURCE = "crew estimate"
+OVERRIDE_SOURCE = Text(N_("coordinator override"))
+ESTIMATE_SOURCE = Text(N_("crew estimate"))
 DEFAULT_SOURCE = "default"  # the start of every default's source, e.g. "default for a severe substation"
 MIN_REPAIR_HOURS = 0.25
 PLAUSIBLE_FACTOR = 4.0
@@ -79,11 +80,17 @@ def repair_hours(*, override: SupportsFloat | None, estimate: SupportsFloat | No
         low, high = plausible_range(kind, severity)
         if low <= hours <= high or (accepted is not None and float(accepted) == hours):
             return RepairHours(max(MIN_REPAIR_HOURS, hours), ESTIMATE_SOURCE)
-        side = "below" if hours < low else "above"
+        flag = (N_("the crew's estimate of {hours} h is far below the plausible {low}–{high} h for a {severity} "
+                   "{kind}: used until a coordinator accepts or overrides it") if hours < low else
+                N_("the crew's estimate of {hours} h is far above the plausible {low}–{high} h for a {severity} "
+                   "{kind}: used until a coordinator accepts or overrides it"))
         return RepairHours(max(MIN_REPAIR_HOURS, hours), ESTIMATE_SOURCE,
-                           f"the crew's estimate of {hours:g} h is far {side} the plausible {low:g}–{high:g} h "
-                           f"for a {severity} {kind}: used until a coordinator accepts or overrides it")
-    return RepairHours(default_repair_hours(kind, severity), f"{DEFAULT_SOURCE} for a {severity} {kind}")
+                           Text(flag, hours=Quantity(hours, "hours"), low=Quantity(low, "hours"),
+                                high=Quantity(high, "hours"), severity=Code(severity, "severity", spaced=False),
+                                kind=Code(kind, "kind", spaced=False)))
+    return RepairHours(default_repair_hours(kind, severity),
+                       Text(N_("default for a {severity} {kind}"), severity=Code(severity, "severity", spaced=False),
+                            kind=Code(kind, "kind", spaced=False)))
 
 
 def remaining(planned: RepairHours, elapsed_hours: float) -> RepairHours:
@@ -91,8 +98,12 @@ def remaining(planned: RepairHours, elapsed_hours: float) -> RepairHours:
     below MIN_REPAIR_HOURS; flagged as overdue once the repair has taken as long as planned."""
     elapsed = max(0.0, float(elapsed_hours))
     left = max(MIN_REPAIR_HOURS, planned.hours - elapsed)
-    source = f"{planned.source}: {left:g} h of {planned.hours:g} h left after {elapsed:.1f} h of repair"
+    source = Text(N_("{source}: {left} h of {planned} h left after {elapsed} h of repair"), source=planned.source,
+                  left=Quantity(left, "hours"), planned=Quantity(planned.hours, "hours"),
+                  elapsed=Quantity(elapsed, "tenths"))
     if elapsed >= planned.hours:
-        return RepairHours(left, source, f"overdue: in repair for {elapsed:.1f} h, over its {planned.hours:g} h "
-                                         f"({planned.source}); planned with {left:g} h left")
+        return RepairHours(left, source, Text(N_("overdue: in repair for {elapsed} h, over its {planned} h ({source}); "
+                                                 "planned with {left} h left"), elapsed=Quantity(elapsed, "tenths"),
+                                              planned=Quantity(planned.hours, "hours"), source=planned.source,
+                                              left=Quantity(left, "hours")))
     return RepairHours(left, source, planned.flag)

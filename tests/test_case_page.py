@@ -41,7 +41,7 @@ def test_actions_through_the_page_forms(live_server, page, hostile_case, db):
     page.goto(f"{live_server}/cases/{hostile_case}")
     page.click("#form-confirm button")
     page.wait_for_url(f"{live_server}/cases/{hostile_case}")
-    assert page.inner_text("#case-status") == "confirmed"
+    assert page.inner_text("#case-status") == "Confirmed"
     page.fill("#form-assign input[name=crew]", "Crew <b>9</b>")
     page.click("#form-assign button")
     assert page.inner_text("#case-crew") == "Crew <b>9</b>"
@@ -224,7 +224,7 @@ def test_a_valid_action_redirects_to_the_case_page_and_writes_one_event(desk):
     assert response.status_code == 303 and response.headers["Location"].endswith(f"/cases/{case_id}")
     assert len(state(url, case_id)[1]) == before + 1
     page = desk[2].get(f"/cases/{case_id}").get_data(as_text=True)
-    assert "Done: override hours." in page and "spare on site" in page and 'id="action-errors"' not in page
+    assert "Done: Override repair hours." in page and "spare on site" in page and 'id="action-errors"' not in page
     other = new_case(desk)
     assert post(desk, case_id, action="merge", duplicate_id=str(other)).status_code == 303
     assert state(url, other)[0][0]["status"] == "duplicate"
@@ -247,7 +247,7 @@ def test_the_assign_form_offers_the_active_crew_accounts_and_keeps_the_one_assig
     page = browser.get(f"/cases/{case_id}").get_data(as_text=True)
     assert 'crew account <strong id="case-account">desk_crew_b</strong>' in page
     assert '<option value="desk_crew_b" selected>' in page  # a reassignment starts from the current account
-    assert "assign: Crew B (crew account desk_crew_b)" in page
+    assert "assigned: Crew B (crew account desk_crew_b)" in page
     with psycopg.connect(url, row_factory=dict_row) as conn:
         row = conn.execute("SELECT u.username FROM damage_case c JOIN app_user u ON u.id = c.assigned_user_id "
                            "WHERE c.id = %s", (case_id,)).fetchone()
@@ -333,12 +333,12 @@ def test_the_history_shows_what_each_action_changed_as_text(desk):
     assert rows == [
         ("system", "opened", "report at a site with no registered facility nearby"),
         ("desk_crew", f"report added: report {report['id'][:8]}", ""),
-        ("desk_coord", "override hours: 6 h (no override before)", "crew <b>estimate</b>"),
-        ("desk_coord", "override hours: 4.5 h (was 6 h)", "spare on site"),
-        ("desk_coord", "bump priority: +1,500 people-equivalents", "feeds the hospital"),
-        ("desk_coord", "assign: Crew <i>9</i> (crew account desk_crew)", "closest"),
-        ("desk_coord", "assign: Crew 10 (no crew account; was desk_crew)", "Crew 9 is needed elsewhere"),
-        ("desk_coord", f"merge: case {other} merged into this one", ""),
+        ("desk_coord", "repair hours overridden: 6 h (no override before)", "crew <b>estimate</b>"),
+        ("desk_coord", "repair hours overridden: 4.5 h (was 6 h)", "spare on site"),
+        ("desk_coord", "priority raised: +1,500 people-equivalents", "feeds the hospital"),
+        ("desk_coord", "assigned: Crew <i>9</i> (crew account desk_crew)", "closest"),
+        ("desk_coord", "assigned: Crew 10 (no crew account; was desk_crew)", "Crew 9 is needed elsewhere"),
+        ("desk_coord", f"merged: case {other} merged into this one", ""),
     ]
     anchor = f"report-{report['id']}"
     assert page.rows[2]["links"] == [f"#{anchor}"] and f'id="{anchor}"' in html  # the report, on this page
@@ -350,7 +350,7 @@ def test_the_history_shows_what_each_action_changed_as_text(desk):
     _, merged = case_page(desk, other)
     last = merged.rows[-1]
     assert (last["What"], last["Status"], last["links"]) == (
-        f"merged into case {case_id}", "reported → duplicate", [f"/cases/{case_id}"])
+        f"merged into case {case_id}", "Reported → Duplicate", [f"/cases/{case_id}"])
 
 
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 200

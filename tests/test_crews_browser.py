@@ -38,7 +38,7 @@ def test_the_map_shows_each_crew_with_its_name_and_status(live_server, page, dem
     popup = page.locator(".leaflet-popup-content .crew-popup")
     popup.wait_for()
     text = popup.inner_text()
-    assert name in text and "status: en route" in text and "at base" in text
+    assert name in text and "status: En route" in text and "at base" in text
     assert page.locator(".crew-popup b").count() == 0
     assert page.js_errors == []
 

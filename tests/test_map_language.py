@@ -71,7 +71,7 @@ def test_the_legend_follows_the_colour_mode_and_shows_size_and_clusters(live_ser
     assert legend.locator("summary").inner_text() == "Legend"
     assert legend.locator(".legend-status").is_visible() and not legend.locator(".legend-rank").is_visible()
     assert legend.locator(".legend-status li").all_inner_texts() == [
-        "reported", "confirmed", "assigned", "in repair", "temporarily restored", "repaired"]
+        "Reported", "Confirmed", "Assigned", "In repair", "Temporarily restored", "Repaired"]
     fills = legend.locator(".legend-status circle").evaluate_all("cs => cs.map(c => c.getAttribute('fill'))")
     assert fills[:4] == ["#d62728", "#ff7f0e", "#9467bd", "#1f77b4"]  # the markers' colours
     radii = [float(r) for r in legend.locator(".legend-size circle").evaluate_all(

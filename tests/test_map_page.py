@@ -193,8 +193,8 @@ def test_a_queue_row_shows_blockers_default_hours_critical_sites_hazards_and_the
         row.wait_for()
         facts = row.locator(".facts").all_inner_texts()
         assert f"blocked by: {expected['blocked_by_facilities'][0]}" in facts
-        assert "critical sites: hospital (1,200)" in facts
-        assert "hazards: fire, live_wires" in facts
+        assert "critical sites: Hospital (1,200)" in facts
+        assert "hazards: Fire, Live wires" in facts
         badge = row.locator(".badge")
         assert badge.inner_text() == "default"
         assert badge.get_attribute("title") == expected["repair_hours_source"] == "default for a severe substation"

@@ -126,6 +126,12 @@ def sitrep(new_database):
     app.extensions["db_pool"].close()
 
 
+# The English labels the page shows for the codes of this test's cases (app/site/labels.py).
+SHOWN = {"confirmed": "Confirmed", "in_repair": "In repair", "temporarily_restored": "Temporarily restored",
+         "repaired": "Repaired", "reported": "Reported", "rejected": "Rejected", "duplicate": "Duplicate",
+         "substation": "Substation", "transformer": "Transformer", "heat_plant": "Heat plant", "other": "Other"}
+
+
 def table(sitrep, name: str) -> list[list[str]]:
     return sitrep["tables"].tables[name]
 
@@ -134,9 +140,9 @@ def test_cases_by_status_are_every_case_counted_in_the_database(sitrep):
     shown = {status: int(n) for status, n in table(sitrep, "by-status")[1:]}
     with psycopg.connect(sitrep["url"]) as conn:
         rows = conn.execute("SELECT status::text, count(*) FROM damage_case GROUP BY 1").fetchall()
-    assert shown == dict(rows)
-    assert shown == {"confirmed": 1, "in_repair": 1, "temporarily_restored": 1, "repaired": 1, "reported": 1,
-                     "rejected": 1, "duplicate": 1}
+    assert shown == {SHOWN[status]: n for status, n in rows}  # the page shows labels, not codes
+    assert shown == {"Confirmed": 1, "In repair": 1, "Temporarily restored": 1, "Repaired": 1, "Reported": 1,
+                     "Rejected": 1, "Duplicate": 1}
 
 
 def test_cases_by_kind_count_the_damage_not_duplicates_or_rejections(sitrep):
@@ -144,7 +150,8 @@ def test_cases_by_kind_count_the_damage_not_duplicates_or_rejections(sitrep):
     with psycopg.connect(sitrep["url"]) as conn:
         rows = conn.execute("SELECT kind::text, count(*) FROM damage_case "
                             "WHERE status NOT IN ('duplicate', 'rejected') GROUP BY 1").fetchall()
-    assert shown == dict(rows) == {"substation": 2, "transformer": 1, "heat_plant": 1, "other": 1}
+    assert shown == {SHOWN[kind]: n for kind, n in rows} == {"Substation": 2, "Transformer": 1, "Heat plant": 1,
+                                                              "Other": 1}
 
 
 def test_people_without_power_now_equal_the_engines_figure(sitrep):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_babel import get_locale, lazy_gettext
+from flask_babel import lazy_gettext
 
 KIND_LABELS = {
     "power_plant": lazy_gettext("Power plant"),
@@ -168,9 +168,7 @@ def vocabulary_label(code: object, vocabulary: str) -> str:
 
 
 def code_label(code: object, vocabulary: str, *, spaced: bool = False) -> str:
-    """A code as the desk pages show it: in English the code itself (as ever, spaced on request), the vocabulary's
-    label in any other language."""
-    text = "" if code is None else str(code)
-    if str(get_locale() or "en") == "en":
-        return text.replace("_", " ") if spaced else text
-    return label(text, VOCABULARIES[vocabulary])
+    """A code as the pages show it: the vocabulary's label in the request's language ("In repair" for in_repair,
+    "У ремонті" in Ukrainian), never the raw code. `spaced` is kept for callers of the time codes were shown."""
+    del spaced
+    return label(code, VOCABULARIES[vocabulary])

@@ -79,6 +79,8 @@ def quantity(q: Quantity) -> str:
         return str(format_decimal(x if whole else float(f"{x:.3g}"), format="#,##0" if whole else "#,##0.##########"))
     if q.style == "hours":
         return str(format_decimal(float(f"{x:g}"), format="#,##0.######"))
+    if q.style == "tenths":
+        return str(format_decimal(x, format="#,##0.0"))
     if q.style == "percent":
         return str(format_percent(x, format="#,##0%"))
     if q.style == "whole":
