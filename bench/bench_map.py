@@ -1,11 +1,14 @@
-"""Benchmark the coordinator map's clustered layers at 10^4 and 10^5 reports, next to bare SQL and bare ST_AsMVT.
+"""Benchmark the coordinator map's clustered layers at 10^5 and 10^6 reports, next to bare SQL and bare ST_AsMVT.
 
-Run: .venv/bin/python bench/bench_map.py [--quick] [--no-browser]
-A throw-away PostGIS cluster (tools.pgcluster) gets N random reports in N/20 cases over County Dublin; each request
-goes through the Flask app (test client, bearer token) and is timed next to the same statement run bare with psycopg,
-and next to the vector-tile alternative: bare ST_AsMVT of the raw reports in every XYZ tile covering the same view
-at the same zoom (what a tile server such as pg_tileserv or Martin would run; the sum over the view's tiles).
-With the browser on, it also times /map in headless Chromium: navigation until the queue is rendered.
+Run: .venv/bin/python bench/bench_map.py [--quick] [--no-browser] [--sizes 100000,1000000]
+A throw-away PostGIS cluster (tools.pgcluster) gets N random reports in N/20 cases over County Dublin (one INSERT
+each, which also folds them into migration 0014's per-zoom aggregates). For a screen centred on Dublin at each zoom,
+each layer request goes through the Flask app (test client, bearer token) and is timed next to the repository
+function it calls run bare with psycopg, next to the clustered SQL over the raw rows (the baseline: what the API ran
+before the aggregates, and still runs with filters), and next to the vector-tile alternative: bare ST_AsMVT of the
+raw reports in every XYZ tile covering the same view (what a tile server such as pg_tileserv or Martin would run;
+the sum over the view's tiles). With the browser on, it times /map at 10^5 reports in headless Chromium: until the
+layers are drawn (interactive) and until the repair queue is rendered too.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -36,12 +40,10 @@ from app.db import upgrade  # noqa: E402
 from app.repo import map as repo  # noqa: E402
 from tools import pgcluster  # noqa: E402
 
-AREA = (-6.45, 53.2, -6.05, 53.6)  # lon/lat box of the random points
-VIEWS = {  # name: (bbox, zoom) as a coordinator's screen of about 1,400 x 900 pixels would ask
-    "whole area z10": ("-6.9,53.1,-5.6,53.7", 10),
-    "city z13": ("-6.33,53.32,-6.2,53.38", 13),
-    "street z17": ("-6.262,53.345,-6.254,53.35", 17),
-}
+AREA = (-6.45, 53.2, -6.05, 53.6)  # lon/lat box of the random points (County Dublin)
+CENTRE = (-6.26, 53.35)
+SCREEN_PX = (1400, 900)  # a coordinator's map
+QUICK_ZOOMS = (5, 8, 10, 12, 13, 14, 15, 16, 17)
 PASSWORD = "bench-password-123"
 
 SEED = """
@@ -62,6 +64,22 @@ SELECT gen_random_uuid(), (SELECT min(id) FROM damage_case) + i %% %(cases)s,
 FROM generate_series(0, %(points)s - 1) i;
 ANALYZE;
 """
+
+
+def view(zoom: int) -> str:
+    """The bbox a screen of SCREEN_PX centred on CENTRE shows at a zoom (Web Mercator, 256-pixel tiles)."""
+    lon, lat = CENTRE
+    scale = 256 * 2 ** zoom
+    x = (lon + 180) / 360 * scale
+    y = (1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * scale
+
+    def lonlat(px: float, py: float) -> tuple[float, float]:
+        lat_ = math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * py / scale))))
+        return max(-180.0, min(180.0, px / scale * 360 - 180)), max(-85.0, min(85.0, lat_))
+
+    (w, n), (e, s) = lonlat(x - SCREEN_PX[0] / 2, y - SCREEN_PX[1] / 2), lonlat(x + SCREEN_PX[0] / 2,
+                                                                                  y + SCREEN_PX[1] / 2)
+    return f"{w:.6f},{s:.6f},{e:.6f},{n:.6f}"
 
 
 # One vector tile of raw report points, as a PostGIS tile server would serve it.
@@ -124,30 +142,38 @@ def in_transaction(conn: psycopg.Connection[dict[str, Any]], fn: Callable[..., o
         fn(conn, params)
 
 
-def params_for(bbox: str, zoom: int) -> dict[str, Any]:
+def params_for(bbox: str, zoom: int, **filters: list[str]) -> dict[str, Any]:
     w, s, e, n = (float(v) for v in bbox.split(","))
-    return {"bbox": (w, s, e, n), "zoom": zoom, "cell_m": cell_m(zoom), "max_cells": MAX_CELLS,
-            "status": None, "kind": None, "severity": None, "hazard": None, "since": None, "until": None}
+    out: dict[str, Any] = {"bbox": (w, s, e, n), "zoom": zoom, "cell_m": cell_m(zoom), "max_cells": MAX_CELLS,
+                           "status": None, "kind": None, "severity": None, "hazard": None, "since": None,
+                           "until": None}
+    out.update(filters)
+    return out
 
 
-def seed(url: str, points: int) -> None:
+def seed(url: str, points: int) -> float:
+    """Seconds to load `points` reports in points/20 cases with one INSERT (the map's fold included)."""
     w, s, e, n = AREA
+    start = time.perf_counter()
     with psycopg.connect(url, autocommit=True) as conn:
         values = {"w": w, "s": s, "e": e, "n": n, "cases": max(1, points // 20), "points": points}
         for statement in SEED.split(";\n"):
             if statement.strip():
                 conn.execute(statement, values)
+    return time.perf_counter() - start
 
 
-def page_interactive(base_url: str, repeat: int) -> list[float]:
-    """Seconds from navigation to /map until the map is drawn and the queue rendered, in headless Chromium."""
+def page_interactive(base_url: str, repeat: int) -> tuple[list[float], list[float], list[tuple[str, float]]]:
+    """Seconds from navigation to /map until the map's layers are drawn (interactive) and until the queue is
+    rendered too, in headless Chromium; and the slowest requests of the last load (path, ms)."""
     from playwright.sync_api import sync_playwright
 
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
-    out = []
+    interactive, complete = [], []
+    slowest: list[tuple[str, float]] = []
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox", "--disable-gpu"])
-        context = browser.new_context(viewport={"width": 1400, "height": 900})
+        context = browser.new_context(viewport={"width": SCREEN_PX[0] + 400, "height": SCREEN_PX[1]})
         page = context.new_page()
         page.goto(base_url + "/login")
         page.fill("input[name=username]", "coord")
@@ -157,23 +183,62 @@ def page_interactive(base_url: str, repeat: int) -> list[float]:
         for _ in range(repeat + 1):
             start = time.perf_counter()
             page.goto(base_url + "/map")
-            page.wait_for_selector("#map[data-ready=true]", timeout=60_000)
+            page.wait_for_selector("#map[data-interactive=true]", state="attached", timeout=120_000)
+            interactive.append(time.perf_counter() - start)
+            page.wait_for_selector("#map[data-ready=true]", state="attached", timeout=120_000)
             page.wait_for_selector("#queue[data-count]", state="attached")
-            out.append(time.perf_counter() - start)
+            complete.append(time.perf_counter() - start)
+        entries = page.evaluate("""performance.getEntriesByType('resource').map(
+            (e) => [new URL(e.name).pathname, e.responseEnd - e.startTime])""")
+        slowest = sorted(((str(p), float(ms)) for p, ms in entries), key=lambda e: -e[1])[:5]
         browser.close()
-    return out[1:]
+    return interactive[1:], complete[1:], slowest
+
+
+def fmt(p: tuple[float, float]) -> str:
+    return f"{p[0]:>8.1f} {p[1]:>8.1f}"
+
+
+def bench_layers(client: Any, conn: psycopg.Connection[dict[str, Any]], points: int, zooms: tuple[int, ...],
+                 repeat: int, baseline_repeat: int) -> None:
+    """One line per layer and zoom: the API, its SQL, the bare clustered SQL and bare ST_AsMVT of the view."""
+    rows: list[tuple[str, int, str, dict[str, list[str]]]] = [
+        (layer, zoom, "", {}) for layer in ("reports", "cases") for zoom in zooms]
+    rows += [(layer, 10, "severity=destroyed", {"severity": ["destroyed"]}) for layer in ("reports", "cases")]
+    for layer, zoom, query, filters in rows:
+        fn = repo.reports if layer == "reports" else repo.cases
+        bbox = view(zoom)
+        path = f"/api/map/{layer}?bbox={bbox}&zoom={zoom}" + (f"&{query}" if query else "")
+        body: dict[str, Any] = client.get(path).json or {}
+        api = percentiles(timed(lambda path=path: client.get(path).close(), repeat))
+        p = params_for(bbox, zoom, **filters)
+        ours = percentiles(timed(lambda fn=fn, p=p: in_transaction(conn, fn, p), repeat))
+        bare = percentiles(timed(lambda fn=fn, p=p: in_transaction(conn, partial(fn, live=True), p),
+                                 baseline_repeat))
+        mvt = ""
+        if layer == "reports" and not query:
+            tiles = tiles_covering(bbox, zoom)
+            size = mvt_view(conn, tiles)
+            t = percentiles(timed(lambda tiles=tiles: mvt_view(conn, tiles), baseline_repeat))
+            mvt = f" {len(tiles):>5} {size / 1000:>7.0f} {fmt(t)}"
+        name = f"z{zoom}" + (f" {query}" if query else "")
+        print(f"{points:>9,} {layer:>8} {name:>22} {len(body['features']):>8,} {body['numberMatched']:>9,} "
+              f"{fmt(api)} {fmt(ours)} {fmt(bare)}{mvt}", flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions and zooms")
     parser.add_argument("--no-browser", action="store_true", help="skip the /map page timing")
+    parser.add_argument("--sizes", default="100000,1000000", help="report counts, comma-separated")
     args = parser.parse_args()
     repeat = 15 if args.quick else 60
+    zooms = QUICK_ZOOMS if args.quick else tuple(range(0, 19))
     base = Path(tempfile.mkdtemp(prefix="gridtriage-bench-map-"))
     base.chmod(0o755)
     cluster = pgcluster.Cluster(base / "pg", free_port())
-    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs at start; {repeat} timed runs per cell")
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs at start; {repeat} timed runs per cell "
+          f"(baselines at 10^6: {3 if args.quick else 10})")
     try:
         url = pgcluster.up(cluster, dbname="bench")
         upgrade(url)
@@ -185,47 +250,47 @@ def main() -> None:
         token = runner.invoke(args=["create-token", "coord"]).output.strip()
         client = app.test_client()
         client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
-        print(f"\n{'reports':>8} {'layer':>8} {'view':>16} {'features':>8} {'matched':>8} "
-              f"{'API p50':>8} {'API p95':>8} {'SQL p50':>8} {'SQL p95':>8} {'tiles':>5} {'MVT kB':>7} "
-              f"{'MVT p50':>8} {'MVT p95':>8}  (ms)")
-        for points in (10_000, 100_000):
-            seed(url, points)
+        for points in (int(v) for v in args.sizes.split(",")):
+            seconds = seed(url, points)
+            print(f"\n{points:,} reports in {points // 20:,} cases loaded in {seconds:.1f} s (one INSERT, the "
+                  f"map's fold included); load average {os.getloadavg()[0]:.1f}")
+            print(f"{'reports':>9} {'layer':>8} {'view':>22} {'features':>8} {'matched':>9} "
+                  f"{'API p50':>8} {'API p95':>8} {'SQL p50':>8} {'SQL p95':>8} {'bare p50':>8} {'bare p95':>8} "
+                  f"{'tiles':>5} {'MVT kB':>7} {'MVT p50':>8} {'MVT p95':>8}  (ms)")
+            baseline_repeat = repeat if points < 1_000_000 else (3 if args.quick else 10)
             with psycopg.connect(url, row_factory=psycopg.rows.dict_row, autocommit=True) as conn:
-                for layer, fn in (("reports", repo.reports), ("cases", repo.cases)):
-                    for name, (bbox, zoom) in VIEWS.items():
-                        path = f"/api/map/{layer}?bbox={bbox}&zoom={zoom}"
-                        body: dict[str, Any] = client.get(path).json or {}
-                        api = percentiles(timed(lambda path=path: client.get(path).close(), repeat))
-                        p = params_for(bbox, zoom)
-                        bare = percentiles(timed(lambda fn=fn, p=p: in_transaction(conn, fn, p), repeat))
-                        mvt = ""
-                        if layer == "reports":
-                            tiles = tiles_covering(bbox, zoom)
-                            size = mvt_view(conn, tiles)
-                            t = percentiles(timed(lambda tiles=tiles: mvt_view(conn, tiles), repeat))
-                            mvt = f" {len(tiles):>5} {size / 1000:>7.0f} {t[0]:>8.1f} {t[1]:>8.1f}"
-                        print(f"{points:>8,} {layer:>8} {name:>16} {len(body['features']):>8,} "
-                              f"{body['numberMatched']:>8,} {api[0]:>8.1f} {api[1]:>8.1f} {bare[0]:>8.1f} "
-                              f"{bare[1]:>8.1f}{mvt}")
-            changes = percentiles(timed(lambda: client.get("/api/map/changes").close(), repeat))
-            print(f"{points:>8,} changes poll (cursor query): p50 {changes[0]:.1f} ms, p95 {changes[1]:.1f} ms")
-        if not args.no_browser:
-            server = make_server("127.0.0.1", free_port(), app, threaded=True)
-            threading.Thread(target=server.serve_forever, daemon=True).start()
-            try:
-                seconds = page_interactive(f"http://127.0.0.1:{server.server_port}", 3 if args.quick else 10)
-                p50, p95 = percentiles(seconds)
-                print(f"\n/map interactive with 100,000 reports (navigation -> layers drawn, queue rendered): "
-                      f"p50 {p50:.0f} ms, p95 {p95:.0f} ms over {len(seconds)} loads")
-            finally:
-                server.shutdown()
+                bench_layers(client, conn, points, zooms, repeat, baseline_repeat)
+                changes = percentiles(timed(lambda: client.get("/api/map/changes").close(), repeat))
+                cursor = percentiles(timed(lambda: in_transaction(conn, lambda c, _: repo.cursor(c), {}), repeat))
+                count = percentiles(timed(lambda: conn.execute("SELECT count(*) FROM report").fetchone(), repeat))
+            print(f"{points:>9,} change poll: API p50 {changes[0]:.1f} / p95 {changes[1]:.1f} ms; its SQL p50 "
+                  f"{cursor[0]:.1f} ms; a bare count(*) of the reports (what the cursor used to run) p50 "
+                  f"{count[0]:.1f} ms")
+            if not args.no_browser and points == 100_000:
+                server = make_server("127.0.0.1", free_port(), app, threaded=True)
+                threading.Thread(target=server.serve_forever, daemon=True).start()
+                try:
+                    interactive, complete, slowest = page_interactive(f"http://127.0.0.1:{server.server_port}",
+                                                                      3 if args.quick else 10)
+                finally:
+                    server.shutdown()
+                i50, i95 = percentiles(interactive)
+                c50, c95 = percentiles(complete)
+                print(f"\n/map with {points:,} reports in Chromium over {len(interactive)} loads: interactive "
+                      f"(navigation -> layers drawn) p50 {i50:.0f} ms, p95 {i95:.0f} ms; with the queue rendered "
+                      f"too p50 {c50:.0f} ms, p95 {c95:.0f} ms")
+                print("  slowest requests of the last load: "
+                      + ", ".join(f"{path} {ms:.0f} ms" for path, ms in slowest), flush=True)
         app.extensions["db_pool"].close()
     finally:
         pgcluster.stop(cluster, mode="immediate")
         shutil.rmtree(base, ignore_errors=True)
-    print(f"\nload average {os.getloadavg()[0]:.1f} at end; API = Flask test client incl. auth and JSON; "
-          "SQL = the same repository function (statement + SET LOCAL jit = off) on a bare psycopg connection; "
-          "MVT = bare ST_AsMVT of the raw reports, one statement per covering tile, summed over the view")
+    print(f"\nload average {os.getloadavg()[0]:.1f} at end; view = a {SCREEN_PX[0]}x{SCREEN_PX[1]} px screen "
+          f"centred on {CENTRE} at that zoom; API = Flask test client incl. bearer auth and JSON; SQL = the "
+          "repository function the API calls (aggregates of migration 0014 without filters) on a bare psycopg "
+          "connection; bare = the clustered SQL over the raw rows (repo live=True: what the API ran before, and "
+          "what it runs with filters); MVT = bare ST_AsMVT of the raw reports, one statement per covering tile, "
+          "summed over the view")
 
 
 if __name__ == "__main__":

@@ -19,15 +19,18 @@ SEED = """
 SELECT setseed(0.17);
 INSERT INTO damage_case (kind, geom)
 SELECT 'line', ST_Point(10 + 2 * random(), 50 + random(), 4326) FROM generate_series(1, 40);
-INSERT INTO report (id, case_id, kind, severity, status, observed_at, content_hash, geom)
-SELECT gen_random_uuid(), (SELECT min(id) FROM damage_case) + i %% 40, 'line', 'minor', 'out_of_service', now(),
-       md5(i::text), ST_Point(10 + 2 * random() ^ %(skew)s, 50 + random(), 4326)
+INSERT INTO report (id, case_id, kind, severity, status, hazards, observed_at, content_hash, geom)
+SELECT gen_random_uuid(), (SELECT min(id) FROM damage_case) + i %% 40, 'line',
+       (ARRAY['minor', 'moderate', 'severe'])[1 + i %% 3]::severity, 'out_of_service',
+       CASE WHEN i %% 97 = 0 THEN '{live_wires,fire}'::hazard[] WHEN i %% 53 = 0 THEN '{uxo}' ELSE '{}' END,
+       now(), md5(i::text), ST_Point(10 + 2 * random() ^ %(skew)s, 50 + random(), 4326)
 FROM generate_series(1, %(n)s) i;
 """
 
 ONE = """
-INSERT INTO report (id, case_id, kind, severity, status, observed_at, content_hash, geom)
-SELECT gen_random_uuid(), min(id), 'line', 'severe', 'degraded', now(), 'x', ST_Point(%(lon)s, %(lat)s, 4326)
+INSERT INTO report (id, case_id, kind, severity, status, hazards, observed_at, content_hash, geom)
+SELECT gen_random_uuid(), min(id) + %(case)s, 'line', 'destroyed', 'degraded', '{structural}', now(), 'x',
+       ST_Point(%(lon)s, %(lat)s, 4326)
 FROM damage_case"""
 
 
@@ -83,6 +86,7 @@ def url(pg_server):
 def conn(url):
     with psycopg.connect(maintenance(url), autocommit=True, row_factory=dict_row) as conn:
         conn.execute("TRUNCATE report, damage_case, case_event CASCADE")
+        conn.execute("ALTER SEQUENCE map_fold_tick RESTART")  # the 64th single insert from here on folds
         for statement in SEED.split(";\n"):
             if statement.strip():
                 conn.execute(statement, {"n": 3_000, "skew": 3})
@@ -104,7 +108,7 @@ def test_single_reports_queue_then_fold_and_clusters_stay_equal(conn):
     rng = random.Random(5)
     seen_queue = set()
     for i in range(150):
-        conn.execute(ONE, {"lon": rng.uniform(10, 12), "lat": rng.uniform(50, 51)})
+        conn.execute(ONE, {"case": 0, "lon": rng.uniform(10, 12), "lat": rng.uniform(50, 51)})
         seen_queue.add(queued(conn))
         if i % 37 == 0:
             same_clusters(conn, views(i, 8))
@@ -119,7 +123,7 @@ def test_points_on_cell_edges_and_the_antimeridian(conn):
     # Reports exactly on grid lines of several zooms and at the world's corners, one by one (queued) and folded.
     edges = [(10.0, 50.0), (11.25, 50.5), (0.0, 0.0), (-180.0, -85.0), (180.0, 85.0), (179.9999999, 0.0)]
     for lon, lat in edges:
-        conn.execute(ONE, {"lon": lon, "lat": lat})
+        conn.execute(ONE, {"case": 0, "lon": lon, "lat": lat})
     same_clusters(conn, [((-180.0, -90.0, 180.0, 90.0), z) for z in range(17)])
     same_clusters(conn, [((10.0, 50.0, 11.25, 50.5), z) for z in range(17)])
     conn.execute("SELECT map_report_fold()")
@@ -129,7 +133,7 @@ def test_points_on_cell_edges_and_the_antimeridian(conn):
 
 def test_deleting_and_truncating_reports_update_the_aggregates(conn):
     for _ in range(10):
-        conn.execute(ONE, {"lon": 11.0, "lat": 50.5})  # some stay queued
+        conn.execute(ONE, {"case": 0, "lon": 11.0, "lat": 50.5})  # some stay queued
     ids = [row["id"] for row in conn.execute("SELECT id FROM report ORDER BY random() LIMIT 500")]
     conn.execute("DELETE FROM report WHERE id = ANY(%s)", (ids,))
     assert conn.execute("SELECT count(*) AS n FROM report").fetchone()["n"] == 2_510
@@ -147,17 +151,30 @@ def test_deleting_and_truncating_reports_update_the_aggregates(conn):
 def test_the_unfiltered_case_layer_equals_the_live_one(conn):
     conn.execute("INSERT INTO damage_case (kind, geom) VALUES ('substation', ST_Point(10.5, 50.5, 4326))")  # no report
     conn.execute("UPDATE damage_case SET status = 'rejected' WHERE id = (SELECT min(id) + 3 FROM damage_case)")
+    for i in range(70):  # the first 64 are folded, the rest stay queued: both count for a case's figures
+        conn.execute(ONE, {"case": i % 7, "lon": 10.1 + i / 100, "lat": 50.5})
+    assert queued(conn) == 6
+    # A case with all of its reports queued.
+    conn.execute("INSERT INTO damage_case (kind, geom) VALUES ('line', ST_Point(11.5, 50.2, 4326))")
+    conn.execute(ONE, {"case": 41, "lon": 11.5, "lat": 50.2})
     for bbox, zoom in views(3, 30) + [((9.0, 49.0, 13.0, 52.0), 18)]:
         with conn.transaction():
             fast = features(repo.cases(conn, params(bbox, zoom)))
             slow = features(repo.cases(conn, params(bbox, zoom), live=True))
         assert fast == slow, (bbox, zoom)
     singles = features(repo.cases(conn, params((9.0, 49.0, 13.0, 52.0), 18)))
-    assert singles[0] == 39  # 40 with reports, one rejected; the case without reports is not shown
+    assert singles[0] == 40  # 41 with reports, one rejected; the case without reports is not shown
+    one = next(f for f in json.loads(repo.cases(conn, params((9.0, 49.0, 13.0, 52.0), 18)))["features"]
+               if f["properties"]["case_id"] == singles_min(conn))
+    assert one["properties"]["severity"] == "destroyed" and "structural" in one["properties"]["hazards"]
+
+
+def singles_min(conn: psycopg.Connection) -> int:
+    return conn.execute("SELECT min(id) AS id FROM damage_case").fetchone()["id"]
 
 
 def test_the_change_cursor_counts_reports_without_counting_the_table(conn):
     before = repo.cursor(conn)
     assert before.startswith("3000-")
-    conn.execute(ONE, {"lon": 10.5, "lat": 50.5})
+    conn.execute(ONE, {"case": 0, "lon": 10.5, "lat": 50.5})
     assert repo.cursor(conn).startswith("3001-")

@@ -165,15 +165,16 @@ LEFT JOIN LATERAL (SELECT c.severity, c.hazards, c.reports) agg ON true
 LEFT JOIN facility f ON f.id = c.facility_id
 """).format(matching=MATCHING_CASES, cell=GRID_CELL, population=CASE_POPULATION, features=CASE_FEATURES)
 
-# Without filters a damage case is on the map when it has a report: the cases of map_reported_case and of the
-# queue (migration 0014) instead of a pass over every case's reports; only the single cases' reports are read.
+# Without filters a damage case is on the map when it has a report of its own: the cases of map_case_summary
+# (migration 0014, its folded reports) and of the queue, instead of a pass over every case's reports; a single
+# case's count, worst severity and hazards are its summary's with its queued reports added.
 CASES_UNFILTERED = sql.SQL("""
 WITH c AS (
   SELECT c.id, c.status, c.kind, c.facility_id, ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat,
          {population} AS population
   FROM damage_case c
   WHERE c.geom && bbox_envelope(%(bbox)s::float8[]) AND c.status = ANY(%(damage)s::case_status[])
-    AND c.id IN (SELECT case_id FROM map_reported_case UNION ALL SELECT case_id FROM map_report_pending)
+    AND c.id IN (SELECT case_id FROM map_case_summary UNION ALL SELECT case_id FROM map_report_pending)
 ), cells AS (
   SELECT count(*) AS n, avg(lon) AS lon, avg(lat) AS lat, min(id) AS one, sum(population) AS population
   FROM c GROUP BY {cell}
@@ -181,9 +182,15 @@ WITH c AS (
 )
 {features}
 FROM cells LEFT JOIN c ON cells.n = 1 AND c.id = cells.one
-LEFT JOIN LATERAL {case_reports} agg ON cells.n = 1
+LEFT JOIN LATERAL (
+  WITH x AS (SELECT s.reports, s.severity, s.hazards FROM map_case_summary s WHERE s.case_id = c.id
+             UNION ALL
+             SELECT 1, q.severity, q.hazards FROM map_report_pending q WHERE q.case_id = c.id)
+  SELECT (SELECT sum(reports) FROM x)::bigint AS reports, (SELECT max(severity) FROM x) AS severity,
+         (SELECT coalesce(array_agg(DISTINCT h ORDER BY h), '{{}}') FROM x, unnest(x.hazards) h) AS hazards
+) agg ON cells.n = 1
 LEFT JOIN facility f ON f.id = c.facility_id
-""").format(cell=GRID_CELL, population=CASE_POPULATION, features=CASE_FEATURES, case_reports=CASE_REPORTS)
+""").format(cell=GRID_CELL, population=CASE_POPULATION, features=CASE_FEATURES)
 
 # Every matching case with its place and worst severity: the queue panel filters /api/triage with it.
 CASE_INDEX = sql.SQL("""

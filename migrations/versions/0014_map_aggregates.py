@@ -1,4 +1,4 @@
-"""Map aggregates maintained as reports arrive: report clusters per zoom, the cases that have reports, a cheap count.
+"""Map aggregates maintained as reports arrive: report clusters per zoom, per-case report summaries, a cheap count.
 
 The coordinator map clusters reports on a Web-Mercator grid (app/repo/map.py). Without filters, a view's cells that
 lie wholly inside it are read from `map_report_cell` (one row per zoom 0-16 and grid cell: count, sums of lon and
@@ -28,7 +28,7 @@ branch_labels = None
 depends_on = None
 
 UPGRADE = """
--- Reports already folded, per zoom and grid cell. `one` is a member's id (the least id added, NULL after that one
+-- Reports already folded, per zoom and grid cell (the second index serves ranges of rows rather than columns). `one` is a member's id (the least id added, NULL after that one
 -- was deleted); when n = 1 it is always the one report in the cell.
 CREATE TABLE map_report_cell (
   zoom     smallint NOT NULL CHECK (zoom BETWEEN 0 AND 16),
@@ -40,17 +40,26 @@ CREATE TABLE map_report_cell (
   one      uuid,
   PRIMARY KEY (zoom, cx, cy)
 );
+CREATE INDEX map_report_cell_rows_idx ON map_report_cell (zoom, cy, cx);
 
 -- Reports inserted since the last fold (no index: it stays short, and appending must cost next to nothing).
 CREATE TABLE map_report_pending (
-  id       uuid NOT NULL,
-  case_id  bigint NOT NULL,
-  lon      double precision NOT NULL,
-  lat      double precision NOT NULL
+  id        uuid NOT NULL,
+  case_id   bigint NOT NULL,
+  severity  severity NOT NULL,
+  hazards   hazard[] NOT NULL,
+  lon       double precision NOT NULL,
+  lat       double precision NOT NULL
 );
 
--- The cases with at least one folded report of their own (the map shows a case only when it has reports).
-CREATE TABLE map_reported_case (case_id bigint PRIMARY KEY);
+-- Per case, its folded reports (the map shows a case only when it has reports of its own): how many, the worst
+-- severity and every hazard named (in the enum's order, as array_agg(DISTINCT) gives them).
+CREATE TABLE map_case_summary (
+  case_id   bigint PRIMARY KEY,
+  reports   bigint NOT NULL,
+  severity  severity NOT NULL,
+  hazards   hazard[] NOT NULL
+);
 
 -- How many reports the cells hold, so that the map's change cursor need not count the report table.
 CREATE TABLE map_fold_state (
@@ -76,7 +85,7 @@ BEGIN
     RETURN;
   END IF;
   WITH moved AS (
-    DELETE FROM map_report_pending RETURNING id, case_id, lon, lat
+    DELETE FROM map_report_pending RETURNING id, case_id, severity, hazards, lon, lat
   ), base AS (  -- zoom 16 first: the other zooms group these few rows, not every point again
     SELECT floor(lon * 20037508.342789244 / 180 / (40075016.686::float8 / 262144)) AS cx,
            floor(ln(tan(radians(90 + greatest(lat, -89.999999)) / 2)) * 6378137
@@ -93,7 +102,13 @@ BEGIN
       SET n = c.n + excluded.n, sum_lon = c.sum_lon + excluded.sum_lon, sum_lat = c.sum_lat + excluded.sum_lat,
           one = least(c.one, excluded.one)
   ), cases AS (
-    INSERT INTO map_reported_case (case_id) SELECT DISTINCT case_id FROM moved ON CONFLICT DO NOTHING
+    INSERT INTO map_case_summary AS s (case_id, reports, severity, hazards)
+    SELECT m.case_id, count(DISTINCT m.id), max(m.severity),
+           coalesce(array_agg(DISTINCT h) FILTER (WHERE h IS NOT NULL), '{}')
+    FROM moved m LEFT JOIN LATERAL unnest(m.hazards) h ON true GROUP BY m.case_id
+    ON CONFLICT (case_id) DO UPDATE
+      SET reports = s.reports + excluded.reports, severity = greatest(s.severity, excluded.severity),
+          hazards = ARRAY(SELECT DISTINCT h FROM unnest(s.hazards || excluded.hazards) h ORDER BY h)
   )
   UPDATE map_fold_state SET folded = folded + (SELECT count(*) FROM moved);
 END
@@ -140,10 +155,14 @@ BEGIN
              ORDER BY r.id::text LIMIT 1)
   WHERE c.one IS NULL AND c.n = 1;
   UPDATE map_fold_state SET folded = folded - (SELECT count(*) FROM map_removed);
-  DELETE FROM map_reported_case rc
-  WHERE rc.case_id IN (SELECT case_id FROM map_removed)
-    AND NOT EXISTS (SELECT 1 FROM report r WHERE r.case_id = rc.case_id
-                      AND NOT EXISTS (SELECT 1 FROM map_report_pending p WHERE p.id = r.id));
+  -- The summaries of the cases that lost reports, again from their folded reports.
+  DELETE FROM map_case_summary s WHERE s.case_id = ANY(case_ids);
+  INSERT INTO map_case_summary (case_id, reports, severity, hazards)
+  SELECT r.case_id, count(DISTINCT r.id), max(r.severity),
+         coalesce(array_agg(DISTINCT h) FILTER (WHERE h IS NOT NULL), '{}')
+  FROM report r LEFT JOIN LATERAL unnest(r.hazards) h ON true
+  WHERE r.case_id = ANY(case_ids) AND NOT EXISTS (SELECT 1 FROM map_report_pending p WHERE p.id = r.id)
+  GROUP BY r.case_id;
   DROP TABLE map_removed;
 END
 $$;
@@ -152,8 +171,8 @@ CREATE FUNCTION map_report_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
   added bigint;
 BEGIN
-  INSERT INTO map_report_pending (id, case_id, lon, lat)
-  SELECT id, case_id, ST_X(geom), ST_Y(geom) FROM new_reports;
+  INSERT INTO map_report_pending (id, case_id, severity, hazards, lon, lat)
+  SELECT id, case_id, severity, hazards, ST_X(geom), ST_Y(geom) FROM new_reports;
   GET DIAGNOSTICS added = ROW_COUNT;
   IF added >= 64 OR (added > 0 AND nextval('map_fold_tick') % 64 = 0) THEN
     PERFORM map_report_fold();
@@ -175,15 +194,15 @@ CREATE FUNCTION map_report_updated() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   PERFORM map_reports_removed(ARRAY(SELECT id FROM old_reports), ARRAY(SELECT case_id FROM old_reports),
                               ARRAY(SELECT ST_X(geom) FROM old_reports), ARRAY(SELECT ST_Y(geom) FROM old_reports));
-  INSERT INTO map_report_pending (id, case_id, lon, lat)
-  SELECT id, case_id, ST_X(geom), ST_Y(geom) FROM new_reports;
+  INSERT INTO map_report_pending (id, case_id, severity, hazards, lon, lat)
+  SELECT id, case_id, severity, hazards, ST_X(geom), ST_Y(geom) FROM new_reports;
   RETURN NULL;
 END
 $$;
 
 CREATE FUNCTION map_report_truncated() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  TRUNCATE map_report_cell, map_report_pending, map_reported_case;
+  TRUNCATE map_report_cell, map_report_pending, map_case_summary;
   UPDATE map_fold_state SET folded = 0;
   RETURN NULL;
 END
@@ -199,7 +218,8 @@ CREATE TRIGGER report_map_truncated AFTER TRUNCATE ON report
   FOR EACH STATEMENT EXECUTE FUNCTION map_report_truncated();
 
 -- The reports already stored.
-INSERT INTO map_report_pending (id, case_id, lon, lat) SELECT id, case_id, ST_X(geom), ST_Y(geom) FROM report;
+INSERT INTO map_report_pending (id, case_id, severity, hazards, lon, lat)
+SELECT id, case_id, severity, hazards, ST_X(geom), ST_Y(geom) FROM report;
 SELECT map_report_fold();
 """
 
@@ -217,7 +237,7 @@ DROP FUNCTION map_report_fold();
 DROP FUNCTION map_fold_lock_key();
 DROP INDEX damage_case_updated_idx;
 DROP SEQUENCE map_fold_tick;
-DROP TABLE map_fold_state, map_reported_case, map_report_pending, map_report_cell;
+DROP TABLE map_fold_state, map_case_summary, map_report_pending, map_report_cell;
 """
 
 

@@ -287,12 +287,17 @@ function flyToCase(caseId) {
   box.dataset.selected = String(caseId);
 }
 
+// The map is usable (data-interactive) as soon as its layers are drawn; the queue, which waits for the triage of
+// every open case, fills its panel when it comes.
 async function refresh(what = "all") {
   updateExportLinks();
   try {
-    const jobs = [loadCases(), loadReports(), loadReference(), loadCrews()];
-    if (what === "all") jobs.push(loadQueue());
-    await Promise.all(jobs);
+    const drawn = Promise.all([loadCases(), loadReports(), loadReference(), loadCrews()]);
+    const everything = Promise.all([drawn, what === "all" ? loadQueue() : null]);
+    everything.catch(() => {}); // awaited below; when `drawn` fails first, its failure is handled there
+    await drawn;
+    box.dataset.interactive = "true";
+    await everything;
     status.textContent = t("status", { cases: number.format(Number(box.dataset.caseCount)),
       queued: number.format(state.queue.length) });
     // The critical-sites layer switched on with nothing to draw says so.
@@ -348,9 +353,9 @@ filters.addEventListener("submit", (event) => event.preventDefault());
 async function start() {
   box.dataset.colour = "status";
   legend.show("status");
-  const boundary = await getJson("boundary", urls.boundaryUrl);
+  const [boundary, sites] = await Promise.all([getJson("boundary", urls.boundaryUrl),
+    getJson("sites", urls.criticalSitesUrl)]);
   drawGeoJson(layers.boundary, boundary, { color: "#444", weight: 2, fill: false, dashArray: "4 4" });
-  const sites = await getJson("sites", urls.criticalSitesUrl);
   drawGeoJson(layers.criticalSites, sites, { color: SITE_COLOUR, weight: 2, fillOpacity: 0.6 },
     (p) => el("div", {}, el("strong", {}, p.name), el("div", {}, t("siteFacts", { kind: code("site_kind", p.kind),
       weight: number.format(p.weight) }))));
