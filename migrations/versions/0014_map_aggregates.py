@@ -28,8 +28,9 @@ branch_labels = None
 depends_on = None
 
 UPGRADE = """
--- Reports already folded, per zoom and grid cell (the second index serves ranges of rows rather than columns). `one` is a member's id (the least id added, NULL after that one
--- was deleted); when n = 1 it is always the one report in the cell.
+-- Reports already folded, per zoom and grid cell. `one` is a member's id (the least id added, NULL after that one
+-- was deleted); when n = 1 it is always the one report in the cell. The second index serves ranges of cell rows
+-- (cy) as the primary key serves ranges of columns (cx).
 CREATE TABLE map_report_cell (
   zoom     smallint NOT NULL CHECK (zoom BETWEEN 0 AND 16),
   cx       integer NOT NULL,
