@@ -57,12 +57,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def report_body(rng: random.Random, now: datetime) -> dict[str, Any]:
+def report_body(rng: random.Random, now: datetime, observed_at: datetime | None = None) -> dict[str, Any]:
     """A valid substation report somewhere around Dublin, with a fresh device-made id."""
+    observed = observed_at or now - timedelta(minutes=rng.randint(1, 600))
     return {
         "id": str(uuid.uuid4()), "lon": round(rng.uniform(*DUBLIN_LON), 6), "lat": round(rng.uniform(*DUBLIN_LAT), 6),
         "accuracy_m": round(rng.uniform(3, 30), 1),
-        "observed_at": (now - timedelta(minutes=rng.randint(1, 600))).isoformat(), "kind": "substation",
+        "observed_at": observed.isoformat(), "kind": "substation",
         "severity": rng.choice(SEVERITIES), "status": rng.choice(OPERATIONAL_STATUSES),
         "components": rng.sample(SUBSTATION_PARTS, rng.randint(1, 3)),
         "hazards": rng.sample(HAZARDS, rng.randint(0, 2)), "repair_hours": rng.randint(1, 48),
@@ -79,7 +80,7 @@ def report_row(body: dict[str, Any], *, case_id: int) -> dict[str, Any]:
         "severity": r.severity, "status": r.status, "progress": r.progress, "components": list(r.components),
         "hazards": list(r.hazards), "repair_hours": r.repair_hours, "crew_size": r.crew_size,
         "materials": r.materials, "notes": r.notes, "accuracy_m": r.accuracy_m, "observed_at": r.observed_at,
-        "content_hash": r.content_hash(), "lon": r.lon, "lat": r.lat,
+        "content_hash": r.content_hash(), "lon": r.lon, "lat": r.lat, "share_out": r.share_out,
     }
 
 
@@ -97,8 +98,9 @@ def start_database(cluster: pgcluster.Cluster) -> tuple[str, str]:
     return api_url, raw_url
 
 
-def prepare_app_data(database_url: str, *, crews: int) -> list[str]:
-    """Load the demo region and create one crew account per client with the app's own commands; return tokens."""
+def prepare_app_data(database_url: str, *, crews: int, base: Path) -> list[str]:
+    """Load the demo region and create one crew account per client with the app's own commands, each the member of
+    a crew of its own (so its reports move the crew, with an audit row, as in the field); return the tokens."""
     app = create_app({"DATABASE_URL": database_url, "SECRET_KEY": "bench-secret"})
     runner = app.test_cli_runner()
 
@@ -115,6 +117,10 @@ def prepare_app_data(database_url: str, *, crews: int) -> list[str]:
         for i in range(crews):
             invoke("create-user", f"bench-crew-{i}", "--role", "crew", env={"GRIDTRIAGE_PASSWORD": BENCH_PASSWORD})
             tokens.append(invoke("create-token", f"bench-crew-{i}", "--label", "bench_ingest").splitlines()[-1])
+        crew_file = base / "crews.csv"
+        crew_file.write_text("name,lon,lat,skills,shift_start,shift_end,time_zone,status,members\n" + "".join(
+            f"Bench crew {i},-6.26,53.35,substation,00:00,23:59,UTC,available,bench-crew-{i}\n" for i in range(crews)))
+        invoke("import-crews", str(crew_file))
         return tokens
     finally:
         app.extensions["db_pool"].close()
@@ -180,15 +186,19 @@ class ClientLog:
 
 
 def client(port: int, token: str, seed: int, deadline: float, log: ClientLog) -> None:
-    """POST reports as one crew over one keep-alive connection until the deadline; ~5 % retry acknowledged ids."""
+    """POST reports as one crew over one keep-alive connection until the deadline; ~5 % retry acknowledged ids.
+    Like a phone, a crew observes its reports in order (so each one moves its crew, with an audit row)."""
     rng = random.Random(seed)
     now = datetime.now(UTC)
+    observed = now - timedelta(hours=2) + timedelta(minutes=seed)  # the measured run (seeds 100+) after warm-up (1+)
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     headers = {"Content-Type": "application/json", "Accept": "application/json", "Authorization": f"Bearer {token}"}
     acked_ids: list[str] = list(log.acked)
     while time.perf_counter() < deadline and not STOP.is_set():
         retry = bool(acked_ids) and rng.random() < RETRY_SHARE
-        body = log.acked[rng.choice(acked_ids)] if retry else report_body(rng, now)
+        if not retry:
+            observed += timedelta(milliseconds=100)
+        body = log.acked[rng.choice(acked_ids)] if retry else report_body(rng, now, observed)
         payload = json.dumps(body).encode()
         started = time.perf_counter()
         try:
@@ -230,6 +240,32 @@ def percentiles_ms(values_s: list[float]) -> tuple[float, float, float]:
     ordered = sorted(values_s)
     pick = [ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 for q in (0.50, 0.95, 0.99)]
     return pick[0], pick[1], pick[2]
+
+
+# --- CPU per report ------------------------------------------------------------------------------------------
+
+
+def tree_cpu_s(root: int) -> float:
+    """User + system CPU seconds of a live process and its live descendants (from /proc)."""
+    parent, spent = {}, {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # it ended meanwhile
+            continue
+        pid = int(entry.name)
+        parent[pid], spent[pid] = int(fields[1]), int(fields[11]) + int(fields[12])
+    tree, frontier = {root}, [root]
+    while frontier:
+        frontier = [pid for pid, ppid in parent.items() if ppid in frontier and pid not in tree]
+        tree.update(frontier)
+    return sum(spent.get(pid, 0) for pid in tree) / os.sysconf("SC_CLK_TCK")
+
+
+def postmaster_pid(cluster: pgcluster.Cluster) -> int:
+    return int((cluster.data / "postmaster.pid").read_text().split()[0])
 
 
 # --- the raw PostgreSQL baseline ---------------------------------------------------------------------------------
@@ -330,6 +366,15 @@ def matched_share(url: str) -> float:
     return float(row[0] or 0) if row else 0.0
 
 
+def crew_moves(url: str) -> int:
+    """Audit rows of crews moved by their members' reports (a report observed before the crew's last position
+    does not move it)."""
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT count(*) FROM audit_event WHERE entity = 'crew' AND action = 'position_reported'"
+                           ).fetchone()
+    return int(row[0]) if row else 0
+
+
 # --- main --------------------------------------------------------------------------------------------------------
 
 
@@ -359,9 +404,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"== setup (temp dir {base}) ==")
         started = time.perf_counter()
         api_url, raw_url = start_database(cluster)
-        tokens = prepare_app_data(api_url, crews=args.concurrency)
+        tokens = prepare_app_data(api_url, crews=args.concurrency, base=base)
         print(f"  PostGIS on 127.0.0.1:{cluster.port}: migrated, demo loaded, {len(tokens)} crew accounts with API "
-              f"tokens, in {time.perf_counter() - started:.1f} s")
+              f"tokens, each in a crew of its own, in {time.perf_counter() - started:.1f} s")
         port = free_port()
         server = start_gunicorn(base, api_url, port=port, workers=args.workers, threads=args.threads,
                                 rate_limit=not args.no_rate_limit)
@@ -377,7 +422,9 @@ def main(argv: list[str] | None = None) -> int:
         run_clients(port, tokens, seconds=warmup_s, logs=logs, seed=1)
         measured = [ClientLog(acked=dict(log.acked)) for log in logs]  # warmed-up ids are retry candidates too
         print(f"\n== POST /api/reports: {warmup_s:g} s warm-up, then {seconds:g} s measured ==")
+        cpu_before = (time.process_time(), tree_cpu_s(server.pid), tree_cpu_s(postmaster_pid(cluster)))
         elapsed = run_clients(port, tokens, seconds=seconds, logs=measured, seed=100)
+        cpu_after = (time.process_time(), tree_cpu_s(server.pid), tree_cpu_s(postmaster_pid(cluster)))
         stop_gunicorn(server)
 
         statuses = Counter(s for log in measured for s in log.statuses)
@@ -390,8 +437,13 @@ def main(argv: list[str] | None = None) -> int:
         api_p = percentiles_ms(ok_latencies)
         print("  statuses: " + ", ".join(f"{s}: {n:,}" for s, n in sorted(statuses.items()))
               + f"  (retries sent: {retries:,}, {retries / max(1, statuses.total()):.1%})")
+        answered = max(1, statuses.total())
+        spent_ms = [(after - before) * 1000 / answered for before, after in zip(cpu_before, cpu_after, strict=True)]
+        print("  CPU per request: client {:.2f} ms, gunicorn {:.2f} ms, PostgreSQL {:.2f} ms; total {:.2f} ms "
+              "(2 cores give 2,000 ms per second)".format(*spent_ms, sum(spent_ms)))
         share = matched_share(api_url)
         print(f"  reports matched to a substation within 250 m (KNN): {share:.0%}; the rest opened a case each")
+        print(f"  crew moves audited (a member's report newer than the crew's last position): {crew_moves(api_url):,}")
 
         passed, findings = count_check(api_url, [*logs, *measured])
         print("\n== count check (warm-up and measured requests) ==")

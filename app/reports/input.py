@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from app import parse
 from app.errors import BadParameter
@@ -45,12 +46,17 @@ class ReportIn:
 
     def content_hash(self) -> str:
         """A fingerprint of the content, to tell a retry (same) from a reuse of the id (different)."""
-        canonical = {k: (str(v) if isinstance(v, uuid.UUID | datetime) else v) for k, v in asdict(self).items()}
+        # The fields by name (not dataclasses.asdict, which deep-copies every value: a tenth of a report's CPU).
+        canonical: dict[str, Any] = {f.name: getattr(self, f.name) for f in FIELDS_OF_REPORT}
+        canonical["id"] = str(self.id)
         canonical["observed_at"] = self.observed_at.astimezone(UTC).isoformat()
         # Fields added later enter only when given, so reports stored before them keep their fingerprint.
         if self.share_out is None:
             del canonical["share_out"]
         return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
+
+
+FIELDS_OF_REPORT = fields(ReportIn)
 
 
 def _observed_at(fields: parse.Fields, now: datetime) -> datetime | None:
