@@ -62,8 +62,10 @@ WHERE c.geom && bbox_envelope(%(bbox)s::float8[])
 
 # The grid cell of a point's lon/lat (see above), for GROUP BY. Latitudes are kept off the south pole, where
 # the Mercator y is infinite (the same bound as migration 0014's fold, which must give the same cells).
-CELL_X = sql.SQL("floor(lon * 20037508.342789244 / 180 / %(cell_m)s)")
-CELL_Y = sql.SQL("floor(ln(tan(radians(90 + greatest(lat, -89.999999)) / 2)) * 6378137 / %(cell_m)s)")
+CELL_X_OF = "floor(lon * 20037508.342789244 / 180 / {size})"
+CELL_Y_OF = "floor(ln(tan(radians(90 + greatest(lat, -89.999999)) / 2)) * 6378137 / {size})"
+CELL_X = sql.SQL(CELL_X_OF).format(size=sql.Placeholder("cell_m"))
+CELL_Y = sql.SQL(CELL_Y_OF).format(size=sql.Placeholder("cell_m"))
 GRID_CELL = sql.SQL("{x}, {y}").format(x=CELL_X, y=CELL_Y)
 
 # The FeatureCollection of report `cells` (n, lon, lat and `one`, the id of its report when n = 1).
@@ -95,37 +97,60 @@ WITH pts AS (
 )
 {features}""").format(matching=MATCHING_REPORTS, cell=GRID_CELL, features=REPORT_FEATURES)
 
-# Every report, clustered from the aggregates of migration 0014: the cells wholly inside the view (cx i0..i1,
-# cy j0..j1) from map_report_cell plus the reports still queued in map_report_pending; the cells on the view's
-# sides from the raw points, found through the four strips along them (the GiST index does the strips; a NULL
-# strip is none).
+
+def _box(name: str) -> sql.Composable:
+    """The envelope of the float8[] parameter `name` (NULL when it is NULL: no strip)."""
+    b = sql.SQL("{}::float8[]").format(sql.Placeholder(name))
+    return sql.SQL("ST_MakeEnvelope(({b})[1], ({b})[2], ({b})[3], ({b})[4], 4326)").format(b=b)
+
+
+def _ring(name: str) -> sql.Composable:
+    """Fine cells in the ring `name`'s ranges of cx and cy (parameters ring_<name>_x0, _x1, _y0, _y1)."""
+    return sql.SQL("(cx BETWEEN {x0} AND {x1} AND cy BETWEEN {y0} AND {y1})").format(
+        **{end: sql.Placeholder(f"ring_{name}_{end}") for end in ("x0", "x1", "y0", "y1")})
+
+
+SIDES = ("w", "e", "s", "n")
+
+# Every report, clustered from the aggregates of migration 0014 (map_grid.Plan names the ranges):
+#   - the cells wholly inside the view (cx i0..i1, cy j0..j1) from map_report_cell at the view's zoom;
+#   - around them, the cells 2^k times finer (zoom fine_zoom) wholly inside the view, in four rings, each added
+#     to the cell that contains it;
+#   - the queued reports (map_report_pending) whose fine cell is wholly inside the view;
+#   - the raw points of the fine cells that straddle the view's sides, through four thin strips along them (the
+#     GiST index does the strips; a NULL strip is none).
+# Each report of the view is in exactly one of these.
 REPORTS_AGGREGATED = sql.SQL("""
 WITH side AS (
   SELECT r.id, ST_X(r.geom) AS lon, ST_Y(r.geom) AS lat
   FROM report r
-  WHERE (r.geom && {strip_w} OR r.geom && {strip_e} OR r.geom && {strip_s} OR r.geom && {strip_n})
-    AND r.geom && bbox_envelope(%(bbox)s::float8[])
+  WHERE ({strips}) AND r.geom && bbox_envelope(%(bbox)s::float8[])
 ), queued AS (
   SELECT q.id, q.lon, q.lat FROM map_report_pending q
   WHERE q.lon BETWEEN %(inner_w)s AND %(inner_e)s AND q.lat BETWEEN %(inner_s)s AND %(inner_n)s
 ), parts AS (
-  SELECT {x} AS cx, {y} AS cy, 1 AS n, lon, lat, id::text AS one, true AS on_side FROM side
+  SELECT {x} AS cx, {y} AS cy, 1 AS n, lon, lat, id::text AS one FROM side
+  WHERE NOT ({fx} BETWEEN %(fi0)s AND %(fi1)s AND {fy} BETWEEN %(fj0)s AND %(fj1)s)
   UNION ALL
-  SELECT {x}, {y}, 1, lon, lat, id::text, false FROM queued
+  SELECT {x}, {y}, 1, lon, lat, id::text FROM queued
+  WHERE {fx} BETWEEN %(fi0)s AND %(fi1)s AND {fy} BETWEEN %(fj0)s AND %(fj1)s
   UNION ALL
-  SELECT cx, cy, n, sum_lon, sum_lat, one::text, false FROM map_report_cell
+  SELECT cx, cy, n, sum_lon, sum_lat, one::text FROM map_report_cell
   WHERE zoom = %(zoom)s AND cx BETWEEN %(i0)s AND %(i1)s AND cy BETWEEN %(j0)s AND %(j1)s
+  UNION ALL
+  SELECT floor(cx / %(scale)s), floor(cy / %(scale)s), n, sum_lon, sum_lat, one::text FROM map_report_cell
+  WHERE zoom = %(fine_zoom)s AND ({rings})
 ), cells AS (
   SELECT sum(n) AS n, sum(lon) / sum(n) AS lon, sum(lat) / sum(n) AS lat, min(one) AS one
-  FROM parts
-  WHERE on_side <> (cx BETWEEN %(i0)s AND %(i1)s AND cy BETWEEN %(j0)s AND %(j1)s)
-  GROUP BY cx, cy
+  FROM parts GROUP BY cx, cy
   ORDER BY sum(n) DESC LIMIT %(max_cells)s
 )
-{features}""").format(x=CELL_X, y=CELL_Y, features=REPORT_FEATURES, **{
-    name: sql.SQL("ST_MakeEnvelope(({b})[1], ({b})[2], ({b})[3], ({b})[4], 4326)").format(
-        b=sql.SQL("{}::float8[]").format(sql.Placeholder(name)))
-    for name in ("strip_w", "strip_e", "strip_s", "strip_n")})
+{features}""").format(
+    x=CELL_X, y=CELL_Y, features=REPORT_FEATURES,
+    fx=sql.SQL(CELL_X_OF).format(size=sql.Placeholder("fine_cell_m")),
+    fy=sql.SQL(CELL_Y_OF).format(size=sql.Placeholder("fine_cell_m")),
+    strips=sql.SQL(" OR ").join(sql.SQL("r.geom && {}").format(_box(f"strip_{side}")) for side in SIDES),
+    rings=sql.SQL(" OR ").join(_ring(side) for side in SIDES))
 
 # The FeatureCollection of case `cells` (n, lon, lat, population and `one`, the case id when n = 1), with `c`
 # giving each single case's population and `agg` its reports.
@@ -276,11 +301,8 @@ def reports(conn: Conn, params: dict[str, Any], *, live: bool = False) -> str:
     values = _params(params)
     if live or not _unfiltered(params) or params["zoom"] > AGGREGATED_MAX_ZOOM:
         return _body(conn, REPORTS, values)
-    view = map_grid.split(params.get("bbox") or WORLD, params["cell_m"])
-    inner_w, inner_s, inner_e, inner_n = view.inner
-    values.update(i0=view.i0, i1=view.i1, j0=view.j0, j1=view.j1, inner_w=inner_w, inner_s=inner_s,
-                  inner_e=inner_e, inner_n=inner_n, strip_w=view.strips[0], strip_e=view.strips[1],
-                  strip_s=view.strips[2], strip_n=view.strips[3])
+    plan = map_grid.plan(params.get("bbox") or WORLD, params["zoom"], params["cell_m"])
+    values.update(plan.params())
     return _body(conn, REPORTS_AGGREGATED, values)
 
 

@@ -58,3 +58,50 @@ def split(bbox: tuple[float, float, float, float], cell_m: float) -> Split:
               [w, s, e, south + MARGIN_DEG], [w, north - MARGIN_DEG, e, n])
     return Split(i0, i1, j0, j1, (west - MARGIN_DEG, south - MARGIN_DEG, east + MARGIN_DEG, north + MARGIN_DEG),
                  strips)
+
+
+FINE_STEPS = 3  # the view's sides are read from cells 2^3 times finer (8 px), down to the finest aggregated zoom
+FINEST_ZOOM = 16  # the finest zoom that migration 0014 aggregates
+Range = tuple[int, int, int, int]  # cx from, cx to, cy from, cy to (empty when from > to)
+EMPTY: Range = (1, 0, 1, 0)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How a view at one zoom is read from the aggregates (app/repo/map.py REPORTS_AGGREGATED)."""
+
+    coarse: Split  # cells of the view's zoom wholly inside it
+    fine: Split  # cells of fine_zoom wholly inside it, and the thin strips of what is left
+    fine_zoom: int
+    fine_cell_m: float
+    scale: int  # fine cells per coarse cell, along each axis
+    rings: tuple[Range, Range, Range, Range]  # fine cells inside the view but not in an inner coarse cell
+
+    def params(self) -> dict[str, object]:
+        """The statement's parameters for this plan."""
+        inner_w, inner_s, inner_e, inner_n = self.fine.inner
+        out: dict[str, object] = {
+            "i0": self.coarse.i0, "i1": self.coarse.i1, "j0": self.coarse.j0, "j1": self.coarse.j1,
+            "fi0": self.fine.i0, "fi1": self.fine.i1, "fj0": self.fine.j0, "fj1": self.fine.j1,
+            "fine_zoom": self.fine_zoom, "fine_cell_m": self.fine_cell_m, "scale": float(self.scale),
+            "inner_w": inner_w, "inner_s": inner_s, "inner_e": inner_e, "inner_n": inner_n}
+        for side, strip, ring in zip(("w", "e", "s", "n"), self.fine.strips, self.rings, strict=True):
+            out[f"strip_{side}"] = strip
+            out.update({f"ring_{side}_{end}": value for end, value in zip(("x0", "x1", "y0", "y1"), ring,
+                                                                           strict=True)})
+        return out
+
+
+def plan(bbox: tuple[float, float, float, float], zoom: int, cell_m: float) -> Plan:
+    """The inner cells at `zoom` (of `cell_m` metres), the finer cells around them, and the strips left over."""
+    fine_zoom = max(zoom, min(FINEST_ZOOM, zoom + FINE_STEPS))
+    scale = 2 ** (fine_zoom - zoom)
+    coarse, fine = split(bbox, cell_m), split(bbox, cell_m / scale)
+    i0, i1, j0, j1 = fine.i0, fine.i1, fine.j0, fine.j1
+    if coarse.i0 > coarse.i1 or coarse.j0 > coarse.j1:
+        rings = ((i0, i1, j0, j1), EMPTY, EMPTY, EMPTY)
+    else:  # the coarse inner cells in fine numbers: a0..a1, b0..b1
+        a0, a1 = coarse.i0 * scale, (coarse.i1 + 1) * scale - 1
+        b0, b1 = coarse.j0 * scale, (coarse.j1 + 1) * scale - 1
+        rings = ((i0, a0 - 1, j0, j1), (a1 + 1, i1, j0, j1), (a0, a1, j0, b0 - 1), (a0, a1, b1 + 1, j1))
+    return Plan(coarse, fine, fine_zoom, cell_m / scale, scale, rings)
