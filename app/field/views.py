@@ -7,11 +7,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, current_app, make_response, render_template, url_for
+from flask import Blueprint, Response, current_app, jsonify, make_response, render_template, url_for
 from flask_babel import gettext, lazy_gettext
 from flask_login import current_user
 
+from app import db
 from app.auth.access import public, requires
+from app.repo import regions as region_repo
+from app.site import tiles
 from app.site.labels import CASE_STATUS_LABELS, CREW_STATUS_LABELS, LABELS, PROGRESS_LABELS
 from geo import taxonomy
 from geo.repair_hours import MIN_REPAIR_HOURS
@@ -133,6 +136,22 @@ def _messages() -> dict[str, str]:
         "crewStatusNoCrew": gettext("Your account belongs to no crew: ask a coordinator to add it to one."),
         "crewStatusFailed": gettext("Could not set the status (%(reason)s): try again."),
         "crewStatusOffline": gettext("Offline: the status could not be sent; try again when online."),
+        "bytes": gettext("%(n)s B"),
+        "kilobytes": gettext("%(n)s KB"),
+        "megabytes": gettext("%(n)s MB"),
+        "tilesStored": gettext("Kept on this phone: %(n)s map tiles, %(size)s (zoom %(from)s–%(to)s), "
+                               "from %(time)s."),
+        "tilesNone": gettext("No map tiles are kept on this phone."),
+        "storageUsed": gettext("This site uses %(used)s of the %(quota)s the browser allows it."),
+        "tilesPlanned": gettext("%(n)s tiles, %(size)s to download (zoom %(from)s–%(to)s)."),
+        "tilesChecking": gettext("Asking the server…"),
+        "tilesProgress": gettext("Storing tile %(done)s of %(total)s…"),
+        "tilesDone": gettext("Stored %(n)s tiles (%(size)s): the map works without a network."),
+        "tilesDeleted": gettext("The kept map was deleted."),
+        "tilesFailed": gettext("Could not keep the map: %(reason)s"),
+        "tilesNoArea": gettext("No area yet: the facilities are not on this phone."),
+        "tilesNoFile": gettext("The server has no base-map file to keep: the map draws the project's own layers."),
+        "tilesNoStorage": gettext("This browser cannot keep files for offline use."),
     }
 
 
@@ -160,7 +179,12 @@ def page_config() -> dict[str, Any]:
             "crewStatus": url_for("crews.set_my_status"),
             "serviceWorker": url_for("field.service_worker"),
             "scope": url_for("field.form"),
+            "tileArea": url_for("site.tile_area"),
+            "layers": url_for("field.layers"),
         },
+        "baseMap": tiles.base_map_settings(),
+        # The zoom range the offline-map panel proposes (the crew may change it within the file's range).
+        "offlineZoom": list(current_app.config.get("OFFLINE_TILE_ZOOM", [10, 15])),
         "tileUrl": current_app.config["TILE_URL"],
         "tileAttribution": current_app.config["TILE_ATTRIBUTION"],
         "accuracyWarnM": 50,
@@ -213,7 +237,9 @@ def _shell_version() -> str:
 @public
 def service_worker() -> Response:
     """The form's service worker, controlling /field (hence the Service-Worker-Allowed header)."""
-    settings = {"version": _shell_version(), "shell": _shell(), "page": url_for("field.form"), "api": "/api/"}
+    tile = url_for("site.tile", z=0, x=0, y=0, fmt="png")
+    settings = {"version": _shell_version(), "shell": _shell(), "page": url_for("field.form"), "api": "/api/",
+                "tiles": tile.removesuffix("0/0/0.png"), "tileArea": url_for("site.tile_area")}
     body = f"const SETTINGS = {json.dumps(settings)};\n" + (STATIC_FIELD / "sw.js").read_text(encoding="utf-8")
     response = Response(body, mimetype="text/javascript")
     response.headers["Service-Worker-Allowed"] = url_for("field.form")
@@ -232,3 +258,20 @@ def manifest() -> Response:
         "icons": [{"src": url_for("field.static", filename="icon.svg"), "sizes": "any", "type": "image/svg+xml"}],
     }
     return Response(json.dumps(body), mimetype="application/manifest+json")
+
+
+LAYER_TOLERANCE_DEG = 0.0002  # about 20 m: finer than a phone's map shows at the zooms where areas are seen whole
+LAYER_DECIMALS = 5  # about 1 m
+
+
+@bp.get("/field/layers.json")
+@requires("crew")
+def layers() -> Response:
+    """Crew and up: the regions' boundaries and the service areas, simplified, for the phone's map to draw without a
+    base map (the phone keeps the last copy for offline use)."""
+    with db.connection() as conn:
+        found = region_repo.map_layers(conn, tolerance_deg=LAYER_TOLERANCE_DEG, decimals=LAYER_DECIMALS)
+    response = jsonify(found)
+    response.cache_control.private = True
+    response.cache_control.no_cache = True
+    return response

@@ -64,3 +64,24 @@ def owners(conn: Conn, *, table: str, external_ids: list[str], region_id: int) -
                             WHERE t.external_id = ANY(%s) AND t.region_id <> %s ORDER BY t.external_id""",
     }
     return conn.execute(statements[table], (external_ids, region_id)).fetchall()
+
+
+def map_layers(conn: Conn, *, tolerance_deg: float, decimals: int) -> dict[str, Any]:
+    """Every region's boundary and service areas as two GeoJSON FeatureCollections, simplified (Douglas-Peucker with
+    this tolerance, topology kept) and with this many decimals: compact enough for a phone to keep."""
+    row = conn.execute("""
+        SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce((
+                 SELECT json_agg(json_build_object('type', 'Feature', 'properties',
+                          json_build_object('region', r.name, 'name', a.name),
+                          'geometry', ST_AsGeoJSON(ST_SimplifyPreserveTopology(a.geom, %(tol)s), %(dec)s)::json)
+                        ORDER BY a.id)
+                 FROM study_area a JOIN region r ON r.id = a.region_id), '[]'::json)) AS boundary,
+               json_build_object('type', 'FeatureCollection', 'features', coalesce((
+                 SELECT json_agg(json_build_object('type', 'Feature', 'id', f.id, 'properties',
+                          json_build_object('name', f.name),
+                          'geometry', ST_AsGeoJSON(ST_SimplifyPreserveTopology(s.geom, %(tol)s), %(dec)s)::json)
+                        ORDER BY f.id)
+                 FROM service_area s JOIN facility f ON f.id = s.facility_id), '[]'::json)) AS service_areas
+        """, {"tol": tolerance_deg, "dec": decimals}).fetchone()
+    assert row is not None
+    return {"boundary": row["boundary"], "service_areas": row["service_areas"]}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+import math
 import mmap
 import sqlite3
 from collections.abc import Iterator, Mapping
@@ -126,6 +127,58 @@ def read_tile(basemap: Basemap, z: int, x: int, y: int) -> bytes | None:
         row = conn.execute("SELECT tile_data FROM tiles WHERE zoom_level = ? AND tile_column = ? AND tile_row = ?",
                            (z, x, (1 << z) - 1 - y)).fetchone()
     return None if row is None else bytes(row[0])
+
+
+MAX_AREA_TILES = 20_000  # what a phone may be asked to keep in one go (~ a district at zoom 16)
+
+
+def tile_range(bbox: tuple[float, float, float, float], z: int) -> tuple[int, int, int, int]:
+    """The XYZ tiles at zoom z covering a lon/lat bbox: x from, x to, y from, y to (inclusive)."""
+    def xy(lon: float, lat: float) -> tuple[int, int]:
+        lat = max(-MERCATOR_LAT, min(MERCATOR_LAT, lat))
+        n = 1 << z
+        x = int((lon + 180.0) / 360.0 * n)
+        y = int((1.0 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2.0 * n)
+        return min(max(x, 0), n - 1), min(max(y, 0), n - 1)
+
+    west, south, east, north = bbox
+    x0, y0 = xy(west, north)
+    x1, y1 = xy(east, south)
+    return x0, x1, y0, y1
+
+
+def area_tiles(basemap: Basemap, bbox: tuple[float, float, float, float], *, min_zoom: int,
+               max_zoom: int) -> list[tuple[int, int, int, int]]:
+    """The tiles the file holds over a bbox and zoom range, as (z, x, y, bytes), XYZ numbering."""
+    found: list[tuple[int, int, int, int]] = []
+    if basemap.container == "mbtiles":
+        with _mbtiles(basemap.path) as conn:
+            for z in range(min_zoom, max_zoom + 1):
+                x0, x1, y0, y1 = tile_range(bbox, z)
+                flip = (1 << z) - 1
+                rows = conn.execute("""SELECT tile_column, tile_row, length(tile_data) FROM tiles
+                                       WHERE zoom_level = ? AND tile_column BETWEEN ? AND ?
+                                         AND tile_row BETWEEN ? AND ?""", (z, x0, x1, flip - y1, flip - y0))
+                found += [(z, int(x), flip - int(row), int(size)) for x, row, size in rows]
+        return sorted(found)
+    with _pmtiles(basemap.path) as reader:
+        for z in range(min_zoom, max_zoom + 1):
+            x0, x1, y0, y1 = tile_range(bbox, z)
+            for x in range(x0, x1 + 1):
+                for y in range(y0, y1 + 1):
+                    tile = reader.get(z, x, y)  # type: ignore[no-untyped-call]
+                    if tile is not None:
+                        found.append((z, x, y, len(tile)))
+    return found
+
+
+def tile_count(bbox: tuple[float, float, float, float], *, min_zoom: int, max_zoom: int) -> int:
+    """How many tile positions the bbox covers over the zoom range (held by the file or not)."""
+    total = 0
+    for z in range(min_zoom, max_zoom + 1):
+        x0, x1, y0, y1 = tile_range(bbox, z)
+        total += (x1 - x0 + 1) * (y1 - y0 + 1)
+    return total
 
 
 def configured() -> Basemap | None:

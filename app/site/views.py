@@ -23,7 +23,8 @@ from werkzeug.wrappers import Response as BaseResponse
 from app import db
 from app.auth.access import public, requires
 from app.config import ROOT
-from app.parse import safe_next
+from app.errors import BadParameter
+from app.parse import parse_bbox, parse_int, safe_next
 from app.repo import schema
 from app.site import language, tiles
 
@@ -44,7 +45,8 @@ def home() -> str | BaseResponse:
     if not current_user.has("coordinator") and "field.form" in current_app.view_functions:
         return redirect(url_for("field.form"))
     return render_template("site/home.html", tile_url=current_app.config["TILE_URL"],
-                           tile_attribution=current_app.config["TILE_ATTRIBUTION"])
+                           tile_attribution=current_app.config["TILE_ATTRIBUTION"],
+                           base_map=tiles.base_map_settings())
 
 
 @bp.get("/healthz")
@@ -103,3 +105,29 @@ def tile(z: int, x: int, y: int, fmt: str) -> Response:
         response.set_etag(hashlib.sha256(data).hexdigest()[:20])
         response.make_conditional(request)
     return response
+
+
+@bp.get("/tiles/area.json")
+@requires("crew")
+def tile_area() -> Response:
+    """Crew and up: the offline base map's tiles over a bbox and zoom range, with their sizes, for a phone to keep
+    them (what it would download, before it does); 404 without a base-map file, 400 naming a bad parameter."""
+    basemap = tiles.configured()
+    if basemap is None:
+        abort(404)
+    bbox = parse_bbox(request.args.get("bbox"))
+    if bbox is None:
+        raise BadParameter({"bbox": "is required"})
+    low = parse_int(request.args.get("min_zoom"), name="min_zoom", low=basemap.min_zoom, high=basemap.max_zoom,
+                    default=basemap.min_zoom)
+    high = parse_int(request.args.get("max_zoom"), name="max_zoom", low=low, high=basemap.max_zoom,
+                     default=basemap.max_zoom)
+    positions = tiles.tile_count(bbox, min_zoom=low, max_zoom=high)
+    if positions > tiles.MAX_AREA_TILES:
+        raise BadParameter({"max_zoom": f"{positions} tiles over this area: more than {tiles.MAX_AREA_TILES}; "
+                                        "choose a lower zoom"})
+    found = tiles.area_tiles(basemap, bbox, min_zoom=low, max_zoom=high)
+    one = url_for("site.tile", z=0, x=0, y=0, fmt=basemap.format)
+    return jsonify({"format": basemap.format, "min_zoom": low, "max_zoom": high, "bbox": list(bbox),
+                    "template": one.removesuffix(f"/0/0/0.{basemap.format}") + "/{z}/{x}/{y}." + basemap.format,
+                    "tiles": [[z, x, y] for z, x, y, _ in found], "bytes": sum(size for *_, size in found)})

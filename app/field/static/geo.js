@@ -1,6 +1,7 @@
 // Where the crew is: the phone's GPS, a pin on a small Leaflet map, and the nearest registered facilities.
-// The map needs no online tiles: the project's own layer (the facilities of the registry kept on the phone, with
-// their names) is drawn on it, with a scale; tiles only when TILE_URL is set.
+// The map needs no online tiles: the project's own layers (the region's boundary, the service areas, and the
+// facilities of the registry kept on the phone, with their names) are drawn on it, with a scale. Base-map tiles:
+// the operator's file served at /tiles (kept on the phone by offlinemap.js), else FLASK_TILE_URL's, else none.
 import * as outbox from "./outbox.js";
 
 const EARTH_RADIUS_M = 6371008.8;
@@ -90,6 +91,22 @@ export async function loadFacilities(url) {
   }
 }
 
+// The boundary and service areas ({boundary, service_areas}): from the server, kept on the phone for when it cannot
+// be reached; null when neither has them.
+const LAYERS_KEY = "layers";
+export async function loadLayers(url) {
+  try {
+    const response = await fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin",
+                                        cache: "no-store" });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    const layers = await response.json();
+    await outbox.setMeta(LAYERS_KEY, layers).catch(() => {});
+    return layers;
+  } catch {
+    return (await outbox.getMeta(LAYERS_KEY).catch(() => undefined)) || null;
+  }
+}
+
 // Nearest facilities from the API, or from the kept registry when the API cannot be reached.
 export async function nearest(url, collection, lon, lat, limit = 5) {
   try {
@@ -131,11 +148,18 @@ function textNode(text) {
 
 // The small pin map: the crew's GPS position with its accuracy circle, a draggable pin, facilities as circles.
 export class PinMap {
-  constructor(element, { tileUrl, tileAttribution, onPin, onFacility, noBaseMap = "" }) {
+  constructor(element, { baseMap = {}, onPin, onFacility, noBaseMap = "" }) {
     this.element = element;
-    this.map = L.map(element, { zoomControl: true, attributionControl: Boolean(tileUrl) });
-    if (tileUrl) {
-      L.tileLayer(tileUrl, { attribution: tileAttribution, maxZoom: 19 }).addTo(this.map);
+    this.map = L.map(element, { zoomControl: true, attributionControl: Boolean(baseMap.url) });
+    if (baseMap.url) {
+      const options = { attribution: baseMap.attribution, maxZoom: 19 };
+      if (baseMap.offline) {
+        Object.assign(options, { minNativeZoom: baseMap.minNativeZoom, maxNativeZoom: baseMap.maxNativeZoom });
+        const b = baseMap.bounds;
+        if (b) options.bounds = [[b[1], b[0]], [b[3], b[2]]];
+      }
+      L.tileLayer(baseMap.url, options).addTo(this.map);
+      element.dataset.baseMap = baseMap.offline ? "file" : "url";
     } else {
       // No base map: say so, so that the plain background is not taken for a map that failed to load.
       element.classList.add("no-base-map");
@@ -149,6 +173,7 @@ export class PinMap {
     this.framedOnGps = null; // the fix the map was framed on, until the crew moves the map or sets a pin
     this.onPin = onPin;
     this.onFacility = onFacility;
+    this.areas = L.layerGroup().addTo(this.map); // under the facilities
     this.facilities = L.layerGroup().addTo(this.map);
     this.collection = null;
     this.byId = new Map();
@@ -183,6 +208,20 @@ export class PinMap {
     if (this.framedOnGps && !this.pin) this.frameOnGps(this.framedOnGps);
     else if (!this.framed && collection.features.length) this.map.fitBounds(layer.getBounds(), { padding: [10, 10] });
     this.showLabels();
+  }
+
+  // The region's boundary (dashed) and the service areas (thin outlines), from the layers kept on the phone.
+  showAreas(layers) {
+    this.areas.clearLayers();
+    if (!layers) return;
+    L.geoJSON(layers.service_areas, { interactive: false,
+                                      style: () => ({ color: "#5d6d7e", weight: 1, fillColor: "#aab7b8",
+                                                      fillOpacity: 0.08 }) }).addTo(this.areas);
+    L.geoJSON(layers.boundary, { interactive: false,
+                                 style: () => ({ color: "#12263a", weight: 2, dashArray: "6 4", fill: false }) })
+      .addTo(this.areas);
+    this.element.dataset.serviceAreas = String(layers.service_areas.features.length);
+    this.element.dataset.boundary = String(layers.boundary.features.length);
   }
 
   // Names only when they can be read: few enough facilities in view.

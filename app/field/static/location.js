@@ -2,8 +2,9 @@
 // name, id or external id in the registry kept on the phone (GPS is often jammed near front lines).
 import { $, config, t, el, kindLabels, formatDistance, formatTime, say } from "./page.js";
 import { showComponents, unflag } from "./fields.js";
-import { PinMap, featureDistanceM, featurePosition, loadFacilities, nearest, watchGps } from "./geo.js";
+import { PinMap, featureDistanceM, featurePosition, loadFacilities, loadLayers, nearest, watchGps } from "./geo.js";
 import { fold, searchFacilities } from "./search.js";
+import * as offlineMap from "./offlinemap.js";
 
 const place = { gps: null, pin: null, facility: null };
 let caseAt = null; // {lon, lat} of the case while the form holds a follow-up on it
@@ -47,8 +48,7 @@ export function showLocation() {
 }
 
 const map = new PinMap($("pin-map"), {
-  tileUrl: config.tileUrl,
-  tileAttribution: config.tileAttribution,
+  baseMap: config.baseMap,
   noBaseMap: t("noBaseMap"),
   onPin: (at) => { place.pin = at; unflag("location"); showLocation(); findNearest(at); },
   onFacility: (feature) => chooseFacility({ id: feature.id ?? feature.properties.id, name: feature.properties.name,
@@ -197,6 +197,21 @@ const registryReady = loadFacilities(config.urls.facilities).then(({ collection,
   showRegistry(offline);
   if (searching()) search();
 });
+
+// The project's own layers (service areas and boundary, simplified), from the server, else the copy kept on the phone.
+loadLayers(config.urls.layers).then((layers) => {
+  if (layers) map.showAreas(layers);
+  else $("pin-map").dataset.serviceAreas = "unavailable";
+});
+
+// The base map kept on the phone covers the facilities kept on it, or what the map shows now.
+offlineMap.init({ area: (which) => {
+  if (which === "view") {
+    const b = map.map.getBounds();
+    return [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()];
+  }
+  return offlineMap.collectionBbox(registry);
+} });
 
 // Empties the location for the next report: the chosen facility, and a pin put back from a rejected report.
 export function clearLocation() {

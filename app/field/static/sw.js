@@ -4,7 +4,10 @@
 // The shell's scripts, styles and Leaflet: from the cache of this version (a new version means a new worker).
 // The API and the server's health check (the outbox's probe of whether the server can be reached): never touched
 // here, so never answered from a cache; the page's outbox decides what to retry.
+// Base-map tiles (SETTINGS.tiles): from the tiles the crew chose to keep on the phone (offlinemap.js fills that
+// cache, which outlives new versions of the shell), else from the network.
 const CACHE = `gridtriage-field-${SETTINGS.version}`;
+const TILE_CACHE = "gridtriage-tiles";
 const PAGE_TIMEOUT_MS = 4000;
 const shellPaths = new Set(SETTINGS.shell.map((u) => new URL(u, self.location.href).pathname));
 const pagePath = new URL(SETTINGS.page, self.location.href).pathname;
@@ -55,6 +58,11 @@ async function pageNetworkFirst(request) {
   }
 }
 
+async function tileFromPhone(request) {
+  const kept = await (await caches.open(TILE_CACHE)).match(request, { ignoreSearch: true });
+  return kept || fetch(request);
+}
+
 async function shellCacheFirst(request) {
   const cache = await caches.open(CACHE);
   const cached = await cache.match(request, { ignoreSearch: true });
@@ -70,5 +78,8 @@ self.addEventListener("fetch", (event) => {
   const url = new URL(request.url);
   if (url.origin !== self.location.origin || url.pathname.startsWith(SETTINGS.api)) return;
   if (url.pathname === pagePath && request.mode === "navigate") event.respondWith(pageNetworkFirst(request));
+  else if (url.pathname.startsWith(SETTINGS.tiles) && url.pathname !== SETTINGS.tileArea) {
+    event.respondWith(tileFromPhone(request));
+  }
   else if (shellPaths.has(url.pathname)) event.respondWith(shellCacheFirst(request));
 });

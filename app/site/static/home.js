@@ -2,8 +2,18 @@
 const el = document.getElementById("map");
 const status = document.getElementById("map-status");
 const map = L.map(el, { preferCanvas: true });
-if (el.dataset.tileUrl) {
-  L.tileLayer(el.dataset.tileUrl, { attribution: el.dataset.tileAttribution, maxZoom: 19 }).addTo(map);
+// The base map: the operator's MBTiles/PMTiles file served at /tiles (works with no internet), else
+// FLASK_TILE_URL's tiles, else none (the facilities are drawn either way).
+const base = el.dataset.baseMap ? JSON.parse(el.dataset.baseMap) : { url: el.dataset.tileUrl };
+if (base.url) {
+  const options = { attribution: base.attribution ?? el.dataset.tileAttribution, maxZoom: 19,
+                    className: base.offline ? "basemap-offline" : "" };
+  if (base.offline) {
+    Object.assign(options, { minNativeZoom: base.minNativeZoom, maxNativeZoom: base.maxNativeZoom });
+    if (base.bounds) options.bounds = [[base.bounds[1], base.bounds[0]], [base.bounds[3], base.bounds[2]]];
+  }
+  L.tileLayer(base.url, options).addTo(map);
+  el.dataset.baseMapDrawn = base.offline ? "file" : "url";
 }
 map.setView([53.35, -6.26], 10);
 
