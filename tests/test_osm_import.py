@@ -132,11 +132,14 @@ def test_an_extract_imports_stations_and_lines_with_topology_from_line_ends(fres
     assert "0 new, 0 updated, 15 unchanged" in again and one(conn, "SELECT count(*) FROM facility") == 15
 
 
-def test_a_line_end_beyond_the_snapping_distance_is_not_connected(tmp_path):
+@pytest.mark.parametrize("name", ["gap.osm.pbf", "gap.osm"])  # PBF, and OSM XML
+def test_a_line_end_beyond_the_snapping_distance_is_not_connected(tmp_path, name):
     nodes = {1: (0.0, 0.0, {"power": "substation", "voltage": "110000"}),
              2: (SNAP_M - 5, 0.0, {}), 3: (3000.0, 0.0, {}),
              4: (3000.0 + SNAP_M + 5, 0.0, {"power": "substation", "voltage": "20000"})}
-    imported = read_osm(write_extract(tmp_path / "gap.osm.pbf", nodes, {9: ([2, 3], dict(LINE))}))
+    path = write_extract(tmp_path / name, nodes, {9: ([2, 3], dict(LINE))})
+    assert name.endswith(".pbf") or path.read_text(encoding="utf-8").startswith("<?xml")
+    imported = read_osm(path)
     parent = dict(zip(imported.frame["external_id"], imported.frame["parent_external_id"], strict=True))
     assert parent["osm:w9"] == "osm:n1" and pd.isna(parent["osm:n4"])
     assert "line ends at a substation or plant (inside it or within 50 m): 1 of 2" in imported.report
