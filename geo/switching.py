@@ -10,7 +10,8 @@ network has electrical data the switched network is checked by a power flow (`ge
 the option says the check was not possible.
 
 Run: python -m geo.switching NETWORK.json --damaged line:7=6 [--damaged trafo:1=12] [--switch-hours H]
-[--people-per-kw F] prints the options as JSON.
+[--people-per-kw F] prints the options, and the one-crew plan that switches first then repairs in the order
+given (`geo.switching_plan`), as JSON.
 """
 
 from __future__ import annotations
@@ -91,7 +92,8 @@ def energised(tables: Mapping[str, pd.DataFrame], *, damaged: Iterable[str] = ()
     return reached
 
 
-def _people(tables: Mapping[str, pd.DataFrame], people_per_kw: float) -> dict[int, float]:
+def people_at(tables: Mapping[str, pd.DataFrame], people_per_kw: float) -> dict[int, float]:
+    """People at each bus: its in-service loads' nominal p_mw x 1000 x people_per_kw."""
     load = tables.get("load", pd.DataFrame())
     people: dict[int, float] = {}
     for _, row in load.iterrows():
@@ -101,9 +103,10 @@ def _people(tables: Mapping[str, pd.DataFrame], people_per_kw: float) -> dict[in
 
 
 def options(tables: Mapping[str, pd.DataFrame], repair_hours: Mapping[str, float], *, people_per_kw: float,
-            net: Any = None, switch_hours: float = SWITCH_HOURS) -> list[SwitchingOption]:
+            net: Any = None, switch_hours: float = SWITCH_HOURS, closed: Iterable[int] = ()) -> list[SwitchingOption]:
     """The open switches whose closing restores buses dark because of the damage (element id -> repair hours),
-    most people-hours saved first, each with its power-flow check (run on `net`, the pandapower network)."""
+    most people-hours saved first, each with its power-flow check (run on `net`, the pandapower network);
+    `closed`: switches already closed by earlier steps."""
     if not people_per_kw > 0 or not switch_hours >= 0:
         raise ValueError("people_per_kw must be > 0 and switch_hours >= 0")
     damaged = set(repair_hours)
@@ -111,18 +114,19 @@ def options(tables: Mapping[str, pd.DataFrame], repair_hours: Mapping[str, float
         table, _, number = element.partition(":")
         if table not in tables or not number.isdigit() or int(number) not in tables[table].index:
             raise ValueError(f"damaged element {element!r}: not in the network")
-    now = energised(tables, damaged=damaged)
+    shut = [int(i) for i in closed]
+    now = energised(tables, damaged=damaged, close=shut)
     dark = energised(tables) - now
     switch = tables.get("switch", pd.DataFrame())
     if not dark or not len(switch):
         return []
-    people = _people(tables, people_per_kw)
-    alone = {e: energised(tables, damaged=damaged - {e}) & dark for e in sorted(damaged)}
+    people = people_at(tables, people_per_kw)
+    alone = {e: energised(tables, damaged=damaged - {e}, close=shut) & dark for e in sorted(damaged)}
     found = []
     for index, row in switch[~switch["closed"].astype(bool)].iterrows():
-        if f"switch:{index}" in damaged:
+        if f"switch:{index}" in damaged or int(index) in shut:
             continue
-        restored = (energised(tables, damaged=damaged, close=[int(index)]) - now) & dark
+        restored = (energised(tables, damaged=damaged, close=[*shut, int(index)]) - now) & dark
         if not restored:
             continue
         bridges = tuple(e for e, back in alone.items() if back & restored)
@@ -130,7 +134,7 @@ def options(tables: Mapping[str, pd.DataFrame], repair_hours: Mapping[str, float
         for b in restored:
             waits = [repair_hours[e] for e in bridges if b in alone[e]]
             saved += people.get(b, 0.0) * max(0.0, min(waits) - switch_hours) if waits else 0.0
-        flow = (check_switching(net, close=[int(index)], out_of_service=damaged) if net is not None else
+        flow = (check_switching(net, close=[*shut, int(index)], out_of_service=damaged) if net is not None else
                 FlowCheck(NOT_POSSIBLE, "the power-flow check was not possible: the network has no electrical data"))
         label = row.get("name")
         found.append(SwitchingOption(
@@ -156,14 +160,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--switch-hours", type=float, default=SWITCH_HOURS)
     parser.add_argument("--people-per-kw", type=float, default=1.0)
     args = parser.parse_args(argv)
+    from geo.switching_plan import compare  # it builds on this module
+
+    damage = dict(args.damaged)
     try:
         tables, net = read_network(args.network)
-        found = options(tables, dict(args.damaged), people_per_kw=args.people_per_kw, net=net,
-                        switch_hours=args.switch_hours)
+        found = options(tables, damage, people_per_kw=args.people_per_kw, net=net, switch_hours=args.switch_hours)
+        plans = compare(tables, damage, order=[e for e, _ in args.damaged], people_per_kw=args.people_per_kw,
+                        net=net, switch_hours=args.switch_hours)
     except (DataError, ValueError, KeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    json.dump({"options": [o.as_json() for o in found]}, sys.stdout, indent=2)
+    plan = {"repairs_only_people_hours": round(plans.repairs_only_people_hours, 1),
+            "with_switching_people_hours": round(plans.with_switching_people_hours, 1),
+            "steps": [{"action": s.action, "done_at_hours": s.done_at_hours, "dark_people": round(s.dark_people, 1)}
+                      for s in plans.with_switching]}
+    json.dump({"options": [o.as_json() for o in found], "plan": plan}, sys.stdout, indent=2)
     print()
     return 0
 

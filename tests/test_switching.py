@@ -18,6 +18,7 @@ import pytest
 from geo.pandapower_flow import NOT_POSSIBLE, OUTSIDE, WITHIN, check_switching
 from geo.pandapower_net import read_network, read_tables
 from geo.switching import energised, options
+from geo.switching_plan import compare
 
 ROOT = Path(__file__).resolve().parent.parent
 OBERRHEIN = ROOT / "data" / "reference" / "oberrhein" / "mv_oberrhein.json"
@@ -116,7 +117,43 @@ def test_the_command_prints_the_options_as_json_and_refuses_unknown_elements(net
     done = subprocess.run([*run, "--damaged", "line:97=6", "--people-per-kw", "2"], capture_output=True, text=True,
                           cwd=ROOT, check=False)
     assert done.returncode == 0, done.stderr
-    (option,) = json.loads(done.stdout)["options"]
+    answer = json.loads(done.stdout)
+    (option,) = answer["options"]
     assert option["switch"] == "switch:144" and option["flow"]["status"] == WITHIN and option["hours"] == 0.5
+    assert [s["action"] for s in answer["plan"]["steps"]] == ["close switch:144", "repair line:97"]
+    assert answer["plan"]["with_switching_people_hours"] == round(option["people"] * 0.5, 1)
+    assert answer["plan"]["repairs_only_people_hours"] == round(option["people"] * 6.0, 1)
     bad = subprocess.run([*run, "--damaged", "line:9999=6"], capture_output=True, text=True, cwd=ROOT, check=False)
     assert bad.returncode == 1 and "'line:9999': not in the network" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_the_plan_that_switches_first_beats_the_one_that_only_repairs_simulated_exactly(network):
+    tables, net = network
+    damage = {"line:97": 6.0, "line:29": 3.0}
+
+    def people(buses: set[int]) -> float:
+        load = tables["load"][tables["load"]["bus"].isin(buses) & tables["load"]["in_service"].astype(bool)]
+        return float(load["p_mw"].sum()) * 1000 * 2.0
+
+    both = unsupplied(net, out=set(damage))
+    plans = compare(tables, damage, order=["line:29", "line:97"], people_per_kw=2.0, net=net)
+    assert [s.action for s in plans.repairs_only] == ["repair line:29", "repair line:97"]
+    assert plans.repairs_only_people_hours == pytest.approx(
+        people(both) * 3.0 + people(unsupplied(net, out={"line:97"})) * 6.0)
+    first, second = (o.switch for o in plans.switching)
+    assert {first, second} == {"switch:144", "switch:48"}
+    assert all(o.flow.status == WITHIN for o in plans.switching)
+    assert [s.action for s in plans.with_switching] == [f"close {first}", f"close {second}", "repair line:29",
+                                                        "repair line:97"]
+    after_first = unsupplied(net, out=set(damage), close=(int(first.partition(":")[2]),))
+    assert plans.with_switching_people_hours == pytest.approx(people(both) * 0.5 + people(after_first) * 0.5)
+    assert [s.dark_people for s in plans.with_switching] == [pytest.approx(people(after_first)), 0, 0, 0]
+    assert plans.with_switching_people_hours < plans.repairs_only_people_hours / 5
+
+
+def test_a_switching_step_that_breaks_a_limit_is_not_taken(network):
+    tables, net = network
+    plans = compare(tables, {"line:62": 6.0}, order=["line:62"], people_per_kw=2.0, net=net)
+    assert plans.switching == () and plans.with_switching_people_hours == plans.repairs_only_people_hours
+    unchecked = compare(tables, {"line:62": 6.0}, order=["line:62"], people_per_kw=2.0)  # no electrical data
+    assert len(unchecked.switching) == 1 and unchecked.switching[0].flow.status == NOT_POSSIBLE
