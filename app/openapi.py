@@ -448,6 +448,24 @@ def crew_paths() -> dict[str, Schema]:
             {"200": _json("the crews, by name", {"type": "object", "required": ["crews"], "properties": {
                 "generated_at": {"type": "string", "format": "date-time"},
                 "crews": {"type": "array", "items": crew}}})}, "403")},
+        "/api/my/cases/{case_id}/access": {"post": _operation(
+            "Crew and up: set the access state of a case assigned to my account or my crew (audited as the "
+            "coordinator's set_access; the next plan starts the repair no earlier than the expected clearance); "
+            "404 for any other case",
+            {"200": _json("the case's access afterwards", {"type": "object", "required": ["case"], "properties": {
+                "case": {"type": "object", "required": ["id", "access_state", "access_source"], "properties": {
+                    "id": {"type": "integer"}, "access_state": {"type": "string", "enum": list(ACCESS_STATES)},
+                    "access_source": {"type": "string"},
+                    "access_expected_at": {"type": "string", "format": "date-time", "nullable": True}}}}})},
+            "400 403 404 409 413 422",
+            parameters=[{"name": "case_id", "in": "path", "required": True, "schema": {"type": "integer"},
+                         "description": "the case number"}],
+            requestBody={"required": True, "content": {JSON: {"schema": {
+                "type": "object", "required": ["access_state"], "properties": {
+                    "access_state": {"type": "string", "enum": list(ACCESS_STATES)},
+                    "expected_at": {"type": "string", "format": "date-time",
+                                    "description": "when the site should be cleared (not with cleared)"},
+                    "reason": {"type": "string", "maxLength": 500}}}}}})},
         "/api/crews/mine/status": {"post": _operation(
             "Crew and up: set the status of the crew my account belongs to",
             {"200": _json("my crew afterwards", {"type": "object", "required": ["crew"],

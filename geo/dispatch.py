@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from geo import dispatch_bnb as bnb
 from geo import explain
 from geo.dispatch_bound import dispatch_lower_bound
 from geo.dispatch_cpsat import MAX_JOBS, rounding_slack, solve
@@ -48,9 +49,14 @@ from geo.dispatch_model import (
 )
 from geo.dispatch_search import horn_order, improve, list_schedule, naive_order
 from geo.etr import etr_percentiles
+from geo.message import N_, Text
 from geo.network import CriticalSite, Network
 from geo.plan import ASSIGNED, IN_PROGRESS, Commitment, Kpis, Quality, kpis_of
 from geo.travel import GREAT_CIRCLE, Travel
+
+BNB = "OPTIMAL (branch and bound)"
+BNB_NOTE = Text(N_("proven optimal by branch and bound over every crew's order, with real (unrounded) times"))
+CPSAT_NOTE = "proven optimal by CP-SAT (times rounded down to whole seconds in the model)"
 
 __all__ = ["Commitment", "Crew", "CrewRoute", "Dispatch", "DispatchJob", "DispatchQuality", "Etr", "Site", "Travel",
            "dispatch"]
@@ -145,17 +151,8 @@ def dispatch(
         if exact[1] < cost(problem, seqs):
             seqs = [exact[0]]
     elif 0 < m <= MAX_JOBS and solver_seconds > 0 and not (deadline is not None and deadline()):
-        solved = solve(problem, hint=seqs, seconds=solver_seconds, workers=solver_workers, deadline=deadline,
-                       seed=seed)
-        status, optimal, solver_bound = solved.status, solved.optimal, solved.bound
-        if solved.seqs is not None:
-            check_sequences(problem, solved.seqs)
-            if cost(problem, solved.seqs) < cost(problem, seqs):
-                seqs = solved.seqs
-        # the model rounds times down to whole seconds: its optimum re-timed exactly may miss a shift by a second
-        # and wait for the next; proven only when the real plan is within the rounding of the solver's bound
-        latest = float(timeline(problem, seqs)[3].max(initial=0.0))
-        optimal = optimal and cost(problem, seqs) <= solver_bound + rounding_slack(problem, latest)
+        status, optimal, solver_bound, seqs = _exact(problem, seqs, deadline=deadline, solver_seconds=solver_seconds,
+                                                     solver_workers=solver_workers, seed=seed)
     check_sequences(problem, seqs)
     _, _, _, finish = timeline(problem, seqs)
     e = problem.sim.energisation(finish)
@@ -177,6 +174,30 @@ def dispatch(
         converged=converged, notes=tuple(_notes(problem, seqs, finish, network.radial, optimal, status,
                                                 commitments)),
     )
+
+
+def _exact(problem: Problem, seqs: list[list[int]], *, deadline: Callable[[], bool] | None, solver_seconds: float,
+           solver_workers: int, seed: int) -> tuple[str, bool, float, list[list[int]]]:
+    """Branch and bound (up to geo.dispatch_bnb.MAX_JOBS repairs, a share of the budget in appends), then CP-SAT
+    warm-started with the best plan for the rest: status, proven or not, the bound they give and the plan."""
+    m, cp_seconds = len(problem.ids), solver_seconds
+    if m <= bnb.MAX_JOBS:
+        searched = bnb.branch_and_bound(problem, incumbent=seqs, incumbent_cost=cost(problem, seqs),
+                                        deadline=deadline, max_nodes=bnb.nodes_for(solver_seconds))
+        check_sequences(problem, searched.seqs)
+        if searched.optimal:
+            return BNB, True, searched.cost, searched.seqs
+        seqs, cp_seconds = searched.seqs, solver_seconds * (1 - bnb.SHARE)
+    solved = solve(problem, hint=seqs, seconds=cp_seconds, workers=solver_workers, deadline=deadline, seed=seed)
+    if solved.seqs is not None:
+        check_sequences(problem, solved.seqs)
+        if cost(problem, solved.seqs) < cost(problem, seqs):
+            seqs = solved.seqs
+    # the model rounds times down to whole seconds: its optimum re-timed exactly may miss a shift by a second and
+    # wait for the next; proven only when the real plan is within the rounding of the solver's bound
+    latest = float(timeline(problem, seqs)[3].max(initial=0.0))
+    optimal = solved.optimal and cost(problem, seqs) <= solved.bound + rounding_slack(problem, latest)
+    return solved.status, optimal, solved.bound, seqs
 
 
 def _etr(e: np.ndarray, p50: np.ndarray, p90: np.ndarray, node: int) -> Etr:
@@ -207,6 +228,10 @@ def _notes(problem: Problem, seqs: Sequence[Sequence[int]], finish: np.ndarray, 
     late = [(crew.id, shift_end_at(problem, c, float(start[j])), [problem.ids[j]])  # only repairs longer than a
             for c, (crew, seq) in enumerate(zip(problem.crews, seqs, strict=True)) for j in seq  # whole shift
             if not problem.under_way(c, j) and over_shift(problem, c, float(start[j]), float(finish[j]))]
-    return [*([] if radial else [explain.MESHED_NOTE]),
-            *explain.dispatch_notes(commitments=len(commitments), under_way=sum(c.in_progress for c in commitments),
-                                    optimal=optimal, dp="DP" in status, status=status, late=late)]
+    notes: list[str] = [*([] if radial else [explain.MESHED_NOTE]),
+                        *explain.dispatch_notes(commitments=len(commitments),
+                                                under_way=sum(c.in_progress for c in commitments),
+                                                optimal=optimal, dp="DP" in status, status=status, late=late)]
+    if status == BNB:  # proven by the branch and bound, not by CP-SAT: its own note in place of CP-SAT's
+        notes = [BNB_NOTE if n.startswith(CPSAT_NOTE) else n for n in notes]
+    return notes

@@ -70,6 +70,7 @@ EXPECTED = {
     "crews.update_crew": "coordinator",
     "crews.list_crews": "coordinator",
     "crews.set_my_status": "crew",
+    "my_work.set_my_access": "crew",
 }
 ORDER = ["anonymous", "crew", "coordinator", "admin"]
 SAMPLE_ARGS = {"package": "leaflet", "filename": "leaflet.js", "report_id": str(uuid.uuid4()),

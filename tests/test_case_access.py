@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -86,4 +87,62 @@ def test_a_site_with_uxo_needs_clearance_until_a_coordinator_says_when(site):
 ])
 def test_bad_access_or_materials_input_is_422_naming_the_field(site, body, field):
     response = act(site, **body)
+    assert response.status_code == 422 and field in response.json["errors"]
+
+
+@pytest.fixture(scope="module")
+def crew_site(new_database):
+    """A case on a site with uxo, assigned to crew 'Access Crew' (member ca_member); ca_other is in no crew."""
+    url = new_database()
+    app = make_app(url)
+    with psycopg.connect(url, autocommit=True) as conn:
+        fid = conn.execute("INSERT INTO facility (external_id, name, kind, geom) VALUES ('cb', 'Crew Sub', "
+                           "'substation', ST_Point(25, 45, 4326)) RETURNING id").fetchone()[0]
+    tokens = create_accounts(app, {"ca_member": "crew", "ca_other": "crew", "ca_boss": "coordinator"})
+    crews = Path(app.instance_path) / "access-crews.csv"
+    crews.parent.mkdir(parents=True, exist_ok=True)
+    crews.write_text("name,lon,lat,skills,shift_start,shift_end,time_zone,status,members\n"
+                     "Access Crew,25,45,substation,00:00,23:59,UTC,available,ca_member\n")
+    assert app.test_cli_runner().invoke(args=["import-crews", str(crews)]).exit_code == 0
+    body = {"id": str(uuid.uuid4()), "facility_id": fid, "lon": 25, "lat": 45, "kind": "substation",
+            "severity": "severe", "status": "out_of_service", "hazards": ["uxo"],
+            "observed_at": (datetime.now(UTC) - timedelta(minutes=5)).isoformat()}
+    case_id = api_client(app, tokens["ca_other"]).post("/api/reports", json=body).json["report"]["case_id"]
+    boss = api_client(app, tokens["ca_boss"])
+    assert boss.post(f"/api/cases/{case_id}/actions", json={"action": "assign", "crew": "Access Crew",
+                                                            "crew_account": ""}).status_code == 200
+    yield app, tokens, case_id
+    app.extensions["db_pool"].close()
+
+
+def test_a_member_of_the_assigned_crew_sets_access_from_the_phone_audited_and_no_one_else(crew_site):
+    app, tokens, case_id = crew_site
+    member, other = api_client(app, tokens["ca_member"]), api_client(app, tokens["ca_other"])
+    url = f"/api/my/cases/{case_id}/access"
+    assert other.post(url, json={"access_state": "cleared"}).status_code == 404  # not his crew's case
+    assert member.post("/api/my/cases/999999/access", json={"access_state": "cleared"}).status_code == 404
+    done = member.post(url, json={"access_state": "needs_clearance", "expected_at": "2026-12-31T14:00:00+02:00"})
+    assert done.status_code == 200, done.json
+    assert done.json["case"] == {"id": case_id, "access_state": "needs_clearance", "access_source": "set on the case",
+                                 "access_expected_at": "2026-12-31T12:00:00+00:00"}
+    found = [r for r in api_client(app, tokens["ca_boss"]).get("/api/triage").json["queue"]
+             if r["case_id"] == case_id][0]
+    assert found["not_before"] == "2026-12-31T12:00:00+00:00"
+    assert member.post(url, json={"access_state": "cleared", "reason": "EOD team left"}).status_code == 200
+    events = api_client(app, tokens["ca_boss"]).get(f"/api/cases/{case_id}").json["events"]
+    mine = [e for e in events if e["action"] == "set_access"]
+    assert [(e["actor"], e["reason"]) for e in mine][-2:] == [("ca_member", "set by the crew on site"),
+                                                             ("ca_member", "EOD team left")]
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"access_state": "from_hazards"}, "access_state"),
+    ({}, "access_state"),
+    ({"access_state": "cleared", "expected_at": "2026-12-31T14:00Z"}, "expected_at"),
+    ({"access_state": "blocked", "expected_at": "soon"}, "expected_at"),
+    ({"access_state": "blocked", "reason": "x" * 501}, "reason"),
+])
+def test_bad_access_from_the_phone_is_422_naming_the_field(crew_site, body, field):
+    app, tokens, case_id = crew_site
+    response = api_client(app, tokens["ca_member"]).post(f"/api/my/cases/{case_id}/access", json=body)
     assert response.status_code == 422 and field in response.json["errors"]

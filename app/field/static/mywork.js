@@ -7,6 +7,7 @@ let refreshing = null;
 let problem = null; // why the last refresh failed (null: it did not; OFFLINE: no answer at all)
 let otherAccount = false; // the server answered for another account than the page's (a page kept from the last shift)
 const OFFLINE = "offline";
+const accessSaved = new Map(); // case id -> the access state this page saved (said again after the list is redrawn)
 
 // Each account signed in on this phone has its own list, under the name the server gave with it.
 const key = (user) => `myWork:${user}`;
@@ -76,7 +77,62 @@ function item(c) {
       : null,
     mine.length ? el("p", { class: "work-reports", text: t("workReports", {
       n: mine.length, time: formatTime(mine[mine.length - 1].observed_at) }) }) : null,
+    accessForm(c),
     el("div", { class: "report-actions" }, button));
+}
+
+// "Site access": the crew on site says the site is cleared, blocked or needs clearance (and by when). Sent now,
+// not kept for later: the coordinator's plan takes it from the next computation.
+function accessForm(c) {
+  const template = document.getElementById("work-access-template");
+  if (!template) return null;
+  const form = template.content.firstElementChild.cloneNode(true);
+  const state = form.querySelector(".work-access-state");
+  const when = form.querySelector(".work-access-expected");
+  const whenLabel = form.querySelector(".work-access-when");
+  const result = form.querySelector(".work-access-result");
+  state.value = c.access_state || "cleared";
+  if (c.access_expected_at) {
+    const at = new Date(c.access_expected_at);
+    const local = new Date(at.getTime() - at.getTimezoneOffset() * 60000);  // the phone's wall clock
+    when.value = local.toISOString().slice(0, 16);
+  }
+  if (accessSaved.get(c.id) === c.access_state) {
+    result.textContent = result.dataset.saved;
+    result.dataset.state = c.access_state;
+  }
+  const sync = () => { whenLabel.hidden = state.value === "cleared"; };
+  state.addEventListener("change", sync);
+  sync();
+  form.querySelector(".work-access-save").addEventListener("click", () => saveAccess(c, form, state, when, result));
+  return form;
+}
+
+async function saveAccess(c, form, state, when, result) {
+  if (!navigator.onLine) { result.textContent = result.dataset.offline; return; }
+  const body = { access_state: state.value };
+  // A datetime-local value has no zone: read as the phone's local time, sent as UTC.
+  if (state.value !== "cleared" && when.value) body.expected_at = new Date(when.value).toISOString();
+  result.textContent = result.dataset.saving;
+  form.disabled = true;
+  try {
+    const { response, body: answer } = await postJson(`${ui.config.urls.myCases}/${c.id}/access`, body);
+    if (response.ok && answer.case) {
+      result.textContent = result.dataset.saved;
+      accessSaved.set(c.id, answer.case.access_state);
+      // The list (kept on the phone) is fetched again to show the new state; a fetch begun before the save
+      // would not have it, so it is waited for first. The redrawn case says it was saved (data-state).
+      if (refreshing) await refreshing;
+      await refresh();
+    } else {
+      const errors = answer.errors ? Object.entries(answer.errors).map(([k, v]) => `${k}: ${v}`).join("; ") : "";
+      result.textContent = `${result.dataset.failed} ${errors || answer.error || `HTTP ${response.status}`}`;
+    }
+  } catch {
+    result.textContent = result.dataset.offline;
+  } finally {
+    form.disabled = false;
+  }
 }
 
 // Draws the kept list with when it was refreshed, and why not when the last try failed.
@@ -116,13 +172,13 @@ export function hide() {
   return ui ? draw() : Promise.resolve();
 }
 
-// "My crew's status": tells the coordinator where the account's crew stands (POST, with the page's CSRF token, or
-// a fresh one from the session endpoint when that one is stale). Not kept for later: a status is news only now.
-async function postStatus(value) {
-  const send = (token) => fetch(ui.config.urls.crewStatus, {
+// A POST with the page's CSRF token, or a fresh one from the session endpoint when that one is stale: "My crew's
+// status" (where the account's crew stands) and a case's site access. Not kept for later: they are news only now.
+async function postJson(url, payload) {
+  const send = (token) => fetch(url, {
     method: "POST", credentials: "same-origin", cache: "no-store",
     headers: { Accept: "application/json", "Content-Type": "application/json", ...(token ? { "X-CSRFToken": token } : {}) },
-    body: JSON.stringify({ status: value }) });
+    body: JSON.stringify(payload) });
   let response = await send(document.querySelector('meta[name="csrf-token"]')?.content);
   let body = await response.json().catch(() => ({}));
   if (response.status === 400 && /csrf/i.test(String(body.error || ""))) {
@@ -145,7 +201,7 @@ async function setCrewStatus(select) {
   result.textContent = ui.t("crewStatusSaving");
   select.disabled = true;
   try {
-    const { response, body } = await postStatus(value);
+    const { response, body } = await postJson(ui.config.urls.crewStatus, { status: value });
     if (response.ok && body.crew) {
       result.textContent = ui.t("crewStatusSaved", { crew: body.crew.name, status: label("crewStatus", body.crew.status) });
       result.dataset.status = body.crew.status;
