@@ -27,6 +27,7 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str | None]] = {
     "set_materials": (OPEN_CASE_STATUSES, None),
     "bump_priority": (OPEN_CASE_STATUSES, None),
     "merge": (OPEN_CASE_STATUSES, None),
+    "unmerge": (OPEN_CASE_STATUSES, None),
 }
 ACTIONS = tuple(TRANSITIONS)
 NEEDS_REASON = frozenset({"reject", "override_hours", "bump_priority", "set_operational_status"})
@@ -40,6 +41,7 @@ STATUS_ORDER = (*OPEN_CASE_STATUSES, "repaired")  # the way forward; rejected an
 MERGED_STATUS = "duplicate"  # what a case merged into another becomes
 MERGED_ACTION = "merged_into"  # the event recorded on it
 MERGEABLE_STATUSES = OPEN_CASE_STATUSES  # a case may be merged into another only while open
+UNMERGED_ACTION = "unmerged_from"  # the event recorded on a case taken out of the one it was merged into
 
 
 class UnknownAction(ValueError):
@@ -146,3 +148,17 @@ def merge(survivor_id: int, duplicate_id: int, duplicate_status: str, *, reason:
     if duplicate_status not in MERGEABLE_STATUSES:
         raise MergeRefused(f"cannot merge case {duplicate_id}: it is {duplicate_status}")
     return Merge(status=MERGED_STATUS, action=MERGED_ACTION, reason=reason or f"duplicate of case {survivor_id}")
+
+
+def unmerge(survivor_id: int, duplicate_id: int, *, merged_into: int | None, status_before: str | None,
+            reason: str | None = None) -> Merge:
+    """What taking case `duplicate_id` out of `survivor_id` does: it gets back the status it had when it was
+    merged (`status_before`, from its merge event), or MergeRefused when it is not merged into that case.
+
+    Its reports never moved (they count for the survivor through `merged_into`), so they are its own again."""
+    if merged_into != survivor_id:
+        raise MergeRefused(f"case {duplicate_id} is not merged into case {survivor_id}")
+    if status_before not in MERGEABLE_STATUSES:
+        raise MergeRefused(f"case {duplicate_id} has no merge event to undo")
+    return Merge(status=status_before, action=UNMERGED_ACTION,
+                 reason=reason or f"merge into case {survivor_id} undone")

@@ -371,3 +371,71 @@ def test_a_reports_photo_shows_as_a_thumbnail_whose_src_serves_the_photo(desk):
     fetched = browser.get(image["src"])  # as the coordinator's browser would
     assert fetched.status_code == 200 and fetched.data == JPEG and fetched.mimetype == "image/jpeg"
     assert case_page(desk, bare["case_id"])[1].images == []  # a report without photos shows none
+
+
+def open_case_at(app, tokens, *, lon: float, lat: float, **extra) -> int:
+    body = {"id": str(uuid.uuid4()), "lon": lon, "lat": lat, "kind": "other", "severity": "severe",
+            "status": "out_of_service", "observed_at": (datetime.now(UTC) - timedelta(minutes=2)).isoformat(),
+            **extra}
+    response = api_client(app, tokens["crew"]).post("/api/reports", json=body)
+    assert response.status_code == 201, response.json
+    return response.json["report"]["case_id"]
+
+
+def test_merge_asks_first_and_can_be_undone_from_the_page(live_server, page, demo_loaded, tokens, db):
+    lon = -6.2 - uuid.uuid4().int % 1000 / 1e5
+    survivor = open_case_at(demo_loaded, tokens, lon=lon, lat=53.1)
+    duplicate = open_case_at(demo_loaded, tokens, lon=lon + 0.0003, lat=53.1)  # about 20 m away
+
+    def status(cid):
+        row = db.execute("SELECT status::text AS status, merged_into FROM damage_case WHERE id = %s", (cid,)).fetchone()
+        return row["status"], row["merged_into"]
+
+    login(page, live_server, "coordinator")
+    page.goto(f"{live_server}/cases/{survivor}")
+    # Suggested duplicates merge only once confirmed: the first click asks, Cancel leaves both cases alone.
+    page.click(f"#merge-{duplicate}")
+    assert page.locator("#confirm-merge").is_visible()
+    assert f"Merge case {duplicate} into case {survivor}?" in page.inner_text("#confirm-merge")
+    page.click("#confirm-merge-no")
+    assert page.locator("#confirm-merge").count() == 0 and status(duplicate) == ("reported", None)
+    page.click(f"#merge-{duplicate}")
+    page.fill("#confirm-merge input[name=reason]", "same pole")
+    page.click("#confirm-merge-yes")
+    page.wait_for_url(f"{live_server}/cases/{survivor}")
+    assert status(duplicate) == ("duplicate", survivor)
+    assert f"Case {duplicate}" in page.inner_text("#merged-cases")
+    # Undo: the duplicate is reported again, with its own report, and the history says so.
+    page.click(f"#unmerge-{duplicate}")
+    page.wait_for_url(f"{live_server}/cases/{survivor}")
+    assert status(duplicate) == ("reported", None)
+    assert page.locator("#merged-cases").count() == 0
+    assert f"merge undone: case {duplicate} taken out of this one" in page.inner_text("table.events")
+    page.goto(f"{live_server}/cases/{duplicate}")
+    assert "Reports (1)" in page.inner_text("main") and f"taken out of case {survivor}" in page.inner_text("main")
+    assert page.js_errors == []
+
+
+def test_the_case_page_shows_its_rank_etr_crew_and_a_map_of_the_site(live_server, page, demo_loaded, tokens, db):
+    facility = db.execute("SELECT id, ST_X(ST_PointOnSurface(geom)) AS lon, ST_Y(ST_PointOnSurface(geom)) AS lat "
+                          "FROM facility f WHERE kind = 'substation' AND NOT EXISTS (SELECT 1 FROM damage_case c "
+                          "WHERE c.facility_id = f.id) ORDER BY id LIMIT 1").fetchone()
+    case_id = open_case_at(demo_loaded, tokens, lon=facility["lon"], lat=facility["lat"], kind="substation",
+                           facility_id=facility["id"], repair_hours=3)
+    login(page, live_server, "coordinator")
+    page.goto(f"{live_server}/cases/{case_id}")
+    standing = page.inner_text("#case-standing")
+    assert re.fullmatch(r"Rank \d+ of \d+ in the repair queue · ETR \d{4}-\d\d-\d\d \d\d:\d\d UTC "
+                        r"\(in \d+\.\d h, plan for \d+ crews?\) · planned crew .+", standing), standing
+    # The map draws the site, its report and the service areas around it from the project's own layers.
+    page.wait_for_selector("#case-map[data-drawn=yes]")
+    drawn = page.eval_on_selector("#case-map", "e => ({...e.dataset})")
+    assert drawn.get("error") is None and int(drawn["reports"]) == 1 and int(drawn["areas"]) >= 1, drawn
+    assert page.locator("#case-map canvas, #case-map svg").count() >= 1
+    # Its forms name each field with a visible label, not a placeholder.
+    assert page.locator(".case form input[placeholder]").count() == 0
+    unlabelled = page.eval_on_selector_all(
+        "form.action input:not([type=hidden]), form.action select",
+        "els => els.filter(e => !e.closest('label')).map(e => e.name)")
+    assert unlabelled == []
+    assert page.js_errors == []

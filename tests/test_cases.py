@@ -192,6 +192,50 @@ def test_merge_keeps_every_report_and_photo_and_records_both_cases(world):
     assert duplicate not in [d["id"] for d in coord.get(f"/api/cases/{survivor}/duplicates").json["duplicates"]]
 
 
+def test_unmerge_restores_both_cases_exactly_and_is_audited(world):
+    app, tokens, ids, url = world
+    coord = api_client(app, tokens["coord"])
+    a = send(app, tokens, facility_id=ids["A"], severity="minor", repair_hours=2)
+    b = send(app, tokens, facility_id=ids["B"], lon=10.02, hazards=["live_wires"], repair_hours=9)
+    survivor, duplicate = a["case_id"], b["case_id"]
+    assert act(app, tokens, duplicate, action="confirm").status_code == 200
+    before = {cid: case_row(url, cid) for cid in (survivor, duplicate)}
+    queue_before = {r["case_id"]: r for r in coord.get("/api/triage").json["queue"]}
+    assert act(app, tokens, survivor, action="merge", duplicate_id=duplicate).status_code == 200
+    assert {r["id"] for r in coord.get(f"/api/cases/{survivor}").json["reports"]} == {a["id"], b["id"]}
+    assert [m["id"] for m in coord.get(f"/api/cases/{survivor}").json["merged"]] == [duplicate]
+    # Undone: each case is as it was (the duplicate confirmed again), each holds its own report again, and the
+    # queue is the one before the merge.
+    response = act(app, tokens, survivor, action="unmerge", duplicate_id=duplicate, reason="different transformers")
+    assert response.status_code == 200, response.json
+    after = {cid: case_row(url, cid) for cid in (survivor, duplicate)}
+    moved = ("status", "merged_into", "assigned_crew", "repair_hours_override", "priority_bump", "facility_id")
+    assert {cid: {k: row[k] for k in moved} for cid, row in after.items()} == \
+        {cid: {k: row[k] for k in moved} for cid, row in before.items()}
+    assert after[duplicate]["status"] == "confirmed"
+    assert {r["id"] for r in coord.get(f"/api/cases/{survivor}").json["reports"]} == {a["id"]}
+    assert {r["id"] for r in coord.get(f"/api/cases/{duplicate}").json["reports"]} == {b["id"]}
+    assert coord.get(f"/api/cases/{survivor}").json["merged"] == []
+    queue_after = {r["case_id"]: r for r in coord.get("/api/triage").json["queue"]}
+    assert {cid: (r["rank"], r["reports"], r["repair_hours"]) for cid, r in queue_after.items()} == \
+        {cid: (r["rank"], r["reports"], r["repair_hours"]) for cid, r in queue_before.items()}
+    # Audited on both cases, with who and why.
+    last_survivor, last_duplicate = events(url, survivor)[-1], events(url, duplicate)[-1]
+    assert last_survivor["action"] == "unmerge" and last_survivor["data"] == {"duplicate_id": duplicate}
+    assert last_survivor["reason"] == "different transformers" and last_survivor["actor_id"] is not None
+    assert (last_duplicate["action"], last_duplicate["from_status"], last_duplicate["to_status"]) == (
+        "unmerged_from", "duplicate", "confirmed")
+    assert last_duplicate["data"] == {"unmerged_from": survivor}
+    # Only a case merged into this one can be taken out of it, and only once.
+    again = act(app, tokens, survivor, action="unmerge", duplicate_id=duplicate)
+    assert again.status_code == 409 and again.json["errors"] == {
+        "duplicate_id": f"case {duplicate} is not merged into case {survivor}"}
+    assert act(app, tokens, survivor, action="unmerge", duplicate_id=10**9).status_code == 422
+    assert act(app, tokens, survivor, action="unmerge").status_code == 422
+    for cid in (survivor, duplicate):  # closed, so that the next tests' reports on A and B open cases of their own
+        assert act(app, tokens, cid, action="reject", reason="test over").status_code == 200
+
+
 def test_merged_reports_count_for_the_surviving_case_in_the_triage(world):
     app, tokens, ids, _ = world
     coord = api_client(app, tokens["coord"])

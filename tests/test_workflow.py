@@ -25,6 +25,7 @@ EXPECTED = {
     "set_materials": (set(OPEN_CASE_STATUSES), None),
     "bump_priority": (set(OPEN_CASE_STATUSES), None),
     "merge": (set(OPEN_CASE_STATUSES), None),
+    "unmerge": (set(OPEN_CASE_STATUSES), None),
 }
 
 
@@ -63,7 +64,7 @@ def test_an_unknown_action_names_the_actions_there_are():
     assert isinstance(unknown.value, ValueError) and unknown.value.field == "action"
     assert str(unknown.value) == ("must be one of confirm, reject, assign, release, start_repair, "
                                   "temporarily_restore, repaired, override_hours, accept_hours, "
-                                  "set_operational_status, set_access, set_materials, bump_priority, merge")
+                                  "set_operational_status, set_access, set_materials, bump_priority, merge, unmerge")
     assert workflow.check_action("confirm") == "confirm"
 
 

@@ -4,13 +4,16 @@ caller's transaction and record its event; the rules themselves are geo.workflow
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from app.coordinator.situation import load_situation, plan_for, ranking
 from app.errors import Conflict, FieldConflict, NotFound, ValidationError
 from app.repo import Conn
 from app.repo import cases as repo
+from app.repo import crews as crews_repo
 from app.repo.reports import add_case_event
 from geo import explain as words
 from geo import live, workflow
@@ -38,7 +41,7 @@ class Action:
 
 def apply(conn: Conn, case_id: int, action: Action, *, actor_id: int | None) -> dict[str, Any]:
     """Apply one action in the caller's transaction: update the case and record the event; return the case."""
-    if action.name == "merge":
+    if action.name in ("merge", "unmerge"):
         assert action.duplicate_id is not None
         for cid in sorted({case_id, action.duplicate_id}):  # one lock order: no deadlock with a reverse merge
             repo.lock(conn, cid)
@@ -79,13 +82,15 @@ def apply(conn: Conn, case_id: int, action: Action, *, actor_id: int | None) -> 
         changes["priority_bump"] = action.bump
     elif action.name == "merge":
         _merge(conn, case, action, actor_id=actor_id)
+    elif action.name == "unmerge":
+        _unmerge(conn, case, action, actor_id=actor_id)
     before = {k: case[k] for k in changes}
     repo.update(conn, case_id, changes)
     data: dict[str, Any] = {"before": before, "after": changes}
     if action.name == "assign":  # the account's name too, so the history reads without a lookup
         data = {"before": {**before, "assigned_user": case["assigned_user"]},
                 "after": {**changes, "assigned_user": account["username"] if account else None}}
-    if action.name == "merge":
+    if action.name in ("merge", "unmerge"):
         data = {"duplicate_id": action.duplicate_id}
     add_case_event(conn, case_id=case_id, actor_id=actor_id, action=action.name, from_status=status,
                    to_status=changes.get("status", status), reason=action.reason, data=json.dumps(data, default=str))
@@ -136,6 +141,44 @@ def _merge(conn: Conn, survivor: dict[str, Any], action: Action, *, actor_id: in
                    to_status=merge.status, reason=merge.reason, data=json.dumps({"merged_into": survivor["id"]}))
 
 
+def _unmerge(conn: Conn, survivor: dict[str, Any], action: Action, *, actor_id: int | None) -> None:
+    """Undo a merge exactly: the duplicate gets back the status it had, and with it its own reports."""
+    dup_id = action.duplicate_id
+    assert dup_id is not None
+    duplicate = repo.get(conn, dup_id)
+    if duplicate is None:
+        raise ValidationError({"duplicate_id": f"case {dup_id} does not exist"})
+    event = repo.merge_event(conn, dup_id)
+    try:
+        undone = workflow.unmerge(survivor["id"], dup_id, merged_into=duplicate["merged_into"],
+                                  status_before=event["from_status"] if event else None, reason=action.reason)
+    except workflow.MergeRefused as exc:
+        raise FieldConflict(exc.field, str(exc)) from None
+    repo.update(conn, dup_id, {"status": undone.status, "merged_into": None})
+    add_case_event(conn, case_id=dup_id, actor_id=actor_id, action=undone.action, from_status=duplicate["status"],
+                   to_status=undone.status, reason=undone.reason,
+                   data=json.dumps({"unmerged_from": survivor["id"]}))
+
+
+def standing(conn: Conn, case_id: int, *, default_share: float, persons_per_customer: float,
+             deadline: Callable[[], bool], now: datetime | None = None) -> dict[str, Any] | None:
+    """Where the case stands in the response: its rank in the repair queue, and its ETR and crew in the plan for
+    the crews not off shift (at least one); None when it is not in the plan (closed, or at no registered site)."""
+    situation = load_situation(conn, default_share=default_share, now=now)
+    node = next((n for n, c in situation.cases.items() if c["case_id"] == case_id), None)
+    if node is None:
+        return None
+    crews = max(1, sum(1 for c in crews_repo.listing(conn) if c["status"] != "off_shift"))
+    ranked = ranking(situation)
+    rank = next(r.rank for r in ranked if r.id == node)
+    result = plan_for(situation, crews=crews, deadline=deadline, persons_per_customer=persons_per_customer)
+    crew = next((result.crew_labels[i] for i, jobs in enumerate(result.crews) if any(j.id == node for j in jobs)),
+                None)
+    etr = result.etr_hours.get(node)
+    return {"rank": rank, "of": len(ranked), "crews": crews, "etr_hours": etr, "crew": crew,
+            "etr_at": situation.as_of + timedelta(hours=etr) if etr is not None else None}
+
+
 def case_view(conn: Conn, case_id: int, *, distance_m: float, window_h: float,
               default_share: float) -> dict[str, Any]:
     """A case with its facility, reports (merged cases included), events, dependants, suggested duplicates, its
@@ -156,4 +199,5 @@ def case_view(conn: Conn, case_id: int, *, distance_m: float, window_h: float,
         "events": repo.events(conn, case_id),
         "dependants": repo.dependants(conn, case["facility_id"]) if case["facility_id"] else [],
         "duplicates": repo.duplicates(conn, case_id, distance_m=distance_m, window_h=window_h),
+        "merged": repo.merged(conn, case_id),
     }

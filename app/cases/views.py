@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -20,14 +21,19 @@ from app.db import DatabaseUnavailable
 from app.errors import Conflict, FieldConflict, NotFound, ValidationError, status_of
 from app.repo import Conn
 from app.repo import cases as repo
+from app.site import tiles
 from app.site.labels import code_label
 from geo import workflow
 from geo.access import FROM_HAZARDS
+from geo.plan import time_limit
 from geo.repair_hours import MIN_REPAIR_HOURS
 from geo.taxonomy import ACCESS_STATES, OPERATIONAL_STATUSES
 
-bp = Blueprint("cases", __name__, template_folder="templates")
+bp = Blueprint("cases", __name__, template_folder="templates", static_folder="static",
+               static_url_path="/cases/static")
 MAX_TEXT = 2000
+MAP_SPAN_DEG, MAP_ZOOM = 0.05, 14  # the small map's service areas: about 5 km around the site, simplified at z14
+STANDING_PLAN_S = 0.5  # the plan behind the page's ETR: a short search (the map's plan panel can search longer)
 
 
 def _number(body: Mapping[str, Any], name: str, *, low: float, high: float) -> float:
@@ -107,7 +113,7 @@ def parse_action(body: Mapping[str, Any]) -> Action:
         return Action(name, reason=reason, hours=_number(body, "hours", low=MIN_REPAIR_HOURS, high=10_000))
     if name == "bump_priority":
         return Action(name, reason=reason, bump=_number(body, "bump", low=0, high=10_000_000))
-    if name == "merge":
+    if name in ("merge", "unmerge"):
         duplicate_id = _number(body, "duplicate_id", low=1, high=2**62)
         if not duplicate_id.is_integer():
             raise ValidationError({"duplicate_id": "must be a case id (a whole number)"})
@@ -122,14 +128,35 @@ def _case_view(conn: Conn, case_id: int) -> dict[str, Any]:
 
 
 def _page(case_id: int, *, status: int = 200, errors: Mapping[str, str] | None = None) -> tuple[str, int]:
-    """The case page; with `errors`, the submitted form again with each error next to its field."""
+    """The case page; with `errors`, the submitted form again with each error next to its field; with
+    ?merge=ID, the question whether to merge that suggested duplicate into this case."""
     with db.connection() as conn:
         view = _case_view(conn, case_id)
         crews = repo.crew_accounts(conn)
+        standing = service.standing(
+            conn, case_id, default_share=float(current_app.config["DEGRADED_SHARE_OUT"]),
+            persons_per_customer=float(current_app.config["PERSONS_PER_CUSTOMER"]),
+            deadline=time_limit(STANDING_PLAN_S, clock=time.perf_counter))
     submitted = request.form.get("action") if errors else None
     values = {k: v for k, v in request.form.items() if k != "csrf_token"} if errors else {}
+    asked = request.args.get("merge", "")
+    confirm_merge = next((d for d in view["duplicates"] if str(d["id"]) == asked), None)
     return render_template("cases/case.html", actions=workflow.TRANSITIONS, errors=errors or {},
-                           submitted=submitted, values=values, crews=crews, **view), status
+                           submitted=submitted, values=values, crews=crews, standing=standing,
+                           confirm_merge=confirm_merge, map_config=_map_config(view), **view), status
+
+
+def _map_config(view: Mapping[str, Any]) -> dict[str, Any]:
+    """What the page's small map draws: the site, its reports, and the service areas and boundary around it."""
+    case = view["case"]
+    lon, lat = float(case["lon"]), float(case["lat"])
+    around = f"{lon - MAP_SPAN_DEG},{lat - MAP_SPAN_DEG},{lon + MAP_SPAN_DEG},{lat + MAP_SPAN_DEG}"
+    return {"site": [lon, lat], "siteLabel": gettext("Case %(id)s", id=case["id"]),
+            "facilityId": case["facility_id"],
+            "reports": [{"lon": float(r["lon"]), "lat": float(r["lat"]),
+                         "label": gettext("report %(id)s", id=str(r["id"])[:8])} for r in view["reports"]],
+            "areasUrl": url_for("coordinator.map_service_areas", bbox=around, zoom=MAP_ZOOM),
+            "boundaryUrl": url_for("coordinator.map_boundary"), "baseMap": tiles.base_map_settings()}
 
 
 @bp.get("/cases/<int:case_id>")

@@ -6,6 +6,7 @@ from typing import Any
 
 from app.repo import Conn
 from geo.taxonomy import OPEN_CASE_STATUSES
+from geo.workflow import MERGED_ACTION
 
 
 def lock(conn: Conn, case_id: int) -> None:
@@ -51,6 +52,27 @@ def events(conn: Conn, case_id: int) -> list[dict[str, Any]]:
            FROM case_event e LEFT JOIN app_user u ON u.id = e.actor_id
            WHERE e.case_id = %s ORDER BY e.at, e.id""",
         (case_id,),
+    ).fetchall()
+
+
+def merge_event(conn: Conn, case_id: int) -> dict[str, Any] | None:
+    """The latest event that merged the case into another: its status before and the case it went into."""
+    return conn.execute(
+        """SELECT e.from_status::text AS from_status, (e.data->>'merged_into')::bigint AS merged_into
+           FROM case_event e WHERE e.case_id = %(id)s AND e.action = %(action)s
+           ORDER BY e.at DESC, e.id DESC LIMIT 1""",
+        {"id": case_id, "action": MERGED_ACTION},
+    ).fetchone()
+
+
+def merged(conn: Conn, case_id: int) -> list[dict[str, Any]]:
+    """The cases merged into this one (directly), with their facility's name and how many reports they hold."""
+    return conn.execute(
+        """SELECT c.id, f.name AS facility_name, c.kind::text AS kind,
+                  (SELECT count(*) FROM report r WHERE r.case_id = c.id) AS reports
+           FROM damage_case c LEFT JOIN facility f ON f.id = c.facility_id
+           WHERE c.merged_into = %(id)s ORDER BY c.id""",
+        {"id": case_id},
     ).fetchall()
 
 

@@ -110,6 +110,8 @@ EVENT_LABELS = {
     "bump_priority": lazy_gettext("priority raised"),
     "merge": lazy_gettext("merged"),
     "merged_into": lazy_gettext("merged into"),
+    "unmerge": lazy_gettext("merge undone"),
+    "unmerged_from": lazy_gettext("taken out of"),
     "created": lazy_gettext("created"),
     "changed": lazy_gettext("changed"),
     "unchanged": lazy_gettext("unchanged"),
@@ -138,6 +140,7 @@ ACTION_LABELS = {
     "set_materials": lazy_gettext("Set materials"),
     "bump_priority": lazy_gettext("Raise priority"),
     "merge": lazy_gettext("Merge into this case"),
+    "unmerge": lazy_gettext("Undo the merge"),
 }
 VOCABULARIES: dict[str, dict[str, Any]] = {
     "kind": KIND_LABELS,
