@@ -132,23 +132,23 @@ class _Parents(Sequence[tuple[int, ...]]):
 
 
 class _Children(Sequence[tuple[int, ...]]):
-    """The children of a radial network's facilities (input order), indexed on first use from the parent column."""
+    """The children of a radial network's facilities (input order), made on first use from the parent column."""
 
     def __init__(self, parent: np.ndarray) -> None:
         self._parent = parent
-        self._by_parent: np.ndarray | None = None
-        self._start: np.ndarray | None = None
+        self._made: tuple[tuple[int, ...], ...] | None = None
 
     def __len__(self) -> int:
         return len(self._parent)
 
-    def _index(self) -> tuple[np.ndarray, np.ndarray]:
-        if self._by_parent is None or self._start is None:
+    def _tuples(self) -> tuple[tuple[int, ...], ...]:
+        if self._made is None:  # once: callers walk children facility by facility, tuples are fastest there
             has = np.flatnonzero(self._parent >= 0)
-            self._by_parent = has[np.argsort(self._parent[has], kind="stable")]
-            counts = np.bincount(self._parent[has], minlength=len(self._parent))
-            self._start = np.concatenate(([0], np.cumsum(counts)))
-        return self._by_parent, self._start
+            flat = has[np.argsort(self._parent[has], kind="stable")].tolist()
+            start = np.concatenate(([0], np.cumsum(np.bincount(self._parent[has], minlength=len(self._parent)))))
+            bounds = start.tolist()
+            self._made = tuple(tuple(flat[a:b]) for a, b in zip(bounds, bounds[1:], strict=False))
+        return self._made
 
     @overload
     def __getitem__(self, i: int) -> tuple[int, ...]: ...
@@ -157,14 +157,10 @@ class _Children(Sequence[tuple[int, ...]]):
     def __getitem__(self, i: slice) -> Sequence[tuple[int, ...]]: ...
 
     def __getitem__(self, i: int | slice) -> tuple[int, ...] | Sequence[tuple[int, ...]]:
-        if isinstance(i, slice):
-            return [self[k] for k in range(*i.indices(len(self)))]
-        if i < 0:
-            i += len(self)
-        if not 0 <= i < len(self):
-            raise IndexError("facility index out of range")
-        by_parent, start = self._index()
-        return tuple(by_parent[start[i]:start[i + 1]].tolist())
+        return self._tuples()[i]
+
+    def __iter__(self) -> Iterator[tuple[int, ...]]:
+        return iter(self._tuples())
 
 
 @dataclass(frozen=True, eq=False)
@@ -215,8 +211,20 @@ def _number_ok(value: float | None) -> bool:
 
 @without_gc_pauses
 def build_network(facilities: Iterable[Facility]) -> Network:
-    """Validate facilities and their feed links into a Network, or raise ScenarioError naming the facility."""
+    """Validate facilities and their feed links into a Network, or raise ScenarioError naming the facility.
+
+    A radial network (at most one parent each) is built by columns (`network_from_columns`), keeping the given
+    facilities; anything wrong there comes back here to be named.
+    """
     items = tuple(facilities)
+    if all(len(f.parents) <= 1 for f in items):
+        fast = _radial_by_columns(items)
+        if fast is not None:
+            return fast
+    return _checked_network(items)
+
+
+def _checked_network(items: tuple[Facility, ...]) -> Network:
     index: dict[str, int] = {}
     for i, f in enumerate(items):
         if f.id in index:
@@ -273,6 +281,23 @@ def network_from_columns(ids: Sequence[str], parents: Sequence[str | None], popu
 
     On any invalid input it hands the facilities to `build_network`, which names the facility and the reason.
     """
+    network = _columns_network(ids, parents, population, damaged, repair_hours, None)
+    if network is None:  # something is wrong: the checked path names the first facility at fault
+        return _checked_network(tuple(Facility(i, () if p is None else (p,), q, d, h) for i, p, q, d, h
+                                      in zip(ids, parents, population, damaged, repair_hours, strict=True)))
+    return network
+
+
+def _radial_by_columns(items: tuple[Facility, ...]) -> Network | None:
+    return _columns_network([f.id for f in items], [f.parents[0] if f.parents else None for f in items],
+                            [f.population for f in items], [f.damaged for f in items],
+                            [f.repair_hours for f in items], items)
+
+
+def _columns_network(ids: Sequence[str], parents: Sequence[str | None], population: Sequence[float],
+                     damaged: Sequence[bool], repair_hours: Sequence[float | None],
+                     items: tuple[Facility, ...] | None) -> Network | None:
+    """The radial network of these columns (facilities: `items`, else made on access), or None if invalid."""
     n = len(ids)
     index = dict(zip(ids, range(n), strict=True))
     broken = np.fromiter((d is True for d in damaged), dtype=bool, count=n)
@@ -282,12 +307,10 @@ def network_from_columns(ids: Sequence[str], parents: Sequence[str | None], popu
     parent = np.fromiter((-1 if p is None else index.get(p, -2) for p in parents), dtype=np.intp, count=n)
     valid = valid and not (parent == -2).any() and not (parent == np.arange(n)).any()
     order = _radial_order(parent) if valid else None
-    if order is None:  # something is wrong: the checked path names the first facility at fault
-        return build_network(Facility(i, () if p is None else (p,), q, d, h) for i, p, q, d, h
-                             in zip(ids, parents, population, damaged, repair_hours, strict=True))
-    assert people is not None and hours is not None  # valid
+    if order is None or people is None or hours is None:
+        return None
     return Network(
-        facilities=_Columns(ids, parents, people, broken, hours),
+        facilities=items if items is not None else _Columns(ids, parents, people, broken, hours),
         index=index,
         parents=_Parents(parent),
         children=_Children(parent),

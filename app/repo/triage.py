@@ -12,62 +12,91 @@ OPEN_FOR_TRIAGE = tuple(s for s in OPEN_CASE_STATUSES if s != "temporarily_resto
 
 
 def network(conn: Conn) -> list[dict[str, Any]]:
-    """Every facility with its feed parents and its direct population (latest computed layer)."""
+    """Every facility with its feed parents and its direct population (latest computed layer).
+
+    The parents come from one grouped pass over feed_link joined by hash, not a sub-query per facility."""
     return conn.execute(
-        """SELECT f.id::text AS id, f.name, f.kind,
-                  coalesce((SELECT array_agg(l.parent_id::text ORDER BY l.parent_id) FROM feed_link l
-                            WHERE l.child_id = f.id), '{}') AS parents,
+        """SELECT f.id::text AS id, f.name, f.kind, coalesce(l.parents, '{}') AS parents,
                   coalesce(p.population, 0) AS population, p.layer AS population_layer,
                   p.method::text AS population_method
-           FROM facility f LEFT JOIN facility_population_latest p ON p.facility_id = f.id
+           FROM facility f
+           LEFT JOIN (SELECT child_id, array_agg(parent_id::text ORDER BY parent_id) AS parents
+                      FROM feed_link GROUP BY child_id) l ON l.child_id = f.id
+           LEFT JOIN facility_population_latest p ON p.facility_id = f.id
            ORDER BY f.id"""
     ).fetchall()
 
 
 def open_cases(conn: Conn) -> list[dict[str, Any]]:
     """Open damage cases with what their reports (and those of cases merged into them) say, their operational
-    status and who set it (view case_operational_status), who holds them and since when, and who set any
-    repair-hours override and priority bump, and why."""
+    status and who set it, who holds them and since when, and who set any repair-hours override and priority
+    bump, and why.
+
+    Set-based: the members of every open case in one recursive pass, their reports once, and each case's latest
+    events by one sort, so the cost grows with the number of reports and events, not cases x cases. The operational
+    status is what view case_operational_status gives for one case (app/repo/cases.py reads it there): the
+    coordinator's if set, else the latest observation of the case's reports; tests/test_triage_open_cases.py holds
+    the two (and the per-case query this replaced) to the same answers."""
     return conn.execute(
-        """WITH members AS MATERIALIZED (
-             SELECT case_id, member_id
-             FROM case_members(ARRAY(SELECT id FROM damage_case WHERE status = ANY(%(open)s::case_status[]))))
+        """WITH open AS MATERIALIZED (
+             SELECT id FROM damage_case WHERE status = ANY(%(open)s::case_status[])),
+           members AS MATERIALIZED (
+             SELECT case_id, member_id FROM case_members(ARRAY(SELECT id FROM open))),
+           reports AS MATERIALIZED (
+             SELECT m.case_id, r.id, r.severity, r.status, r.share_out, r.hazards, r.repair_hours, r.observed_at,
+                    r.received_at, r.reporter_id
+             FROM members m JOIN report r ON r.case_id = m.member_id),
+           said AS (
+             SELECT case_id, array_agg(severity::text) AS severities,
+                    (array_agg(repair_hours ORDER BY received_at DESC)
+                       FILTER (WHERE repair_hours IS NOT NULL))[1] AS reported_repair_hours,
+                    count(id) AS reports,
+                    array_agg(DISTINCT status::text ORDER BY status::text) AS reported_statuses
+             FROM reports GROUP BY case_id),
+           hazards AS (
+             SELECT case_id, array_agg(DISTINCT h::text) AS hazards FROM reports, unnest(hazards) h GROUP BY case_id),
+           latest AS (
+             SELECT DISTINCT ON (case_id) case_id, status, share_out, observed_at, reporter_id
+             FROM reports ORDER BY case_id, observed_at DESC, received_at DESC, id DESC),
+           events AS (
+             SELECT e.case_id,
+                    max(e.at) FILTER (WHERE e.to_status = 'in_repair'
+                                        AND e.from_status IS DISTINCT FROM 'in_repair') AS repair_started_at,
+                    max(e.at) FILTER (WHERE e.action = 'assign') AS assigned_at
+             FROM case_event e JOIN open o ON o.id = e.case_id GROUP BY e.case_id),
+           last_set AS (
+             SELECT DISTINCT ON (e.case_id, e.action) e.case_id, e.action, e.at, e.reason,
+                    coalesce(u.username, 'system') AS actor
+             FROM case_event e JOIN open o ON o.id = e.case_id LEFT JOIN app_user u ON u.id = e.actor_id
+             WHERE e.action IN ('bump_priority', 'override_hours', 'set_operational_status')
+             ORDER BY e.case_id, e.action, e.at DESC, e.id DESC)
            SELECT c.id AS case_id, c.facility_id::text AS facility_id, c.kind, c.status,
                   c.repair_hours_override, c.repair_hours_accepted, c.priority_bump,
                   ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat, c.assigned_crew, assignee.username AS assigned_user,
                   c.access_state::text AS access_state, c.access_expected_at, c.materials_until,
-                  array_agg(r.severity::text) AS severities,
-                  (array_agg(r.repair_hours ORDER BY r.received_at DESC)
-                     FILTER (WHERE r.repair_hours IS NOT NULL))[1] AS reported_repair_hours,
-                  (SELECT coalesce(array_agg(DISTINCT h::text), '{}')
-                   FROM members m2 JOIN report r2 ON r2.case_id = m2.member_id, unnest(r2.hazards) h
-                   WHERE m2.case_id = c.id) AS hazards,
-                  count(r.id) AS reports,
-                  st.operational_status::text AS operational_status, st.share_out, st.set_by AS status_set_by,
-                  st.set_by_user AS status_set_by_user, st.set_at AS status_set_at, st.reason AS status_reason,
-                  st.reported_statuses,
-                  (SELECT max(e.at) FROM case_event e WHERE e.case_id = c.id AND e.to_status = 'in_repair'
-                     AND e.from_status IS DISTINCT FROM 'in_repair') AS repair_started_at,
-                  (SELECT max(e.at) FROM case_event e WHERE e.case_id = c.id AND e.action = 'assign') AS assigned_at,
+                  said.severities, said.reported_repair_hours, coalesce(hazards.hazards, '{}') AS hazards,
+                  said.reports,
+                  coalesce(c.operational_status, latest.status)::text AS operational_status,
+                  CASE WHEN c.operational_status IS NOT NULL THEN c.share_out ELSE latest.share_out END AS share_out,
+                  CASE WHEN c.operational_status IS NOT NULL THEN 'coordinator' ELSE 'report' END AS status_set_by,
+                  CASE WHEN c.operational_status IS NOT NULL THEN ov.actor ELSE reporter.username END
+                    AS status_set_by_user,
+                  CASE WHEN c.operational_status IS NOT NULL THEN ov.at ELSE latest.observed_at END AS status_set_at,
+                  CASE WHEN c.operational_status IS NOT NULL THEN ov.reason END AS status_reason,
+                  said.reported_statuses,
+                  events.repair_started_at, events.assigned_at,
                   bump.actor AS bump_by, bump.reason AS bump_reason,
                   override.actor AS override_by, override.reason AS override_reason
-           FROM damage_case c JOIN members m ON m.case_id = c.id JOIN report r ON r.case_id = m.member_id
-           JOIN case_operational_status st ON st.case_id = c.id
+           FROM damage_case c JOIN said ON said.case_id = c.id
+           LEFT JOIN hazards ON hazards.case_id = c.id
+           LEFT JOIN latest ON latest.case_id = c.id
+           LEFT JOIN app_user reporter ON reporter.id = latest.reporter_id
+           LEFT JOIN events ON events.case_id = c.id
+           LEFT JOIN last_set bump ON bump.case_id = c.id AND bump.action = 'bump_priority'
+           LEFT JOIN last_set override ON override.case_id = c.id AND override.action = 'override_hours'
+           LEFT JOIN last_set ov ON ov.case_id = c.id AND ov.action = 'set_operational_status'
            LEFT JOIN app_user assignee ON assignee.id = c.assigned_user_id
-           LEFT JOIN LATERAL (
-             SELECT coalesce(u.username, 'system') AS actor, e.reason FROM case_event e
-             LEFT JOIN app_user u ON u.id = e.actor_id
-             WHERE e.case_id = c.id AND e.action = 'bump_priority' ORDER BY e.at DESC, e.id DESC LIMIT 1) bump
-             ON true
-           LEFT JOIN LATERAL (
-             SELECT coalesce(u.username, 'system') AS actor, e.reason FROM case_event e
-             LEFT JOIN app_user u ON u.id = e.actor_id
-             WHERE e.case_id = c.id AND e.action = 'override_hours' ORDER BY e.at DESC, e.id DESC LIMIT 1) override
-             ON true
            WHERE c.status = ANY(%(open)s::case_status[])
-           GROUP BY c.id, assignee.username, st.operational_status, st.share_out, st.set_by, st.set_by_user,
-                    st.set_at, st.reason, st.reported_statuses, bump.actor, bump.reason, override.actor,
-                    override.reason
            ORDER BY c.id""",
         {"open": list(OPEN_FOR_TRIAGE)},
     ).fetchall()

@@ -1,0 +1,190 @@
+"""Benchmark /api/triage and /api/plan at 10^4 open cases on a 10^5-facility network, next to their bare SQL.
+
+Run: .venv/bin/python bench/bench_api_triage.py [--quick] [--facilities N] [--cases M] [--crews K]
+A throw-away PostGIS cluster (tools.pgcluster) gets a random radial feed tree of N facilities with a population
+layer, M open damage cases on distinct facilities with one to three reports each (a tenth of them also with a
+duplicate case merged into them, with its own report), some coordinator events (overrides, bumps, status set).
+Each request goes through the Flask app (test client, bearer token); next to it, in the same run: the repository
+queries it runs (network, open cases, critical sites) bare on psycopg, the baseline of a bare scan of the open cases
+with nothing joined, and the open-cases query as it was before issue 17 (per-case view laterals), plus how the
+request's time splits into SQL, building the live network and ranking.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import socket
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import psycopg  # noqa: E402
+from psycopg.rows import dict_row  # noqa: E402
+
+from app import create_app  # noqa: E402
+from app.coordinator.situation import load_situation, ranking  # noqa: E402
+from app.db import upgrade  # noqa: E402
+from app.repo import triage as repo  # noqa: E402
+from tools import pgcluster  # noqa: E402
+
+PASSWORD = "bench-password-123"
+
+SEED = """
+SET gridtriage.maintenance = 'on';
+INSERT INTO facility (external_id, name, kind, geom)
+SELECT 'f' || i, 'Facility ' || i, (ARRAY['substation', 'transformer', 'line'])[1 + i %% 3]::facility_kind,
+       ST_Point(-6.45 + random() * 0.4, 53.2 + random() * 0.4, 4326)
+FROM generate_series(1, %(facilities)s) i;
+INSERT INTO feed_link (parent_id, child_id, origin)
+SELECT b.first + floor(random() * (i - 1))::bigint, b.first + i - 1, 'given'
+FROM (SELECT min(id) AS first FROM facility) b, generate_series(2, %(facilities)s) i;
+INSERT INTO population_layer (name, kind, total) VALUES ('bench', 'points', 0);
+INSERT INTO facility_population (facility_id, layer_id, population, population_served, method)
+SELECT f.id, l.id, p, p, 'point_sum'
+FROM facility f, population_layer l, LATERAL (SELECT CASE WHEN random() < 0.7 THEN floor(random() * 500) ELSE 0 END
+                                             + f.id * 0 AS p) v;
+INSERT INTO damage_case (facility_id, kind, status, geom, repair_hours_override, priority_bump)
+SELECT f.id, f.kind, (ARRAY['reported', 'confirmed']::case_status[])[1 + (row_number() OVER () %% 2)::int], f.geom,
+       CASE WHEN random() < 0.02 THEN 3 END, CASE WHEN random() < 0.01 THEN 500 ELSE 0 END
+FROM (SELECT * FROM facility ORDER BY random() LIMIT %(cases)s) f;
+INSERT INTO damage_case (facility_id, kind, status, merged_into, geom)
+SELECT c.facility_id, c.kind, 'duplicate', c.id, c.geom FROM damage_case c WHERE c.id %% 10 = 0;
+INSERT INTO report (id, case_id, facility_id, kind, severity, status, hazards, repair_hours, observed_at, received_at,
+                    content_hash, geom)
+SELECT gen_random_uuid(), c.id, c.facility_id, c.kind,
+       (ARRAY['minor', 'moderate', 'severe', 'destroyed'])[1 + (c.id + k) %% 4]::severity,
+       (ARRAY['out_of_service', 'out_of_service', 'degraded'])[1 + (c.id + k) %% 3]::operational_status,
+       CASE WHEN (c.id + k) %% 10 = 0 THEN '{fire}'::hazard[] ELSE '{}' END,
+       CASE WHEN (c.id + k) %% 2 = 0 THEN 1 + (c.id + k) %% 7 END,
+       now() - (c.id + k) * interval '1 second', now() - (c.id + k) * interval '1 second', md5(c.id || '-' || k),
+       c.geom
+FROM damage_case c, generate_series(1, 3) k WHERE k = 1 OR (c.id + k) %% 3 = 0;
+INSERT INTO case_event (case_id, action, reason)
+SELECT id, (ARRAY['override_hours', 'bump_priority', 'set_operational_status'])[1 + id %% 3], 'bench'
+FROM damage_case WHERE status <> 'duplicate' AND id %% 50 = 0;
+ANALYZE;
+"""
+
+# The open-cases query before issue 17: the view case_operational_status (two laterals over case_members per case)
+# and a lateral per case for the hazards of the case's members. Kept here only as the benchmark's baseline.
+BEFORE = """WITH members AS MATERIALIZED (
+     SELECT case_id, member_id
+     FROM case_members(ARRAY(SELECT id FROM damage_case WHERE status = ANY(%(open)s::case_status[]))))
+   SELECT c.id AS case_id, c.facility_id::text AS facility_id, c.kind, c.status,
+          array_agg(r.severity::text) AS severities,
+          (SELECT coalesce(array_agg(DISTINCT h::text), '{}')
+           FROM members m2 JOIN report r2 ON r2.case_id = m2.member_id, unnest(r2.hazards) h
+           WHERE m2.case_id = c.id) AS hazards,
+          count(r.id) AS reports, st.operational_status::text AS operational_status, st.reported_statuses
+   FROM damage_case c JOIN members m ON m.case_id = c.id JOIN report r ON r.case_id = m.member_id
+   JOIN case_operational_status st ON st.case_id = c.id
+   WHERE c.status = ANY(%(open)s::case_status[])
+   GROUP BY c.id, st.operational_status, st.reported_statuses ORDER BY c.id"""
+
+BARE = "SELECT id, facility_id, kind, status FROM damage_case WHERE status = ANY(%(open)s::case_status[]) ORDER BY id"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def timed(fn: Callable[[], object], repeat: int) -> list[float]:
+    """Milliseconds of `repeat` calls, after one untimed warm-up call."""
+    fn()
+    out = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - start) * 1000)
+    return out
+
+
+def p50_p95(samples: list[float]) -> str:
+    q = statistics.quantiles(samples, n=20, method="inclusive") if len(samples) > 1 else samples * 19
+    return f"{statistics.median(samples):8.0f} {q[18]:8.0f}"
+
+
+def get_ok(client: Any, url: str) -> Callable[[], object]:
+    def call() -> object:
+        response = client.get(url)
+        assert response.status_code == 200, (url, response.status_code, response.get_data(as_text=True)[:300])
+        return response.get_json()
+    return call
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    parser.add_argument("--facilities", type=int, default=100_000)
+    parser.add_argument("--cases", type=int, default=10_000)
+    parser.add_argument("--crews", type=int, default=20)
+    parser.add_argument("--time-limit", type=float, default=2.0, help="/api/plan's local-search budget (s)")
+    args = parser.parse_args()
+    repeat = 5 if args.quick else 20
+    base = Path(tempfile.mkdtemp(prefix="gridtriage-bench-triage-"))
+    base.chmod(0o755)
+    cluster = pgcluster.Cluster(base / "pg", free_port())
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs at start; {repeat} timed runs per row")
+    try:
+        url = pgcluster.up(cluster, dbname="bench")
+        upgrade(url)
+        start = time.perf_counter()
+        with psycopg.connect(url, autocommit=True) as conn:
+            for statement in SEED.split(";\n"):
+                if statement.strip():
+                    conn.execute(statement, {"facilities": args.facilities, "cases": args.cases})
+        seeded_s = time.perf_counter() - start
+        print(f"{args.facilities:,} facilities, {args.cases:,} open cases seeded in {seeded_s:.1f} s")
+        app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "RATE_LIMIT_LOGIN": 0, "DB_POOL_MIN": 1})
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        runner = app.test_cli_runner()
+        runner.invoke(args=["create-user", "coord", "--role", "coordinator"], env={"GRIDTRIAGE_PASSWORD": PASSWORD})
+        token = runner.invoke(args=["create-token", "coord"]).output.strip()
+        client = app.test_client()
+        client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+        open_ = {"open": list(repo.OPEN_FOR_TRIAGE)}
+        with psycopg.connect(url, row_factory=dict_row, autocommit=True) as conn:
+            queue: Any = get_ok(client, "/api/triage")()
+            assert len(queue["queue"]) == args.cases, len(queue["queue"])
+            rows: list[tuple[str, list[float]]] = [
+                ("GET /api/triage", timed(get_ok(client, "/api/triage"), repeat)),
+                ("  its SQL: network + open cases + critical sites",
+                 timed(lambda: (repo.network(conn), repo.open_cases(conn), repo.critical_sites(conn)), repeat)),
+                ("  its SQL: open cases", timed(lambda: repo.open_cases(conn), repeat)),
+                ("  its SQL: network", timed(lambda: repo.network(conn), repeat)),
+                ("  load_situation (SQL + live network)",
+                 timed(lambda: load_situation(conn, default_share=0.5), repeat)),
+            ]
+            situation = load_situation(conn, default_share=0.5)
+            rows.append(("  ranking (engine)", timed(lambda: ranking(situation), repeat)))
+            rows.append(("baseline: bare scan of the open cases", timed(lambda: conn.execute(BARE, open_).fetchall(),
+                                                                        repeat)))
+            rows.append(("baseline: open cases as before (view laterals)",
+                         timed(lambda: conn.execute(BEFORE, open_).fetchall(), max(1, repeat // 5))))
+            plan_url = f"/api/plan?crews={args.crews}&time_limit={args.time_limit:g}"
+            rows.append((f"GET {plan_url}", timed(get_ok(client, plan_url), max(2, repeat // 4))))
+        print(f"\n{'':52} {'p50 ms':>8} {'p95 ms':>8}")
+        for name, samples in rows:
+            print(f"{name:52} {p50_p95(samples)}")
+        print(f"\ntargets: /api/triage < 500 ms; /api/plan for {args.crews} crews < {args.time_limit:g} s budget "
+              f"+ 0.5 s = {(args.time_limit + 0.5) * 1000:.0f} ms")
+        app.extensions["db_pool"].close()
+    finally:
+        pgcluster.stop(cluster, mode="immediate")
+        shutil.rmtree(base, ignore_errors=True)
+    print(f"load average {os.getloadavg()[0]:.1f} at end; API = Flask test client incl. bearer auth and JSON")
+
+
+if __name__ == "__main__":
+    main()
