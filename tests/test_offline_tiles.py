@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import api_client
+from tests.conftest import api_client, login
 from tests.test_basemap import world, write_mbtiles
 
 # The demo's facilities (County Dublin) at zooms 0-2: one tile at each zoom.
@@ -138,4 +138,14 @@ def test_without_a_base_map_the_phone_draws_service_areas_and_the_boundary_also_
     page.reload()
     page.wait_for_selector("html[data-field-ready]")
     page.wait_for_selector(f"#pin-map[data-service-areas='{areas}'][data-boundary='1']")
+    assert page.js_errors == []
+
+
+@pytest.mark.browser
+def test_the_home_page_draws_the_base_map_file(basemap, live_server, page):
+    login(page, live_server, "coordinator")
+    page.goto(live_server + "/")
+    page.wait_for_selector("#map[data-base-map-drawn=file]")
+    page.wait_for_function("""() => [...document.querySelectorAll('#map img.leaflet-tile')].some(
+        (img) => img.src.includes('/tiles/2/') && img.complete && img.naturalWidth === 256)""")
     assert page.js_errors == []
