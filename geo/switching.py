@@ -9,25 +9,19 @@ of those buses back, and it saves, per bus, its people x (the earliest such repa
 network has electrical data the switched network is checked by a power flow (`geo.pandapower_flow`); where not,
 the option says the check was not possible.
 
-Run: python -m geo.switching NETWORK.json --damaged line:7=6 [--damaged trafo:1=12] [--switch-hours H]
-[--people-per-kw F] prints the options, and the one-crew plan that switches first then repairs in the order
-given (`geo.switching_plan`), as JSON.
+`python -m geo.switching_plan` prints the options of a network file, and a plan that uses them, as JSON.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
-from geo.errors import DataError
 from geo.pandapower_flow import NOT_POSSIBLE, FlowCheck, check_switching
-from geo.pandapower_net import SOURCES, branch_terminals, read_network
+from geo.pandapower_net import SOURCES, branch_terminals
 
 SWITCH_HOURS = 0.5  # closing a switch on site: travel plus minutes; a remote-controlled one is far quicker
 
@@ -142,43 +136,3 @@ def options(tables: Mapping[str, pd.DataFrame], repair_hours: Mapping[str, float
             restores_buses=tuple(sorted(restored)), people=sum(people.get(b, 0.0) for b in restored),
             hours=switch_hours, bridges=bridges, people_hours_saved=saved, flow=flow))
     return sorted(found, key=lambda o: (-o.people_hours_saved, -o.people, o.switch))
-
-
-def _damage(text: str) -> tuple[str, float]:
-    element, _, hours = text.partition("=")
-    try:
-        return element, float(hours)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected ELEMENT=HOURS, e.g. line:7=6") from None
-
-
-def main(argv: list[str] | None = None) -> int:
-    """The command line: the switching options of a pandapower network with the given damage, as JSON."""
-    parser = argparse.ArgumentParser(prog="python -m geo.switching", description=__doc__.splitlines()[0])
-    parser.add_argument("network")
-    parser.add_argument("--damaged", type=_damage, action="append", default=[], metavar="ELEMENT=HOURS")
-    parser.add_argument("--switch-hours", type=float, default=SWITCH_HOURS)
-    parser.add_argument("--people-per-kw", type=float, default=1.0)
-    args = parser.parse_args(argv)
-    from geo.switching_plan import compare  # it builds on this module
-
-    damage = dict(args.damaged)
-    try:
-        tables, net = read_network(args.network)
-        found = options(tables, damage, people_per_kw=args.people_per_kw, net=net, switch_hours=args.switch_hours)
-        plans = compare(tables, damage, order=[e for e, _ in args.damaged], people_per_kw=args.people_per_kw,
-                        net=net, switch_hours=args.switch_hours)
-    except (DataError, ValueError, KeyError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    plan = {"repairs_only_people_hours": round(plans.repairs_only_people_hours, 1),
-            "with_switching_people_hours": round(plans.with_switching_people_hours, 1),
-            "steps": [{"action": s.action, "done_at_hours": s.done_at_hours, "dark_people": round(s.dark_people, 1)}
-                      for s in plans.with_switching]}
-    json.dump({"options": [o.as_json() for o in found], "plan": plan}, sys.stdout, indent=2)
-    print()
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -5,17 +5,26 @@ Switching steps are chosen greedily: the open switch that saves the most people-
 closed, as long as its power flow does not break a limit (a step whose check was not possible is kept, and says
 so). Each switching step takes the crew `switch_hours`; the repairs follow in the given order, each taking its
 repair hours. Switches stay closed after the repairs: closing them back is not counted, since nobody is dark then.
+
+Run: python -m geo.switching_plan NETWORK.json --damaged line:7=6 [--damaged trafo:1=12] [--switch-hours H]
+[--people-per-kw F] prints the switching options and the plan that switches first, then repairs in the order the
+damage is given, as JSON.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
+from geo.errors import DataError
 from geo.pandapower_flow import OUTSIDE
+from geo.pandapower_net import read_network
 from geo.switching import SWITCH_HOURS, SwitchingOption, energised, options, people_at
 
 
@@ -92,3 +101,42 @@ def compare(tables: Mapping[str, pd.DataFrame], repair_hours: Mapping[str, float
                             set(repair_hours), people)
     return Comparison(repairs_only=only, with_switching=both, repairs_only_people_hours=only_total,
                       with_switching_people_hours=both_total, switching=switching)
+
+
+def _damage(text: str) -> tuple[str, float]:
+    element, _, hours = text.partition("=")
+    try:
+        return element, float(hours)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected ELEMENT=HOURS, e.g. line:7=6") from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The command line: the switching options of a pandapower network with the given damage and the plan that
+    uses them, as JSON."""
+    parser = argparse.ArgumentParser(prog="python -m geo.switching_plan", description=__doc__.splitlines()[0])
+    parser.add_argument("network")
+    parser.add_argument("--damaged", type=_damage, action="append", default=[], metavar="ELEMENT=HOURS")
+    parser.add_argument("--switch-hours", type=float, default=SWITCH_HOURS)
+    parser.add_argument("--people-per-kw", type=float, default=1.0)
+    args = parser.parse_args(argv)
+    damage = dict(args.damaged)
+    try:
+        tables, net = read_network(args.network)
+        found = options(tables, damage, people_per_kw=args.people_per_kw, net=net, switch_hours=args.switch_hours)
+        plans = compare(tables, damage, order=[e for e, _ in args.damaged], people_per_kw=args.people_per_kw,
+                        net=net, switch_hours=args.switch_hours)
+    except (DataError, ValueError, KeyError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    plan = {"repairs_only_people_hours": round(plans.repairs_only_people_hours, 1),
+            "with_switching_people_hours": round(plans.with_switching_people_hours, 1),
+            "steps": [{"action": s.action, "done_at_hours": s.done_at_hours, "dark_people": round(s.dark_people, 1)}
+                      for s in plans.with_switching]}
+    json.dump({"options": [o.as_json() for o in found], "plan": plan}, sys.stdout, indent=2)
+    print()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -113,7 +113,7 @@ def test_a_damaged_switch_is_not_proposed_and_each_option_bridges_only_its_own_r
 
 
 def test_the_command_prints_the_options_as_json_and_refuses_unknown_elements(network):
-    run = [sys.executable, "-W", "ignore", "-m", "geo.switching", str(OBERRHEIN)]
+    run = [sys.executable, "-W", "ignore", "-m", "geo.switching_plan", str(OBERRHEIN)]
     done = subprocess.run([*run, "--damaged", "line:97=6", "--people-per-kw", "2"], capture_output=True, text=True,
                           cwd=ROOT, check=False)
     assert done.returncode == 0, done.stderr
