@@ -162,6 +162,11 @@ def test_the_unfiltered_case_layer_equals_the_live_one(conn):
             fast = features(repo.cases(conn, params(bbox, zoom)))
             slow = features(repo.cases(conn, params(bbox, zoom), live=True))
         assert fast == slow, (bbox, zoom)
+    for bbox in (None, (10.0, 50.0, 11.0, 50.5)):
+        with conn.transaction():
+            index = repo.case_index(conn, {**params(bbox or (-180, -90, 180, 90), 0), "bbox": bbox})
+            live = repo.case_index(conn, {**params(bbox or (-180, -90, 180, 90), 0), "bbox": bbox}, live=True)
+        assert index == live and len(index) > 5
     singles = features(repo.cases(conn, params((9.0, 49.0, 13.0, 52.0), 18)))
     assert singles[0] == 40  # 41 with reports, one rejected; the case without reports is not shown
     one = next(f for f in json.loads(repo.cases(conn, params((9.0, 49.0, 13.0, 52.0), 18)))["features"]

@@ -225,6 +225,20 @@ SELECT c.id AS case_id, ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat, c.status::text
 ORDER BY c.id
 """).format(matching=MATCHING_CASES)
 
+# The same without filters, from migration 0014's summaries and queue (see CASES_UNFILTERED).
+CASE_INDEX_UNFILTERED = """
+WITH reported AS (
+  SELECT case_id, severity FROM map_case_summary
+  UNION ALL
+  SELECT case_id, severity FROM map_report_pending
+), worst AS (SELECT case_id, max(severity) AS severity FROM reported GROUP BY case_id)
+SELECT c.id AS case_id, ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat, c.status::text AS status,
+       worst.severity::text AS severity
+FROM damage_case c JOIN worst ON worst.case_id = c.id
+WHERE c.geom && bbox_envelope(%(bbox)s::float8[]) AND c.status = ANY(%(damage)s::case_status[])
+ORDER BY c.id
+"""
+
 SERVICE_AREAS = """
 SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_agg(json_build_object(
   'type', 'Feature', 'id', s.facility_id,
@@ -316,8 +330,10 @@ def cases(conn: Conn, params: dict[str, Any], *, live: bool = False) -> str:
     return _body(conn, statement, _params(params))
 
 
-def case_index(conn: Conn, params: dict[str, Any]) -> list[dict[str, Any]]:
-    return conn.execute(CASE_INDEX, _params(params)).fetchall()
+def case_index(conn: Conn, params: dict[str, Any], *, live: bool = False) -> list[dict[str, Any]]:
+    """Every matching case's id, place, status and worst severity (from migration 0014's tables without filters)."""
+    statement = CASE_INDEX if live or not _unfiltered(params) else CASE_INDEX_UNFILTERED
+    return conn.execute(statement, _params(params)).fetchall()
 
 
 def service_areas(conn: Conn, params: dict[str, Any]) -> str:
