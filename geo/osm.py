@@ -8,9 +8,9 @@ Topology: a line end belongs to a station (substation, plant, or a generator or 
 it lies inside the station's area or within SNAP_M metres of it; lines also join each other where one ends on a
 node of another (OSM splits long lines into several ways). Transformers within SNAP_M of a substation are its
 children; generators inside a plant are part of it and not imported separately. Plants and lone generators are
-sources. A connected part with no plant is fed from beyond the extract: its highest-voltage substation is taken as
-its source. Links are then oriented away from the sources as for pandapower networks (`geo.pandapower_topology`,
-an approximation on rings).
+sources. A connected part of lines and stations with no plant is fed from beyond the extract: its highest-voltage
+substation is taken as its source. Links are then oriented away from the sources as for pandapower networks
+(`geo.pandapower_topology`, an approximation on rings). Stations that no line reaches stand alone.
 """
 
 from __future__ import annotations
@@ -195,16 +195,19 @@ def _network(extract: _Extract, *, snap_m: float) -> Imported:
             inside[f"line:{j}"] = ends_at[0]
     buses_all = set(range(next_bus)) - set(owner)
     sources = {f"source:{i}": i for i in targets if stations[i].power in ("plant", "generator")}
-    fed_outside = _outside_feeds(stations, targets, terminals, sources)
+    lined = {b for ends in terminals.values() for b in ends} | set(inside.values())
+    fed_outside = _outside_feeds(stations, [i for i in targets if i in lined], terminals, sources)
     sources.update({f"source:{i}": i for i in fed_outside})
     graph = orient(buses_all, terminals, sources)
     return _imported(stations, lines, graph, owner=owner, parts=parts, inside=inside, skipped=skipped,
-                     fed_outside=len(fed_outside), snapped=len(snapped), snap_m=snap_m)
+                     fed_outside=len(fed_outside), snapped=len(snapped), snap_m=snap_m,
+                     lone=sum(1 for i in targets if i not in lined and f"source:{i}" not in sources))
 
 
 def _outside_feeds(stations: list[_Element], targets: list[int], terminals: dict[str, tuple[int, ...]],
                    sources: dict[str, int]) -> list[int]:
-    """For each connected part with stations but no plant, its highest-voltage substation (lowest id on a tie)."""
+    """For each connected part with lines and stations but no plant, its highest-voltage substation (lowest id
+    on a tie)."""
     parent = {b: b for ends in terminals.values() for b in ends} | {i: i for i in targets}
 
     def root(b: int) -> int:
@@ -227,7 +230,7 @@ def _outside_feeds(stations: list[_Element], targets: list[int], terminals: dict
 
 def _imported(stations: list[_Element], lines: list[_Element], graph: Orientation, *, owner: dict[int, int],
               parts: set[int], inside: dict[str, int], skipped: Counter[str], fed_outside: int, snapped: int,
-              snap_m: float) -> Imported:
+              snap_m: float, lone: int) -> Imported:
     station_id = [f"osm:{s.osm_id}" for s in stations]
     line_id = [f"osm:{line.osm_id}" for line in lines]
 
@@ -269,13 +272,14 @@ def _imported(stations: list[_Element], lines: list[_Element], graph: Orientatio
     alone = sum(1 for name in line_id if name not in parents)
     areas = sum(1 for i, s in enumerate(stations) if i not in parts and s.geometry.geom_type.endswith("Polygon"))
     report = _report(frame, extra=len(extra), loops=graph.loops, islands=graph.islands, alone=alone,
-                     snapped=snapped, line_ends=2 * len(lines), fed_outside=fed_outside, several=several,
+                     snapped=snapped, line_ends=2 * len(lines), fed_outside=fed_outside, several=several, lone=lone,
                      areas=areas, skipped=skipped, snap_m=snap_m)
     return Imported(frame=frame, extra_links=tuple(extra), report=report)
 
 
 def _report(frame: pd.DataFrame, *, extra: int, loops: int, islands: int, alone: int, snapped: int, line_ends: int,
-            fed_outside: int, several: int, areas: int, skipped: Counter[str], snap_m: float) -> tuple[str, ...]:
+            fed_outside: int, several: int, areas: int, skipped: Counter[str], snap_m: float,
+            lone: int) -> tuple[str, ...]:
     """What the import built, in lines a data manager reads."""
     kinds = frame.groupby(["kind", frame["voltage_kv"].fillna(-1.0)]).size() if len(frame) else pd.Series()
     built = ", ".join(f"{n} {kind}" + (f" {kv:g} kV" if kv >= 0 else " (no voltage)")
@@ -288,8 +292,8 @@ def _report(frame: pd.DataFrame, *, extra: int, loops: int, islands: int, alone:
              f"line ends at a substation or plant (inside it or within {snap_m:g} m): {snapped} of {line_ends}",
              f"parts fed from beyond the extract: {fed_outside} (each through its highest-voltage substation, "
              "taken as its source)",
-             f"islands without a source: {islands} ({alone} lines reach no substation or plant: imported without "
-             "feed links)",
+             f"islands without a source: {islands} ({alone} lines reach no substation or plant, {lone} stations "
+             "have no line: imported without feed links)",
              f"several voltages in one tag: {several} facilities (voltage_kv is the highest; the tag is kept)",
              f"stations mapped as areas: {areas} (stored as a point inside each)"]
     lines += [f"skipped {n}: {reason}" for reason, n in sorted(skipped.items())]

@@ -114,8 +114,8 @@ def test_an_extract_imports_stations_and_lines_with_topology_from_line_ends(fres
     assert "osm:w26" not in parents and "osm:w26" not in {p for p, _ in given}
     assert f"line ends at a substation or plant (inside it or within {SNAP_M:g} m): 11 of 16" in out
     assert "2 closed loops found: links oriented by distance" in out
-    assert "parts fed from beyond the extract: 2 (each through its highest-voltage substation" in out
-    assert "islands without a source: 1 (1 lines reach no substation or plant" in out
+    assert "parts fed from beyond the extract: 1 (each through its highest-voltage substation" in out
+    assert "islands without a source: 2 (1 lines reach no substation or plant, 1 stations have no line" in out
     assert "several voltages in one tag: 2 facilities" in out and "stations mapped as areas: 1" in out
     for line in ("skipped 1: generator inside a plant: part of the plant",
                  "skipped 1: line with fewer than two nodes inside the extract",
