@@ -1,16 +1,26 @@
-"""Benchmark the triage engine: ranking and plan time against a plain sort, and plan quality for k crews.
+"""Benchmark the triage engine: ranking and plan time against a plain sort, plan quality for k crews, and the
+command line end to end.
 
-Run: .venv/bin/python bench/bench_triage.py [--quick] [--time-limit SECONDS]
+Run: .venv/bin/python bench/bench_triage.py [--quick] [--time-limit SECONDS] [--cli-only]
 Random trees are random recursive trees (each facility's parent drawn uniformly from earlier ones); the
 Oberrhein scenarios damage random elements of the real pandapower MV Oberrhein feed tree.
+The command line section writes a scenario file, runs `python -m geo.plan FILE --time-limit 0` in a subprocess
+(file in to JSON out, wall clock and CPU), and times its phases in process next to the baseline of the same work
+the way it was done before issue 17: the standard library's json (load, and dump with indent=2), and the network
+built from Facility objects checked one by one (`build_network(columns=False)`), with no numpy column path.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
+import json
 import os
 import random
+import resource
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,9 +28,13 @@ from typing import Any, TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import orjson  # noqa: E402
+
 from geo.network import Facility, Network, build_network, population_served  # noqa: E402
 from geo.pandapower_net import read_feed_tree, with_damage  # noqa: E402
 from geo.plan import Plan, gap, plan, time_limit  # noqa: E402
+from geo.plan_cli import report  # noqa: E402
+from geo.scenario import parse_scenario  # noqa: E402
 from geo.triage import rank, triage_tree  # noqa: E402
 
 T = TypeVar("T")
@@ -104,10 +118,83 @@ def oberrhein(seed: int, damaged: int) -> tuple[Facility, ...]:
     return with_damage(tree, {fid: float(rng.randint(1, 12)) for fid in rng.sample(pool, damaged)})
 
 
+def scenario_document(n: int, damaged: int, *, crews: int, seed: int) -> dict[str, Any]:
+    """A scenario file's document: the random tree as JSON facilities."""
+    return {"crews": crews, "facilities": [
+        {"id": f.id, "parent": f.parents[0] if f.parents else None, "population": f.population,
+         **({"damaged": True, "repair_hours": f.repair_hours} if f.damaged else {})}
+        for f in random_tree(n, damaged, seed=seed)]}
+
+
+def stdlib_facility(raw: dict[str, Any]) -> Facility:
+    """A scenario facility as the baseline reads it (one Facility object per facility, as before issue 17)."""
+    parent = raw.get("parent")
+    damaged = raw.get("damaged", False)
+    return Facility(raw["id"], (parent,) if parent else (), float(raw.get("population") or 0), damaged,
+                    float(raw["repair_hours"]) if damaged else None)
+
+
+def cli(sizes: list[tuple[int, int]], *, crews: int, repeat: int) -> None:
+    print(f"\n== python -m geo.plan FILE --time-limit 0, {crews} crews (file in to JSON out; phases in process, "
+          f"best of {repeat}) ==")
+    print(f"{'facilities':>10} {'damaged':>8} {'MB':>5} {'read JSON':>18} {'build':>18} {'rank+plan':>18} "
+          f"{'write JSON':>18} {'in process':>18} {'CLI wall':>9} {'CLI CPU':>8} {'same':>5}")
+    print(f"{'':>25} {'before / now s':>18} {'before / now s':>18} {'before / now s':>18} {'before / now s':>18} "
+          f"{'before / now s':>18}")
+    gc.disable()  # as the command line runs; the phases before and now are then compared on the same footing
+    try:
+        for n, m in sizes:
+            cli_row(n, m, crews=crews, repeat=repeat)
+    finally:
+        gc.enable()
+    print("'rank+plan' = geo.plan_cli.report (ranking, plan, KPIs, bounds); 'same' = the CLI's bytes equal both "
+          "encoders' output on the same result; CLI wall/CPU = best subprocess run, interpreter start-up included")
+
+
+def read_stdlib(path: Path) -> Any:
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def cli_row(n: int, m: int, *, crews: int, repeat: int) -> None:
+    """One size: the command line in a subprocess, then its phases in process, before and now."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "scenario.json"
+        path.write_bytes(orjson.dumps(scenario_document(n, m, crews=crews, seed=n + m)))
+        mb = path.stat().st_size / 1e6
+        walls, cpus = [], []
+        for _ in range(repeat):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            start = time.perf_counter()
+            done = subprocess.run([sys.executable, "-m", "geo.plan", str(path), "--time-limit", "0"],
+                                  stdout=subprocess.PIPE, check=True, cwd=Path(__file__).resolve().parents[1])
+            walls.append(time.perf_counter() - start)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+        deadline = time_limit(0.0, clock=time.perf_counter)  # passed at once: construction, bounds, KPIs only
+        document, old_read_s = timed(read_stdlib, path, repeat=repeat)
+        old_network, old_build_s = timed(
+            lambda: build_network((stdlib_facility(r) for r in document["facilities"]), columns=False), repeat=repeat)
+        old_out, old_engine_s = timed(report, old_network, crews=crews, deadline=deadline)
+        text, old_write_s = timed(json.dumps, old_out, indent=2, allow_nan=False, repeat=repeat)
+        document, read_s = timed(lambda: orjson.loads(path.read_bytes()), repeat=repeat)
+        scenario, build_s = timed(parse_scenario, document, repeat=repeat)
+        out, engine_s = timed(report, scenario.network, crews=crews, deadline=deadline)
+        data, write_s = timed(orjson.dumps, out, option=orjson.OPT_INDENT_2, repeat=repeat)
+        same = done.stdout == data + b"\n" and text.encode() == data
+    old_total = old_read_s + old_build_s + old_engine_s + old_write_s
+    total = read_s + build_s + engine_s + write_s
+    print(f"{n:>10,} {m:>8,} {mb:>5.0f} {old_read_s:>8.2f} / {read_s:<7.2f} {old_build_s:>8.2f} / {build_s:<7.2f} "
+          f"{old_engine_s:>8.2f} / {engine_s:<7.2f} {old_write_s:>8.2f} / {write_s:<7.2f} "
+          f"{old_total:>8.2f} / {total:<7.2f} {min(walls):>9.2f} {min(cpus):>8.2f} {'yes' if same else 'NO':>5}",
+          flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, under about a minute")
     parser.add_argument("--time-limit", type=float, default=None, help="local-search budget per plan (s)")
+    parser.add_argument("--cli-only", action="store_true", help="only the command line section")
     args = parser.parse_args()
     if args.quick:
         sizes = [(10_000, 1_000), (100_000, 10_000), (200_000, 100_000)]
@@ -118,6 +205,10 @@ def main() -> None:
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs at start")
     print(f"python {sys.version.split()[0]}; times in seconds; 'order' = contraction + Horn order only, "
           "'rank' = order + per-facility figures and explanations")
+    cli([(100_000, 10_000), (1_000_000, 100_000)], crews=5, repeat=1 if args.quick else 3)
+    if args.cli_only:
+        print(f"\nload average {os.getloadavg()[0]:.1f} at end")
+        return
     speed(sizes, time_limit_s=budget, repeat=2 if args.quick else 3)
     quality("random tree", random_tree(10_000, 300, seed=1), time_limit_s=budget)
     if OBERRHEIN.exists():

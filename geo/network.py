@@ -210,14 +210,15 @@ def _number_ok(value: float | None) -> bool:
 
 
 @without_gc_pauses
-def build_network(facilities: Iterable[Facility]) -> Network:
+def build_network(facilities: Iterable[Facility], *, columns: bool = True) -> Network:
     """Validate facilities and their feed links into a Network, or raise ScenarioError naming the facility.
 
     A radial network (at most one parent each) is built by columns (`network_from_columns`), keeping the given
-    facilities; anything wrong there comes back here to be named.
+    facilities; anything wrong there comes back to be named facility by facility. `columns=False` always checks
+    facility by facility (the reference the benchmark compares with).
     """
     items = tuple(facilities)
-    if all(len(f.parents) <= 1 for f in items):
+    if columns and all(len(f.parents) <= 1 for f in items):
         fast = _radial_by_columns(items)
         if fast is not None:
             return fast

@@ -49,8 +49,10 @@ def columns(facilities: list[Facility]) -> dict[str, list]:
 @pytest.mark.parametrize("seed", range(5))
 def test_columns_give_the_same_network_ranking_and_plan_as_facilities(seed):
     facilities = random_facilities(400, 40, seed=seed)
-    given = build_network(facilities)
+    given = build_network(facilities, columns=False)
+    assert isinstance(given.children, tuple)  # checked facility by facility
     built = network_from_columns(**columns(facilities))
+    assert list(build_network(facilities).facilities) == facilities
     assert list(built.facilities) == facilities and [built.facilities[i] for i in range(400)] == facilities
     assert built.index == given.index and built.order == given.order and built.radial
     assert [built.parents[i] for i in range(400)] == list(given.parents)
@@ -93,9 +95,13 @@ def test_bad_columns_raise_what_build_network_raises(spoil, reason):
     spoil(given)
     with pytest.raises(ScenarioError) as by_columns:
         network_from_columns(**given)
+    made = [Facility(i, (p,) if p else (), q, d, h) for i, p, q, d, h in zip(*given.values(), strict=True)]
     with pytest.raises(ScenarioError) as by_facilities:
-        build_network(Facility(i, (p,) if p else (), q, d, h) for i, p, q, d, h in zip(*given.values(), strict=True))
-    assert str(by_columns.value) == str(by_facilities.value) and reason in str(by_columns.value)
+        build_network(made, columns=False)
+    with pytest.raises(ScenarioError) as by_default:
+        build_network(made)
+    assert str(by_columns.value) == str(by_facilities.value) == str(by_default.value)
+    assert reason in str(by_columns.value)
 
 
 def test_a_cycle_found_by_columns_is_named_like_the_checked_path():
