@@ -67,7 +67,8 @@ def dispatch_lower_bound(problem: Problem, *, weighted: bool = True) -> float:
     """A lower bound on the cost of every plan of this problem: the larger of two valid bounds.
 
     Notation: a = the earliest hour any crew is free, k = number of crews, tau_j = the least travel into site j
-    from any crew's base or any other site, p'_j = repair_hours_j + tau_j, ef_j = earliest_finish_j.
+    from the base of a crew with its skill or from any other site, p'_j = repair_hours_j + tau_j,
+    ef_j = earliest_finish_j.
     Energisation is monotone in finish hours (max over a path, min over feeds), so a lower bound on every
     finish hour gives a lower bound on every node's energisation and, with weights >= 0, on the cost.
 
@@ -75,14 +76,14 @@ def dispatch_lower_bound(problem: Problem, *, weighted: bool = True) -> float:
     no earlier than it is free, travels at least the shortest route to the site, starts no earlier than the
     release, within its shifts (the shift rule is non-decreasing in the ready hour, so the earliest ready hour
     gives the earliest start) and then works repair_hours. Also, a node gets power only once every job on some
-    feed path is done;
-    each such job costs at least p'_j crew-hours counted from hour a (its repair plus the travel into it), and
-    k crews share them, so the last one finishes no earlier than a + (sum of p' on the path) / k; the path with
-    the least sum bounds every path. Cost >= sum over nodes of w x max(energisation(ef), a + min path p' / k).
+    feed path is done; each such job costs at least p'_j crew-hours (its repair plus the travel into it, from a
+    crew with the skill or another site), and the k crews, crew c working from its free hour a_c, share them:
+    even split at will, the last one finishes no earlier than the water level L(P) = min over q of (P + the q
+    earliest free hours) / q for P = the sum of p' on the path (at least a + P / k); the path with the least
+    sum bounds every path. Cost >= sum over nodes of w x max(energisation(ef), L(min path p')).
     (2) Compression. Take any plan and, on each crew, drop idle time (waiting for release or for a shift, starting
-    later than a)
-    and count each travel leg as part of the repair after it. Every job then finishes no later than before,
-    minus a, and each leg into j is at least tau_j, so the compressed plan is a k-crew back-to-back plan of
+    later than a) and count each travel leg as part of the repair after it. Every job then finishes no later
+    than before, minus a, and each leg into j is at least tau_j, so the compressed plan is a k-crew back-to-back plan of
     the no-travel problem with hours p'_j, shifted by a. Every outage node waits for some repair, hence for
     at least a; energisation commutes with the shift, so cost >= a x (total weight) + geo.plan.lower_bound
     on the tree with hours p' (valid for every back-to-back k-crew plan; skills only remove plans).
@@ -90,8 +91,8 @@ def dispatch_lower_bound(problem: Problem, *, weighted: bool = True) -> float:
     Commitments. A repair under way (job i on crew c) finishes at hours_i with no travel into it, and c's next
     leg starts there at hours_i: so ef_i = hours_i exactly, and c counts as free at hours_i from site i in
     ef_j for its other jobs (travel from i, not from its base). For (1)'s path term and for (2), c works from
-    hour 0 (the remaining hours, from now), so a = 0 when some crew has a repair under way (every hour is >= 0)
-    and tau_i = 0, p'_i = hours_i: compressing c's route from 0 puts i at [0, hours_i], exactly as planned, and
+    hour 0 (the remaining hours, from now: a_c = 0), so a = 0 when some crew has a repair under way (every hour
+    is >= 0) and tau_i = 0, p'_i = hours_i: compressing c's route from 0 puts i at [0, hours_i], exactly as planned, and
     every later job j at most at its planned finish, each leg into j still >= tau_j (a leg from site i is one of
     the legs tau_j minimises over). Both arguments then go through unchanged. Assigned commitments only remove
     plans, so a bound over all plans with the repairs under way fixed bounds every plan that keeps them all.
@@ -104,7 +105,8 @@ def dispatch_lower_bound(problem: Problem, *, weighted: bool = True) -> float:
         return 0.0
     under_way = [i for i in problem.on_site if i >= 0]
     a = 0.0 if under_way else float(problem.available.min())
-    into = np.concatenate([problem.from_base, problem.between + np.diag(np.full(m, np.inf))], axis=0)
+    from_base = np.where(problem.capable, problem.from_base, np.inf)  # only a crew with the skill leaves for j
+    into = np.concatenate([from_base, problem.between + np.diag(np.full(m, np.inf))], axis=0)
     tau = into.min(axis=0)
     tau[under_way] = 0.0  # the crew is on site: no travel into a repair under way
     p_dash = problem.hours + tau
@@ -113,7 +115,13 @@ def dispatch_lower_bound(problem: Problem, *, weighted: bool = True) -> float:
     for node, ps in enumerate(outage.node_parents):
         j = outage.node_job[node]
         total[node] = min((total[u] for u in ps), default=0.0) + (p_dash[j] if j >= 0 else 0.0)
-    per_node = float(w @ np.maximum(e_first, a + total / k))
+    # crews free at their own hours (from 0 for a crew with a repair under way, whose hours count as work):
+    # the earliest the path's work can be done if it could be split among them at will (water filling)
+    free = np.sort(np.where(np.asarray(problem.on_site if problem.on_site else [-1] * k) >= 0, 0.0,
+                            problem.available))
+    prefix = np.cumsum(free)
+    level = ((total[:, None] + prefix[None, :]) / np.arange(1, k + 1)[None, :]).min(axis=1)
+    per_node = float(w @ np.maximum(e_first, np.where(total > 0, level, a)))
     compressed = replace(problem.tree, hours=tuple(float(h) for h in p_dash))
     shifted = a * float(w.sum()) + lower_bound(compressed, crews=k, weighted=weighted)
     return max(per_node, shifted)
