@@ -136,3 +136,11 @@ def options(tables: Mapping[str, pd.DataFrame], repair_hours: Mapping[str, float
             restores_buses=tuple(sorted(restored)), people=sum(people.get(b, 0.0) for b in restored),
             hours=switch_hours, bridges=bridges, people_hours_saved=saved, flow=flow))
     return sorted(found, key=lambda o: (-o.people_hours_saved, -o.people, o.switch))
+
+
+def elements_of(repair_hours: Mapping[str, float], *, prefix: str) -> tuple[dict[str, float], tuple[str, ...]]:
+    """Damaged registry facilities ('<network file stem>:line:97' -> repair hours, as `import-facilities` names a
+    pandapower network's elements) as that network's elements, and the facility ids that are not of it."""
+    mine = {f[len(prefix):]: h for f, h in repair_hours.items() if f.startswith(prefix)}
+    return {e: h for e, h in mine.items() if not e.startswith("load:")}, tuple(
+        sorted(f for f in repair_hours if not f.startswith(prefix)))

@@ -17,7 +17,7 @@ import pytest
 
 from geo.pandapower_flow import NOT_POSSIBLE, OUTSIDE, WITHIN, check_switching
 from geo.pandapower_net import read_network, read_tables
-from geo.switching import energised, options
+from geo.switching import elements_of, energised, options
 from geo.switching_plan import compare
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -157,3 +157,11 @@ def test_a_switching_step_that_breaks_a_limit_is_not_taken(network):
     assert plans.switching == () and plans.with_switching_people_hours == plans.repairs_only_people_hours
     unchecked = compare(tables, {"line:62": 6.0}, order=["line:62"], people_per_kw=2.0)  # no electrical data
     assert len(unchecked.switching) == 1 and unchecked.switching[0].flow.status == NOT_POSSIBLE
+
+
+def test_damaged_registry_facilities_map_to_the_networks_elements(network):
+    tables, net = network
+    damage, others = elements_of({"mv_oberrhein:line:97": 6.0, "mv_oberrhein:load:3": 1.0, "dublin:S1": 2.0},
+                                 prefix="mv_oberrhein:")
+    assert damage == {"line:97": 6.0} and others == ("dublin:S1",)
+    assert [o.switch for o in options(tables, damage, people_per_kw=1.0)] == ["switch:144"]
