@@ -168,7 +168,7 @@ def test_no_request_waits_for_another_transactions_count_of_the_same_address(ser
     token = create_accounts(app, {name: "crew"})[name]
     addr = address()
     with psycopg.connect(database_url) as slow:  # another server's request, counted and not yet committed
-        slow.execute("SELECT rate_limit_hit(%s, 60)", (f"reports:addr:{addr}",))
+        slow.execute("SELECT * FROM rate_limit_hits(%s, 60)", ([f"reports:addr:{addr}"],))
         answers: list[int] = []
         request = threading.Thread(target=lambda: answers.append(
             sender(app, token, addr).post("/api/reports", json=report(kind="other", components=[])).status_code))
@@ -186,7 +186,7 @@ def test_a_connections_first_count_in_a_window_drops_the_keys_finished_windows(d
                   VALUES (%(k)s, now() - interval '1 hour', 1, 5), (%(k)s, now() - interval '2 hours', 2, 7)""",
                {"k": key})
     with psycopg.connect(database_url) as conn:
-        hits, _ = conn.execute("SELECT * FROM rate_limit_hit(%s, 60)", (key,)).fetchone()
+        _, hits, _ = conn.execute("SELECT * FROM rate_limit_hits(%s, 60)", ([key],)).fetchone()
     assert hits == 1
     rows = db.execute("SELECT hits FROM rate_limit WHERE key = %s", (key,)).fetchall()
     assert [r["hits"] for r in rows] == [1]
@@ -195,8 +195,10 @@ def test_a_connections_first_count_in_a_window_drops_the_keys_finished_windows(d
 def test_hits_of_one_key_on_several_connections_add_up(database_url):
     key = f"test:{suffix()}"
     with psycopg.connect(database_url, autocommit=True) as a, psycopg.connect(database_url, autocommit=True) as b:
-        counts = [conn.execute("SELECT hits FROM rate_limit_hit(%s, 60)", (key,)).fetchone()[0]
+        counts = [conn.execute("SELECT hits FROM rate_limit_hits(%s, 60)", ([key],)).fetchone()[0]
                   for conn in (a, b, a, b, b)]
+        both = a.execute("SELECT key, hits FROM rate_limit_hits(%s, 60) ORDER BY key", ([key, f"{key}:other"],))
+        assert both.fetchall() == [(key, 6), (f"{key}:other", 1)]
     assert counts == [1, 2, 3, 4, 5]
 
 

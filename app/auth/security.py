@@ -36,14 +36,11 @@ def limit(kind: str, *keys: str) -> None:
     counted = quota(kind, *keys)
     if counted is None:
         return
-    worst: float | None = None
     with db.connection() as conn:
-        for key in counted.keys:
-            hits, left_s = users.hit(conn, key=key, window_s=counted.window_s)
-            if hits > counted.per_window:
-                worst = max(worst or 0.0, left_s)
-    if worst is not None:
-        raise RateLimited(worst)
+        counts = users.hits(conn, keys=list(counted.keys), window_s=counted.window_s)
+    over = [left_s for hits, left_s in counts if hits > counted.per_window]
+    if over:
+        raise RateLimited(max(over))
 
 
 def client_address() -> str:

@@ -90,13 +90,12 @@ def audit(conn: Conn, *, actor_id: int | None, entity: str, entity_id: str, acti
     )
 
 
-def hit(conn: Conn, *, key: str, window_s: int) -> tuple[int, float]:
-    """Count one hit in the current fixed window (this connection's shard of the key, migration 0013); return the
-    hits so far over every shard and the seconds until the window ends."""
-    row = conn.execute("SELECT hits, left_s FROM rate_limit_hit(%(key)s, %(w)s)", {"key": key, "w": window_s}
-                       ).fetchone()
-    assert row is not None
-    return int(row["hits"]), float(row["left_s"])
+def hits(conn: Conn, *, keys: list[str], window_s: int) -> list[tuple[int, float]]:
+    """Count one hit of each key in the current fixed window (this connection's shard of it, migration 0013); per
+    key, the hits so far over every shard and the seconds until the window ends."""
+    rows = conn.execute("SELECT hits, left_s FROM rate_limit_hits(%(keys)s::text[], %(w)s)",
+                        {"keys": keys, "w": window_s}).fetchall()
+    return [(int(row["hits"]), float(row["left_s"])) for row in rows]
 
 
 def forget_old_hits(conn: Conn) -> None:
