@@ -306,3 +306,34 @@ def test_the_report_needs_no_script_and_no_inline_style(sitrep):
     html = sitrep["html"]
     assert "<script" not in html and " style=" not in html and "<style" not in html
     assert html.count('<figure class="restoration"') == 2
+
+
+def test_each_chart_stays_with_its_heading_when_printed(live_server, page, demo_loaded, tokens, db):
+    from tests.conftest import login
+    from tests.test_case_page import open_case_at
+
+    facility = db.execute("SELECT f.id, ST_X(ST_PointOnSurface(f.geom)) AS lon, ST_Y(ST_PointOnSurface(f.geom)) AS lat "
+                          "FROM facility f JOIN facility_population_latest p ON p.facility_id = f.id "
+                          "WHERE p.population > 0 ORDER BY f.id DESC LIMIT 1").fetchone()
+    open_case_at(demo_loaded, tokens, lon=facility["lon"], lat=facility["lat"], facility_id=facility["id"])
+    login(page, live_server, "coordinator")
+    page.goto(f"{live_server}/sitrep")
+    page.emulate_media(media="print")
+    figures = page.locator("figure.restoration")
+    assert figures.count() == 2  # one chart per crew count
+    styles = figures.evaluate_all("""fs => fs.map(f => {
+        const h = f.querySelector('h3'), fig = getComputedStyle(f), head = getComputedStyle(h);
+        return {heading: h.textContent.trim(), first: f.firstElementChild === h, inside: fig.breakInside,
+                after: head.breakAfter, svgAfterHeading: h.nextElementSibling.tagName.toLowerCase()};
+    })""")
+    assert styles == [{"heading": "With 1 crew", "first": True, "inside": "avoid", "after": "avoid",
+                       "svgAfterHeading": "svg"},
+                      {"heading": "With 3 crews", "first": True, "inside": "avoid", "after": "avoid",
+                       "svgAfterHeading": "svg"}]
+    # The section's own heading and its paragraph are not left at the foot of a page either; the top bar is not
+    # printed.
+    section = page.locator("h2.keep-with-next").evaluate("h => getComputedStyle(h).breakAfter")
+    assert section == "avoid" and page.locator(".topbar").is_hidden()
+    page.emulate_media(media="screen")
+    assert figures.first.evaluate("f => getComputedStyle(f).breakInside") == "auto"
+    assert page.js_errors == []

@@ -118,6 +118,12 @@ def _reachable(path: Path, user: tuple[str, str] | None) -> bool:
     return subprocess.run(["runuser", "-u", user[0], "--", "test", "-x", str(path)], check=False).returncode == 0
 
 
+# The content types nginx compresses besides text/html: styles, scripts, JSON and GeoJSON, SVG, the manifest.
+COMPRESSED_TYPES = ("text/css", "text/javascript", "application/javascript", "application/json",
+                    "application/geo+json", "application/manifest+json", "image/svg+xml", "text/plain",
+                    "text/csv", "application/problem+json")
+
+
 def nginx_config(front: Front, *, max_body_bytes: int, user: tuple[str, str] | None, access_log: str,
                  error_log: str) -> str:
     """The nginx configuration: buffer whole requests and responses, pass the client's address and scheme."""
@@ -149,6 +155,15 @@ http {{
     keepalive_timeout 65s;
     client_max_body_size {max_body_bytes};  # the app's largest upload (FLASK_PHOTO_MAX_BYTES)
     client_body_buffer_size 128k;  # larger bodies wait in client_body_temp
+
+    # Pages, styles, scripts and JSON go compressed to every client that accepts it (nginx compresses HTML
+    # always, the other types listed here; gunicorn's answers are compressed here, not in the app).
+    gzip on;
+    gzip_comp_level 5;
+    gzip_min_length 512;
+    gzip_proxied any;
+    gzip_vary on;
+    gzip_types {" ".join(COMPRESSED_TYPES)};
 
     upstream gunicorn {{
         server unix:{front.socket};
