@@ -149,3 +149,14 @@ def test_the_home_page_draws_the_base_map_file(basemap, live_server, page):
     page.wait_for_function("""() => [...document.querySelectorAll('#map img.leaflet-tile')].some(
         (img) => img.src.includes('/tiles/2/') && img.complete && img.naturalWidth === 256)""")
     assert page.js_errors == []
+
+
+def test_the_proposed_zoom_range_is_the_operators_setting_or_the_default(app, monkeypatch):
+    from app.field.views import OFFLINE_TILE_ZOOM, _offline_zoom
+
+    with app.test_request_context():
+        monkeypatch.setitem(app.config, "OFFLINE_TILE_ZOOM", [12, 16])
+        assert _offline_zoom() == [12, 16]
+        for bad in ("10-15", [15, 10], [1], [1, 99]):
+            monkeypatch.setitem(app.config, "OFFLINE_TILE_ZOOM", bad)
+            assert _offline_zoom() == list(OFFLINE_TILE_ZOOM)

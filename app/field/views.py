@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from geo.taxonomy import OPEN_CASE_STATUSES, PROGRESS
 
 bp = Blueprint("field", __name__, template_folder="templates", static_folder="static", static_url_path="/static/field")
 
+logger = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
 STATIC_FIELD = HERE / "static"
 # Leaflet's files the pin map needs offline (the pin is a CSS icon, so no marker images).
@@ -155,6 +157,20 @@ def _messages() -> dict[str, str]:
     }
 
 
+OFFLINE_TILE_ZOOM = (10, 15)
+
+
+def _offline_zoom() -> list[int]:
+    """The zoom range the offline-map panel proposes: FLASK_OFFLINE_TILE_ZOOM as a JSON pair such as [10, 15]."""
+    value = current_app.config.get("OFFLINE_TILE_ZOOM", OFFLINE_TILE_ZOOM)
+    if (isinstance(value, (list, tuple)) and len(value) == 2 and all(isinstance(v, int) for v in value)
+            and 0 <= value[0] <= value[1] <= 24):
+        return [int(value[0]), int(value[1])]
+    logger.error("FLASK_OFFLINE_TILE_ZOOM must be a pair [from, to] of zooms 0-24, got %r: using %r", value,
+                 OFFLINE_TILE_ZOOM)
+    return list(OFFLINE_TILE_ZOOM)
+
+
 def page_config() -> dict[str, Any]:
     """What the page's scripts need, as one JSON object: vocabulary with labels, messages, URLs and map settings."""
     kinds = taxonomy.FACILITY_KINDS
@@ -184,7 +200,7 @@ def page_config() -> dict[str, Any]:
         },
         "baseMap": tiles.base_map_settings(),
         # The zoom range the offline-map panel proposes (the crew may change it within the file's range).
-        "offlineZoom": list(current_app.config.get("OFFLINE_TILE_ZOOM", [10, 15])),
+        "offlineZoom": _offline_zoom(),
         "tileUrl": current_app.config["TILE_URL"],
         "tileAttribution": current_app.config["TILE_ATTRIBUTION"],
         "accuracyWarnM": 50,

@@ -101,6 +101,10 @@ export function init({ area }) {
   let found = null;
   const say = (state, text) => { panel.dataset.state = state; result.textContent = text; };
 
+  // A changed area or zoom range needs a new check before a download.
+  for (const input of [from, to, $("offline-map-area")]) {
+    input.addEventListener("change", () => { found = null; $("offline-map-download").disabled = true; });
+  }
   $("offline-map-check").addEventListener("click", async () => {
     const box = area($("offline-map-area").value);
     if (!box) { say("error", t("tilesNoArea")); return; }
