@@ -4,6 +4,8 @@ reads from the primary."""
 
 from __future__ import annotations
 
+import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -12,9 +14,10 @@ import psycopg
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.serving import make_server
 
 from app import db
-from tests.conftest import api_client, create_accounts, make_app
+from tests.conftest import api_client, create_accounts, free_port, login, make_app
 from tests.test_reports_api import report
 from tools import pgcluster
 
@@ -126,6 +129,26 @@ def test_a_replica_behind_is_read_only_within_the_allowed_lag_and_says_how_stale
         for area, shows in READS.items():
             assert shows(reader, case, rid), f"{area}: the replica has caught up"
         assert source(reader.get("/api/triage"))[0] == "replica"
+
+
+def test_the_map_says_how_far_behind_its_replica_data_may_be(setup, browser):
+    apps: dict[str, Flask] = setup["apps"]  # type: ignore[assignment]
+    wait_for(lambda: caught_up(setup), "the replica catching up")
+    server = make_server("127.0.0.1", free_port(), apps["tolerant"], threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        base = f"http://127.0.0.1:{server.server_port}"
+        login(page, base, "coordinator")
+        page.goto(base + "/map")
+        line = page.locator("#data-freshness")
+        line.wait_for(state="visible")
+        assert re.fullmatch(r"Read from a replica: at most \d+(\.\d)? s behind the primary database\.",
+                            line.inner_text()), line.inner_text()
+    finally:
+        context.close()
+        server.shutdown()
 
 
 def test_a_replica_that_is_down_means_reads_from_the_primary_until_it_is_back(setup):
