@@ -191,6 +191,9 @@ def test_revoking_tokens_on_one_server_ends_them_on_the_other(servers):
     token = servers["tokens"]["dispatcher"]
     assert requests.get(f"{b}/api/triage", headers=bearer(token, "10.6.0.1"), timeout=HTTP_TIMEOUT_S
                         ).status_code == 200
+    # A report sent on b first, so that whatever b keeps of the token (it may cache it per process) is warm.
+    assert requests.post(f"{b}/api/reports", json=report(kind="other", components=[]),
+                         headers=bearer(token, "10.6.0.1"), timeout=HTTP_TIMEOUT_S).status_code == 201
     admin = browser("10.6.0.2")
     assert sign_in(admin, a, "admin").status_code == 302
     with psycopg.connect(str(servers["url"])) as conn:
@@ -204,6 +207,12 @@ def test_revoking_tokens_on_one_server_ends_them_on_the_other(servers):
     for base in (b, a):
         assert requests.get(f"{base}/api/triage", headers=bearer(token, "10.6.0.1"), timeout=HTTP_TIMEOUT_S
                             ).status_code == 401, base
+        body = report(kind="other", components=[])
+        refused = requests.post(f"{base}/api/reports", json=body, headers=bearer(token, "10.6.0.1"),
+                                timeout=HTTP_TIMEOUT_S)
+        assert refused.status_code == 401, (base, refused.text)
+        with psycopg.connect(str(servers["url"])) as conn:
+            assert conn.execute("SELECT count(*) FROM report WHERE id = %s", (body["id"],)).fetchone() == (0,)
 
 
 def transactions_through_pgbouncer(pooled: str) -> int:
