@@ -4,6 +4,9 @@ boundary) drawn on the phone's map without any base map, kept for offline use to
 
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
 
 from tests.conftest import api_client, login
@@ -160,3 +163,11 @@ def test_the_proposed_zoom_range_is_the_operators_setting_or_the_default(app, mo
         for bad in ("10-15", [15, 10], [1], [1, 99]):
             monkeypatch.setitem(app.config, "OFFLINE_TILE_ZOOM", bad)
             assert _offline_zoom() == list(OFFLINE_TILE_ZOOM)
+
+
+def test_the_offline_map_panel_speaks_ukrainian(client):
+    page = client.get("/field", headers={"Accept-Language": "uk"}).get_data(as_text=True)
+    assert "Мапа для роботи без мережі" in page and "Перевірити розмір" in page and "Map for offline use" not in page
+    config = json.loads(re.search(r'<script type="application/json" id="field-config">(.*?)</script>', page,
+                                  re.DOTALL).group(1))  # the panel's messages, for its script
+    assert config["messages"]["tilesDone"] == "Збережено %(n)s плиток (%(size)s): мапа працює без мережі."
