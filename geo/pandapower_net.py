@@ -114,8 +114,8 @@ def branch_terminals(tables: Mapping[str, pd.DataFrame], *, switches: bool) -> t
         active = _in_service(frame)
         if len(frame) > len(active):
             skipped[f"{table}: out of service"] = len(frame) - len(active)
-        for i, row in active.iterrows():
-            ends = tuple(dict.fromkeys(int(row[c]) for c in columns))
+        for i, *buses in zip(active.index, *(active[c] for c in columns), strict=True):
+            ends = tuple(dict.fromkeys(int(b) for b in buses))
             kept = tuple(b for b in ends if b not in cut.get((table, int(i)), set()))
             if len(kept) < 2 <= len(ends):
                 skipped[f"{table}: cut by an open switch"] = skipped.get(f"{table}: cut by an open switch", 0) + 1
@@ -126,8 +126,8 @@ def branch_terminals(tables: Mapping[str, pd.DataFrame], *, switches: bool) -> t
         chosen = bus_bus[closed[bus_bus.index]] if switches else bus_bus
         if switches and len(bus_bus) > len(chosen):
             skipped["switch: open bus-bus switch (not a path)"] = len(bus_bus) - len(chosen)
-        for i, s in chosen.iterrows():
-            terminals[f"switch:{i}"] = (int(s["bus"]), int(s["element"]))
+        for i, a, b in zip(chosen.index, chosen["bus"], chosen["element"], strict=True):
+            terminals[f"switch:{i}"] = (int(a), int(b))
     for table in NOT_MODELLED:
         if len(tables.get(table, empty)):
             skipped[f"{table}: not modelled as a feed path"] = len(tables[table])
@@ -154,7 +154,7 @@ def feed_tree(tables: Mapping[str, pd.DataFrame], *, people_per_kw: float, meshe
         active = _in_service(frame)
         if len(frame) > len(active):
             skipped[f"{table}: out of service"] = len(frame) - len(active)
-        sources.update({f"{table}:{i}": int(row["bus"]) for i, row in active.iterrows()})
+        sources.update({f"{table}:{i}": int(b) for i, b in zip(active.index, active["bus"], strict=True)})
     known = {int(b) for b in buses.index}
     sources = {s: b for s, b in sources.items() if b in known}
     graph = orient(known, terminals, sources)
@@ -173,10 +173,10 @@ def feed_tree(tables: Mapping[str, pd.DataFrame], *, people_per_kw: float, meshe
         skipped["load: out of service"] = len(tables["load"]) - len(loads)
     loads_at: dict[int, list[tuple[str, float]]] = {}
     unsupplied: list[str] = []
-    for i, load in loads.iterrows():
-        bus = int(load["bus"])
+    for i, at, p_mw in zip(loads.index, loads["bus"], loads["p_mw"], strict=True):
+        bus = int(at)
         if bus in graph.bus_parents:
-            loads_at.setdefault(bus, []).append((f"load:{i}", float(load["p_mw"])))
+            loads_at.setdefault(bus, []).append((f"load:{i}", float(p_mw)))
         else:
             unsupplied.append(f"load:{i}")
     facilities = [Facility(id=s) for s in sources]
@@ -255,23 +255,24 @@ def read_pandapower(path: Path) -> Imported:
     points = place(given, neighbours)
     prefix = f"{path.stem}:"
 
-    def anchor(element: str, record: pd.Series) -> int:
-        if element == "bus":
-            return int(record.name)
-        return int(record[BRANCHES[element][0]] if element in BRANCHES else record["bus"])
+    records: dict[str, dict[int, dict[str, Any]]] = {}  # table -> index -> row: one conversion, not a .loc each
+    vn_kv = {int(b): v for b, v in bus["vn_kv"].items()}
 
     rows, extra, unplaced = [], [], 0
     placed_ids: set[str] = set()
     for facility in tree.facilities:
         element, _, index_text = facility.id.partition(":")
-        record = tables[element].loc[int(index_text)]
-        at = anchor(element, record)
+        if element not in records:
+            records[element] = {int(i): r for i, r in tables[element].to_dict("index").items()}
+        record = records[element][int(index_text)]
+        at = int(index_text) if element == "bus" else int(
+            record[BRANCHES[element][0]] if element in BRANCHES else record["bus"])
         if at not in points:
             unplaced += 1
             continue
         placed_ids.add(facility.id)
         geometry: BaseGeometry = shapely.geometry.Point(points[at])
-        voltage = bus.at[at, "vn_kv"]
+        voltage = vn_kv[at]
         if element == "line":
             course = [points.get(int(record[c])) for c in BRANCHES["line"]]
             straight = shapely.geometry.LineString(course) if None not in course and course[0] != course[1] else None
