@@ -246,7 +246,8 @@ def percentiles_ms(values_s: list[float]) -> tuple[float, float, float]:
 
 
 def tree_cpu_s(root: int) -> float:
-    """User + system CPU seconds of a live process and its live descendants (from /proc)."""
+    """User + system CPU seconds of a live process and its descendants, live or reaped (from /proc): server
+    connections that have ended count through the parent that waited for them."""
     parent, spent = {}, {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -256,7 +257,7 @@ def tree_cpu_s(root: int) -> float:
         except OSError:  # it ended meanwhile
             continue
         pid = int(entry.name)
-        parent[pid], spent[pid] = int(fields[1]), int(fields[11]) + int(fields[12])
+        parent[pid], spent[pid] = int(fields[1]), sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
     tree, frontier = {root}, [root]
     while frontier:
         frontier = [pid for pid, ppid in parent.items() if ppid in frontier and pid not in tree]
@@ -455,7 +456,11 @@ def main(argv: list[str] | None = None) -> int:
         with psycopg.connect(raw_url, row_factory=dict_row) as conn:
             case_id = repo.open_case(conn, facility_id=None, kind="substation", lon=-6.26, lat=53.35)
         assert case_id is not None
+        raw_cpu_before = (time.process_time(), tree_cpu_s(postmaster_pid(cluster)))
         raw_n, raw_s, raw_lat = raw_per_row(raw_url, case_id, threads=args.concurrency, seconds=seconds)
+        raw_cpu = [(after - before) * 1000 / max(1, raw_n) for before, after in
+                   zip(raw_cpu_before, (time.process_time(), tree_cpu_s(postmaster_pid(cluster))), strict=True)]
+        print("  CPU per row: client {:.2f} ms, PostgreSQL {:.2f} ms; total {:.2f} ms".format(*raw_cpu, sum(raw_cpu)))
         raw_p = percentiles_ms(raw_lat)
         many_s, copy_s = raw_bulk(raw_url, case_id, rows_n=bulk_rows)
         load_after = os.getloadavg()

@@ -239,3 +239,11 @@ def test_a_reports_fingerprint_is_what_it_was_before_the_statement():
 # Computed with the code before migration 0013 (dataclasses.asdict): the fingerprint of stored reports never changes.
 FINGERPRINT = "0829976d168355f700695b2dff460c45196635457ecc49649d3944979c14250e"
 FINGERPRINT_WITHOUT_SHARE = "8a391709184b9ba175aba6b1135aec2726181761bd8a84cf69fc81523d27e5b0"
+
+
+def test_one_report_is_found_by_its_text_id_through_an_index(db):
+    """report_view shows the id as text; a look-up by it must not read the whole table (it did, twice a report)."""
+    with db.transaction():
+        db.execute("SET LOCAL enable_seqscan = off")
+        plan = db.execute("EXPLAIN SELECT * FROM report_view WHERE id = %s", (str(uuid.uuid4()),)).fetchall()
+    assert "report_id_text_idx" in " ".join(row["QUERY PLAN"] for row in plan)

@@ -1,5 +1,5 @@
-"""Ingestion in one round trip: a report's whole transaction as one server-side function, and rate-limit counters
-that concurrent requests do not queue on.
+"""Ingestion in one round trip: a report's whole transaction as one server-side function, rate-limit counters that
+concurrent requests do not queue on, and an index that finds one report by the text id its view shows.
 
 `ingest_report()` does what POST /api/reports used to do in about ten statements and two transactions: it checks
 the bearer token (or the signed-in account) in the same statement, counts the request against its rate limits,
@@ -30,6 +30,10 @@ branch_labels = None
 depends_on = None
 
 UPGRADE = """
+-- report_view shows the id as text, so `WHERE id = $1` on it compares id::text: without this index every look-up of
+-- one report (twice per report received, and each outbox receipt check) read the whole table.
+CREATE UNIQUE INDEX report_id_text_idx ON report ((id::text));
+
 ALTER TABLE rate_limit ADD COLUMN shard integer NOT NULL DEFAULT 0;
 ALTER TABLE rate_limit DROP CONSTRAINT rate_limit_pkey;
 ALTER TABLE rate_limit ADD PRIMARY KEY (key, window_start, shard);
@@ -39,24 +43,40 @@ ALTER TABLE rate_limit ADD PRIMARY KEY (key, window_start, shard);
 -- connection's rows go up, the key's finished windows go (on its first hit of a window), the shards are summed.
 CREATE FUNCTION rate_limit_hits(p_keys text[], p_window_s integer)
 RETURNS TABLE (key text, hits integer, left_s double precision)
-LANGUAGE sql AS $$
-  WITH w AS (SELECT to_timestamp(floor(extract(epoch FROM now()) / p_window_s) * p_window_s) AS start),
-  mine AS (
-    INSERT INTO rate_limit AS r (key, window_start, shard, hits)
-    SELECT DISTINCT k, w.start, pg_backend_pid(), 1 FROM unnest(p_keys) k, w
-    ON CONFLICT (key, window_start, shard) DO UPDATE SET hits = r.hits + 1
-    RETURNING r.key, r.window_start, r.hits, (r.xmax = 0) AS first),
-  finished AS (
-    DELETE FROM rate_limit d WHERE d.ctid = ANY (ARRAY(
-      SELECT o.ctid FROM rate_limit o JOIN mine ON o.key = mine.key AND mine.first
-      WHERE o.window_start < mine.window_start FOR UPDATE OF o SKIP LOCKED)))
-  SELECT mine.key,
-         mine.hits + coalesce((SELECT sum(o.hits) FROM rate_limit o
-                               WHERE o.key = mine.key AND o.window_start = mine.window_start
-                                 AND o.shard <> pg_backend_pid()), 0)::integer,
-         extract(epoch FROM mine.window_start + make_interval(secs => p_window_s) - now())::float8
-  FROM mine
-$$;
+LANGUAGE plpgsql AS $$  -- plpgsql, not sql: it keeps its statements' plans from one call to the next
+#variable_conflict use_column
+DECLARE
+  v_start timestamptz := to_timestamp(floor(extract(epoch FROM now()) / p_window_s) * p_window_s);
+  v_left double precision := extract(epoch FROM v_start + make_interval(secs => p_window_s) - now());
+  v_first text[];
+  v_hit record;
+BEGIN
+  FOR v_hit IN
+    WITH mine AS (
+      INSERT INTO rate_limit AS r (key, window_start, shard, hits)
+      SELECT DISTINCT k, v_start, pg_backend_pid(), 1 FROM unnest(p_keys) k
+      ON CONFLICT (key, window_start, shard) DO UPDATE SET hits = r.hits + 1
+      RETURNING r.key, r.hits, (r.xmax = 0) AS first)
+    SELECT mine.key, mine.first,
+           mine.hits + coalesce((SELECT sum(o.hits) FROM rate_limit o
+                                 WHERE o.key = mine.key AND o.window_start = v_start
+                                   AND o.shard <> pg_backend_pid()), 0)::integer AS hits
+    FROM mine
+  LOOP
+    key := v_hit.key;
+    hits := v_hit.hits;
+    left_s := v_left;
+    RETURN NEXT;
+    IF v_hit.first THEN
+      v_first := v_first || v_hit.key;
+    END IF;
+  END LOOP;
+  IF v_first IS NOT NULL THEN  -- this connection's first hit of these keys in the window: their finished windows go
+    DELETE FROM rate_limit d WHERE (d.key, d.window_start, d.shard) IN (
+      SELECT o.key, o.window_start, o.shard FROM rate_limit o
+      WHERE o.key = ANY (v_first) AND o.window_start < v_start FOR UPDATE SKIP LOCKED);
+  END IF;
+END $$;
 
 -- One report's transaction; see the module docstring. `outcome` is one of: unauthenticated (the token or account
 -- is no longer valid), rate_limited (retry_after_s), id_taken (the id is another account's report),
@@ -253,6 +273,7 @@ DELETE FROM rate_limit WHERE shard <> 0;
 ALTER TABLE rate_limit DROP CONSTRAINT rate_limit_pkey;
 ALTER TABLE rate_limit DROP COLUMN shard;
 ALTER TABLE rate_limit ADD PRIMARY KEY (key, window_start);
+DROP INDEX report_id_text_idx;
 """
 
 
