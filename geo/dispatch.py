@@ -6,13 +6,17 @@ Public API:
 
 How: two list schedules with travel (Horn's order and the naive most-people-first order, each job to the
 capable crew that finishes it first), the better one improved by local search until a local optimum or the
-`deadline` (a callable, as in geo.plan: the planner never reads the clock). Events with at most
-geo.dispatch_cpsat.MAX_JOBS repairs then go to CP-SAT, warm-started with that plan, for `solver_seconds` of
-the solver's own time; `quality.optimal` is true only when the solver proved OPTIMAL (or there is nothing to
-repair). The lower bound (geo.dispatch_bound, and the solver's own bound when it ran) holds for every plan with
-the same travel, release times and crews, so the gap is honest. The objective is people-equivalent-hours
-without power, energised exactly as geo.plan does. ETRs are hours from the plan's `as_of`; their P50/P90 come
-from geo.etr.
+`deadline` (a callable, as in geo.plan: the planner never reads the clock). One crew: the exact subset DP
+(geo.dispatch_dp). Several crews and at most geo.dispatch_bnb.MAX_JOBS repairs: the exact branch and bound
+(geo.dispatch_bnb, real times, a budget of expanded plans for a share of `solver_seconds`); if it does not
+complete, and for up to geo.dispatch_cpsat.MAX_JOBS repairs, CP-SAT warm-started with the best plan for the rest
+of `solver_seconds` of the solver's own time. Larger events with a deadline and time left after the local
+optimum: iterated local search (kicks of a few jobs, seeded) until the deadline. `quality.optimal` is true only
+when one of the exact methods proved it (or there is nothing to repair). The lower bound (geo.dispatch_bound,
+and the exact method's own bound when it ran) holds for every plan with the same travel, release times, shifts
+and crews, so the gap is honest. The objective is people-equivalent-hours without power, energised exactly as
+geo.plan does. ETRs are hours from the plan's `as_of`; their P50/P90 come from geo.etr. Crews' shifts are hard
+(geo.dispatch_model).
 
 Work in progress is kept, as in geo.plan: each `Commitment` puts its job at the head of its crew's route in the
 given order (the repair under way first). A repair under way has no travel (travel start = arrival = start =
@@ -47,7 +51,7 @@ from geo.dispatch_model import (
     shift_end_at,
     timeline,
 )
-from geo.dispatch_search import horn_order, improve, list_schedule, naive_order
+from geo.dispatch_search import horn_order, improve, iterate, list_schedule, naive_order
 from geo.etr import etr_percentiles
 from geo.message import N_, Text
 from geo.network import CriticalSite, Network
@@ -144,6 +148,8 @@ def dispatch(
     for rank_index, j in enumerate(horn_order(problem)):
         position[j] = rank_index
     _, converged = improve(problem, seqs, deadline=deadline, position=position)
+    if converged and deadline is not None and m > MAX_JOBS:  # time left and no exact solver to spend it on
+        iterate(problem, seqs, deadline=deadline, seed=seed, position=position)
     status, optimal, solver_bound = "not run", m == 0, 0.0
     exact = one_crew(problem)
     if exact is not None and m > 0:

@@ -36,11 +36,11 @@ from geo.dispatch_bound import shortest_travel
 from geo.dispatch_model import Problem, crew_finish, shift_start, shift_starts
 
 MAX_JOBS = 12
-# The search's budget is counted in expanded partial plans, not read from a clock (geo never reads one): about
-# this many per second of the solver budget (measured with 10 repairs and 2-5 crews: 2,000-5,000 a second with
-# a load average of 5-10 on 2 cores), and this share of the budget; the rest is left to CP-SAT when the search
-# does not complete.
-NODES_PER_SECOND = 3_000
+# The search's budget is counted in expanded partial plans, not read from a clock (geo never reads one): this many
+# per second of the solver budget (measured with 10 repairs and 3-5 crews: 4,400-5,800 per CPU-second; on the
+# shared 2 cores, with a load average of 10, a CPU-second took 7-8 s of wall time), and this share of the budget;
+# the rest is left to CP-SAT when the search does not complete.
+NODES_PER_SECOND = 4_000
 SHARE = 0.7
 
 

@@ -5,6 +5,7 @@ Public API:
                                                    after each crew's committed head
     naive_order(problem), horn_order(problem)       the two orders the plan starts from
     improve(problem, seqs, *, deadline) -> (cost, converged)   first-improvement moves and swaps, in place
+    iterate(problem, seqs, *, deadline, seed) -> cost        kicks and local search until the deadline, in place
 
 Every candidate is re-simulated exactly (travel, release, energisation); only the crews a move touches are
 recomputed. Up to EXHAUSTIVE_JOBS repairs every move and swap is tried; above, each job tries its neighbours on
@@ -14,6 +15,7 @@ its crew and, on every other capable crew, the positions nearest its start time 
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -135,3 +137,35 @@ def _candidates(problem: Problem, seqs: Sequence[Sequence[int]], finish: np.ndar
             if q < len(other):
                 out.append(("swap", d, q))
     return out
+
+
+KICK_JOBS = 3  # jobs a kick moves: enough to leave the local optimum, few enough that the search repairs it fast
+
+
+def iterate(problem: Problem, seqs: list[list[int]], *, deadline: Callable[[], bool], seed: int = 0,
+            position: Sequence[int] | None = None, max_rounds: int = 100_000) -> float:
+    """Iterated local search from a local optimum, in place: move a few random jobs to random places on capable
+    crews (never a committed one, nor before one), search locally again, keep the result when it is cheaper;
+    until the deadline (or max_rounds). Seeded, so a given seed and budget give the same plan."""
+    rng = random.Random(seed)
+    pinned = {j for seq in problem.head for j in seq}
+    movable = [j for j in range(len(problem.ids)) if j not in pinned]
+    best = float(problem.weight @ problem.sim.energisation(finish_of(problem, seqs)))
+    if not movable:
+        return best
+    for _ in range(max_rounds):
+        if deadline():
+            break
+        trial = [list(s) for s in seqs]
+        for j in rng.sample(movable, min(KICK_JOBS, len(movable))):
+            for seq in trial:
+                if j in seq:
+                    seq.remove(j)
+                    break
+            d = rng.choice([int(c) for c in np.flatnonzero(problem.capable[:, j])])
+            trial[d].insert(rng.randint(problem.fixed(d), len(trial[d])), j)
+        value, _ = improve(problem, trial, deadline=deadline, position=position)
+        if value < best - 1e-9 * max(1.0, abs(best)):
+            best = value
+            seqs[:] = trial
+    return best

@@ -224,3 +224,32 @@ def test_the_dispatcher_never_reads_the_python_clock(monkeypatch):
     for name in ("time", "monotonic", "perf_counter", "process_time"):
         monkeypatch.setattr(time, name, no_clock)
     assert dispatch(network, crews, sites, samples=10).converged
+
+
+def test_iterated_local_search_above_the_exact_size_spends_the_budget_never_worse_and_keeps_commitments():
+    from geo.dispatch import Commitment
+
+    facilities, crews, sites = spread_event(44, 3, seed=5)
+    network = build_network(facilities)
+    calls = {"n": 0}
+
+    def budget(limit: int):
+        def deadline() -> bool:  # a deadline counted in calls, not read from a clock
+            calls["n"] += 1
+            return calls["n"] > limit
+        return deadline
+
+    plain = dispatch(network, crews, sites, solver_seconds=0, samples=10)
+    held = [Commitment(plain.routes[0].jobs[0].id, crews[0].id, in_progress=True, started_hours_ago=0.5)]
+    longer = dispatch(network, crews, sites, solver_seconds=0, samples=10, deadline=budget(60_000),
+                      commitments=held)
+    kept = dispatch(network, crews, sites, solver_seconds=0, samples=10, commitments=held)
+    assert longer.quality.objective <= kept.quality.objective + 1e-6
+    assert longer.routes[0].jobs[0].id == held[0].job and longer.routes[0].jobs[0].commitment == "in_progress"
+    assert calls["n"] > 60_000  # it searched until the deadline
+    calls["n"] = 0
+    again = dispatch(network, crews, sites, solver_seconds=0, samples=10, deadline=budget(60_000),
+                     commitments=held)
+    assert again.routes == longer.routes  # seeded: the same budget gives the same plan
+    assert_feasible(dispatch(network, crews, sites, solver_seconds=0, samples=10, deadline=budget(30_000)),
+                    crews, sites, facilities, Travel())
