@@ -67,12 +67,14 @@ class Tally:
             self.latencies_s.append(latency_s)
 
     def fail(self, error: str) -> None:
+        if "FATAL" in error:  # the server's reason, e.g. "sorry, too many clients already"
+            error = error[error.index("FATAL"):]
         with self.lock:
             self.errors.append(error)
 
 
 def run_threads(n: int, setup: Callable[[int], Any], step: Callable[[Any], None], *, seconds: float,
-                during: Callable[[], int] | None = None) -> Result:
+                during: Callable[[], int | None] | None = None) -> Result:
     """n threads: each sets itself up (`setup(i)`, e.g. connects; not timed), then, all together, repeats
     `step(state)` until the deadline; each step is timed. `during` runs half way (e.g. counts server backends)."""
     tally = Tally()
@@ -234,15 +236,19 @@ def row(label: str, result: Result) -> str:
     tally = result.tally
     done = len(tally.latencies_s)
     errors = f"{len(tally.errors)} ({tally.errors[0][:60]})" if tally.errors else "0"
-    backends_used = "" if result.backends is None else f"{result.backends:,}"
+    backends_used = "" if result.backends is None else f"{result.backends:,}"  # blank: not counted, or no room
     return (f"| {label} | {done / result.elapsed_s:,.0f} | {percentile_ms(tally.latencies_s, 0.5):.1f} | "
             f"{percentile_ms(tally.latencies_s, 0.99):.1f} | {backends_used} | {errors} |")
 
 
-def backends(admin_url: str) -> int:
-    with psycopg.connect(admin_url) as conn:
-        found = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'"
-                             ).fetchone()
+def backends(admin_url: str) -> int | None:
+    """Client backends on the server now (None when the server takes no more connections)."""
+    try:
+        with psycopg.connect(admin_url) as conn:
+            found = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'"
+                                 ).fetchone()
+    except psycopg.OperationalError:
+        return None
     return int(found[0]) if found else 0
 
 
@@ -284,7 +290,9 @@ def main(argv: list[str] | None = None) -> int:
                      row("direct", connected(direct, clients=args.connected, seconds=seconds, admin_url=admin)),
                      row("pgbouncer", connected(pooled, clients=args.connected, seconds=seconds, admin_url=admin))]
             beyond = 4 * args.connected
-            lines.append(row(f"pgbouncer, {beyond} clients (direct: refused above max_connections)",
+            lines.append(row(f"direct, {beyond} clients (refused above max_connections: errors)",
+                             connected(direct, clients=beyond, seconds=seconds, admin_url=admin)))
+            lines.append(row(f"pgbouncer, {beyond} clients",
                              connected(pooled, clients=beyond, seconds=seconds, admin_url=admin)))
             lines.append(f"| **3. POST /api/reports, gunicorn 2×4 threads, {args.clients} keep-alive clients** ||||||")
             for label, url, prepare in (("direct, prepared statements (default)", direct, True),

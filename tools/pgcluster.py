@@ -1,7 +1,8 @@
 """Start, stop and create the project-managed PostGIS cluster (the one `make run` and the tests use).
 
 Usage: python -m tools.pgcluster start|stop|status [--datadir DIR] [--port N]
-       python -m tools.pgcluster replica --of DIR --datadir DIR --port N   (a streaming replica of the cluster in --of)
+       python -m tools.pgcluster replica --of DIR --of-port N --datadir DIR --port N
+           (a streaming replica of the running cluster in --of, in a directory of its own)
 
 PostgreSQL refuses to run as root, so when run as root every server command goes through
 `runuser -u postgres`; the data directory is then owned by postgres.
@@ -293,8 +294,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"replica of 127.0.0.1:{args.of_port} running on 127.0.0.1:{cluster.port} (data in {cluster.base})")
         elif args.action == "start":
             database_url = up(cluster)
-            URL_FILE.write_text(database_url + "\n")
-            os.chmod(URL_FILE, 0o600)
+            if cluster.base == DEFAULT_DIR.absolute():  # only the project's own cluster is the one `flask` reaches
+                URL_FILE.write_text(database_url + "\n")
+                os.chmod(URL_FILE, 0o600)
             print(f"PostGIS cluster running on 127.0.0.1:{cluster.port} (data in {cluster.base})")
         elif args.action == "stop":
             stop(cluster)
