@@ -10,7 +10,8 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 
-from app.coordinator.dispatching import shift_window
+from app.coordinator.dispatching import shift_hours, shift_window
+from geo.dispatch import Crew
 from tests.conftest import api_client, create_accounts, make_app, run
 
 # Two substations and a line near Kyiv, fed by one source; crews: one for substations, one for lines.
@@ -71,6 +72,21 @@ def test_shift_windows_on_the_crews_clock():
     assert shift_window(time(14), time(22), "UTC", now=noon) == (2.0, 10.0)
     assert shift_window(time(22), time(6), "UTC", now=noon) == (10.0, 18.0)  # overnight
     assert shift_window(time(8), time(20), "Europe/Kyiv", now=noon) == (0.0, 6.0)  # 14:00 in Kyiv
+    assert [shift_hours(time(a), time(b)) for a, b in ((8, 20), (22, 6), (7, 7))] == [12, 8, 24]
+
+
+def test_a_crew_whose_shift_ends_soon_leaves_the_long_repair_for_its_next_shift_on_its_clock():
+    from datetime import time
+
+    from geo.dispatch import Site, dispatch
+    from geo.network import Facility, build_network
+    noon = datetime(2026, 12, 7, 12, tzinfo=UTC)
+    free, ends = shift_window(time(8), time(13), "UTC", now=noon)  # one hour left of a 5 h shift
+    crew = Crew("day", (30.0, 50.0), available_from_hours=free, shift_end_hours=ends,
+                shift_hours=shift_hours(time(8), time(13)), shift_period_hours=24)
+    network = build_network([Facility("S"), Facility("A", ("S",), 100, True, 3)])
+    (job,) = dispatch(network, [crew], {"A": Site("A", (30.01, 50.0))}, samples=5).routes[0].jobs
+    assert job.start_hours == 20  # 08:00 tomorrow, not 12:05 today with 2 h of it after the shift
 
 
 def test_the_plan_for_chosen_crews_respects_skills_travel_and_gives_clock_times(kyiv):
