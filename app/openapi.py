@@ -270,7 +270,8 @@ def paths() -> dict[str, Schema]:
                 _query("crews", {"type": "integer", "minimum": 1, "maximum": 500, "default": 1}, "crews available"),
                 _query("time_limit", {"type": "number", "minimum": 0.05, "default": 2.0,
                                       "maximum": current_app.config["PLAN_MAX_SECONDS"]},
-                       "seconds the planner may search")])},
+                       "seconds the planner may search, counted from the request's start (reading the situation "
+                       "included)")])},
         "/api/dispatch": {
             "get": _operation(
                 "Coordinator and up: the dispatchable plan for the chosen crews: routes with travel, skills, shifts, "

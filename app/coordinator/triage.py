@@ -46,8 +46,11 @@ def plan_for_crews() -> Response:
     crews = parse_int(request.args.get("crews"), name="crews", low=1, high=500, default=1)
     time_limit_s = parse_number(request.args.get("time_limit"), name="time_limit", low=0.05,
                                 high=current_app.config["PLAN_MAX_SECONDS"], default=2.0)
+    # The budget is the request's: it counts from here, so reading the situation spends it too and the answer
+    # comes within time_limit plus what follows the search (bounds, KPIs, JSON).
+    deadline = time_limit(time_limit_s, clock=time.perf_counter)
     situation = current_situation()
-    result = plan_for(situation, crews=crews, deadline=time_limit(time_limit_s, clock=time.perf_counter),
+    result = plan_for(situation, crews=crews, deadline=deadline,
                       persons_per_customer=current_app.config["PERSONS_PER_CUSTOMER"])
     q = result.quality
     return jsonify({
