@@ -9,6 +9,7 @@ import tempfile
 import threading
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -302,15 +303,35 @@ def new_database(pg_server: TestServer) -> Iterator[Callable[[], str]]:
         pg_server.drop_database(url)
 
 
+@dataclass(frozen=True)
+class Replicated:
+    """A migrated database on a primary, the same database's URL on a streaming replica of it, and both clusters."""
+
+    primary_url: str
+    replica_url: str
+    primary: pgcluster.Cluster
+    replica: pgcluster.Cluster
+
+
 @pytest.fixture(scope="session")
-def replica(pg_server: TestServer) -> Iterator[pgcluster.Cluster]:
-    """A streaming replica of the session's server: a second local cluster (tools/pgcluster.replica), stopped at
-    the end. It has the primary's databases and accounts: a database URL with the replica's port reads from it."""
-    if pg_server.cluster is None:
-        pytest.skip("DATABASE_URL's server is not ours to replicate: the replica tests need the local cluster")
-    cluster = pgcluster.Cluster(pg_server.cluster.base.parent / "replica", free_port())
+def replica() -> Iterator[Replicated]:
+    """A primary cluster of its own with one migrated database, and a streaming replica of it: a second local
+    cluster (tools/pgcluster.replica). The primary is not the session's server, whose many databases would make
+    the base backup slow. Both are stopped at the end."""
     try:
-        pgcluster.replica(pg_server.cluster, cluster)
-        yield cluster
+        pgcluster.bindir()
+    except pgcluster.ClusterError as exc:
+        pytest.skip(f"no local PostgreSQL to start a primary and its replica: {exc}")
+    base = Path(tempfile.mkdtemp(prefix="gridtriage-test-replication-"))
+    base.chmod(0o755)  # the postgres user (when we are root) must reach the clusters inside
+    primary = pgcluster.Cluster(base / "primary", free_port())
+    standby = pgcluster.Cluster(base / "replica", free_port())
+    try:
+        url = pgcluster.up(primary, dbname="gt_replicated")
+        upgrade(url)
+        pgcluster.replica(primary, standby)
+        yield Replicated(url, psycopg.conninfo.make_conninfo(url, port=standby.port), primary, standby)
     finally:
-        pgcluster.stop(cluster, mode="immediate")
+        pgcluster.stop(standby, mode="immediate")
+        pgcluster.stop(primary, mode="immediate")
+        shutil.rmtree(base, ignore_errors=True)

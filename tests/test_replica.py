@@ -17,7 +17,7 @@ from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
 from app import db
-from tests.conftest import api_client, create_accounts, free_port, login, make_app
+from tests.conftest import Replicated, api_client, create_accounts, free_port, login, make_app
 from tests.test_reports_api import report
 from tools import pgcluster
 
@@ -32,16 +32,15 @@ def wait_for(condition: Callable[[], bool], what: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def setup(replica: pgcluster.Cluster, new_database: Callable[[], str]) -> Iterator[dict[str, object]]:
-    """A database of the module's own, its replica's URL, and apps that read from the replica: one that accepts
-    any lag, one that accepts 0.2 s. Both measure the lag on every request (REPLICA_CHECK_S 0)."""
-    primary_url = new_database()
-    replica_url = psycopg.conninfo.make_conninfo(primary_url, port=replica.port)
-    apps = {name: make_app(primary_url, DATABASE_REPLICA_URL=replica_url, REPLICA_MAX_LAG_S=max_lag,
+def setup(replica: Replicated) -> Iterator[dict[str, object]]:
+    """The replicated database, and apps that read from its replica: one that accepts any lag, one that accepts
+    0.2 s. Both measure the lag on every request (REPLICA_CHECK_S 0)."""
+    apps = {name: make_app(replica.primary_url, DATABASE_REPLICA_URL=replica.replica_url, REPLICA_MAX_LAG_S=max_lag,
                            REPLICA_CHECK_S=0, REPLICA_RETRY_S=0)
             for name, max_lag in (("tolerant", 3600.0), ("strict", 0.2))}
     tokens = create_accounts(apps["tolerant"], {"crew": "crew", "coordinator": "coordinator"})
-    yield {"primary": primary_url, "replica": replica_url, "apps": apps, "tokens": tokens, "cluster": replica}
+    yield {"primary": replica.primary_url, "replica": replica.replica_url, "apps": apps, "tokens": tokens,
+           "cluster": replica.replica}
     for app in apps.values():
         db.close(app)
 
@@ -168,3 +167,14 @@ def test_a_replica_that_is_down_means_reads_from_the_primary_until_it_is_back(se
     finally:
         pgcluster.start(cluster)
     wait_for(lambda: source(tolerant.get("/api/triage"))[0] == "replica", "reads going back to the replica")
+
+
+def test_a_replica_url_that_reaches_a_primary_is_not_read_as_a_replica(setup):
+    # As after a promotion: a server not in recovery may not be the primary the app writes to.
+    tokens: dict[str, str] = setup["tokens"]  # type: ignore[assignment]
+    app = make_app(str(setup["primary"]), DATABASE_REPLICA_URL=str(setup["primary"]), REPLICA_CHECK_S=0)
+    try:
+        response = api_client(app, tokens["coordinator"]).get("/api/triage")
+        assert response.status_code == 200 and source(response) == ("primary", 0.0)
+    finally:
+        db.close(app)
