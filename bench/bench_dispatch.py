@@ -12,6 +12,11 @@ sites need, and a quarter of the sites released only after 2-12 h. For each even
 - no-travel: today's geo.plan.plan (no travel, no release, no skills) and its crews' sequences re-timed with
   travel and release on the same crews (skills ignored, so it may even be infeasible for them).
 Gaps are (cost - bound) / bound against geo.dispatch_bound's lower bound (valid with travel and release).
+
+--study (slow, a few minutes): is the gap above 10 sites the bound's or the search's? (a) on 32 seeded 10-site
+events with 2-5 crews, how far the proven optimum sits above the bound; (b) on the 30-site event, the local
+search's plan next to CP-SAT's after --study-seconds more (its plan and its own bound); (c) on 100 and 1,000
+sites, the plan after 3 s and after --study-seconds of search.
 """
 
 from __future__ import annotations
@@ -25,7 +30,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import statistics  # noqa: E402
+
 from geo.dispatch import Crew, Site, dispatch  # noqa: E402
+from geo.dispatch_bound import dispatch_lower_bound  # noqa: E402
+from geo.dispatch_cpsat import solve  # noqa: E402
 from geo.dispatch_model import build_problem, cost  # noqa: E402
 from geo.network import Facility, Network, build_network  # noqa: E402
 from geo.plan import gap, plan, time_limit  # noqa: E402
@@ -63,7 +72,11 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="fewer sizes, shorter budgets")
     parser.add_argument("--time-limit", type=float, default=None, help="local search budget per plan (s)")
     parser.add_argument("--solver-time-limit", type=float, default=None, help="CP-SAT budget (s), <= 40 sites")
+    parser.add_argument("--study", action="store_true", help="where the gap comes from (see the docstring)")
+    parser.add_argument("--study-seconds", type=float, default=120.0, help="the study's longer budgets (s)")
     args = parser.parse_args()
+    if args.study:
+        return study(args.study_seconds)
     budget = args.time_limit if args.time_limit is not None else (3.0 if args.quick else 10.0)
     solver = args.solver_time_limit if args.solver_time_limit is not None else (5.0 if args.quick else 10.0)
     print(f"bench_dispatch: local search {budget:g} s, CP-SAT {solver:g} s on 2 workers; "
@@ -89,6 +102,44 @@ def main() -> int:
         print(f"| {m:,} | {k} | {took:.2f} ({cpu:.2f}) | {q.optimal} | {q.solver} | {pct(gap(q.objective, bound))}"
               f" | {pct(gap(q.naive_objective, bound))} | {today_s:.2f} "
               f"| {pct(gap(retimed, bound))} | {pct(saving)} below naive |", flush=True)
+    return 0
+
+
+def study(seconds: float) -> int:
+    """Where the gap comes from: the bound against proven optima, and the plans after much longer searches."""
+    print(f"bench_dispatch --study: load average {os.getloadavg()[0]:.1f}; cpus {os.cpu_count()}")
+    above = []
+    for k in (2, 3, 4, 5):
+        for seed in range(1000, 1008):
+            network, crews, sites = event(10, k, seed=seed)
+            result = dispatch(network, crews, sites, solver_seconds=10, samples=5)
+            g = gap(result.quality.objective, dispatch_lower_bound(build_problem(network, crews, sites)))
+            if result.quality.optimal and g is not None:
+                above.append(g)
+    if above:
+        print(f"(a) 10 sites, 2-5 crews: {len(above)} of 32 proven; the optimum sits above the bound by median "
+              f"{pct(statistics.median(above))} (min {pct(min(above))}, max {pct(max(above))})")
+    network, crews, sites = event(30, 5, seed=3005)
+    problem = build_problem(network, crews, sites)
+    bound = dispatch_lower_bound(problem)
+    result = dispatch(network, crews, sites, deadline=time_limit(3, clock=time.perf_counter), solver_seconds=0,
+                      samples=5)
+    job = {fid: j for j, fid in enumerate(problem.ids)}
+    seqs = [[job[j.id] for j in route.jobs] for route in result.routes]
+    solved = solve(problem, hint=seqs, seconds=seconds, workers=2)
+    better = cost(problem, solved.seqs) if solved.seqs is not None else float("nan")
+    print(f"(b) 30 sites / 5 crews: local search gap {pct(gap(result.quality.objective, bound))}; after {seconds:g} s "
+          f"of CP-SAT ({solved.status}) {pct(gap(better, bound))}; CP-SAT's own bound is "
+          f"{pct(solved.bound / bound - 1 if bound else None)} above ours")
+    for m, k in ((100, 10), (1000, 20)):
+        network, crews, sites = event(m, k, seed=m * 100 + k)
+        bound = dispatch_lower_bound(build_problem(network, crews, sites))
+        gaps = []
+        for budget in (3.0, seconds):
+            q = dispatch(network, crews, sites, deadline=time_limit(budget, clock=time.perf_counter),
+                         solver_seconds=0, samples=5).quality
+            gaps.append(f"{budget:g} s: {pct(gap(q.objective, bound))}")
+        print(f"(c) {m:,} sites / {k} crews, search gap after " + ", after ".join(gaps))
     return 0
 
 

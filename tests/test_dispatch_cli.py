@@ -154,3 +154,19 @@ def test_bad_dispatch_input_exits_2_naming_the_key_or_facility(tmp_path, scenari
 def test_crews_option_with_crew_records_is_refused(tmp_path):
     done = run(tmp_path, DISPATCH, "--crews", "3")
     assert done.returncode == 2 and "--crews" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_shift_keys_on_the_command_line_make_the_crew_wait_for_its_next_shift(tmp_path):
+    scenario = {**DISPATCH, "crews": [
+        {"id": "north", "base": [30.52, 50.45], "skills": ["hv"], "available_from_hours": 0,
+         "available_until_hours": 3, "shift_hours": 10, "shift_period_hours": 24},
+        {"id": "south", "base": [30.40, 50.30], "skills": [], "available_from_hours": 1,
+         "available_until_hours": 9}]}
+    out = dispatched(tmp_path, scenario)
+    north = next(r["jobs"] for r in out["plan"]["crews"] if r["crew"] == "north")
+    a = next(j for j in north if j["id"] == "A")
+    # A (4 h, released at 2 h) cannot fit before north's shift ends at 3 h: its next shift runs 17-27 h
+    assert a["start"] == 17 and a["start_at"] == at(17) and a["over_shift"] is False
+    assert out["quality"]["optimal"] is True
+    bad = run(tmp_path, {**DISPATCH, "crews": [{"id": "x", "available_until_hours": 2, "shift_hours": 30}]})
+    assert bad.returncode == 2 and "crew 'x': shift_hours must be > 0 and <= shift_period_hours" in bad.stderr
