@@ -73,7 +73,7 @@ def stored(db, report_id: str) -> int:
     return db.execute("SELECT count(*) AS n FROM report WHERE id = %s", (report_id,)).fetchone()["n"]
 
 
-def test_a_report_is_one_statement_and_a_read_sent_with_its_commit(demo_loaded, tokens, db):
+def test_a_report_is_one_statement_and_a_read_in_one_implicit_transaction(demo_loaded, tokens, db):
     client = sender(demo_loaded, tokens["crew"])
     assert client.post("/api/reports", json=report()).status_code == 201  # the token is now in this server's cache
     body = report()

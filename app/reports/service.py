@@ -35,8 +35,8 @@ ANY_CASE_ROLES = ROLES[ROLES.index("coordinator"):]
 
 def ingest(conn: Conn, report: ReportIn, *, user_id: int, token_digest: str | None, quota: Quota | None,
            match_distance_m: float) -> Stored:
-    """Store a report sent by an account and commit it: one round trip to the database, the statement and its
-    commit sent together (a follow-up with progress takes a second one, to apply it by geo.workflow's rules).
+    """Store a report sent by an account and commit it: one round trip to the database, one implicit transaction
+    (a follow-up with progress takes a second round trip, to apply it by geo.workflow's rules, and then commits).
 
     The statement checks the bearer token again (`token_digest`; None for a signed-in session, whose account it
     checks), counts the request against `quota`, and moves the reporter's crew to the report's point. Refusals are
@@ -46,14 +46,26 @@ def ingest(conn: Conn, report: ReportIn, *, user_id: int, token_digest: str | No
     key = str(report.id)
     params = _params(report, user_id=user_id, token_digest=token_digest, any_case=None, quota=quota,
                      match_distance_m=match_distance_m, crew_status=ON_SITE)
+    if report.progress is None:
+        # Without BEGIN and COMMIT: in a pipeline, the statements up to its sync are one implicit transaction, which
+        # the server commits before it answers the sync (or rolls back, and the pipeline raises).
+        conn.autocommit = True
+        try:
+            with conn.pipeline():
+                answer_cursor = repo.ingest(conn, params)
+                row_cursor = repo.get_queued(conn, key)
+        finally:
+            if not conn.closed:
+                conn.autocommit = False
+        answer = answer_cursor.fetchone()
+        assert answer is not None
+        return _stored(answer, row_cursor.fetchone(), report)
     with conn.pipeline():
         answer_cursor = repo.ingest(conn, params)
         row_cursor = repo.get_queued(conn, key)
-        if report.progress is None:
-            conn.commit()  # queued behind the statement: its answer arrives committed, in the same round trip
     answer, row = answer_cursor.fetchone(), row_cursor.fetchone()
     assert answer is not None
-    if answer["outcome"] == "created" and report.progress:
+    if answer["outcome"] == "created":
         _apply_progress(conn, answer, report.progress, reporter_id=user_id, report_id=key)
     conn.commit()
     return _stored(answer, row, report)
