@@ -12,6 +12,7 @@ from psycopg.rows import dict_row
 from app.coordinator.map import MAX_CELLS, cell_m
 from app.db import upgrade
 from app.repo import map as repo
+from geo.taxonomy import DAMAGE_CASE_STATUSES
 from tests.conftest import maintenance
 
 # Points over 10-12 E, 50-51 N; views that cut through them at every aggregated zoom, and some around them.
@@ -85,12 +86,24 @@ def url(pg_server):
 @pytest.fixture()
 def conn(url):
     with psycopg.connect(maintenance(url), autocommit=True, row_factory=dict_row) as conn:
-        conn.execute("TRUNCATE report, damage_case, case_event CASCADE")
+        conn.execute("TRUNCATE report, damage_case, case_event, facility, population_layer CASCADE")
         conn.execute("ALTER SEQUENCE map_fold_tick RESTART")  # the 64th single insert from here on folds
         for statement in SEED.split(";\n"):
             if statement.strip():
                 conn.execute(statement, {"n": 3_000, "skew": 3})
         yield conn
+
+
+CASE_CELLS_FROM_STATE = """
+SELECT z AS zoom, floor(cx16 / 2::float8 ^ (16 - z))::int AS cx, floor(cy16 / 2::float8 ^ (16 - z))::int AS cy,
+       count(*) AS n
+FROM map_case_state, generate_series(0, 16) z GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"""
+
+
+def case_cells_agree(conn: psycopg.Connection) -> None:
+    """map_case_cell holds exactly the counts of the cases in map_case_state."""
+    cells = conn.execute("SELECT zoom, cx, cy, n FROM map_case_cell ORDER BY 1, 2, 3").fetchall()
+    assert cells == conn.execute(CASE_CELLS_FROM_STATE).fetchall()
 
 
 def queued(conn: psycopg.Connection) -> int:
@@ -134,9 +147,11 @@ def test_points_on_cell_edges_and_the_antimeridian(conn):
 def test_deleting_and_truncating_reports_update_the_aggregates(conn):
     for _ in range(10):
         conn.execute(ONE, {"case": 0, "lon": 11.0, "lat": 50.5})  # some stay queued
+    case_cells_agree(conn)
     ids = [row["id"] for row in conn.execute("SELECT id FROM report ORDER BY random() LIMIT 500")]
     conn.execute("DELETE FROM report WHERE id = ANY(%s)", (ids,))
     assert conn.execute("SELECT count(*) AS n FROM report").fetchone()["n"] == 2_510
+    case_cells_agree(conn)
     same_clusters(conn, views(7, 60))
     # Down to a handful: cells of one report must name the one that is left.
     conn.execute("DELETE FROM report WHERE id NOT IN (SELECT id FROM report ORDER BY id LIMIT 5)")
@@ -176,6 +191,72 @@ def test_the_unfiltered_case_layer_equals_the_live_one(conn):
 
 def singles_min(conn: psycopg.Connection) -> int:
     return conn.execute("SELECT min(id) AS id FROM damage_case").fetchone()["id"]
+
+
+def test_case_cells_follow_status_place_population_and_deletion(conn):
+    case_cells_agree(conn)
+    first = singles_min(conn)
+    conn.execute("UPDATE damage_case SET status = 'confirmed' WHERE id = %s", (first,))  # still shown: no change
+    conn.execute("UPDATE damage_case SET geom = ST_Point(11.9, 50.9, 4326) WHERE id = %s", (first + 1,))
+    conn.execute("UPDATE damage_case SET status = 'rejected' WHERE id IN (%s, %s)", (first + 2, first + 3))
+    conn.execute("UPDATE damage_case SET status = 'reported' WHERE id = %s", (first + 3,))  # shown again
+    conn.execute("""INSERT INTO facility (external_id, name, kind, geom)
+                    VALUES ('map-f', 'F', 'substation', ST_Point(10.5, 50.5, 4326))""")
+    facility = conn.execute("SELECT max(id) AS id FROM facility").fetchone()["id"]
+    conn.execute("INSERT INTO population_layer (name, kind, total) VALUES ('p', 'points', 1200)")
+    layer = conn.execute("SELECT max(id) AS id FROM population_layer").fetchone()["id"]
+    conn.execute("UPDATE damage_case SET facility_id = %s WHERE id = %s", (facility, first + 4))
+    conn.execute("""INSERT INTO facility_population (facility_id, layer_id, population, population_served, method)
+                    VALUES (%s, %s, 1200, 5000, 'given')""", (facility, layer))
+    case_cells_agree(conn)
+    for bbox, zoom in views(11, 40):
+        with conn.transaction():
+            fast = features(repo.cases(conn, params(bbox, zoom)))
+            slow = features(repo.cases(conn, params(bbox, zoom), live=True))
+        assert fast == slow, (bbox, zoom)
+    populations = {f["properties"].get("case_id"): f["properties"]["population"]
+                   for f in json.loads(repo.cases(conn, params((9.0, 49.0, 13.0, 52.0), 16)))["features"]}
+    assert populations[first + 4] == 5000 and first + 2 not in populations
+    conn.execute("DELETE FROM report WHERE case_id = %s", (first + 5,))
+    conn.execute("DELETE FROM damage_case WHERE id = %s", (first + 5,))
+    case_cells_agree(conn)
+    assert conn.execute("SELECT count(*) AS n FROM map_case_state").fetchone()["n"] == 38  # 40, 1 rejected, 1 gone
+
+
+MANY_CASES = """
+WITH c AS (
+  INSERT INTO damage_case (kind, geom)
+  SELECT 'transformer', ST_Point(10 + 2 * random() ^ 2, 50 + random(), 4326) FROM generate_series(1, 2000)
+  RETURNING id, geom)
+INSERT INTO report (id, case_id, kind, severity, status, observed_at, content_hash, geom)
+SELECT gen_random_uuid(), id, 'transformer', 'moderate', 'out_of_service', now(), 'y', geom FROM c"""
+
+
+def test_many_cases_cluster_as_the_live_ones(conn):
+    conn.execute(MANY_CASES)
+    for i in range(5):  # queued: shown only through their queued report
+        conn.execute("INSERT INTO damage_case (kind, geom) VALUES ('line', ST_Point(%s, 50.3, 4326))", (10.2 + i / 5,))
+        conn.execute(ONE, {"case": 2040 + i, "lon": 10.2 + i / 5, "lat": 50.3})
+    assert queued(conn) > 0
+    case_cells_agree(conn)
+    assert same_cases(conn, views(21, 60)) > 1_000
+
+
+def same_cases(conn: psycopg.Connection, view_list: list) -> int:
+    compared = 0
+    for bbox, zoom in view_list:
+        with conn.transaction():
+            fast = features(repo.cases(conn, params(bbox, zoom)))
+            slow = features(repo.cases(conn, params(bbox, zoom), live=True))
+        assert fast == slow, (bbox, zoom)
+        compared += len(fast[1])
+    return compared
+
+
+def test_the_damage_statuses_of_the_aggregates_are_the_taxonomys(conn):
+    shown = {row["s"] for row in conn.execute(
+        "SELECT s::text AS s FROM unnest(enum_range(NULL::case_status)) s WHERE map_case_is_damage(s)")}
+    assert shown == set(DAMAGE_CASE_STATUSES)
 
 
 def test_the_change_cursor_counts_reports_without_counting_the_table(conn):

@@ -190,6 +190,16 @@ LEFT JOIN LATERAL (SELECT c.severity, c.hazards, c.reports) agg ON true
 LEFT JOIN facility f ON f.id = c.facility_id
 """).format(matching=MATCHING_CASES, cell=GRID_CELL, population=CASE_POPULATION, features=CASE_FEATURES)
 
+# A single case `c`'s report count, worst severity and hazards: its summary's (migration 0014) and its queued
+# reports'.
+SINGLE_CASE_REPORTS = sql.SQL("""(
+  WITH x AS (SELECT s.reports, s.severity, s.hazards FROM map_case_summary s WHERE s.case_id = c.id
+             UNION ALL
+             SELECT 1, q.severity, q.hazards FROM map_report_pending q WHERE q.case_id = c.id)
+  SELECT (SELECT sum(reports) FROM x)::bigint AS reports, (SELECT max(severity) FROM x) AS severity,
+         (SELECT coalesce(array_agg(DISTINCT h ORDER BY h), '{}') FROM x, unnest(x.hazards) h) AS hazards
+)""")
+
 # Without filters a damage case is on the map when it has a report of its own: the cases of map_case_summary
 # (migration 0014, its folded reports) and of the queue, instead of a pass over every case's reports; a single
 # case's count, worst severity and hazards are its summary's with its queued reports added.
@@ -207,15 +217,53 @@ WITH c AS (
 )
 {features}
 FROM cells LEFT JOIN c ON cells.n = 1 AND c.id = cells.one
-LEFT JOIN LATERAL (
-  WITH x AS (SELECT s.reports, s.severity, s.hazards FROM map_case_summary s WHERE s.case_id = c.id
-             UNION ALL
-             SELECT 1, q.severity, q.hazards FROM map_report_pending q WHERE q.case_id = c.id)
-  SELECT (SELECT sum(reports) FROM x)::bigint AS reports, (SELECT max(severity) FROM x) AS severity,
-         (SELECT coalesce(array_agg(DISTINCT h ORDER BY h), '{{}}') FROM x, unnest(x.hazards) h) AS hazards
-) agg ON cells.n = 1
+LEFT JOIN LATERAL {single} agg ON cells.n = 1
 LEFT JOIN facility f ON f.id = c.facility_id
-""").format(cell=GRID_CELL, population=CASE_POPULATION, features=CASE_FEATURES)
+""").format(cell=GRID_CELL, population=CASE_POPULATION, features=CASE_FEATURES, single=SINGLE_CASE_REPORTS)
+
+# The same for a view at zoom 0-16 from migration 0014's case cells, read like REPORTS_AGGREGATED: inner cells,
+# finer rings, the shown cases (map_case_state) in the thin strips one by one, and the cases shown only through
+# queued reports (no state row yet) one by one wherever they are in the view.
+CASES_AGGREGATED = sql.SQL("""
+WITH side AS (
+  SELECT s.case_id AS id, s.lon, s.lat, s.population
+  FROM damage_case c JOIN map_case_state s ON s.case_id = c.id
+  WHERE ({strips}) AND c.geom && bbox_envelope(%(bbox)s::float8[])
+), fresh AS (
+  SELECT c.id, ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat, {population} AS population
+  FROM damage_case c
+  WHERE c.id IN (SELECT case_id FROM map_report_pending)
+    AND NOT EXISTS (SELECT 1 FROM map_case_state s WHERE s.case_id = c.id)
+    AND c.status = ANY(%(damage)s::case_status[]) AND c.geom && bbox_envelope(%(bbox)s::float8[])
+), parts AS (
+  SELECT {x} AS cx, {y} AS cy, 1 AS n, lon, lat, population, id AS one FROM side
+  WHERE NOT ({fx} BETWEEN %(fi0)s AND %(fi1)s AND {fy} BETWEEN %(fj0)s AND %(fj1)s)
+  UNION ALL
+  SELECT {x}, {y}, 1, lon, lat, population, id FROM fresh
+  UNION ALL
+  SELECT cx, cy, n, sum_lon, sum_lat, population, one FROM map_case_cell
+  WHERE zoom = %(zoom)s AND cx BETWEEN %(i0)s AND %(i1)s AND cy BETWEEN %(j0)s AND %(j1)s
+  UNION ALL
+  SELECT floor(cx / %(scale)s), floor(cy / %(scale)s), n, sum_lon, sum_lat, population, one FROM map_case_cell
+  WHERE zoom = %(fine_zoom)s AND ({rings})
+), cells AS (
+  SELECT sum(n) AS n, sum(lon) / sum(n) AS lon, sum(lat) / sum(n) AS lat, min(one) AS one,
+         sum(population) AS population
+  FROM parts GROUP BY cx, cy
+  ORDER BY sum(n) DESC LIMIT %(max_cells)s
+)
+{features}
+FROM cells
+LEFT JOIN LATERAL (SELECT d.id, d.status, d.kind, d.facility_id, cells.population AS population
+                   FROM damage_case d WHERE cells.n = 1 AND d.id = cells.one) c ON true
+LEFT JOIN LATERAL {single} agg ON cells.n = 1
+LEFT JOIN facility f ON f.id = c.facility_id
+""").format(
+    x=CELL_X, y=CELL_Y, features=CASE_FEATURES, population=CASE_POPULATION, single=SINGLE_CASE_REPORTS,
+    fx=sql.SQL(CELL_X_OF).format(size=sql.Placeholder("fine_cell_m")),
+    fy=sql.SQL(CELL_Y_OF).format(size=sql.Placeholder("fine_cell_m")),
+    strips=sql.SQL(" OR ").join(sql.SQL("c.geom && {}").format(_box(f"strip_{side}")) for side in SIDES),
+    rings=sql.SQL(" OR ").join(_ring(side) for side in SIDES))
 
 # Every matching case with its place and worst severity: the queue panel filters /api/triage with it.
 CASE_INDEX = sql.SQL("""
@@ -323,11 +371,17 @@ def reports(conn: Conn, params: dict[str, Any], *, live: bool = False) -> str:
 def cases(conn: Conn, params: dict[str, Any], *, live: bool = False) -> str:
     """Damage cases (not duplicates or rejected) in the bbox matching the filters, clustered, as GeoJSON text.
 
-    Without filters, whether a case has reports comes from migration 0014's tables; `live=True` reads them all.
+    Without filters the clusters come from migration 0014's case cells (zoom 0-16) or its summaries (above);
+    `live=True` groups every case with a pass over its reports instead.
     """
     _no_jit(conn)
-    statement = CASES if live or not _unfiltered(params) else CASES_UNFILTERED
-    return _body(conn, statement, _params(params))
+    values = _params(params)
+    if live or not _unfiltered(params):
+        return _body(conn, CASES, values)
+    if params["zoom"] > AGGREGATED_MAX_ZOOM:
+        return _body(conn, CASES_UNFILTERED, values)
+    values.update(map_grid.plan(params.get("bbox") or WORLD, params["zoom"], params["cell_m"]).params())
+    return _body(conn, CASES_AGGREGATED, values)
 
 
 def case_index(conn: Conn, params: dict[str, Any], *, live: bool = False) -> list[dict[str, Any]]:

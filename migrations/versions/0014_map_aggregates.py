@@ -79,8 +79,144 @@ CREATE FUNCTION map_fold_lock_key() RETURNS bigint LANGUAGE sql IMMUTABLE PARALL
   SELECT 7233639770896123904::bigint
 $$;
 
+-- Damage cases on the map, the same way: a case is shown when its status is damage (not rejected or duplicate:
+-- taxonomy.DAMAGE_CASE_STATUSES) and it has a report of its own. map_case_state holds the cases shown whose
+-- reports are folded, with their place and population served; map_case_cell sums them per zoom and cell (`one`:
+-- a member's id, the one case when n = 1). Cases whose only reports are still queued are added by the readers.
+-- A case's row is refreshed in the transaction that changes what it contributes: a fold that gives it its first
+-- report, a change of its status, place or facility, a new population figure, a deletion.
+CREATE FUNCTION map_case_is_damage(status case_status) RETURNS boolean LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT status NOT IN ('rejected', 'duplicate')
+$$;
+
+CREATE TABLE map_case_state (
+  case_id     bigint PRIMARY KEY,
+  cx16        integer NOT NULL,
+  cy16        integer NOT NULL,
+  lon         double precision NOT NULL,
+  lat         double precision NOT NULL,
+  population  double precision NOT NULL
+);
+CREATE INDEX map_case_state_cell_idx ON map_case_state (cx16, cy16);
+
+CREATE TABLE map_case_cell (
+  zoom        smallint NOT NULL CHECK (zoom BETWEEN 0 AND 16),
+  cx          integer NOT NULL,
+  cy          integer NOT NULL,
+  n           bigint NOT NULL,  -- no CHECK: a refresh's upsert proposes negative deltas; it deletes rows of 0
+  sum_lon     double precision NOT NULL,
+  sum_lat     double precision NOT NULL,
+  population  double precision NOT NULL,
+  one         bigint,
+  PRIMARY KEY (zoom, cx, cy)
+);
+CREATE INDEX map_case_cell_rows_idx ON map_case_cell (zoom, cy, cx);
+CREATE INDEX map_case_cell_one_idx ON map_case_cell (one);
+
+-- Recompute what the cases `ids` contribute (each is gone, hidden or shown with its current place and figures).
+CREATE FUNCTION map_cases_refresh(ids bigint[]) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  IF coalesce(cardinality(ids), 0) = 0 THEN
+    RETURN;
+  END IF;
+  PERFORM pg_advisory_xact_lock(map_fold_lock_key());
+  WITH new AS (
+    SELECT c.id AS case_id,
+           floor(ST_X(c.geom) * 20037508.342789244 / 180 / (40075016.686::float8 / 262144))::integer AS cx16,
+           floor(ln(tan(radians(90 + greatest(ST_Y(c.geom), -89.999999)) / 2)) * 6378137
+                 / (40075016.686::float8 / 262144))::integer AS cy16,
+           ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat,
+           CASE WHEN c.facility_id IS NULL THEN 0 ELSE coalesce(
+             (SELECT p.population_served FROM facility_population_latest p WHERE p.facility_id = c.facility_id), 0)
+           END AS population
+    FROM damage_case c
+    WHERE c.id = ANY(ids) AND map_case_is_damage(c.status)
+      AND EXISTS (SELECT 1 FROM map_case_summary m WHERE m.case_id = c.id)
+  ), old AS (
+    SELECT * FROM map_case_state s WHERE s.case_id = ANY(ids)
+  ), gone AS (
+    DELETE FROM map_case_state s WHERE s.case_id = ANY(ids) AND s.case_id NOT IN (SELECT case_id FROM new)
+  ), kept AS (
+    INSERT INTO map_case_state AS s SELECT * FROM new
+    ON CONFLICT (case_id) DO UPDATE SET cx16 = excluded.cx16, cy16 = excluded.cy16, lon = excluded.lon,
+                                        lat = excluded.lat, population = excluded.population
+  ), delta AS (
+    SELECT z AS zoom, floor(d.cx16 / 2::float8 ^ (16 - z)) AS cx, floor(d.cy16 / 2::float8 ^ (16 - z)) AS cy,
+           sum(d.n) AS n, sum(d.n * d.lon) AS sum_lon, sum(d.n * d.lat) AS sum_lat,
+           sum(d.n * d.population) AS population, min(d.case_id) FILTER (WHERE d.n > 0) AS added
+    FROM (SELECT case_id, cx16, cy16, lon, lat, population, 1 AS n FROM new
+          UNION ALL
+          SELECT case_id, cx16, cy16, lon, lat, population, -1 FROM old) d
+    CROSS JOIN generate_series(0, 16) z
+    GROUP BY 1, 2, 3
+  )
+  INSERT INTO map_case_cell AS c (zoom, cx, cy, n, sum_lon, sum_lat, population, one)
+  SELECT zoom, cx, cy, n, sum_lon, sum_lat, population, added FROM delta
+  ON CONFLICT (zoom, cx, cy) DO UPDATE
+    SET n = c.n + excluded.n, sum_lon = c.sum_lon + excluded.sum_lon, sum_lat = c.sum_lat + excluded.sum_lat,
+        population = c.population + excluded.population, one = least(c.one, excluded.one);
+  DELETE FROM map_case_cell c WHERE c.n = 0;
+  -- A cell that names one of these cases forgets it unless the case is still in it.
+  UPDATE map_case_cell c SET one = NULL
+  WHERE c.one = ANY(ids)
+    AND NOT EXISTS (SELECT 1 FROM map_case_state s WHERE s.case_id = c.one
+                      AND floor(s.cx16 / 2::float8 ^ (16 - c.zoom)) = c.cx
+                      AND floor(s.cy16 / 2::float8 ^ (16 - c.zoom)) = c.cy);
+  -- A cell left with one case whose id it forgot: that case is the only state row inside the cell.
+  UPDATE map_case_cell c
+  SET one = (SELECT min(s.case_id) FROM map_case_state s
+             WHERE s.cx16 BETWEEN c.cx * 2 ^ (16 - c.zoom) AND (c.cx + 1) * 2 ^ (16 - c.zoom) - 1
+               AND s.cy16 BETWEEN c.cy * 2 ^ (16 - c.zoom) AND (c.cy + 1) * 2 ^ (16 - c.zoom) - 1)
+  WHERE c.one IS NULL AND c.n = 1;
+END
+$$;
+
+CREATE FUNCTION map_case_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'DELETE' THEN
+    PERFORM map_cases_refresh(ARRAY(SELECT id FROM old_cases));
+  ELSE  -- only what changes a case's place, visibility or population (most updates change none of them)
+    PERFORM map_cases_refresh(ARRAY(
+      SELECT n.id FROM new_cases n JOIN old_cases o ON o.id = n.id
+      WHERE map_case_is_damage(n.status) IS DISTINCT FROM map_case_is_damage(o.status)
+         OR NOT ST_Equals(n.geom, o.geom) OR n.facility_id IS DISTINCT FROM o.facility_id));
+  END IF;
+  RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION map_population_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'TRUNCATE' THEN
+    PERFORM map_cases_refresh(ARRAY(SELECT case_id FROM map_case_state));
+  ELSIF TG_OP = 'DELETE' THEN
+    PERFORM map_cases_refresh(ARRAY(SELECT c.id FROM damage_case c WHERE c.facility_id IN
+                                      (SELECT facility_id FROM old_figures)));
+  ELSE
+    PERFORM map_cases_refresh(ARRAY(SELECT c.id FROM damage_case c WHERE c.facility_id IN
+                                      (SELECT facility_id FROM new_figures)));
+  END IF;
+  RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER damage_case_map_updated AFTER UPDATE ON damage_case REFERENCING OLD TABLE AS old_cases
+  NEW TABLE AS new_cases FOR EACH STATEMENT EXECUTE FUNCTION map_case_changed();
+CREATE TRIGGER damage_case_map_deleted AFTER DELETE ON damage_case REFERENCING OLD TABLE AS old_cases
+  FOR EACH STATEMENT EXECUTE FUNCTION map_case_changed();
+CREATE TRIGGER facility_population_map_inserted AFTER INSERT ON facility_population
+  REFERENCING NEW TABLE AS new_figures FOR EACH STATEMENT EXECUTE FUNCTION map_population_changed();
+CREATE TRIGGER facility_population_map_updated AFTER UPDATE ON facility_population
+  REFERENCING NEW TABLE AS new_figures FOR EACH STATEMENT EXECUTE FUNCTION map_population_changed();
+CREATE TRIGGER facility_population_map_deleted AFTER DELETE ON facility_population
+  REFERENCING OLD TABLE AS old_figures FOR EACH STATEMENT EXECUTE FUNCTION map_population_changed();
+CREATE TRIGGER facility_population_map_truncated AFTER TRUNCATE ON facility_population
+  FOR EACH STATEMENT EXECUTE FUNCTION map_population_changed();
+
 -- Move the queue into the cells; does nothing when another transaction is folding.
 CREATE FUNCTION map_report_fold() RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+  first_reported bigint[];
 BEGIN
   IF NOT pg_try_advisory_xact_lock(map_fold_lock_key()) THEN
     RETURN;
@@ -110,8 +246,13 @@ BEGIN
     ON CONFLICT (case_id) DO UPDATE
       SET reports = s.reports + excluded.reports, severity = greatest(s.severity, excluded.severity),
           hazards = ARRAY(SELECT DISTINCT h FROM unnest(s.hazards || excluded.hazards) h ORDER BY h)
+  ), fresh AS (  -- cases whose first reports these are
+    SELECT DISTINCT m.case_id FROM moved m WHERE NOT EXISTS (SELECT 1 FROM map_case_state s WHERE s.case_id = m.case_id)
+  ), counted AS (
+    UPDATE map_fold_state SET folded = folded + (SELECT count(*) FROM moved)
   )
-  UPDATE map_fold_state SET folded = folded + (SELECT count(*) FROM moved);
+  SELECT array_agg(case_id) INTO first_reported FROM fresh;
+  PERFORM map_cases_refresh(first_reported);  -- after the statement above: it reads the new summaries
 END
 $$;
 
@@ -164,6 +305,7 @@ BEGIN
   FROM report r LEFT JOIN LATERAL unnest(r.hazards) h ON true
   WHERE r.case_id = ANY(case_ids) AND NOT EXISTS (SELECT 1 FROM map_report_pending p WHERE p.id = r.id)
   GROUP BY r.case_id;
+  PERFORM map_cases_refresh(case_ids);
   DROP TABLE map_removed;
 END
 $$;
@@ -203,7 +345,7 @@ $$;
 
 CREATE FUNCTION map_report_truncated() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  TRUNCATE map_report_cell, map_report_pending, map_case_summary;
+  TRUNCATE map_report_cell, map_report_pending, map_case_summary, map_case_state, map_case_cell;
   UPDATE map_fold_state SET folded = 0;
   RETURN NULL;
 END
@@ -217,6 +359,8 @@ CREATE TRIGGER report_map_updated AFTER UPDATE ON report REFERENCING OLD TABLE A
   NEW TABLE AS new_reports FOR EACH STATEMENT EXECUTE FUNCTION map_report_updated();
 CREATE TRIGGER report_map_truncated AFTER TRUNCATE ON report
   FOR EACH STATEMENT EXECUTE FUNCTION map_report_truncated();
+CREATE TRIGGER damage_case_map_truncated AFTER TRUNCATE ON damage_case
+  FOR EACH STATEMENT EXECUTE FUNCTION map_report_truncated();
 
 -- The reports already stored.
 INSERT INTO map_report_pending (id, case_id, severity, hazards, lon, lat)
@@ -225,6 +369,13 @@ SELECT map_report_fold();
 """
 
 DOWNGRADE = """
+DROP TRIGGER facility_population_map_truncated ON facility_population;
+DROP TRIGGER facility_population_map_deleted ON facility_population;
+DROP TRIGGER facility_population_map_updated ON facility_population;
+DROP TRIGGER facility_population_map_inserted ON facility_population;
+DROP TRIGGER damage_case_map_truncated ON damage_case;
+DROP TRIGGER damage_case_map_deleted ON damage_case;
+DROP TRIGGER damage_case_map_updated ON damage_case;
 DROP TRIGGER report_map_truncated ON report;
 DROP TRIGGER report_map_updated ON report;
 DROP TRIGGER report_map_deleted ON report;
@@ -235,6 +386,11 @@ DROP FUNCTION map_report_deleted();
 DROP FUNCTION map_report_inserted();
 DROP FUNCTION map_reports_removed(uuid[], bigint[], float8[], float8[]);
 DROP FUNCTION map_report_fold();
+DROP FUNCTION map_population_changed();
+DROP FUNCTION map_case_changed();
+DROP FUNCTION map_cases_refresh(bigint[]);
+DROP TABLE map_case_cell, map_case_state;
+DROP FUNCTION map_case_is_damage(case_status);
 DROP FUNCTION map_fold_lock_key();
 DROP INDEX damage_case_updated_idx;
 DROP SEQUENCE map_fold_tick;
