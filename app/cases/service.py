@@ -4,6 +4,7 @@ caller's transaction and record its event; the rules themselves are geo.workflow
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -175,7 +176,10 @@ def standing(conn: Conn, case_id: int, *, default_share: float, persons_per_cust
     crew = next((result.crew_labels[i] for i, jobs in enumerate(result.crews) if any(j.id == node for j in jobs)),
                 None)
     etr = result.etr_hours.get(node)
+    # The plan's own label of a crew it was not given a name for ("Crew 2"): said in the page's language.
+    anonymous = re.fullmatch(r"Crew (\d+)", crew or "")
     return {"rank": rank, "of": len(ranked), "crews": crews, "etr_hours": etr, "crew": crew,
+            "crew_number": int(anonymous.group(1)) if anonymous else None,
             "etr_at": situation.as_of + timedelta(hours=etr) if etr is not None else None}
 
 

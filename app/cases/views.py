@@ -156,7 +156,8 @@ def _map_config(view: Mapping[str, Any]) -> dict[str, Any]:
             "reports": [{"lon": float(r["lon"]), "lat": float(r["lat"]),
                          "label": gettext("report %(id)s", id=str(r["id"])[:8])} for r in view["reports"]],
             "areasUrl": url_for("coordinator.map_service_areas", bbox=around, zoom=MAP_ZOOM),
-            "boundaryUrl": url_for("coordinator.map_boundary"), "baseMap": tiles.base_map_settings()}
+            "boundaryUrl": url_for("coordinator.map_boundary"), "baseMap": tiles.base_map_settings(),
+            "messages": {"zoomIn": gettext("Zoom in"), "zoomOut": gettext("Zoom out")}}
 
 
 @bp.get("/cases/<int:case_id>")

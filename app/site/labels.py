@@ -142,6 +142,38 @@ ACTION_LABELS = {
     "merge": lazy_gettext("Merge into this case"),
     "unmerge": lazy_gettext("Undo the merge"),
 }
+# The reasons the system itself writes into the history (not a person's words, which are shown as written).
+SYSTEM_REASONS = {
+    "first report on this facility": lazy_gettext("first report on this facility"),
+    "report at a site with no registered facility nearby": lazy_gettext(
+        "report at a site with no registered facility nearby"),
+    "command line": lazy_gettext("command line"),
+    "created by an admin": lazy_gettext("created by an admin"),
+    "crews page": lazy_gettext("crews page"),
+    "set by the crew": lazy_gettext("set by the crew"),
+}
+# The fields an account's or a crew's history shows before and after a change.
+FIELD_LABELS = {
+    "username": lazy_gettext("user name"),
+    "role": lazy_gettext("role"),
+    "active": lazy_gettext("active"),
+    "label": lazy_gettext("label"),
+    "password": lazy_gettext("password"),
+    "tokens_revoked": lazy_gettext("API tokens revoked"),
+    "status": lazy_gettext("status"),
+    "name": lazy_gettext("name"),
+    "lon": lazy_gettext("longitude"),
+    "lat": lazy_gettext("latitude"),
+    "skills": lazy_gettext("skills"),
+    "shift_start": lazy_gettext("shift start"),
+    "shift_end": lazy_gettext("shift end"),
+    "time_zone": lazy_gettext("time zone"),
+    "members": lazy_gettext("members"),
+    "position": lazy_gettext("position"),
+    "position_at": lazy_gettext("position at"),
+}
+# The values of those fields that are codes, by field (lists of codes too).
+FIELD_VOCABULARIES = {"role": "role", "status": "crew_status", "skills": "skill"}
 VOCABULARIES: dict[str, dict[str, Any]] = {
     "kind": KIND_LABELS,
     "severity": SEVERITY_LABELS,
@@ -175,3 +207,33 @@ def code_label(code: object, vocabulary: str, *, spaced: bool = False) -> str:
     "У ремонті" in Ukrainian), never the raw code. `spaced` is kept for callers of the time codes were shown."""
     del spaced
     return label(code, VOCABULARIES[vocabulary])
+
+
+def reason(text: object) -> str:
+    """A reason from the history: the system's own in the request's language, a person's as written."""
+    said = "" if text is None else str(text)
+    return str(SYSTEM_REASONS.get(said, said))
+
+
+def changes(values: object) -> str:
+    """The fields of a change ({"role": "crew", "active": true}) in words: "role: crew; active: yes"."""
+    if not isinstance(values, dict):
+        return "" if values is None else str(values)
+    said = []
+    for key, value in values.items():
+        if isinstance(value, bool):
+            shown = str(lazy_gettext("yes") if value else lazy_gettext("no"))
+        elif value is None:
+            shown = "–"
+        elif key in FIELD_VOCABULARIES and isinstance(value, list):
+            shown = ", ".join(vocabulary_label(v, FIELD_VOCABULARIES[key]) for v in value)
+        elif key in FIELD_VOCABULARIES:
+            shown = vocabulary_label(value, FIELD_VOCABULARIES[key])
+        elif isinstance(value, list):
+            shown = ", ".join("–" if v is None else str(v) for v in value)
+        elif key == "password" and value == "reset":
+            shown = str(lazy_gettext("reset"))
+        else:
+            shown = str(value)
+        said.append(f"{label(key, FIELD_LABELS)}: {shown}")
+    return "; ".join(said)

@@ -62,4 +62,5 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.globals["languages"] = LANGUAGES
     app.jinja_env.filters.update(number=number, plain_number=plain_number, short_number=short_number, when=when,
-                                 code_label=labels.code_label, label=labels.vocabulary_label)
+                                 code_label=labels.code_label, label=labels.vocabulary_label,
+                                 reason=labels.reason, changes=labels.changes)

@@ -2,7 +2,8 @@
 // project's own layers (no tile server needed; the operator's base map when one is configured).
 const box = document.getElementById("case-map");
 const config = JSON.parse(document.getElementById("case-map-config").textContent);
-const map = L.map(box, { preferCanvas: true, attributionControl: false });
+const map = L.map(box, { preferCanvas: true, attributionControl: false, zoomControl: false });
+L.control.zoom({ zoomInTitle: config.messages.zoomIn, zoomOutTitle: config.messages.zoomOut }).addTo(map);
 if (config.baseMap && config.baseMap.url) {
   L.tileLayer(config.baseMap.url, { maxZoom: 19, minNativeZoom: config.baseMap.minNativeZoom,
     maxNativeZoom: config.baseMap.maxNativeZoom }).addTo(map);
