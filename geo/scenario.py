@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import numpy as np
+
 from geo.dispatch_model import Crew, Site
 from geo.network import (
     CriticalSite,
@@ -117,8 +119,12 @@ def _columns(raw_facilities: list[Any]) -> Network | None:
     if not (all(type(p) is int or type(p) is float for p in population)
             and all(type(h) is int or type(h) is float for h, d in zip(hours, damaged, strict=True) if d)):
         return None
-    if not all(math.isfinite(p) and p >= 0 for p in population) or not all(
-            math.isfinite(h) and h >= 0 for h in hours if h is not None):
+    try:
+        numbers = np.concatenate((np.asarray(population, dtype=float),
+                                  np.asarray([h for h in hours if h is not None], dtype=float)))
+    except OverflowError:  # an integer beyond any float
+        return None
+    if not (np.isfinite(numbers).all() and (numbers >= 0).all()):
         return None
     return network_from_columns(ids, parents, population, damaged, hours)
 
