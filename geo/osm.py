@@ -40,7 +40,8 @@ LINES = {"line": "line", "minor_line": "line", "cable": "line"}
 PARTS = frozenset({"tower", "pole", "portal", "insulator", "terminal", "busbar", "bay", "catenary_mast",
                    "connection", "cable_distribution_cabinet", "box", "switch", "compensator", "converter"})
 SUFFIXES = (".osm.pbf", ".pbf", ".osm")
-KEYS = ("name", "ref", "operator", "voltage", "type")  # the tags kept
+KEYS = ("name", "ref", "operator", "voltage", "type", "plant:output:electricity", "plant:output:heat")  # kept
+NONE = frozenset({"", "no", "0", "0 mw", "none"})
 
 
 @dataclass
@@ -76,6 +77,14 @@ def voltages_kv(tag: str | None) -> tuple[float, ...]:
         if volts > 0:
             values.add(volts / 1000.0)
     return tuple(sorted(values, reverse=True))
+
+
+def kind_of(power: str, tags: dict[str, str]) -> str:
+    """The facility kind of an imported power=* value; a plant with heat output is a CHP plant, or a heat plant
+    when it gives heat only."""
+    if power != "plant" or tags.get("plant:output:heat", "").strip().lower() in NONE:
+        return LINES.get(power) or STATIONS[power]
+    return "heat_plant" if tags.get("plant:output:electricity", "").strip().lower() in NONE else "chp_plant"
 
 
 def _read(path: Path) -> _Extract:
@@ -219,7 +228,7 @@ def _outside_feeds(stations: list[_Element], targets: list[int], terminals: dict
     for ends in terminals.values():
         for b in ends[1:]:
             parent[root(b)] = root(ends[0])
-    fed = {root(b) for b in sources.values()}
+    fed = {root(b) for b in sources.values() if b in parent}
     best: dict[int, tuple[float, str, int]] = {}
     for i in targets:
         if stations[i].power == "substation" and root(i) not in fed:
@@ -253,14 +262,13 @@ def _imported(stations: list[_Element], lines: list[_Element], graph: Orientatio
     rows, extra, several = [], [], 0
     for ext_id, item in [(station_id[i], s) for i, s in enumerate(stations) if i not in parts] + list(
             zip(line_id, lines, strict=True)):
-        kinds = LINES if item.power in LINES else STATIONS
         volts = voltages_kv(item.tags.get("voltage"))
         several += len(volts) > 1
         given = list(dict.fromkeys(parents.get(ext_id, [])))
         extra += [(p, ext_id) for p in given[1:]]
         geometry = item.geometry
         rows.append({"external_id": ext_id, "name": item.tags.get("name") or item.tags.get("ref") or
-                     f"{item.power} {item.osm_id}", "kind": kinds[item.power],
+                     f"{item.power} {item.osm_id}", "kind": kind_of(item.power, item.tags),
                      "voltage_kv": volts[0] if volts else np.nan, "parent_external_id": given[0] if given else None,
                      "power": item.power, "voltage": item.tags.get("voltage"), "operator": item.tags.get("operator"),
                      "ref": item.tags.get("ref"), "osm_id": item.osm_id,

@@ -158,6 +158,15 @@ def test_a_substation_mapped_as_a_multipolygon_is_one_station_and_other_relation
     assert "skipped 1: power=circuit: not a facility kind imported" in imported.report
 
 
+def test_plants_with_heat_output_are_chp_or_heat_plants(tmp_path):
+    nodes = {1: (0.0, 0.0, {"power": "plant", "plant:output:electricity": "120 MW", "plant:output:heat": "200 MW"}),
+             2: (900.0, 0.0, {"power": "plant", "plant:output:heat": "50 MW"}),
+             3: (1800.0, 0.0, {"power": "plant", "plant:output:electricity": "yes", "plant:output:heat": "no"})}
+    frame = read_osm(write_extract(tmp_path / "plants.osm.pbf", nodes, {})).frame
+    assert dict(zip(frame["external_id"], frame["kind"], strict=True)) == {
+        "osm:n1": "chp_plant", "osm:n2": "heat_plant", "osm:n3": "power_plant"}
+
+
 def test_dry_run_reports_and_stores_nothing(fresh, tmp_path):
     app, conn = fresh
     out = ok(app, "import-facilities", write_extract(tmp_path / "region.osm.pbf", NODES, WAYS), "--dry-run")
