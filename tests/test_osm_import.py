@@ -11,8 +11,8 @@ import osmium
 import pandas as pd
 import pytest
 
-from geo import feeds
-from geo.osm import SNAP_M, read_osm, voltages_kv
+from geo import feeds, taxonomy
+from geo.osm import LINES, SNAP_M, STATIONS, read_osm, voltages_kv
 from tests.test_import_facilities import ok
 from tests.test_import_real_data import one
 
@@ -165,6 +165,7 @@ def test_plants_with_heat_output_are_chp_or_heat_plants(tmp_path):
     frame = read_osm(write_extract(tmp_path / "plants.osm.pbf", nodes, {})).frame
     assert dict(zip(frame["external_id"], frame["kind"], strict=True)) == {
         "osm:n1": "chp_plant", "osm:n2": "heat_plant", "osm:n3": "power_plant"}
+    assert {*STATIONS.values(), *LINES.values(), "chp_plant", "heat_plant"} <= set(taxonomy.FACILITY_KINDS)
 
 
 def test_dry_run_reports_and_stores_nothing(fresh, tmp_path):
