@@ -50,7 +50,8 @@ def servers(new_database, pooler: int) -> Iterator[dict[str, object]]:
     pooled = psycopg.conninfo.make_conninfo(url, port=pooler)
     setup_app = make_app(url)
     tokens = create_accounts(setup_app, {"crew": "crew", "crew2": "crew", "admin": "admin",
-                                         "coordinator": "coordinator", "dispatcher": "coordinator"})
+                                         "coordinator": "coordinator", "dispatcher": "coordinator",
+                                         "mapper": "crew", "pooled": "crew"})  # one account per test that sends reports
     setup_app.extensions["db_pool"].close()
     env = {**os.environ, "DATABASE_URL": url, "FLASK_SECRET_KEY": "one key for every app server",
            "FLASK_RATE_LIMIT_LOGIN": str(LOGIN_LIMIT), "FLASK_RATE_LIMIT_REPORTS": str(REPORT_LIMIT),
@@ -186,6 +187,22 @@ def test_the_maps_change_cursor_is_the_same_on_both_servers_and_moves_on_both(se
     assert after != before and cursor(b) == after
 
 
+def test_the_maps_report_clusters_count_every_report_sent_through_either_server_once(servers):
+    a, b = servers["a"], servers["b"]
+    crew = bearer(servers["tokens"]["mapper"], "10.8.0.1")
+    for base in (a, b, a):  # reports from both servers, folded into the map's cells by either (migration 0014)
+        assert requests.post(f"{base}/api/reports", json=report(kind="other", components=[]), headers=crew,
+                             timeout=HTTP_TIMEOUT_S).status_code == 201
+    with psycopg.connect(str(servers["url"])) as conn:
+        stored = conn.execute("SELECT count(*) FROM report").fetchone()
+    coordinator = bearer(servers["tokens"]["coordinator"], "10.8.0.2")
+    for base in (a, b):
+        for zoom in (0, 8, 17):
+            layer = requests.get(f"{base}/api/map/reports?bbox=-180,-85,180,85&zoom={zoom}", headers=coordinator,
+                                 timeout=HTTP_TIMEOUT_S).json()
+            assert (sum(f["properties"]["count"] for f in layer["features"]),) == stored, (base, zoom)
+
+
 def test_revoking_tokens_on_one_server_ends_them_on_the_other(servers):
     a, b = servers["a"], servers["b"]
     token = servers["tokens"]["dispatcher"]
@@ -231,7 +248,7 @@ def test_the_second_server_works_through_pgbouncer_in_transaction_mode(servers):
     b, pooled = servers["b"], str(servers["pooled"])
     before = transactions_through_pgbouncer(pooled)
     crew = browser("10.7.0.1")
-    assert sign_in(crew, b, "crew").status_code == 302
+    assert sign_in(crew, b, "pooled").status_code == 302
     csrf = crew.get(f"{b}/api/session", timeout=HTTP_TIMEOUT_S).json()["csrf_token"]
     sent = crew.post(f"{b}/api/reports", json=report(kind="other", components=[]), headers={"X-CSRFToken": csrf},
                      timeout=HTTP_TIMEOUT_S)
