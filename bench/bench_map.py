@@ -195,6 +195,31 @@ def page_interactive(base_url: str, repeat: int) -> tuple[list[float], list[floa
     return interactive[1:], complete[1:], slowest
 
 
+ONE_REPORT = """
+INSERT INTO report (id, case_id, kind, severity, status, observed_at, content_hash, geom)
+VALUES (gen_random_uuid(), %(case)s, 'line', 'minor', 'degraded', now(), 'bench', ST_Point(%(lon)s, %(lat)s, 4326))"""
+
+
+def insert_cost(url: str, count: int) -> tuple[float, float]:
+    """Single-report INSERT transactions per second with migration 0014's insert trigger on, and off (best of two
+    interleaved rounds each). Leaves reports the aggregates do not hold: run it last on a data set."""
+    rates: dict[bool, float] = {True: 0.0, False: 0.0}
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute("SELECT min(id) FROM damage_case").fetchone()
+        case = row[0] if row else None
+        w, s, e, n = AREA
+        for trigger in (True, False, True, False):
+            conn.execute("ALTER TABLE report ENABLE TRIGGER report_map_inserted" if trigger
+                         else "ALTER TABLE report DISABLE TRIGGER report_map_inserted")
+            start = time.perf_counter()
+            for i in range(count):  # autocommit: one transaction each, as POST /api/reports
+                conn.execute(ONE_REPORT, {"case": case, "lon": w + (e - w) * (i % 97) / 97,
+                                          "lat": s + (n - s) * (i % 89) / 89})
+            rates[trigger] = max(rates[trigger], count / (time.perf_counter() - start))
+        conn.execute("ALTER TABLE report ENABLE TRIGGER report_map_inserted")
+    return rates[True], rates[False]
+
+
 def fmt(p: tuple[float, float]) -> str:
     return f"{p[0]:>8.1f} {p[1]:>8.1f}"
 
@@ -281,6 +306,11 @@ def main() -> None:
                       f"too p50 {c50:.0f} ms, p95 {c95:.0f} ms")
                 print("  slowest requests of the last load: "
                       + ", ".join(f"{path} {ms:.0f} ms" for path, ms in slowest), flush=True)
+            if points == 100_000:
+                on, off = insert_cost(url, 1_000 if args.quick else 5_000)
+                print(f"\ningestion cost of the map's aggregates: single-report INSERT transactions {on:,.0f}/s "
+                      f"with the insert trigger, {off:,.0f}/s without ({(1 - on / off) * 100:.0f} % fewer)",
+                      flush=True)
         app.extensions["db_pool"].close()
     finally:
         pgcluster.stop(cluster, mode="immediate")
