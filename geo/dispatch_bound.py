@@ -3,6 +3,7 @@
 Public API:
     earliest_finish(problem) -> np.ndarray        the earliest hour each repair can possibly be done
     dispatch_lower_bound(problem, *, weighted=True) -> float
+    released_busy_time(problem, ef, *, weighted=True) -> float   one of its terms, with release dates
 
 Work in progress: a crew with a repair under way is on site and finishes it at its repair_hours (remaining) with
 no travel, so for these bounds that crew is free at that hour at that site, and the repair under way itself
@@ -12,12 +13,13 @@ plan that keeps them, and the gap may overstate how far the plan is from the bes
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import replace
 
 import numpy as np
 
 from geo.dispatch_model import Problem, shift_starts
-from geo.plan import lower_bound
+from geo.plan import dominated_weight, lower_bound
 
 
 def shortest_travel(problem: Problem) -> np.ndarray:
@@ -64,7 +66,8 @@ def earliest_finish(problem: Problem) -> np.ndarray:
 
 
 def dispatch_lower_bound(problem: Problem, *, weighted: bool = True) -> float:
-    """A lower bound on the cost of every plan of this problem: the larger of two valid bounds.
+    """A lower bound on the cost of every plan of this problem: the largest of three valid bounds ((3) is
+    released_busy_time).
 
     Notation: a = the earliest hour any crew is free, k = number of crews, tau_j = the least travel into site j
     from the base of a crew with its skill or from any other site, p'_j = repair_hours_j + tau_j,
@@ -110,7 +113,8 @@ def dispatch_lower_bound(problem: Problem, *, weighted: bool = True) -> float:
     tau = into.min(axis=0)
     tau[under_way] = 0.0  # the crew is on site: no travel into a repair under way
     p_dash = problem.hours + tau
-    e_first = problem.sim.energisation(earliest_finish(problem))
+    ef = earliest_finish(problem)
+    e_first = problem.sim.energisation(ef)
     total = np.zeros(len(outage.node_job))
     for node, ps in enumerate(outage.node_parents):
         j = outage.node_job[node]
@@ -124,4 +128,43 @@ def dispatch_lower_bound(problem: Problem, *, weighted: bool = True) -> float:
     per_node = float(w @ np.maximum(e_first, np.where(total > 0, level, a)))
     compressed = replace(problem.tree, hours=tuple(float(h) for h in p_dash))
     shifted = a * float(w.sum()) + lower_bound(compressed, crews=k, weighted=weighted)
-    return max(per_node, shifted)
+    return max(per_node, shifted, released_busy_time(problem, ef, weighted=weighted))
+
+
+def released_busy_time(problem: Problem, ef: np.ndarray, *, weighted: bool = True) -> float:
+    """(3) of dispatch_lower_bound: Eastman-Even-Isaacs with release dates, by mean busy times (Goemans 1997).
+
+    A node gets power no earlier than its nearest damaged dominator's repair is done (geo.plan.dominated_weight
+    gives each job the weight that waits for it). In any plan job j runs, without a break, from its start S_j >=
+    es_j = ef_j - hours_j (the earliest start: free hour, travel, release, shifts) to C_j = M_j + hours_j / 2,
+    M_j its mean busy time. Seen as one machine that works k crew-hours an hour, the plan is a preemptive
+    schedule with release dates es_j, and on such a machine the preemptive WSPT rule (at every moment the released
+    job of the highest weight / hours) minimises sum w_j M_j over every preemptive schedule. So cost >= sum w_j
+    (M*_j + hours_j / 2), M*_j the mean busy times of that rule with each job's hours / k.
+    """
+    _, w = dominated_weight(problem.tree, weighted=weighted)
+    weight = np.asarray(w, dtype=float)
+    hours = problem.hours
+    k = len(problem.crews)
+    release = ef - hours
+    left = hours / k
+    busy = np.zeros(len(hours))  # integral of t over each job's processing
+    order = sorted(range(len(hours)), key=lambda j: release[j])
+    ready: list[tuple[float, int]] = []
+    t, i = 0.0, 0
+    while i < len(order) or ready:
+        if not ready:
+            t = max(t, float(release[order[i]]))
+        while i < len(order) and release[order[i]] <= t + 1e-12:
+            j = order[i]
+            heapq.heappush(ready, (-(weight[j] / hours[j]) if hours[j] > 0 else -np.inf, j))
+            i += 1
+        j = ready[0][1]
+        run = min(float(left[j]), (float(release[order[i]]) if i < len(order) else np.inf) - t)
+        busy[j] += (t + run / 2) * run
+        left[j] -= run
+        t += run
+        if left[j] <= 1e-12:
+            heapq.heappop(ready)
+    mean = np.where(hours > 0, busy / np.where(hours > 0, hours / k, 1.0), release)
+    return float(weight @ (mean + hours / 2))

@@ -281,6 +281,29 @@ def lower_bound(tree: TriageTree, *, crews: int, weighted: bool = True) -> float
     """
     outage = tree.outage
     node_w = np.asarray(outage.node_weight if weighted else outage.node_people, dtype=float)
+    parent, w = dominated_weight(tree, weighted=weighted)
+    m = len(outage.jobs)
+    n_nodes = len(outage.node_job)
+    p = tree.hours
+    order, _ = horn_order(parent, w, p, list(range(m)))
+    fast = _sequence_cost(order, w, p) / crews
+    wspt = sorted(range(m), key=lambda j: (-ratio_key(w[j], p[j]), j))
+    eei = _sequence_cost(wspt, w, p) / crews + (crews - 1) / (2 * crews) * sum(w[j] * p[j] for j in range(m))
+    sim = Simulator(outage, p)
+    longest = sim.energisation(np.asarray(p, dtype=float))
+    total = np.zeros(n_nodes)
+    for node, ps in enumerate(outage.node_parents):
+        j = outage.node_job[node]
+        total[node] = min((total[u] for u in ps), default=0.0) + (p[j] if j >= 0 else 0.0)
+    paths = float(node_w @ np.maximum(longest, total / crews))
+    return max(fast, eei, paths)
+
+
+def dominated_weight(tree: TriageTree, *, weighted: bool = True) -> tuple[list[int], list[float]]:
+    """Per job, its nearest damaged dominator job (-1: none) and the weight of the nodes whose nearest damaged
+    dominator it is: those nodes get power no earlier than it is repaired."""
+    outage = tree.outage
+    node_w = np.asarray(outage.node_weight if weighted else outage.node_people, dtype=float)
     n_nodes = len(outage.node_job)
     idom = [-1] * n_nodes
     depth = [0] * n_nodes
@@ -304,19 +327,7 @@ def lower_bound(tree: TriageTree, *, crews: int, weighted: bool = True) -> float
     for node in range(n_nodes):
         if nearest[node] >= 0:
             w[nearest[node]] += float(node_w[node])
-    p = tree.hours
-    order, _ = horn_order(parent, w, p, list(range(m)))
-    fast = _sequence_cost(order, w, p) / crews
-    wspt = sorted(range(m), key=lambda j: (-ratio_key(w[j], p[j]), j))
-    eei = _sequence_cost(wspt, w, p) / crews + (crews - 1) / (2 * crews) * sum(w[j] * p[j] for j in range(m))
-    sim = Simulator(outage, p)
-    longest = sim.energisation(np.asarray(p, dtype=float))
-    total = np.zeros(n_nodes)
-    for node, ps in enumerate(outage.node_parents):
-        j = outage.node_job[node]
-        total[node] = min((total[u] for u in ps), default=0.0) + (p[j] if j >= 0 else 0.0)
-    paths = float(node_w @ np.maximum(longest, total / crews))
-    return max(fast, eei, paths)
+    return parent, w
 
 
 def _sequence_cost(order: Sequence[int], weight: Sequence[float], hours: Sequence[float]) -> float:

@@ -193,3 +193,15 @@ def test_cli_shift_keys_are_parsed_and_bad_ones_named():
         parse_crews([{"id": "c", "available_until_hours": 2, "shift_end_hours": 2}])
     with pytest.raises(DispatchError, match="'shift_period_hours' must be a number"):
         parse_crews([{"id": "c", "available_until_hours": 2, "shift_period_hours": "daily"}])
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.one_of(shifted_instances(), instances()))
+def test_the_release_aware_busy_time_term_alone_never_exceeds_the_brute_force_optimum(case):
+    from geo.dispatch_bound import earliest_finish, released_busy_time
+    from geo.dispatch_model import build_problem
+
+    facilities, crews, sites, travel = case
+    problem = build_problem(build_network(facilities), crews, sites, travel=travel)
+    optimum = brute_optimum(facilities, crews, sites, travel)
+    assert released_busy_time(problem, earliest_finish(problem)) <= optimum + 1e-6
