@@ -11,9 +11,10 @@ from geo.dispatch import Dispatch, Etr
 from geo.plan import gap, improvement
 
 NAIVE = "most people served first, each repair to the capable crew that finishes it first (travel-aware)"
-BOUND = ("valid for every plan with these crews, travel and release times: each repair's earliest finish "
-         "(free hour, shortest travel, release), path work shared by the crews, and geo.plan's bounds on "
-         "travel-inflated repair hours; plus the solver's own bound when it ran")
+BOUND = ("valid for every plan with these crews, travel, release times and shifts: each repair's earliest finish "
+         "(free hour, shortest travel, release, shift), path work shared by the crews from their free hours, "
+         "geo.plan's bounds on travel-inflated repair hours, and mean busy times from the earliest starts; plus the "
+         "exact method's own bound when it ran")
 UNCERTAINTY = ("lognormal repair times (planned hours = median, sigma by kind and severity, geo.etr.REPAIR_SIGMA),"
                " seeded Monte Carlo through the same energisation; travel and release times as given")
 
