@@ -23,7 +23,8 @@ import pandas as pd
 from geo.pandapower_flow import NOT_POSSIBLE, FlowCheck, check_switching
 from geo.pandapower_net import SOURCES, branch_terminals
 
-SWITCH_HOURS = 0.5  # closing a switch on site: travel plus minutes; a remote-controlled one is far quicker
+SWITCH_HOURS = 0.5  # closing a switch on site: travel plus minutes
+REMOTE_HOURS = 0.1  # closing a remote-controlled switch from the control room: minutes
 
 
 @dataclass(frozen=True)
@@ -38,20 +39,23 @@ class SwitchingOption:
     bridges: tuple[str, ...]  # damaged elements whose repair it stands in for
     people_hours_saved: float
     flow: FlowCheck
+    remote: bool = False  # closed from the control room
 
     @property
     def sentence(self) -> str:
         """The proposal in one sentence a coordinator can check."""
         repairs = " and ".join(self.bridges) if self.bridges else "the damage"
         verb = "are" if len(self.bridges) > 1 else "is"
-        return (f"close switch {self.name}: restores {self.people:,.0f} people in {self.hours:g} h while {repairs} "
-                f"{verb} repaired; {self.flow.reason}")
+        how = " (remote)" if self.remote else ""
+        return (f"close switch {self.name}{how}: restores {self.people:,.0f} people in {self.hours:g} h while "
+                f"{repairs} {verb} repaired; {self.flow.reason}")
 
     def as_json(self) -> dict[str, Any]:
         """The option as JSON values (the shape of the triage's optional `switching` rows)."""
         return {"switch": self.switch, "name": self.name, "restores_buses": list(self.restores_buses),
                 "people": round(self.people, 1), "hours": self.hours, "bridges": list(self.bridges),
-                "people_hours_saved": round(self.people_hours_saved, 1), "flow": self.flow.as_json(),
+                "people_hours_saved": round(self.people_hours_saved, 1), "remote": self.remote,
+                "flow": self.flow.as_json(),
                 "sentence": self.sentence}
 
 
@@ -97,12 +101,14 @@ def people_at(tables: Mapping[str, pd.DataFrame], people_per_kw: float) -> dict[
 
 
 def options(tables: Mapping[str, pd.DataFrame], repair_hours: Mapping[str, float], *, people_per_kw: float,
-            net: Any = None, switch_hours: float = SWITCH_HOURS, closed: Iterable[int] = ()) -> list[SwitchingOption]:
+            net: Any = None, switch_hours: float = SWITCH_HOURS, closed: Iterable[int] = (),
+            remote: Iterable[int] = (), remote_hours: float = REMOTE_HOURS) -> list[SwitchingOption]:
     """The open switches whose closing restores buses dark because of the damage (element id -> repair hours),
     most people-hours saved first, each with its power-flow check (run on `net`, the pandapower network);
-    `closed`: switches already closed by earlier steps."""
-    if not people_per_kw > 0 or not switch_hours >= 0:
-        raise ValueError("people_per_kw must be > 0 and switch_hours >= 0")
+    `closed`: switches already closed by earlier steps; `remote`: remote-controlled switches (as are those whose
+    row has a true `remote` column), closed in `remote_hours` instead of `switch_hours`."""
+    if not people_per_kw > 0 or not switch_hours >= 0 or not remote_hours >= 0:
+        raise ValueError("people_per_kw must be > 0, switch_hours and remote_hours >= 0")
     damaged = set(repair_hours)
     for element in sorted(damaged):
         table, _, number = element.partition(":")
@@ -117,9 +123,13 @@ def options(tables: Mapping[str, pd.DataFrame], repair_hours: Mapping[str, float
     people = people_at(tables, people_per_kw)
     alone = {e: energised(tables, damaged=damaged - {e}, close=shut) & dark for e in sorted(damaged)}
     found = []
+    controlled = {int(i) for i in remote}
+    if "remote" in switch.columns:
+        controlled |= {int(i) for i, r in switch["remote"].items() if r is True or r == 1}
     for index, row in switch[~switch["closed"].astype(bool)].iterrows():
         if f"switch:{index}" in damaged or int(index) in shut:
             continue
+        hours = remote_hours if int(index) in controlled else switch_hours
         restored = (energised(tables, damaged=damaged, close=[*shut, int(index)]) - now) & dark
         if not restored:
             continue
@@ -127,14 +137,14 @@ def options(tables: Mapping[str, pd.DataFrame], repair_hours: Mapping[str, float
         saved = 0.0
         for b in restored:
             waits = [repair_hours[e] for e in bridges if b in alone[e]]
-            saved += people.get(b, 0.0) * max(0.0, min(waits) - switch_hours) if waits else 0.0
+            saved += people.get(b, 0.0) * max(0.0, min(waits) - hours) if waits else 0.0
         flow = (check_switching(net, close=[*shut, int(index)], out_of_service=damaged) if net is not None else
                 FlowCheck(NOT_POSSIBLE, "the power-flow check was not possible: the network has no electrical data"))
         label = row.get("name")
         found.append(SwitchingOption(
             switch=f"switch:{index}", name=label if isinstance(label, str) and label else f"switch:{index}",
             restores_buses=tuple(sorted(restored)), people=sum(people.get(b, 0.0) for b in restored),
-            hours=switch_hours, bridges=bridges, people_hours_saved=saved, flow=flow))
+            hours=hours, bridges=bridges, people_hours_saved=saved, flow=flow, remote=int(index) in controlled))
     return sorted(found, key=lambda o: (-o.people_hours_saved, -o.people, o.switch))
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +25,7 @@ import pandas as pd
 from geo.errors import DataError
 from geo.pandapower_flow import OUTSIDE
 from geo.pandapower_net import read_network
-from geo.switching import SWITCH_HOURS, SwitchingOption, energised, options, people_at
+from geo.switching import REMOTE_HOURS, SWITCH_HOURS, SwitchingOption, energised, options, people_at
 
 
 @dataclass(frozen=True)
@@ -49,14 +49,16 @@ class Comparison:
 
 
 def switching_steps(tables: Mapping[str, pd.DataFrame], repair_hours: Mapping[str, float], *, people_per_kw: float,
-                    net: Any = None, switch_hours: float = SWITCH_HOURS) -> tuple[SwitchingOption, ...]:
+                    net: Any = None, switch_hours: float = SWITCH_HOURS,
+                    remote: Iterable[int] = (), remote_hours: float = REMOTE_HOURS) -> tuple[SwitchingOption, ...]:
     """Open switches to close, one after another, each the best given the ones before, skipping any whose power
     flow breaks a limit."""
     chosen: list[SwitchingOption] = []
     while True:
         closed = [int(o.switch.partition(":")[2]) for o in chosen]
         found = [o for o in options(tables, repair_hours, people_per_kw=people_per_kw, net=net,
-                                    switch_hours=switch_hours, closed=closed)
+                                    switch_hours=switch_hours, closed=closed, remote=remote,
+                                    remote_hours=remote_hours)
                  if o.flow.status != OUTSIDE and o.people > 0]
         if not found:
             return tuple(chosen)
@@ -89,18 +91,27 @@ def _run(tables: Mapping[str, pd.DataFrame], actions: Sequence[tuple[str, float]
 
 
 def compare(tables: Mapping[str, pd.DataFrame], repair_hours: Mapping[str, float], *, order: Sequence[str],
-            people_per_kw: float, net: Any = None, switch_hours: float = SWITCH_HOURS) -> Comparison:
+            people_per_kw: float, net: Any = None, switch_hours: float = SWITCH_HOURS,
+            remote: Iterable[int] = (), remote_hours: float = REMOTE_HOURS) -> Comparison:
     """The repairs in `order` alone, and the same repairs after the switching steps, for one crew."""
     if sorted(order) != sorted(repair_hours):
         raise ValueError("order must name every damaged element once")
     people = people_at(tables, people_per_kw)
     repairs = [(f"repair {e}", float(repair_hours[e])) for e in order]
-    switching = switching_steps(tables, repair_hours, people_per_kw=people_per_kw, net=net, switch_hours=switch_hours)
+    switching = switching_steps(tables, repair_hours, people_per_kw=people_per_kw, net=net, switch_hours=switch_hours,
+                                remote=tuple(remote), remote_hours=remote_hours)
     only, only_total = _run(tables, repairs, set(repair_hours), people)
     both, both_total = _run(tables, [(f"close {o.switch}", o.hours) for o in switching] + repairs,
                             set(repair_hours), people)
     return Comparison(repairs_only=only, with_switching=both, repairs_only_people_hours=only_total,
                       with_switching_people_hours=both_total, switching=switching)
+
+
+def _switch(text: str) -> int:
+    number = text.removeprefix("switch:")
+    if not number.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r}: expected switch:INDEX, e.g. switch:144")
+    return int(number)
 
 
 def _damage(text: str) -> tuple[str, float]:
@@ -118,14 +129,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("network")
     parser.add_argument("--damaged", type=_damage, action="append", default=[], metavar="ELEMENT=HOURS")
     parser.add_argument("--switch-hours", type=float, default=SWITCH_HOURS)
+    parser.add_argument("--remote", type=_switch, action="append", default=[], metavar="switch:INDEX",
+                        help="a remote-controlled switch (closed in --remote-hours)")
+    parser.add_argument("--remote-hours", type=float, default=REMOTE_HOURS)
     parser.add_argument("--people-per-kw", type=float, default=1.0)
     args = parser.parse_args(argv)
     damage = dict(args.damaged)
     try:
         tables, net = read_network(args.network)
-        found = options(tables, damage, people_per_kw=args.people_per_kw, net=net, switch_hours=args.switch_hours)
+        timing = {"switch_hours": args.switch_hours, "remote": args.remote, "remote_hours": args.remote_hours}
+        found = options(tables, damage, people_per_kw=args.people_per_kw, net=net, **timing)
         plans = compare(tables, damage, order=[e for e, _ in args.damaged], people_per_kw=args.people_per_kw,
-                        net=net, switch_hours=args.switch_hours)
+                        net=net, **timing)
     except (DataError, ValueError, KeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -165,3 +165,18 @@ def test_damaged_registry_facilities_map_to_the_networks_elements(network):
                                  prefix="mv_oberrhein:")
     assert damage == {"line:97": 6.0} and others == ("dublin:S1",)
     assert [o.switch for o in options(tables, damage, people_per_kw=1.0)] == ["switch:144"]
+
+
+def test_a_remote_controlled_switch_is_closed_in_minutes(network):
+    tables, _ = network
+    (manual,) = options(tables, {"line:97": 6.0}, people_per_kw=2.0)
+    (remote,) = options(tables, {"line:97": 6.0}, people_per_kw=2.0, remote=[144])
+    assert remote.hours == 0.1 and remote.remote and not manual.remote
+    assert remote.people_hours_saved == pytest.approx(manual.people * (6.0 - 0.1))
+    assert remote.sentence.startswith(f"close switch Switch 144 (remote): restores {manual.people:,.0f} people in "
+                                      "0.1 h while line:97 is repaired")
+    marked = {**tables, "switch": tables["switch"].assign(remote=tables["switch"].index == 144)}
+    (by_column,) = options(marked, {"line:97": 6.0}, people_per_kw=2.0)
+    assert by_column.remote and by_column.hours == 0.1
+    plans = compare(tables, {"line:97": 6.0}, order=["line:97"], people_per_kw=2.0, remote=[144], remote_hours=0.05)
+    assert plans.with_switching_people_hours == pytest.approx(manual.people * 0.05)
