@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from geo.message import N_, Code, Text
 from geo.taxonomy import OPEN_CASE_STATUSES
 
 # action -> (statuses it may start from, status it leads to; None keeps the status)
@@ -50,7 +51,7 @@ class UnknownAction(ValueError):
     field = "action"
 
     def __init__(self, action: str) -> None:
-        super().__init__(f"must be one of {', '.join(ACTIONS)}")
+        super().__init__(Text(N_("must be one of {choices}"), choices=", ".join(ACTIONS)))
         self.action = action
 
 
@@ -60,7 +61,7 @@ class ReasonRequired(ValueError):
     field = "reason"
 
     def __init__(self, action: str) -> None:
-        super().__init__(f"is required to {verb(action)}")
+        super().__init__(Text(N_("is required to {action}"), action=Code(action, "action")))
         self.action = action
 
 
@@ -69,7 +70,9 @@ class TransitionRefused(ValueError):
 
     def __init__(self, action: str, status: str, *, case_id: int) -> None:
         allowed, _ = TRANSITIONS[action]
-        super().__init__(f"cannot {verb(action)} case {case_id}: it is {status} (allowed from {', '.join(allowed)})")
+        super().__init__(Text(N_("cannot {action} case {case}: it is {status} (allowed from {allowed})"),
+                              action=Code(action, "action"), case=case_id, status=Code(status, "status", spaced=False),
+                              allowed=Text.joined(*(Code(s, "status", spaced=False) for s in allowed), sep=", ")))
         self.action, self.status, self.case_id = action, status, case_id
 
 
@@ -144,9 +147,10 @@ def merge(survivor_id: int, duplicate_id: int, duplicate_status: str, *, reason:
     The survivor's own status is checked by `target("merge", ...)`.
     """
     if duplicate_id == survivor_id:
-        raise MergeRefused("a case cannot be merged into itself")
+        raise MergeRefused(Text(N_("a case cannot be merged into itself")))
     if duplicate_status not in MERGEABLE_STATUSES:
-        raise MergeRefused(f"cannot merge case {duplicate_id}: it is {duplicate_status}")
+        raise MergeRefused(Text(N_("cannot merge case {case}: it is {status}"), case=duplicate_id,
+                                status=Code(duplicate_status, "status", spaced=False)))
     return Merge(status=MERGED_STATUS, action=MERGED_ACTION, reason=reason or f"duplicate of case {survivor_id}")
 
 
@@ -157,8 +161,9 @@ def unmerge(survivor_id: int, duplicate_id: int, *, merged_into: int | None, sta
 
     Its reports never moved (they count for the survivor through `merged_into`), so they are its own again."""
     if merged_into != survivor_id:
-        raise MergeRefused(f"case {duplicate_id} is not merged into case {survivor_id}")
+        raise MergeRefused(Text(N_("case {case} is not merged into case {survivor}"), case=duplicate_id,
+                                survivor=survivor_id))
     if status_before not in MERGEABLE_STATUSES:
-        raise MergeRefused(f"case {duplicate_id} has no merge event to undo")
+        raise MergeRefused(Text(N_("case {case} has no merge event to undo"), case=duplicate_id))
     return Merge(status=status_before, action=UNMERGED_ACTION,
                  reason=reason or f"merge into case {survivor_id} undone")

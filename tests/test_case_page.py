@@ -439,3 +439,25 @@ def test_the_case_page_shows_its_rank_etr_crew_and_a_map_of_the_site(live_server
         "els => els.filter(e => !e.closest('label')).map(e => e.name)")
     assert unlabelled == []
     assert page.js_errors == []
+
+
+def test_refusals_on_the_page_are_in_the_pages_language(desk):
+    _, _, browser, _ = desk
+    case_id = new_report(desk)["case_id"]
+    uk = {"Accept-Language": "uk"}
+    token = csrf_from(browser.get(f"/cases/{case_id}", headers=uk).get_data(as_text=True))
+    html = browser.post(f"/cases/{case_id}/actions", data={"action": "reject", "csrf_token": token},
+                        headers=uk).get_data(as_text=True)
+    assert "<li data-field=\"reason\">причина: обов&#39;язкова для дії «відхилити»</li>" in html
+    html = browser.post(f"/cases/{case_id}/actions", data={"action": "release", "csrf_token": token},
+                        headers=uk).get_data(as_text=True)
+    assert (f"дія: не можна виконати дію «зняти з бригади» для випадку {case_id}: його стан — повідомлено "
+            "(дозволено зі станів: призначено)") in html
+    html = browser.post(f"/cases/{case_id}/actions", data={"action": "override_hours", "hours": "0.1",
+                                                           "reason": "x", "csrf_token": token},
+                        headers=uk).get_data(as_text=True)
+    assert "години ремонту: має бути числом від 0,25 до 10" in html
+    # The same refusal in English, as before.
+    english = browser.post(f"/cases/{case_id}/actions", data={"action": "reject", "csrf_token": token},
+                           headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "<li data-field=\"reason\">reason: is required to reject</li>" in english

@@ -96,3 +96,4 @@ def test_every_kind_of_sentence_has_its_ukrainian(app, sentence):
     with app.test_request_context(headers=UK):
         said = say(sentence)
     assert said != str(sentence) and english_words(said) == [], said
+

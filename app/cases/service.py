@@ -136,7 +136,7 @@ def _merge(conn: Conn, survivor: dict[str, Any], action: Action, *, actor_id: in
     try:
         merge = workflow.merge(survivor["id"], dup_id, duplicate["status"], reason=action.reason)
     except workflow.MergeRefused as exc:
-        raise FieldConflict(exc.field, str(exc)) from None
+        raise FieldConflict(exc.field, exc.args[0]) from None
     repo.update(conn, dup_id, {"status": merge.status, "merged_into": survivor["id"]})
     add_case_event(conn, case_id=dup_id, actor_id=actor_id, action=merge.action, from_status=duplicate["status"],
                    to_status=merge.status, reason=merge.reason, data=json.dumps({"merged_into": survivor["id"]}))
@@ -154,7 +154,7 @@ def _unmerge(conn: Conn, survivor: dict[str, Any], action: Action, *, actor_id: 
         undone = workflow.unmerge(survivor["id"], dup_id, merged_into=duplicate["merged_into"],
                                   status_before=event["from_status"] if event else None, reason=action.reason)
     except workflow.MergeRefused as exc:
-        raise FieldConflict(exc.field, str(exc)) from None
+        raise FieldConflict(exc.field, exc.args[0]) from None
     repo.update(conn, dup_id, {"status": undone.status, "merged_into": None})
     add_case_event(conn, case_id=dup_id, actor_id=actor_id, action=undone.action, from_status=duplicate["status"],
                    to_status=undone.status, reason=undone.reason,

@@ -25,6 +25,7 @@ from app.site import tiles
 from app.site.labels import code_label
 from geo import workflow
 from geo.access import FROM_HAZARDS
+from geo.message import N_, Quantity, Text
 from geo.plan import time_limit
 from geo.repair_hours import MIN_REPAIR_HOURS
 from geo.taxonomy import ACCESS_STATES, OPERATIONAL_STATUSES
@@ -36,19 +37,26 @@ MAP_SPAN_DEG, MAP_ZOOM = 0.05, 14  # the small map's service areas: about 5 km a
 STANDING_PLAN_S = 0.5  # the plan behind the page's ETR: a short search (the map's plan panel can search longer)
 
 
+def said(exc: BaseException) -> str:
+    """An exception's message, keeping a geo.message.Text as it is (str() would make it plain English)."""
+    message = exc.args[0] if exc.args else ""
+    return message if isinstance(message, str) else str(exc)
+
+
 def _number(body: Mapping[str, Any], name: str, *, low: float, high: float) -> float:
     """A number from a form field (text) or a JSON number; a 422 naming the field otherwise."""
     value = body.get(name)
     if value is None or value == "":
-        raise ValidationError({name: "is required"})
+        raise ValidationError({name: Text(N_("is required"))})
     try:
         number = float(value) if isinstance(value, str) else value
     except ValueError:
-        raise ValidationError({name: "must be a number"}) from None
+        raise ValidationError({name: Text(N_("must be a number"))}) from None
     try:
         return parse.number(number, low=low, high=high)
     except parse.Refused:
-        raise ValidationError({name: f"must be a number between {low:g} and {high:g}"}) from None
+        raise ValidationError({name: Text(N_("must be a number between {low} and {high}"),
+                                         low=Quantity(low, "hours"), high=Quantity(high, "hours"))}) from None
 
 
 def _text(body: Mapping[str, Any], name: str) -> str | None:
@@ -81,31 +89,33 @@ def parse_action(body: Mapping[str, Any]) -> Action:
         reason = _text(body, "reason")
         workflow.check_reason(name, reason)
     except (workflow.UnknownAction, workflow.ReasonRequired) as exc:
-        raise ValidationError({exc.field: str(exc)}) from None
+        raise ValidationError({exc.field: said(exc)}) from None
     if name == "assign":
         crew = _text(body, "crew")
         if crew is None:
-            raise ValidationError({"crew": "is required: the crew's name or id"})
+            raise ValidationError({"crew": Text(N_("is required: the crew's name or id"))})
         return Action(name, reason=reason, crew=crew, crew_account=_text(body, "crew_account"),
                       keep_account="crew_account" not in body)
     if name == "set_operational_status":
         status = _text(body, "operational_status")
         allowed = (*OPERATIONAL_STATUSES, workflow.FROM_REPORTS)
         if status not in allowed:
-            raise ValidationError({"operational_status": f"must be one of {', '.join(allowed)}"})
+            raise ValidationError({"operational_status": Text(N_("must be one of {choices}"),
+                                                               choices=", ".join(allowed))})
         share = _number(body, "share_out", low=0, high=1) if body.get("share_out") not in (None, "") else None
         if share is not None and status != "degraded":
-            raise ValidationError({"share_out": "only with operational status degraded"})
+            raise ValidationError({"share_out": Text(N_("only with operational status degraded"))})
         return Action(name, reason=reason, operational_status=None if status == workflow.FROM_REPORTS else status,
                       share_out=share)
     if name == "set_access":
         state = _text(body, "access_state")
         allowed_access = (*ACCESS_STATES, FROM_HAZARDS)
         if state not in allowed_access:
-            raise ValidationError({"access_state": f"must be one of {', '.join(allowed_access)}"})
+            raise ValidationError({"access_state": Text(N_("must be one of {choices}"),
+                                                         choices=", ".join(allowed_access))})
         expected = _moment(body, "expected_at")
         if expected is not None and state == "cleared":
-            raise ValidationError({"expected_at": "only while the site needs clearance or is blocked"})
+            raise ValidationError({"expected_at": Text(N_("only while the site needs clearance or is blocked"))})
         return Action(name, reason=reason, access_state=None if state == FROM_HAZARDS else state, at=expected)
     if name == "set_materials":
         return Action(name, reason=reason, at=_moment(body, "materials_until"))
@@ -116,7 +126,7 @@ def parse_action(body: Mapping[str, Any]) -> Action:
     if name in ("merge", "unmerge"):
         duplicate_id = _number(body, "duplicate_id", low=1, high=2**62)
         if not duplicate_id.is_integer():
-            raise ValidationError({"duplicate_id": "must be a case id (a whole number)"})
+            raise ValidationError({"duplicate_id": Text(N_("must be a case id (a whole number)"))})
         return Action(name, reason=reason, duplicate_id=int(duplicate_id))
     return Action(name, reason=reason)
 
@@ -179,9 +189,9 @@ def case_form_action(case_id: int) -> BaseResponse | tuple[str, int]:
     except ValidationError as exc:
         return _page(case_id, status=status_of(exc), errors=exc.errors)
     except FieldConflict as exc:
-        return _page(case_id, status=status_of(exc), errors={exc.field: str(exc)})
+        return _page(case_id, status=status_of(exc), errors={exc.field: said(exc)})
     except (Conflict, workflow.TransitionRefused) as exc:
-        return _page(case_id, status=status_of(exc), errors={"action": str(exc)})
+        return _page(case_id, status=status_of(exc), errors={"action": said(exc)})
     flash(gettext("Done: %(action)s.", action=code_label(action.name, "action", spaced=True)))
     return redirect(url_for("cases.case_page", case_id=case_id), code=303)
 

@@ -172,6 +172,15 @@ FIELD_LABELS = {
     "position": lazy_gettext("position"),
     "position_at": lazy_gettext("position at"),
 }
+# The case page's form fields, as its error list names them.
+FORM_FIELD_LABELS = {
+    "action": lazy_gettext("action"), "reason": lazy_gettext("reason"), "crew": lazy_gettext("crew"),
+    "crew_account": lazy_gettext("crew account"), "operational_status": lazy_gettext("operational status"),
+    "share_out": lazy_gettext("share without supply"), "access_state": lazy_gettext("access"),
+    "expected_at": lazy_gettext("clearance expected"), "materials_until": lazy_gettext("materials due"),
+    "hours": lazy_gettext("repair hours"), "bump": lazy_gettext("priority bump"),
+    "duplicate_id": lazy_gettext("case to merge"), "csrf_token": lazy_gettext("security token"),
+}
 # The values of those fields that are codes, by field (lists of codes too).
 FIELD_VOCABULARIES = {"role": "role", "status": "crew_status", "skills": "skill"}
 VOCABULARIES: dict[str, dict[str, Any]] = {
@@ -188,6 +197,7 @@ VOCABULARIES: dict[str, dict[str, Any]] = {
     "role": ROLE_LABELS,
     "event": EVENT_LABELS,
     "action": ACTION_LABELS,
+    "form_field": FORM_FIELD_LABELS,
 }
 
 
