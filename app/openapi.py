@@ -364,7 +364,9 @@ def coordinator_paths() -> dict[str, Schema]:
         "materials_until": {"type": "string", "nullable": True,
                             "description": "with set_materials: when the materials are due (ISO 8601; without a "
                                            "zone: UTC); empty or absent: none awaited"},
-        "duplicate_id": {**amount, "description": "with merge: the case that is a duplicate of this one"}}}
+        "duplicate_id": {**amount, "description": "with merge: the case that is a duplicate of this one; with "
+                                                  "unmerge: the case merged into this one to take out again (it "
+                                                  "gets back its status before the merge, and its reports)"}}}
     collection = _json("a FeatureCollection", feature_collection(), GEOJSON)
     layer = {"200": collection}
     map_layer = [zoom, *map_filters()]
