@@ -480,6 +480,29 @@ def crew_paths() -> dict[str, Schema]:
     }
 
 
+# The reads that may come from a streaming replica (app.db.read_connection) say where they were read, how stale.
+FRESHNESS = {
+    "X-Data-Source": {"required": True, "description": "where the data was read: `replica` or `primary`",
+                      "schema": {"type": "string", "enum": ["replica", "primary"]}},
+    "X-Data-Staleness-S": {"required": True, "schema": {"type": "string"},
+                           "description": "at most this many seconds behind the primary database (0 when read there)"},
+}
+READ_FROM_REPLICA = ("/api/triage", "/api/plan", "/api/export/", "/api/map/")
+
+
+def _with_freshness(found: dict[str, Schema]) -> dict[str, Schema]:
+    """The paths, with the freshness headers on the successful answers of the reads that may use a replica."""
+    marked: dict[str, Schema] = {}
+    for path, item in found.items():
+        if path.startswith(READ_FROM_REPLICA) and "get" in item:
+            get = item["get"]
+            responses = {code: {**answer, "headers": {**answer.get("headers", {}), **FRESHNESS}}
+                         if code.startswith(("2", "3")) else answer for code, answer in get["responses"].items()}
+            item = {**item, "get": {**get, "responses": responses}}
+        marked[path] = item
+    return marked
+
+
 def describe() -> Schema:
     """The whole OpenAPI 3.0.3 document."""
     return {
@@ -487,7 +510,7 @@ def describe() -> Schema:
         "info": {"title": "GridTriage API", "version": API_VERSION,
                  "description": "Damage reports from crews in the field, and the data coordinators triage with. "
                                 "A 2xx means the change is committed; 503 means nothing was stored: retry."},
-        "paths": {**paths(), **coordinator_paths(), **crew_paths()},
+        "paths": _with_freshness({**paths(), **coordinator_paths(), **crew_paths()}),
         "security": [{"bearer": []}],
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
