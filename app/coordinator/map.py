@@ -194,8 +194,8 @@ def map_case_index() -> Response:
     """Coordinator and up: every case matching the filters (place, status, worst severity), for the queue."""
     request_args = _filters()
     with db.read_connection() as conn:
-        rows = repo.case_index(conn, request_args)
-    return jsonify({"cases": rows})
+        body = repo.case_index(conn, request_args)
+    return Response(body, mimetype="application/json")
 
 
 @bp.get("/api/map/service-areas")

@@ -204,10 +204,16 @@ def cases(conn: Conn, params: dict[str, Any], *, live: bool = False) -> str:
     return _body(conn, CASES_AGGREGATED, values)
 
 
-def case_index(conn: Conn, params: dict[str, Any], *, live: bool = False) -> list[dict[str, Any]]:
-    """Every matching case's id, place, status and worst severity (from migration 0014's tables without filters)."""
-    statement = CASE_INDEX if live or not _unfiltered(params) else CASE_INDEX_UNFILTERED
-    return conn.execute(statement, _params(params)).fetchall()
+# {"cases": [{case_id, lon, lat, status, severity}, ...]} as JSON text: thousands of rows, encoded by the database.
+INDEX_JSON = """SELECT json_build_object('cases', coalesce(json_agg(row_to_json(i) ORDER BY i.case_id), '[]'))::text
+  AS body FROM ({index}) i"""
+
+
+def case_index(conn: Conn, params: dict[str, Any], *, live: bool = False) -> str:
+    """Every matching case's id, place, status and worst severity as JSON text {"cases": [...]} (from migration
+    0014's tables without filters)."""
+    index = CASE_INDEX if live or not _unfiltered(params) else sql.SQL(CASE_INDEX_UNFILTERED)
+    return _body(conn, sql.SQL(INDEX_JSON).format(index=index), _params(params))
 
 
 def service_areas(conn: Conn, params: dict[str, Any]) -> str:
