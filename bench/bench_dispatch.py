@@ -129,8 +129,8 @@ def study(seconds: float) -> int:
     solved = solve(problem, hint=seqs, seconds=seconds, workers=2)
     better = cost(problem, solved.seqs) if solved.seqs is not None else float("nan")
     print(f"(b) 30 sites / 5 crews: local search gap {pct(gap(result.quality.objective, bound))}; after {seconds:g} s "
-          f"of CP-SAT ({solved.status}) {pct(gap(better, bound))}; CP-SAT's own bound is "
-          f"{pct(solved.bound / bound - 1 if bound else None)} above ours")
+          f"of CP-SAT ({solved.status}) {pct(gap(better, bound))}; CP-SAT's own bound against ours: "
+          f"{pct(solved.bound / bound - 1 if bound else None)}")
     for m, k in ((100, 10), (1000, 20)):
         network, crews, sites = event(m, k, seed=m * 100 + k)
         bound = dispatch_lower_bound(build_problem(network, crews, sites))
