@@ -219,3 +219,19 @@ def test_a_temporarily_restored_case_leaves_the_repair_queue_and_counts_as_resto
     restored = coordinator.get("/api/map/case-index?zoom=0&status=temporarily_restored").json["cases"]
     still_out = coordinator.get("/api/map/case-index?zoom=0&status=reported,confirmed,assigned,in_repair").json["cases"]
     assert case_id in {c["case_id"] for c in restored} and case_id not in {c["case_id"] for c in still_out}
+
+
+def test_the_triage_views_pause_the_collector_only_while_they_run(example):
+    import gc
+
+    app, tokens, _ = example
+    coord = api_client(app, tokens["coord"])
+    assert gc.isenabled()
+    assert coord.get("/api/triage").status_code == 200 and gc.isenabled()
+    assert coord.get("/api/plan?crews=2").status_code == 200 and gc.isenabled()
+    assert coord.get("/api/plan?crews=0").status_code == 400 and gc.isenabled()  # refused inside the view
+    gc.disable()
+    try:
+        assert coord.get("/api/triage").status_code == 200 and not gc.isenabled()  # a caller's pause is kept
+    finally:
+        gc.enable()

@@ -10,13 +10,18 @@ from app import db
 from app.auth.access import requires
 from app.coordinator.situation import Situation, case_fields, dark_areas, explain, load_situation, plan_for, ranking
 from app.parse import parse_int, parse_number
+from geo.network import without_gc_pauses
 from geo.plan import gap, improvement, time_limit
 
 bp = Blueprint("triage", __name__, url_prefix="/api")
 
 
+# Both views run with the cyclic garbage collector paused (restored after): a situation of 10^5 facilities is
+# hundreds of thousands of acyclic rows and objects, and the collector's repeated scans over them while the rows
+# are fetched and the network is built cost several times the work itself (bench/bench_api_triage.py).
 @bp.get("/triage")
 @requires("coordinator")
+@without_gc_pauses
 def triage() -> Response:
     """Coordinator and up: the ranked repair queue of open damage cases, each with its reason."""
     situation = current_situation()
@@ -41,6 +46,7 @@ def current_situation() -> Situation:
 
 @bp.get("/plan")
 @requires("coordinator")
+@without_gc_pauses
 def plan_for_crews() -> Response:
     """Coordinator and up: the plan for k crews with ETRs per case and per area, next to the naive plan."""
     crews = parse_int(request.args.get("crews"), name="crews", low=1, high=500, default=1)
