@@ -13,6 +13,7 @@ request's time splits into SQL, building the live network and ranking.
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import shutil
@@ -21,7 +22,8 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +95,15 @@ BEFORE = """WITH members AS MATERIALIZED (
 BARE = "SELECT id, facility_id, kind, status FROM damage_case WHERE status = ANY(%(open)s::case_status[]) ORDER BY id"
 
 
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -155,7 +166,8 @@ def main() -> None:
         client = app.test_client()
         client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
         open_ = {"open": list(repo.OPEN_FOR_TRIAGE)}
-        with psycopg.connect(url, row_factory=dict_row, autocommit=True) as conn:
+        # The inside rows run with the collector paused, as the two views run (app/coordinator/triage.py).
+        with psycopg.connect(url, row_factory=dict_row, autocommit=True) as conn, paused_gc():
             queue: Any = get_ok(client, "/api/triage")()
             assert len(queue["queue"]) == args.cases, len(queue["queue"])
             rows: list[tuple[str, list[float]]] = [
