@@ -24,7 +24,7 @@ whole shift cannot fit any shift: it starts when the crew is ready within a shif
 start) and runs over, and the plan flags it (`over_shift`). Travel itself is not restricted to shifts. The
 start is the earliest such hour, a non-decreasing function of the hour the crew is ready, so every solver's
 argument (DP dominance, the bound's earliest finish) holds unchanged. A crew without a shift end works
-without a break, as before.
+without a break, as before, and so does a crew whose shifts are as long as their period (back to back).
 
 Work in progress (geo.plan.Commitment) is the head of its crew's sequence, in the given order with the repair
 under way first, and every solver keeps it there (`Problem.head`). A repair under way has no travel: the crew is
@@ -165,7 +165,9 @@ def build_problem(network: Network, crews: Sequence[Crew], sites: Mapping[str, S
         hours=np.asarray(tree.hours, dtype=float),
         release=np.asarray([s.release_hours for s in job_sites], dtype=float),
         available=np.asarray([c.available_from_hours for c in crews], dtype=float),
-        shift_end=np.asarray([math.inf if c.shift_end_hours is None else c.shift_end_hours for c in crews]),
+        # shifts as long as their period follow each other with no break: the crew is always on shift
+        shift_end=np.asarray([math.inf if c.shift_end_hours is None or c.shift_length() >= c.shift_period_hours
+                              else c.shift_end_hours for c in crews]),
         shift_len=np.asarray([c.shift_length() for c in crews], dtype=float),
         shift_period=np.asarray([c.shift_period_hours for c in crews], dtype=float),
         from_base=from_base, between=between, capable=capable,

@@ -37,8 +37,8 @@ def shifts_of(crew: Crew) -> list[tuple[float, float]]:
 def start_within(crew: Crew, ready: float, hours: float) -> float:
     """The first shift, in order, where the repair can start at or after `ready` and either fits before its end or
     is longer than a whole shift (then it starts as soon as it may and runs over)."""
-    if crew.shift_end_hours is None:
-        return ready
+    if crew.shift_end_hours is None or crew.shift_length() >= crew.shift_period_hours:
+        return ready  # no shifts, or shifts back to back: always on shift
     for begin, end in shifts_of(crew):
         x = max(ready, begin)
         if x < end and (x + hours <= end + 1e-9 or hours > end - begin + 1e-12):
@@ -107,7 +107,7 @@ def assert_within_shifts(result: Dispatch, crews: Sequence[Crew], sites: Mapping
             ready = max(j.arrival_hours, sites[j.id].release_hours)
             assert j.start_hours == pytest.approx(start_within(crew, ready, hours[j.id]), abs=1e-9)
             assert j.finish_hours == pytest.approx(j.start_hours + hours[j.id])
-            runs_over = crew.shift_end_hours is not None and not any(
+            runs_over = crew.shift_end_hours is not None and crew.shift_length() < crew.shift_period_hours and not any(
                 begin - 1e-9 <= j.start_hours < end and j.finish_hours <= end + 1e-9
                 for begin, end in shifts_of(crew))
             assert j.over_shift == runs_over
@@ -205,3 +205,10 @@ def test_the_release_aware_busy_time_term_alone_never_exceeds_the_brute_force_op
     problem = build_problem(build_network(facilities), crews, sites, travel=travel)
     optimum = brute_optimum(facilities, crews, sites, travel)
     assert released_busy_time(problem, earliest_finish(problem)) <= optimum + 1e-6
+
+
+def test_shifts_as_long_as_their_period_follow_each_other_with_no_break():
+    facilities = [Facility("S"), Facility("A", ("S",), 1000, True, 3)]
+    crew = Crew("always", BASE, available_from_hours=0, shift_end_hours=1, shift_hours=24, shift_period_hours=24)
+    (job,) = dispatch(build_network(facilities), [crew], {"A": Site("A", A_AT)}, samples=5).routes[0].jobs
+    assert job.start_hours == job.arrival_hours < 1 and not job.over_shift  # it works on across the shift change
