@@ -61,8 +61,9 @@ function facilityNames(body) {
 function jobItem(job, etr) {
   const facts = [t("arrive", { time: clock(job.arrival_at) }), t("start", { time: clock(job.start_at) }),
     t("finish", { time: clock(job.finish_at) })];
+  // overShift: a repair longer than a whole shift that runs past its shift's end (the plan's notes say which)
   const item = el("li", { className: "job", dataset: { caseId: String(job.case_id), arrivalAt: job.arrival_at ?? "",
-    startAt: job.start_at ?? "", finishAt: job.finish_at ?? "" } },
+    startAt: job.start_at ?? "", finishAt: job.finish_at ?? "", overShift: job.over_shift ? "true" : "false" } },
     el("a", { href: `/cases/${encodeURIComponent(job.case_id)}` }, t("caseNamed", { id: job.case_id,
       name: job.facility_name })),
     el("div", { className: "facts times" }, facts.join(" · ")));
