@@ -133,7 +133,8 @@ TEMPLATES = ROOT / "app"
 CHECKED_TEMPLATES = ["templates/base.html", "templates/error.html", "auth/templates/auth/login.html",
                      "auth/templates/auth/password.html", "cases/templates/cases/case.html",
                      "coordinator/templates/coordinator/sitrep.html", "admin/templates/admin/users.html",
-                     "crews/templates/crews/crews.html", "coordinator/templates/coordinator/map.html"]
+                     "crews/templates/crews/crews.html", "coordinator/templates/coordinator/map.html",
+                     "site/templates/site/home.html"]
 # Words that are the same in every language: the product, the language switch's own names, units of the standard.
 NOT_TRANSLATED = {"GridTriage", "EN", "УКР", "UTC", "P50–P90"}
 SHOWN_ATTRIBUTES = {"placeholder", "aria-label", "title", "alt", "label"}

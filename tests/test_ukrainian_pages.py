@@ -121,8 +121,6 @@ def check(page, allowed: set[str], ready: str | None = None) -> list[str]:
 LEAFLET_ZOOM = {"Zoom in", "Zoom out"}
 LEAFLET_PREFIX = {"A JavaScript library for interactive maps"}  # the title of the attribution's Leaflet link
 KNOWN_ENGLISH: dict[str, set[str]] = {
-    # app/site/static/home.js (under change for the offline base map): its count and Leaflet's zoom titles.
-    "/": {"102 facilities"} | LEAFLET_ZOOM | LEAFLET_PREFIX,
     # app/coordinator/static/map.js (the map-performance helper's): Leaflet's zoom titles and attribution prefix.
     "/map": LEAFLET_ZOOM | LEAFLET_PREFIX,
     # app/field/static (the offline-tiles helper's): the browser's own geolocation error, the pin map's scale
@@ -137,7 +135,7 @@ def assert_ukrainian(path: str, found: list[str]) -> None:
 
 
 DESK_PAGES = [
-    ("/", None), ("/account/password", None), ("/map", "#queue li"), ("/sitrep", None), ("/crews", None),
+    ("/", "#map[data-count]"), ("/account/password", None), ("/map", "#queue li"), ("/sitrep", None), ("/crews", None),
     ("/no-such-page", None),
 ]
 

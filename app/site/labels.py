@@ -88,6 +88,13 @@ SITE_KIND_LABELS = {
     "telecom": lazy_gettext("Telecom site"),
     "other": lazy_gettext("Other"),
 }
+# How a facility's population was computed (geo.taxonomy.POPULATION_METHODS).
+METHOD_LABELS = {
+    "point_sum": lazy_gettext("points summed"),
+    "areal_weighting": lazy_gettext("areal weighting of census areas"),
+    "raster_exact": lazy_gettext("exact sum over a raster"),
+    "given": lazy_gettext("given"),
+}
 ROLE_LABELS = {"crew": lazy_gettext("crew"), "coordinator": lazy_gettext("coordinator"), "admin": lazy_gettext("admin")}
 # What an event of a case, a crew or an account did (case_event.action, audit actions).
 EVENT_LABELS = {

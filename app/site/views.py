@@ -4,6 +4,7 @@ offline base map's tiles."""
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 from flask import (
     Blueprint,
@@ -17,6 +18,7 @@ from flask import (
     send_from_directory,
     url_for,
 )
+from flask_babel import gettext
 from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -26,7 +28,7 @@ from app.config import ROOT
 from app.errors import BadParameter
 from app.parse import parse_bbox, parse_int, safe_next
 from app.repo import schema
-from app.site import language, tiles
+from app.site import labels, language, tiles
 
 bp = Blueprint("site", __name__, template_folder="templates", static_folder="static", static_url_path="/static/site")
 
@@ -46,7 +48,18 @@ def home() -> str | BaseResponse:
         return redirect(url_for("field.form"))
     return render_template("site/home.html", tile_url=current_app.config["TILE_URL"],
                            tile_attribution=current_app.config["TILE_ATTRIBUTION"],
-                           base_map=tiles.base_map_settings())
+                           base_map=tiles.base_map_settings(), config=home_config())
+
+
+def home_config() -> dict[str, Any]:
+    """The overview map's words in the page's language: its messages and the labels of kinds and methods."""
+    return {"messages": {"count": gettext("Facilities on the map: %(n)s"),
+                         "failed": gettext("Could not load facilities: %(reason)s"),
+                         "popup": gettext("%(kind)s, population served %(people)s (%(method)s)"),
+                         "unknown": gettext("unknown"), "noLayer": gettext("no population layer"),
+                         "zoomIn": gettext("Zoom in"), "zoomOut": gettext("Zoom out")},
+            "kinds": {code: str(label) for code, label in labels.KIND_LABELS.items()},
+            "methods": {code: str(label) for code, label in labels.METHOD_LABELS.items()}}
 
 
 @bp.get("/healthz")
