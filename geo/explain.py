@@ -32,6 +32,11 @@ CREWS_NOTE = Text(N_("k >= 2 crews is NP-hard: list schedule plus local search; 
                      "the distance from the optimum"))
 
 
+def crew_label(n: int) -> Text:
+    """The plan's name for the n-th crew it was not given a name for: "Crew 2"."""
+    return Text(N_("Crew {n}"), n=Quantity(n, "count"))
+
+
 def status_source(status: str, share_out: float, *, set_by: str, who: str | None,
                   when: str | datetime | Moment | None, reason: str | None = None, share_given: bool = True,
                   with_date: bool = True) -> Text:

@@ -484,8 +484,8 @@ def _crew_slots(network: Network, commitments: Sequence[Commitment],
     n = 0
     while len(labels) < crews:
         n += 1
-        if f"Crew {n}" not in heads:
-            labels.append(f"Crew {n}")
+        if f"Crew {n}" not in heads:  # the plan's own name for a crew it was not given one for
+            labels.append(explain.crew_label(n))
     return tuple(labels), [heads.get(label, []) for label in labels]
 
 

@@ -58,6 +58,14 @@ def test_plan_notes_are_ukrainian_for_a_ukrainian_request(grid):  # noqa: F811
         assert english_words(note) == [], note
 
 
+def test_the_plans_own_crew_names_are_said_in_ukrainian(grid):  # noqa: F811
+    english = coordinator(grid).get("/api/plan?crews=3").json["crew_labels"]
+    ukrainian = coordinator(grid).get("/api/plan?crews=3", headers=UK).json["crew_labels"]
+    named = [i for i, label in enumerate(english) if re.fullmatch(r"Crew \d+", label)]
+    assert named, english
+    assert [ukrainian[i] for i in named] == [english[i].replace("Crew", "Бригада") for i in named]
+
+
 def test_numbers_in_sentences_follow_the_locale(app):
     text = Text("{people} people, {hours} h, {share}, at {when}", people=Quantity(29754.0),
                 hours=Quantity(2.5, "hours"), share=Quantity(0.3, "percent"),
