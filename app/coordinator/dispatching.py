@@ -16,6 +16,7 @@ from app.repo import Conn
 from app.repo import crews as repo
 from geo.dispatch import Crew, Dispatch, Site, dispatch
 from geo.dispatch_json import dispatch_to_json
+from geo.message import N_, Text
 from geo.repair_hours import worst_severity
 from geo.taxonomy import SKILL_FOR_KIND
 from geo.workflow import TRANSITIONS
@@ -101,8 +102,9 @@ def plan_json(situation: Situation, result: Dispatch) -> dict[str, Any]:
                               "population": people[node], **etr} for node, etr in body["plan"]["areas"].items()]
     body["summary"] = situation.summary()
     planned_crews = {route["crew"] for route in body["plan"]["crews"]}
-    body["notes"] += [f"case {situation.cases[c.job]['case_id']} is held by {c.crew}, which is not among the chosen "
-                      "crews: planned as if free" for c in situation.commitments if c.crew not in planned_crews]
+    body["notes"] += [Text(N_("case {case} is held by {crew}, which is not among the chosen crews: planned as if "
+                              "free"), case=situation.cases[c.job]["case_id"], crew=c.crew)
+                      for c in situation.commitments if c.crew not in planned_crews]
     return body
 
 
