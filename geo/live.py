@@ -83,8 +83,8 @@ def live_network(facilities: Sequence[Facility], states: Mapping[str, State]) ->
             share = states[f.id].share_out
             out.append(Facility(id=supply[f.id], parents=parents, population=f.population * (1.0 - share)))
             out.append(replace(f, parents=(supply[f.id],), population=f.population * share))
-        else:
-            out.append(replace(f, parents=parents))
+        else:  # a facility fed by no supply node stays as it is (frozen: sharing it is safe, copying 10^5 is not)
+            out.append(f if parents == f.parents else replace(f, parents=parents))
     return LiveNetwork(network=build_network(out), supply_node=supply,
                        states=dict(states))
 
