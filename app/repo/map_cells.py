@@ -108,11 +108,11 @@ CASE_POPULATION = sql.SQL("""CASE WHEN c.facility_id IS NULL THEN 0 ELSE coalesc
   (SELECT p.population_served FROM facility_population_latest p WHERE p.facility_id = c.facility_id), 0) END""")
 
 # A single case `c`'s report count, worst severity and hazards: its summary's (migration 0014) and its queued
-# reports'.
+# reports'. Evaluated for every cell; `cells.n = 1` makes it read nothing for the others.
 SINGLE_CASE_REPORTS = sql.SQL("""(
-  WITH x AS (SELECT s.reports, s.severity, s.hazards FROM map_case_summary s WHERE s.case_id = c.id
+  WITH x AS (SELECT s.reports, s.severity, s.hazards FROM map_case_summary s WHERE cells.n = 1 AND s.case_id = c.id
              UNION ALL
-             SELECT 1, q.severity, q.hazards FROM map_report_pending q WHERE q.case_id = c.id)
+             SELECT 1, q.severity, q.hazards FROM map_report_pending q WHERE cells.n = 1 AND q.case_id = c.id)
   SELECT (SELECT sum(reports) FROM x)::bigint AS reports, (SELECT max(severity) FROM x) AS severity,
          (SELECT coalesce(array_agg(DISTINCT h ORDER BY h), '{}') FROM x, unnest(x.hazards) h) AS hazards
 )""")

@@ -48,7 +48,9 @@ CREATE TABLE map_report_cell (
 );
 CREATE INDEX map_report_cell_rows_idx ON map_report_cell (zoom, cy, cx);
 
--- Reports inserted since the last fold (no index: it stays short, and appending must cost next to nothing).
+-- Reports inserted since the last fold. It stays short, but every fold leaves its rows dead until a vacuum, and
+-- readers scan it: autovacuum comes after 200 dead rows whatever the table's size. The index serves a single case's
+-- queued reports.
 CREATE TABLE map_report_pending (
   id        uuid NOT NULL,
   case_id   bigint NOT NULL,
@@ -56,7 +58,8 @@ CREATE TABLE map_report_pending (
   hazards   hazard[] NOT NULL,
   lon       double precision NOT NULL,
   lat       double precision NOT NULL
-);
+) WITH (autovacuum_vacuum_threshold = 200, autovacuum_vacuum_scale_factor = 0);
+CREATE INDEX map_report_pending_case_idx ON map_report_pending (case_id);
 
 -- Per case, its folded reports (the map shows a case only when it has reports of its own): how many, the worst
 -- severity and every hazard named (in the enum's order, as array_agg(DISTINCT) gives them).
