@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -91,7 +90,7 @@ def test_bad_access_or_materials_input_is_422_naming_the_field(site, body, field
 
 
 @pytest.fixture(scope="module")
-def crew_site(new_database):
+def crew_site(new_database, tmp_path_factory):
     """A case on a site with uxo, assigned to crew 'Access Crew' (member ca_member); ca_other is in no crew."""
     url = new_database()
     app = make_app(url)
@@ -99,8 +98,7 @@ def crew_site(new_database):
         fid = conn.execute("INSERT INTO facility (external_id, name, kind, geom) VALUES ('cb', 'Crew Sub', "
                            "'substation', ST_Point(25, 45, 4326)) RETURNING id").fetchone()[0]
     tokens = create_accounts(app, {"ca_member": "crew", "ca_other": "crew", "ca_boss": "coordinator"})
-    crews = Path(app.instance_path) / "access-crews.csv"
-    crews.parent.mkdir(parents=True, exist_ok=True)
+    crews = tmp_path_factory.mktemp("crews") / "access-crews.csv"
     crews.write_text("name,lon,lat,skills,shift_start,shift_end,time_zone,status,members\n"
                      "Access Crew,25,45,substation,00:00,23:59,UTC,available,ca_member\n")
     assert app.test_cli_runner().invoke(args=["import-crews", str(crews)]).exit_code == 0
