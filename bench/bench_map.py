@@ -62,7 +62,7 @@ SELECT gen_random_uuid(), (SELECT min(id) FROM damage_case) + i %% %(cases)s,
        now() - i * interval '1 second', now() - i * interval '1 second', md5(i::text),
        ST_Point(%(w)s + random() * (%(e)s - %(w)s), %(s)s + random() * (%(n)s - %(s)s), 4326)
 FROM generate_series(0, %(points)s - 1) i;
-ANALYZE;
+VACUUM ANALYZE;
 """
 
 
@@ -152,7 +152,8 @@ def params_for(bbox: str, zoom: int, **filters: list[str]) -> dict[str, Any]:
 
 
 def seed(url: str, points: int) -> float:
-    """Seconds to load `points` reports in points/20 cases with one INSERT (the map's fold included)."""
+    """Seconds to load `points` reports in points/20 cases with one INSERT (the map's fold included), then VACUUM
+    ANALYZE so that no autovacuum of the new rows runs during the timings."""
     w, s, e, n = AREA
     start = time.perf_counter()
     with psycopg.connect(url, autocommit=True) as conn:
