@@ -73,6 +73,7 @@ def _messages() -> dict[str, str]:
         "layerFacilities": gettext("Facilities"), "layerServiceAreas": gettext("Service areas"),
         "layerCriticalSites": gettext("Critical sites"), "layerBoundary": gettext("Study boundary"),
         "layerCrews": gettext("Crews"), "legend": gettext("Legend"),
+        "zoomIn": gettext("Zoom in"), "zoomOut": gettext("Zoom out"),
         "legendStatus": gettext("Case colour: status"), "legendRank": gettext("Case colour: triage rank"),
         "rankFirst": gettext("first in the queue"), "rankLast": gettext("last in the queue"),
         "notQueued": gettext("not in the queue"),

@@ -75,6 +75,12 @@ def _messages() -> dict[str, str]:
         "gpsWaiting": gettext("Waiting for GPS…"), "gpsAccuracy": gettext("GPS: ± %(m)s m"),
         "gpsPoor": gettext("GPS accuracy is poor (± %(m)s m): move to open sky, or set a pin on the map."),
         "gpsDenied": gettext("GPS is not available: %(reason)s. Set a pin on the map or pick a facility."),
+        # The browser's GeolocationPositionError codes 1-3; its own message is in the browser's language.
+        "gpsRefused": gettext("the phone or the browser refused access to the location"),
+        "gpsUnavailable": gettext("no position could be found"),
+        "gpsTimeout": gettext("no position came in time"),
+        "gpsUnknown": gettext("the browser gave no reason"),
+        "zoomIn": gettext("Zoom in"), "zoomOut": gettext("Zoom out"),
         "pinSet": gettext("Pin set on the map"), "facilityChosen": gettext("Facility: %(name)s"),
         "noFacility": gettext("No facility (location only)"),
         "nearestOffline": gettext("Nearest facilities from the copy saved on this phone."),

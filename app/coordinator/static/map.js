@@ -11,7 +11,10 @@ const box = document.getElementById("map");
 const status = document.getElementById("map-status");
 const filters = document.getElementById("filters");
 const urls = box.dataset;
-const map = L.map(box);
+const map = L.map(box, { zoomControl: false });
+// Leaflet's own zoom titles and attribution link title are English: the page's language instead.
+L.control.zoom({ zoomInTitle: t("zoomIn"), zoomOutTitle: t("zoomOut") }).addTo(map);
+map.attributionControl.setPrefix('<a href="https://leafletjs.com">Leaflet</a>');
 // The base map: the operator's MBTiles/PMTiles file served at /tiles (works offline; Leaflet zooms its tiles past
 // their native range), else FLASK_TILE_URL's tiles, else none: the project's own layers are drawn either way.
 const base = config.baseMap ?? {};

@@ -146,11 +146,21 @@ function textNode(text) {
   return span;
 }
 
+// Leaflet's metric scale with its units in the page's language ("30 км", not "30 km").
+const LocalScale = L.Control.Scale.extend({
+  _updateMetric(maxMeters) {
+    const meters = this._getRoundNum(maxMeters);
+    const { metres = (n) => `${n} m`, kilometres = (n) => `${n} km` } = this.options.words ?? {};
+    this._updateScale(this._mScale, meters < 1000 ? metres(meters) : kilometres(meters / 1000), meters / maxMeters);
+  },
+});
+
 // The small pin map: the crew's GPS position with its accuracy circle, a draggable pin, facilities as circles.
 export class PinMap {
-  constructor(element, { baseMap = {}, onPin, onFacility, noBaseMap = "" }) {
+  constructor(element, { baseMap = {}, onPin, onFacility, noBaseMap = "", words = {} }) {
     this.element = element;
-    this.map = L.map(element, { zoomControl: true, attributionControl: Boolean(baseMap.url) });
+    this.map = L.map(element, { zoomControl: false, attributionControl: Boolean(baseMap.url) });
+    L.control.zoom({ zoomInTitle: words.zoomIn, zoomOutTitle: words.zoomOut }).addTo(this.map);
     if (baseMap.url) {
       const options = { attribution: baseMap.attribution, maxZoom: 19 };
       if (baseMap.offline) {
@@ -167,7 +177,7 @@ export class PinMap {
       note.onAdd = () => { const div = textNode(noBaseMap); div.className = "no-base-map-note"; return div; };
       note.addTo(this.map);
     }
-    L.control.scale({ imperial: false, position: "bottomleft" }).addTo(this.map);
+    new LocalScale({ imperial: false, position: "bottomleft", words }).addTo(this.map);
     this.map.setView([20, 0], 2);
     this.framed = false;
     this.framedOnGps = null; // the fix the map was framed on, until the crew moves the map or sets a pin

@@ -47,9 +47,14 @@ export function showLocation() {
   summary.dataset.ready = where ? "true" : "false";
 }
 
+// GeolocationPositionError's codes: PERMISSION_DENIED, POSITION_UNAVAILABLE, TIMEOUT.
+const GPS_REASONS = { 1: "gpsRefused", 2: "gpsUnavailable", 3: "gpsTimeout" };
+
 const map = new PinMap($("pin-map"), {
   baseMap: config.baseMap,
   noBaseMap: t("noBaseMap"),
+  words: { zoomIn: t("zoomIn"), zoomOut: t("zoomOut"), metres: (m) => t("distance", { m }),
+           kilometres: (km) => t("distanceKm", { km }) },
   onPin: (at) => { place.pin = at; unflag("location"); showLocation(); findNearest(at); },
   onFacility: (feature) => chooseFacility({ id: feature.id ?? feature.properties.id, name: feature.properties.name,
                                             kind: feature.properties.kind }, true),
@@ -78,7 +83,7 @@ watchGps((fix) => {
   map.showGps(fix);
   showLocation();
   if (!nearestAsked && !place.pin) findNearest(fix);
-}, (error) => gpsStatus("error", t("gpsDenied", { reason: error.message || String(error.code) })));
+}, (error) => gpsStatus("error", t("gpsDenied", { reason: t(GPS_REASONS[error.code] ?? "gpsUnknown") })));
 
 function facilityPosition(id) {
   const feature = map.feature(id);
