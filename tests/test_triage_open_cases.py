@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import psycopg
 import pytest
+from psycopg import sql
 from psycopg.rows import dict_row
 
 from app.repo import triage as repo
@@ -48,6 +49,32 @@ PER_CASE = """WITH members AS MATERIALIZED (
    GROUP BY c.id, assignee.username, st.operational_status, st.share_out, st.set_by, st.set_by_user,
             st.set_at, st.reason, st.reported_statuses, bump.actor, bump.reason, override.actor, override.reason
    ORDER BY c.id"""
+
+# View case_operational_status as migration 0010 defined it (two laterals over case_members per case), word for
+# word: the oracle the set-based definition of 0016 is held to, for every case (duplicates and closed ones too).
+OLD_VIEW = """SELECT c.id AS case_id,
+       coalesce(c.operational_status, latest.status) AS operational_status,
+       CASE WHEN c.operational_status IS NOT NULL THEN c.share_out ELSE latest.share_out END AS share_out,
+       CASE WHEN c.operational_status IS NOT NULL THEN 'coordinator' ELSE 'report' END AS set_by,
+       CASE WHEN c.operational_status IS NOT NULL THEN ov.username ELSE latest.username END AS set_by_user,
+       CASE WHEN c.operational_status IS NOT NULL THEN ov.at ELSE latest.observed_at END AS set_at,
+       CASE WHEN c.operational_status IS NOT NULL THEN ov.reason END AS reason,
+       latest.report_id,
+       seen.statuses AS reported_statuses
+FROM damage_case c
+LEFT JOIN LATERAL (
+  SELECT r.status, r.share_out, r.observed_at, r.id::text AS report_id, u.username
+  FROM case_members(ARRAY[c.id]) m JOIN report r ON r.case_id = m.member_id
+  LEFT JOIN app_user u ON u.id = r.reporter_id
+  ORDER BY r.observed_at DESC, r.received_at DESC, r.id DESC LIMIT 1) latest ON true
+LEFT JOIN LATERAL (
+  SELECT array_agg(DISTINCT r.status::text ORDER BY r.status::text) AS statuses
+  FROM case_members(ARRAY[c.id]) m JOIN report r ON r.case_id = m.member_id) seen ON true
+LEFT JOIN LATERAL (
+  SELECT e.at, e.reason, coalesce(u.username, 'system') AS username FROM case_event e
+  LEFT JOIN app_user u ON u.id = e.actor_id
+  WHERE e.case_id = c.id AND e.action = 'set_operational_status' ORDER BY e.at DESC, e.id DESC LIMIT 1) ov
+  ON true"""
 
 # 60 facilities; 40 cases over every open and closed status, 12 duplicates merged into them (two of them through
 # another duplicate), reports by two crews and nobody with every operational status, hazards and estimates, and
@@ -142,6 +169,22 @@ def test_operational_status_of_each_open_case_is_the_views(seeded):
                     row["status_set_at"], row["status_reason"], row["reported_statuses"]) == (
                 st["operational_status"], st["share_out"], st["set_by"], st["set_by_user"], st["set_at"],
                 st["reason"], st["reported_statuses"])
+
+
+def test_the_view_gives_what_its_per_case_definition_gave_for_every_case(seeded):
+    columns = ("case_id, operational_status::text AS operational_status, share_out, set_by, set_by_user, set_at, "
+               "reason, report_id, reported_statuses")
+    with psycopg.connect(seeded, row_factory=dict_row) as conn:
+        view = conn.execute(sql.SQL("SELECT {} FROM case_operational_status ORDER BY case_id").format(
+            sql.SQL(columns))).fetchall()
+        old = conn.execute(sql.SQL("SELECT {} FROM ({}) old ORDER BY case_id").format(
+            sql.SQL(columns), sql.SQL(OLD_VIEW))).fetchall()
+        cases = conn.execute("SELECT count(*) AS n FROM damage_case").fetchone()
+    assert cases is not None and len(view) == len(old) == cases["n"] > 50
+    assert view == old
+    assert {r["set_by"] for r in view} == {"coordinator", "report"}
+    assert any(r["report_id"] for r in view) and any(len(r["reported_statuses"] or []) > 1 for r in view)
+    assert any(r["set_by_user"] == "system" for r in view) and any(r["set_by_user"] is None for r in view)
 
 
 def test_the_network_lists_every_facility_with_its_sorted_parents(seeded):
