@@ -57,6 +57,33 @@ def data_words(db) -> set[str]:
     return {w.strip("._-'’") for row in rows for w in re.findall(r"[\w'’.]+", row["text"] or "")}
 
 
+# Reasons that other tests' fixtures give the crews service in place of a caller of the product (which says "crews
+# page" or "crews imported from ..."): test data, each written exactly once (tests/test_crews_browser.py,
+# tests/test_dispatch_browser.py).
+FIXTURE_REASONS = {"browser test", "dispatch browser test"}
+
+
+def user_texts(db) -> set[str]:
+    """What people typed, shown as they wrote it, also inside the product's translated sentences: a crew's notes,
+    a coordinator's reason for raising a priority, overriding the repair hours or setting the operational status
+    (the queue's explanation quotes them without their final stop). Whole strings, never single words: the
+    product's own words around them are still checked."""
+    rows = db.execute(
+        """SELECT notes AS text FROM report WHERE notes IS NOT NULL
+           UNION SELECT reason FROM case_event
+           WHERE action IN ('bump_priority', 'override_hours', 'set_operational_status') AND reason IS NOT NULL
+           """).fetchall()
+    typed = {row["text"].strip() for row in rows} | FIXTURE_REASONS
+    return {t for text in typed for t in (text, text.rstrip(".")) if t}
+
+
+def without_user_texts(text: str, typed: set[str]) -> str:
+    """The text with what people typed taken out (the longest first, so that a quote inside another goes with it)."""
+    for said in sorted(typed, key=len, reverse=True):
+        text = text.replace(said, " ")
+    return text
+
+
 def english_left(texts: list[str], allowed: set[str]) -> list[str]:
     """Latin words of the visible texts that are not data, ids or the same in every language."""
     found = []
@@ -107,13 +134,16 @@ def a_case(demo_loaded, tokens, db) -> int:
     return response.json["report"]["case_id"]
 
 
-def check(page, allowed: set[str], ready: str | None = None) -> list[str]:
-    """The visible texts of the page that still have English in them, none expected."""
+def check(page, db, ready: str | None = None) -> list[str]:
+    """The visible texts of the page that still have English in them, none expected: the data's names and what
+    people typed are allowed (tests/test_ukrainian_pages.py's data_words and user_texts)."""
     assert page.locator("html").get_attribute("lang") == "uk"
     if ready:
         page.wait_for_selector(ready, state="attached")
     page.wait_for_load_state("networkidle")
-    return [text for text in dict.fromkeys(page.evaluate(VISIBLE_TEXT)) if english_left([text], allowed)]
+    allowed, typed = data_words(db), user_texts(db)
+    return [text for text in dict.fromkeys(page.evaluate(VISIBLE_TEXT))
+            if english_left([without_user_texts(text, typed)], allowed)]
 
 
 # Pages whose English comes from scripts other helpers are changing now: exactly these texts (the test fails when
@@ -144,32 +174,32 @@ DESK_PAGES = [
 def test_desk_pages_show_no_english_in_ukrainian(live_server, ukrainian, db, a_case, path, ready):
     sign_in(ukrainian, live_server, "coordinator")
     ukrainian.goto(f"{live_server}{path}")
-    assert_ukrainian(path, check(ukrainian, data_words(db), ready))
+    assert_ukrainian(path, check(ukrainian, db, ready))
     assert ukrainian.js_errors == []
 
 
 def test_the_case_page_shows_no_english_in_ukrainian(live_server, ukrainian, db, a_case):
     sign_in(ukrainian, live_server, "coordinator")
     ukrainian.goto(f"{live_server}/cases/{a_case}")
-    assert check(ukrainian, data_words(db), "#case-map[data-drawn=yes]") == []
+    assert check(ukrainian, db, "#case-map[data-drawn=yes]") == []
     assert "Вибухонебезпечні предмети" in ukrainian.inner_text("main")
     assert ukrainian.js_errors == []
 
 
 def test_the_login_page_and_the_refusal_pages_show_no_english_in_ukrainian(live_server, ukrainian, db):
     ukrainian.goto(f"{live_server}/login")
-    assert check(ukrainian, data_words(db)) == []
+    assert check(ukrainian, db) == []
     sign_in(ukrainian, live_server, "crew")
     ukrainian.goto(f"{live_server}/map")  # a crew may not: the 403 page
-    assert check(ukrainian, data_words(db)) == []
+    assert check(ukrainian, db) == []
     ukrainian.goto(f"{live_server}/cases/999999999")  # no such case: the 404 page
-    assert check(ukrainian, data_words(db)) == []
+    assert check(ukrainian, db) == []
 
 
 def test_the_admin_page_shows_no_english_in_ukrainian(live_server, ukrainian, db):
     sign_in(ukrainian, live_server, "admin")
     ukrainian.goto(f"{live_server}/admin/users")
-    assert check(ukrainian, data_words(db)) == []
+    assert check(ukrainian, db) == []
 
 
 def test_the_field_form_and_my_work_show_no_english_in_ukrainian(live_server, ukrainian, db, a_case, demo_loaded,
@@ -180,9 +210,41 @@ def test_the_field_form_and_my_work_show_no_english_in_ukrainian(live_server, uk
     sign_in(ukrainian, live_server, "crew")
     ukrainian.goto(f"{live_server}/field")
     # The form with My work below it (the crew's case assigned to it shows there).
-    assert_ukrainian("/field", check(ukrainian, data_words(db), f"#my-work-list [data-case-id='{a_case}']"))
+    assert_ukrainian("/field", check(ukrainian, db, f"#my-work-list [data-case-id='{a_case}']"))
 
 
 def test_the_checker_finds_english_and_lets_data_through():
     assert english_left(["Мапа", "Sign out", "Підстанція Bedford Row 12", "ОЧВ 07:10 UTC", "case 1a2b3c4d"],
                         {"Bedford", "Row"}) == ["Sign", "out", "case"]
+
+
+def test_what_people_typed_is_let_through_but_not_the_words_around_it():
+    typed = {"school used as a shelter", "crew revised it"}
+    said = "пріоритет підвищив (+300): school used as a shelter; 3 h repair (override: crew revised it)."
+    # The typed phrases go, whole; the product's untranslated "h repair" and "override" stay and are found.
+    assert english_left([without_user_texts(said, typed)], set()) == ["repair", "override"]
+    assert english_left([without_user_texts("пріоритет підвищив: school used as a shelter.", typed)], set()) == []
+    # A single typed word does not excuse the same word elsewhere: only the whole phrase is taken out.
+    assert english_left([without_user_texts("school shelter", typed)], set()) == ["school", "shelter"]
+
+
+def test_the_histories_say_every_key_and_the_systems_reasons_in_ukrainian(app):
+    from app.site.labels import changes, reason
+
+    with app.test_request_context(headers={"Accept-Language": "uk-UA,uk;q=0.9"}):
+        # Every key the crew and account histories write (app/crews/service.py, app/admin/views.py).
+        crew = changes({"name": "North", "base": [-6.27, 53.34], "skills": ["line"], "shift_start": "07:00",
+                        "shift_end": "19:00", "time_zone": "UTC", "status": "available", "members": ["ds"],
+                        "position": [-6.2, 53.3], "position_at": "2026-12-07T10:00:00+00:00"})
+        account = changes({"username": "ds", "role": "crew", "active": True, "label": "phone", "password": "reset",
+                           "tokens_revoked": 2})
+        assert english_left([crew, account], {"North", "ds", "phone"}) == [], (crew, account)
+        assert crew.startswith("назва: North; база (довгота, широта): -6.27, 53.34;")
+        system = ["changed by the user", "set by the crew on site", "field report 5b0f8a1e-2c55-4c1e-9d1b-3f1e2a6b7c8d",
+                  "field report: repair_started", "field report: restored, from a crew the case is not assigned to",
+                  "dispatched: job 2 of 3 for North", "import-crews crews.csv"]
+        said = [reason(text) for text in system]
+        assert english_left(said, {"North", "crews.csv", "csv"}) == [], said
+        assert said[3] == "польовий звіт: ремонт розпочато"
+        # A person's words stay as written.
+        assert reason("school used as a shelter") == "school used as a shelter"

@@ -5,9 +5,10 @@ Written out as literal lazy_gettext calls so that pybabel finds every one of the
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from flask_babel import lazy_gettext
+from flask_babel import gettext, lazy_gettext
 
 KIND_LABELS = {
     "power_plant": lazy_gettext("Power plant"),
@@ -158,6 +159,8 @@ SYSTEM_REASONS = {
     "created by an admin": lazy_gettext("created by an admin"),
     "crews page": lazy_gettext("crews page"),
     "set by the crew": lazy_gettext("set by the crew"),
+    "set by the crew on site": lazy_gettext("set by the crew on site"),
+    "changed by the user": lazy_gettext("changed by the user"),
 }
 # The fields an account's or a crew's history shows before and after a change.
 FIELD_LABELS = {
@@ -169,6 +172,7 @@ FIELD_LABELS = {
     "tokens_revoked": lazy_gettext("API tokens revoked"),
     "status": lazy_gettext("status"),
     "name": lazy_gettext("name"),
+    "base": lazy_gettext("base (longitude, latitude)"),
     "lon": lazy_gettext("longitude"),
     "lat": lazy_gettext("latitude"),
     "skills": lazy_gettext("skills"),
@@ -226,10 +230,38 @@ def code_label(code: object, vocabulary: str, *, spaced: bool = False) -> str:
     return label(code, VOCABULARIES[vocabulary])
 
 
+# The reasons the system writes with data in them (app/crews/service.py, app/reports/service.py,
+# app/coordinator/dispatching.py, app/imports/crews.py), matched whole; the data is said as it is.
+_FIELD_REPORT = re.compile(r"field report (?P<report>[\w-]+)")
+_FIELD_PROGRESS = re.compile(r"field report: (?P<progress>[a-z_]+)(?P<unassigned>, from a crew the case is not "
+                             r"assigned to)?")
+_DISPATCHED = re.compile(r"dispatched: job (?P<position>\d+) of (?P<jobs>\d+) for (?P<crew>.+)")
+_IMPORT_CREWS = re.compile(r"import-crews (?P<file>.+)")
+
+
+def _templated_reason(said: str) -> str | None:
+    """A system reason with data in it, in the request's language; None for any other text."""
+    text: object = None
+    if found := _FIELD_REPORT.fullmatch(said):
+        text = gettext("field report %(report)s", report=found["report"])
+    elif (found := _FIELD_PROGRESS.fullmatch(said)) and found["progress"] in PROGRESS_LABELS:
+        progress = str(PROGRESS_LABELS[found["progress"]]).lower()
+        text = (gettext("field report: %(progress)s, from a crew the case is not assigned to", progress=progress)
+                if found["unassigned"] else gettext("field report: %(progress)s", progress=progress))
+    elif found := _DISPATCHED.fullmatch(said):
+        text = gettext("dispatched: job %(position)s of %(jobs)s for %(crew)s", position=found["position"],
+                       jobs=found["jobs"], crew=found["crew"])
+    elif found := _IMPORT_CREWS.fullmatch(said):
+        text = gettext("crews imported from %(file)s", file=found["file"])
+    return None if text is None else str(text)
+
+
 def reason(text: object) -> str:
     """A reason from the history: the system's own in the request's language, a person's as written."""
     said = "" if text is None else str(text)
-    return str(SYSTEM_REASONS.get(said, said))
+    if said in SYSTEM_REASONS:
+        return str(SYSTEM_REASONS[said])
+    return _templated_reason(said) or said
 
 
 def changes(values: object) -> str:
