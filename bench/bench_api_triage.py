@@ -7,13 +7,16 @@ duplicate case merged into them, with its own report), some coordinator events (
 Each request goes through the Flask app (test client, bearer token); next to it, in the same run: the repository
 queries it runs (network, open cases, critical sites) bare on psycopg, the baseline of a bare scan of the open cases
 with nothing joined, and the open-cases query as it was before issue 17 (per-case view laterals), plus how the
-request's time splits into SQL, building the live network and ranking.
+request's time splits into SQL, building the live network and ranking. Issue 17: the export of the cases layer
+and a full read of view case_operational_status, each with the view as migration 0016 defines it (set-based) and,
+in a rolled-back transaction, as 0010 defined it (two laterals per case).
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import importlib.util
 import logging
 import os
 import shutil
@@ -35,6 +38,7 @@ from psycopg.rows import dict_row  # noqa: E402
 from app import create_app  # noqa: E402
 from app.coordinator.situation import load_situation, ranking  # noqa: E402
 from app.db import upgrade  # noqa: E402
+from app.repo import exports  # noqa: E402
 from app.repo import triage as repo  # noqa: E402
 from tools import pgcluster  # noqa: E402
 
@@ -91,6 +95,25 @@ BEFORE = """WITH members AS MATERIALIZED (
    JOIN case_operational_status st ON st.case_id = c.id
    WHERE c.status = ANY(%(open)s::case_status[])
    GROUP BY c.id, st.operational_status, st.reported_statuses ORDER BY c.id"""
+
+# View case_operational_status as migration 0010 defined it (0016 keeps it for its downgrade).
+_SPEC = importlib.util.spec_from_file_location(
+    "m0016", Path(__file__).resolve().parents[1] / "migrations/versions/0016_case_status_set_based.py")
+assert _SPEC is not None and _SPEC.loader is not None
+_M0016 = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(_M0016)
+OLD_VIEW: str = _M0016.OLD_VIEW
+
+
+def with_view(conn: psycopg.Connection[Any], old: bool, fn: Callable[[], object]) -> Callable[[], object]:
+    """fn in a rolled-back transaction, with view case_operational_status as 0010 defined it if old."""
+    def call() -> object:
+        with conn.transaction(force_rollback=True):
+            if old:
+                conn.execute(OLD_VIEW)
+            return fn()
+    return call
+
 
 BARE = "SELECT id, facility_id, kind, status FROM damage_case WHERE status = ANY(%(open)s::case_status[]) ORDER BY id"
 
@@ -183,8 +206,16 @@ def main() -> None:
             rows.append(("  ranking (engine)", timed(lambda: ranking(situation), repeat)))
             rows.append(("baseline: bare scan of the open cases", timed(lambda: conn.execute(BARE, open_).fetchall(),
                                                                         repeat)))
-            rows.append(("baseline: open cases as before (view laterals)",  # minutes at 10^4: run once
-                         timed(lambda: conn.execute(BEFORE, open_).fetchall(), 1, warm=False)))
+            rows.append(("baseline: open cases as before (view laterals)",  # seconds at 10^4: run once
+                         timed(with_view(conn, True, lambda: conn.execute(BEFORE, open_).fetchall()), 1, warm=False)))
+            export = lambda: exports.layer(conn, "cases", exports.Filters())  # noqa: E731
+            whole_view = lambda: conn.execute("SELECT * FROM case_operational_status").fetchall()  # noqa: E731
+            rows += [("export cases layer (view set-based, 0016)", timed(with_view(conn, False, export), repeat)),
+                     ("  baseline: as before (view laterals, 0010)", timed(with_view(conn, True, export), 1,
+                                                                           warm=False)),
+                     ("view case_operational_status, all rows (0016)", timed(with_view(conn, False, whole_view),
+                                                                              repeat)),
+                     ("  baseline: as before (0010)", timed(with_view(conn, True, whole_view), 1, warm=False))]
             plan_url = f"/api/plan?crews={args.crews}&time_limit={args.time_limit:g}"
             rows.append((f"GET {plan_url}", timed(get_ok(client, plan_url), max(2, repeat // 4))))
         print(f"\n{'':52} {'p50 ms':>8} {'p95 ms':>8}")
