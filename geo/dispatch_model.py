@@ -40,6 +40,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from geo.message import N_, Code, Text
 from geo.network import CriticalSite, Network, ScenarioError
 from geo.plan import Commitment, Simulator
 from geo.travel import GREAT_CIRCLE, Place, Travel, TravelError, travel_tables
@@ -150,7 +151,8 @@ def build_problem(network: Network, crews: Sequence[Crew], sites: Mapping[str, S
         if not _finite(s.release_hours):
             raise DispatchError(f"facility {s.id!r}: release_hours must be a number >= 0")
         if not capable[:, j].any():
-            raise DispatchError(f"facility {s.id!r}: no crew has the skill {s.skill!r} it needs")
+            raise DispatchError(Text(N_("facility '{facility}': no crew has the skill '{skill}' it needs"),
+                                     facility=s.id, skill=Code(str(s.skill), "skill", spaced=False)))
     try:
         from_base, between = travel_tables(travel, [Place(c.id, c.base) for c in crews],
                                            [Place(s.id, s.point) for s in job_sites])

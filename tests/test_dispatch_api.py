@@ -130,6 +130,10 @@ def test_bad_crew_choices_are_422_naming_the_field(kyiv, query, says):
 def test_a_case_no_chosen_crew_can_repair_is_a_422(kyiv):
     response = coord(kyiv).get("/api/dispatch", query_string={"crew": kyiv[3]["Lines"]})
     assert response.status_code == 422 and "no crew has the skill 'substation'" in response.json["errors"]["crew"]
+    ukrainian = coord(kyiv).get("/api/dispatch", query_string={"crew": kyiv[3]["Lines"]},
+                                headers={"Accept-Language": "uk"})
+    assert ukrainian.status_code == 422
+    assert "жодна бригада не має потрібної йому навички «підстанції»" in ukrainian.json["errors"]["crew"]
 
 
 def test_dispatch_assigns_each_crew_its_cases_in_order_and_the_crew_sees_its_next_job(kyiv):

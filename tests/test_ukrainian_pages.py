@@ -146,22 +146,8 @@ def check(page, db, ready: str | None = None) -> list[str]:
             if english_left([without_user_texts(text, typed)], allowed)]
 
 
-# Pages whose English comes from scripts other helpers are changing now: exactly these texts (the test fails when
-# another appears, and when these are translated, so that the entry goes then).
-LEAFLET_ZOOM = {"Zoom in", "Zoom out"}
-LEAFLET_PREFIX = {"A JavaScript library for interactive maps"}  # the title of the attribution's Leaflet link
-KNOWN_ENGLISH: dict[str, set[str]] = {
-    # app/coordinator/static/map.js (the map-performance helper's): Leaflet's zoom titles and attribution prefix.
-    "/map": LEAFLET_ZOOM | LEAFLET_PREFIX,
-    # app/field/static (the offline-tiles helper's): the browser's own geolocation error, the pin map's scale
-    # in "km" and Leaflet's zoom titles.
-    "/field": {"GPS недоступний: User denied Geolocation. Поставте мітку на мапі або виберіть об'єкт.", "30 km"}
-    | LEAFLET_ZOOM,
-}
-
-
 def assert_ukrainian(path: str, found: list[str]) -> None:
-    assert set(found) == KNOWN_ENGLISH.get(path, set()), found
+    assert found == [], (path, found)
 
 
 DESK_PAGES = [

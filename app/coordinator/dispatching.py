@@ -84,7 +84,8 @@ def plan(situation: Situation, crews: list[Crew], *, deadline: Callable[[], bool
                         deadline=deadline, solver_seconds=solver_seconds, samples=SAMPLES, seed=SEED,
                         persons_per_customer=persons_per_customer, commitments=held)
     except ValueError as exc:  # e.g. a case whose facility needs a skill no chosen crew has
-        raise ValidationError({"crew": str(exc)}) from None
+        reason = exc.args[0] if exc.args and isinstance(exc.args[0], Text) else str(exc)
+        raise ValidationError({"crew": reason}) from None
 
 
 def plan_json(situation: Situation, result: Dispatch) -> dict[str, Any]:

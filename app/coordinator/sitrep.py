@@ -19,6 +19,7 @@ from app.errors import ValidationError
 from app.repo import cases as repo
 from app.repo import crews as crews_repo
 from geo.dispatch import Crew
+from geo.message import Text
 from geo.plan import Plan, time_limit
 from geo.taxonomy import DAMAGE_CASE_STATUSES
 
@@ -47,7 +48,7 @@ def clock_etrs(situation: Situation, chosen: tuple[list[Crew], dict[str, dict[st
                                   solver_seconds=PLAN_TIME_LIMIT_S,
                                   persons_per_customer=float(current_app.config["PERSONS_PER_CUSTOMER"]))
     except ValidationError as exc:
-        return {"error": "; ".join(exc.errors.values())}
+        return {"error": Text.joined(*exc.errors.values(), sep="; ")}
     body = dispatching.plan_json(situation, result)
     cases = sorted(({"case_id": int(cid), **etr} for cid, etr in body["plan"]["cases"].items()),
                    key=lambda row: (row["etr"] or 0, row["case_id"]))
