@@ -43,12 +43,14 @@ WITH matching AS (
   SELECT c.id
   {matching}
 ), members AS MATERIALIZED (
-  SELECT case_id, member_id FROM case_members(ARRAY(SELECT id FROM matching)))
+  SELECT case_id, member_id FROM case_members(ARRAY(SELECT id FROM matching))
+), hazards AS (
+  SELECT m.case_id, string_agg(DISTINCT h::text, ',' ORDER BY h::text) AS hazards
+  FROM members m JOIN report r ON r.case_id = m.member_id, unnest(r.hazards) h GROUP BY m.case_id)
 SELECT c.id, c.facility_id, f.name AS facility_name, c.kind::text AS kind, c.status::text AS status,
        c.merged_into, c.assigned_crew, c.repair_hours_override, c.priority_bump, c.opened_at, c.updated_at,
        count(r.id) AS reports, max(r.severity)::text AS worst_severity,
-       (SELECT string_agg(DISTINCT h::text, ',' ORDER BY h::text) FROM members m2
-        JOIN report r2 ON r2.case_id = m2.member_id, unnest(r2.hazards) h WHERE m2.case_id = c.id) AS hazards,
+       hz.hazards,
        st.operational_status::text AS operational_status, st.share_out,
        st.set_by AS operational_status_set_by, st.set_by_user AS operational_status_by,
        st.set_at AS operational_status_at,
@@ -56,9 +58,10 @@ SELECT c.id, c.facility_id, f.name AS facility_name, c.kind::text AS kind, c.sta
 FROM matching JOIN damage_case c ON c.id = matching.id
 JOIN case_operational_status st ON st.case_id = c.id
 LEFT JOIN facility f ON f.id = c.facility_id
+LEFT JOIN hazards hz ON hz.case_id = c.id
 LEFT JOIN members m ON m.case_id = c.id
 LEFT JOIN report r ON r.case_id = m.member_id
-GROUP BY c.id, f.name, st.operational_status, st.share_out, st.set_by, st.set_by_user, st.set_at
+GROUP BY c.id, f.name, hz.hazards, st.operational_status, st.share_out, st.set_by, st.set_by_user, st.set_at
 ORDER BY c.id""").format(matching=map_sql.MATCHING_CASES)
 
 # The reports the map shows for the same filters (map.MATCHING_REPORTS).
