@@ -253,7 +253,8 @@ def test_report_progress_on_an_assigned_case_arrives_once_and_moves_the_case(cre
     assert f"Case {case_id}: {assigned['name']}" in text and f"Crew: {assigned['crew']}" in text
     assert "Live wires" in text and "Severe" in text
     assert page.get_attribute("#my-work", "data-refreshed-at")
-    assert "Last refreshed" in page.inner_text("#my-work-status")
+    # A later refresh (the outbox's sync, the page becoming visible) may be under way: "Refreshing…" until it ends.
+    page.wait_for_function("document.getElementById('my-work-status').textContent.includes('Last refreshed')")
 
     page.click(f"{work} button.report-progress")
     page.wait_for_selector("#follow-up:not([hidden])")
