@@ -125,6 +125,25 @@ def test_reassigning_and_taking_the_account_away_are_events_and_move_the_case(de
     assert assigned == [(None, "wc_crew"), ("wc_crew", "wc_crew2"), ("wc_crew2", "wc_crew2"), ("wc_crew2", None)]
 
 
+def test_a_case_assigned_to_a_crew_record_is_in_the_work_of_its_members(depot):
+    """The dispatched plan assigns a case to a crew by name: every account of that crew sees it, others do not."""
+    _, _, url, _ = depot
+    with psycopg.connect(url, autocommit=True) as conn:
+        crew = conn.execute("INSERT INTO crew (name, base, shift_start, shift_end, time_zone) VALUES "
+                            "('Crew Nine', ST_Point(12.0, 48.0, 4326), '06:00', '18:00', 'UTC') RETURNING id"
+                            ).fetchone()[0]
+        conn.execute("INSERT INTO crew_member (crew_id, user_id) SELECT %s, id FROM app_user "
+                     "WHERE username = 'wc_crew2'", (crew,))
+    case_id = site_case(depot)
+    assert act(depot, case_id, action="assign", crew="Crew Nine").status_code == 200
+    assert case_id in case_ids(depot, "wc_crew2")
+    assert case_id not in case_ids(depot, "wc_crew")
+    # A crew name that is no crew record's (free text) reaches nobody's work but the account named.
+    other = site_case(depot)
+    assert act(depot, other, action="assign", crew="Crew Ninety").status_code == 200
+    assert other not in case_ids(depot, "wc_crew2") | case_ids(depot, "wc_crew")
+
+
 @pytest.mark.parametrize(("account", "says"), [("nobody", "no account named 'nobody'"),
                                                 ("wc_gone", "'wc_gone' is deactivated"), (5, "must be text"),
                                                 ("wc_coord", "not a crew's")])

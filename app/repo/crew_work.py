@@ -1,4 +1,5 @@
-"""SQL for a crew's own work: the open cases assigned to an account, with the reports on them it may see."""
+"""SQL for a crew's own work: the open cases assigned to an account or to its crew, with the reports on them it
+may see."""
 
 from __future__ import annotations
 
@@ -9,14 +10,18 @@ from geo.taxonomy import CLOSED_CASE_STATUSES
 
 
 def assigned_cases(conn: Conn, user_id: int, *, reporter_id: int | None) -> list[dict[str, Any]]:
-    """The account's open cases, latest change first: facility, worst severity, hazards, latest event and reports.
+    """The open cases assigned to the account or to the crew it belongs to (by the crew's name, as the dispatched
+    plan assigns them), latest change first: facility, worst severity, hazards, latest event and reports.
 
     Severity and hazards come from every report on the case and on the cases merged into it (a crew must know of a
     fire someone else reported); the reports listed are only `reporter_id`'s, or all of them when it is None."""
     return conn.execute(
         """WITH mine AS (
              SELECT id FROM damage_case
-             WHERE assigned_user_id = %(user)s AND NOT status = ANY(%(closed)s::case_status[])
+             WHERE (assigned_user_id = %(user)s
+                    OR assigned_crew IN (SELECT c.name FROM crew c JOIN crew_member m ON m.crew_id = c.id
+                                         WHERE m.user_id = %(user)s))
+               AND NOT status = ANY(%(closed)s::case_status[])
            ), members AS MATERIALIZED (
              SELECT case_id, member_id FROM case_members(ARRAY(SELECT id FROM mine)))
            SELECT c.id, c.status::text AS status, c.kind::text AS kind, c.facility_id, f.name AS facility_name,
