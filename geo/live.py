@@ -22,6 +22,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
+import numpy as np
+
 from geo.network import CriticalSite, Facility, Network, build_network, energised_at_start
 from geo.taxonomy import OPERATIONAL_STATUSES
 
@@ -72,21 +74,38 @@ class LiveNetwork:
                      for s in critical_sites)
 
 
-def live_network(facilities: Sequence[Facility], states: Mapping[str, State]) -> LiveNetwork:
-    """Expand degraded and operating damaged facilities into a supply node and a repair job (see the module)."""
-    supply = {f.id: f.id + SUPPLY_SUFFIX for f in facilities
-              if f.damaged and f.id in states and states[f.id].share_out < 1.0}
-    out: list[Facility] = []
-    for f in facilities:
-        parents = tuple(supply.get(p, p) for p in f.parents)
-        if f.id in supply:
-            share = states[f.id].share_out
-            out.append(Facility(id=supply[f.id], parents=parents, population=f.population * (1.0 - share)))
-            out.append(replace(f, parents=(supply[f.id],), population=f.population * share))
-        else:  # a facility fed by no supply node stays as it is (frozen: sharing it is safe, copying 10^5 is not)
-            out.append(f if parents == f.parents else replace(f, parents=parents))
-    return LiveNetwork(network=build_network(out), supply_node=supply,
-                       states=dict(states))
+def live_network(facilities: Sequence[Facility], states: Mapping[str, State], *,
+                 feeds: Sequence[Sequence[int]] | None = None) -> LiveNetwork:
+    """Expand degraded and operating damaged facilities into a supply node and a repair job (see the module).
+
+    `feeds` (optional) lists, per facility, the positions of the facilities it feeds: then only those of the
+    expanded ones are looked at, not every facility (the app keeps it with its registry; it must describe these
+    very facilities). Every facility that no supply node feeds is kept as it is (frozen: sharing is safe)."""
+    grow = [i for i, f in enumerate(facilities)
+            if f.damaged and f.id in states and states[f.id].share_out < 1.0]
+    supply = {facilities[i].id: facilities[i].id + SUPPLY_SUFFIX for i in grow}
+    if not grow:
+        return LiveNetwork(network=build_network(facilities), supply_node={}, states=dict(states))
+    out = list(facilities)
+    if feeds is None:
+        fed: Iterable[int] = [i for i, f in enumerate(facilities)
+                              if f.parents and not supply.keys().isdisjoint(f.parents)]
+    else:
+        fed = sorted({c for i in grow for c in feeds[i]})
+    for c in fed:
+        f = out[c]
+        out[c] = Facility(f.id, tuple(supply.get(p, p) for p in f.parents), f.population, f.damaged, f.repair_hours)
+    expanded: list[Facility] = []
+    done = 0
+    for i in grow:  # each supply node just before its facility, which it alone feeds
+        f = out[i]
+        share = states[f.id].share_out
+        expanded.extend(out[done:i])
+        expanded.append(Facility(id=supply[f.id], parents=f.parents, population=f.population * (1.0 - share)))
+        expanded.append(Facility(f.id, (supply[f.id],), f.population * share, f.damaged, f.repair_hours))
+        done = i + 1
+    expanded.extend(out[done:])
+    return LiveNetwork(network=build_network(expanded), supply_node=supply, states=dict(states))
 
 
 @dataclass(frozen=True)
@@ -105,16 +124,19 @@ def picture(live: LiveNetwork) -> Picture:
     in its own area and everything fed through it."""
     network = live.network
     on = energised_at_start(network)
-    dark = [0.0 if powered else f.population for f, powered in zip(network.facilities, on, strict=True)]
-    partly = sum(network.facilities[network.index[node]].population
-                 for facility, node in live.supply_node.items()
+    population = network.arrays.population
+    dark: list[float] = np.where(np.asarray(on, dtype=bool), 0.0, population).tolist() if len(on) else []
+    partly = sum(float(population[network.index[node]]) for facility, node in live.supply_node.items()
                  if live.states[facility].status == DEGRADED and on[network.index[node]])
-    damaged = [f.id for f in network.facilities if f.damaged]
+    ids = network.arrays.ids
+    damaged = [ids[i] for i in np.flatnonzero(network.arrays.damaged).tolist()]
     if network.radial:
         below = list(dark)
-        for v in reversed(network.order):
-            for c in network.children[v]:
-                below[v] += below[c]
+        parent = network.arrays.parent.tolist()
+        for v in reversed(network.order):  # children before parents: each adds its whole subtree to its parent
+            u = parent[v]
+            if u >= 0:
+                below[u] += below[v]
         per_case = {f: below[network.index[live.node_of(f)]] for f in damaged}
     else:
         per_case = {f: _dark_reachable(network, network.index[live.node_of(f)], dark) for f in damaged}

@@ -4,11 +4,13 @@ crews hold, the fields of a case)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
+from app.coordinator import registry
 from app.repo import Conn
 from app.repo import triage as repo
 from geo import explain as words
@@ -37,7 +39,7 @@ class Situation:
     picture: live.Picture
     critical_sites: tuple[CriticalSite, ...]
     cases: dict[str, dict[str, Any]]  # by network id
-    facility_ids: dict[str, int]  # network id (supply nodes too) -> facility id
+    facility_ids: Mapping[str, int]  # network id (supply nodes too) -> facility id
     unplaced: list[dict[str, Any]]  # cases at sites with no registered facility
     commitments: tuple[Commitment, ...]  # the work crews hold: repairs under way, then assigned cases
     as_of: datetime
@@ -46,6 +48,15 @@ class Situation:
     def supplying(self) -> frozenset[str]:
         """Damaged facilities that supply everyone (operating): their repair restores nobody now."""
         return frozenset(node for node, s in self.expanded.states.items() if s.status == live.OPERATING)
+
+    @cached_property
+    def sites_at(self) -> dict[str, list[dict[str, Any]]]:
+        """The critical sites (not priority bumps) of each facility that has any, as the JSON rows show them."""
+        out: dict[str, list[dict[str, Any]]] = {}
+        for s in self.critical_sites:
+            if s.kind != "priority_bump":
+                out.setdefault(s.facility, []).append({"id": s.id, "kind": s.kind, "weight": s.weight})
+        return out
 
     def summary(self) -> dict[str, Any]:
         """The live figures /api/triage, /api/plan, the sitrep and the map header share."""
@@ -92,47 +103,70 @@ def _describe(case: dict[str, Any], state: live.State, now: datetime) -> None:
 
 
 def load_situation(conn: Conn, *, default_share: float, now: datetime | None = None) -> Situation:
-    """Read the network, open cases and critical sites (in the caller's transaction) as the live picture."""
+    """Read the open cases (in the caller's transaction) onto the registry network as the live picture.
+
+    The registry (facilities, feed links, population, critical sites) is the one this server keeps while the
+    database's registry revision is unchanged (app/coordinator/registry.py); only the open cases are read each
+    time. The revision is read after them: if it is still the kept one, no registry change was committed before
+    the cases were read, so the kept network is the one they refer to."""
     now = now or datetime.now(UTC)
-    rows = repo.network(conn)
     cases = repo.open_cases(conn)
-    sites = repo.critical_sites(conn)
+    kept = registry.current(conn)
     # Network ids are "name (facility id)": unique, and the engine's explanations then read with real names and
     # never show a facility's id where a case number could be read.
     # A damaged facility's id is a Text, so that the sentences naming it can be said in the user's language (ids
     # compare and hash as the English string; the others stay plain strings, cheaper by far on a large registry).
-    cased = {c["facility_id"] for c in cases}
-    label = {row["id"]: Text(N_("{name} (facility {id})"), name=row["name"], id=row["id"]) if row["id"] in cased
-             else f"{row['name']} (facility {row['id']})" for row in rows}
-    placed = {label[c["facility_id"]]: c for c in cases if c["facility_id"] is not None}
-    facilities, states = [], {}
-    for row in rows:
-        node = label[row["id"]]
-        case = placed.get(node)
-        hours = _planned(case, now) if case else None
-        if case and hours:
-            case["repair_hours_source"], case["repair_hours_flag"] = hours.source, hours.flag
-            case["population"] = {"direct": float(row["population"]), "layer": row["population_layer"],
-                                  "method": row["population_method"]}
-            states[node] = live.state(case["operational_status"] or live.OUT_OF_SERVICE, case["share_out"],
-                                      default_share=default_share)
-            _describe(case, states[node], now)
-        facilities.append(Facility(id=node, parents=tuple(label[p] for p in row["parents"]),
-                                   population=float(row["population"]), damaged=case is not None,
-                                   repair_hours=hours.hours if hours else None))
-    expanded = live.live_network(facilities, states)
-    facility_ids = {label[row["id"]]: int(row["id"]) for row in rows}
-    facility_ids |= {supply: facility_ids[node] for node, supply in expanded.supply_node.items()}
-    given = tuple(CriticalSite(id=s["id"], facility=label[s["facility_id"]], weight=float(s["weight"]),
-                               kind=s["kind"]) for s in sites)
+    facilities = list(kept.facilities)
+    placed: dict[str, dict[str, Any]] = {}
+    states: dict[str, live.State] = {}
+    unplaced = []
+    for case in cases:
+        i = kept.position.get(case["facility_id"]) if case["facility_id"] is not None else None
+        if i is None:
+            unplaced.append({"case_id": case["case_id"], "kind": case["kind"], "lon": case["lon"], "lat": case["lat"]})
+            continue
+        node = Text(N_("{name} (facility {id})"), name=kept.names[i], id=case["facility_id"])
+        base = kept.facilities[i]
+        hours = _planned(case, now)
+        case["repair_hours_source"], case["repair_hours_flag"] = hours.source, hours.flag
+        case["population"] = {"direct": base.population, "layer": kept.layers[i], "method": kept.methods[i]}
+        states[node] = live.state(case["operational_status"] or live.OUT_OF_SERVICE, case["share_out"],
+                                  default_share=default_share)
+        _describe(case, states[node], now)
+        placed[node] = case
+        facilities[i] = Facility(id=node, parents=base.parents, population=base.population, damaged=True,
+                                 repair_hours=hours.hours)
+    ids = {node: node for node in placed}  # a site at a damaged facility names it by its Text, as the engine does
+    given = tuple(CriticalSite(id=s.id, facility=ids[s.facility], weight=s.weight, kind=s.kind)
+                  if s.facility in ids else s for s in kept.critical_sites)
+    overlaid = facilities
+    # The registry's `feeds` describe its own list; a list changed since (another feed topology) is expanded
+    # without them.
+    expanded = live.live_network(facilities, states, feeds=kept.feeds if facilities is overlaid else None)
     return Situation(
         network=expanded.network, expanded=expanded, picture=live.picture(expanded),
         critical_sites=expanded.sites(given) + _bumps(placed),
-        cases=placed, facility_ids=facility_ids,
-        unplaced=[{"case_id": c["case_id"], "kind": c["kind"], "lon": c["lon"], "lat": c["lat"]}
-                  for c in cases if c["facility_id"] is None],
-        commitments=_commitments(placed, now), as_of=now,
+        cases=placed, facility_ids=_Ids(kept.facility_ids, expanded.supply_node),
+        unplaced=unplaced, commitments=_commitments(placed, now), as_of=now,
     )
+
+
+class _Ids(Mapping[str, int]):
+    """Network id -> facility id: the registry's, and each supply node's (its facility's id)."""
+
+    def __init__(self, base: Mapping[str, int], supply_node: Mapping[str, str]) -> None:
+        self._base = base
+        self._supply = {node: facility for facility, node in supply_node.items()}
+
+    def __getitem__(self, node: str) -> int:
+        return self._base[self._supply.get(node, node)]
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._base
+        yield from self._supply
+
+    def __len__(self) -> int:
+        return len(self._base) + len(self._supply)
 
 
 def _commitments(placed: dict[str, dict[str, Any]], now: datetime) -> tuple[Commitment, ...]:
@@ -231,8 +265,7 @@ def case_fields(situation: Situation, node: str) -> dict[str, Any]:
             "repair_hours_is_default": case["repair_hours_source"].startswith("default"),
             "repair_hours_flag": case["repair_hours_flag"],
             "priority_bump": float(case.get("priority_bump") or 0),
-            "critical_sites": [{"id": s.id, "kind": s.kind, "weight": s.weight}
-                               for s in situation.critical_sites if s.facility == node and s.kind != "priority_bump"]}
+            "critical_sites": situation.sites_at.get(node, [])}
 
 
 def dark_areas(situation: Situation, etr_hours: Mapping[str, float]) -> list[dict[str, Any]]:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import time
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, request
 
 from app import db
 from app.auth.access import requires
 from app.coordinator.situation import Situation, case_fields, dark_areas, explain, load_situation, plan_for, ranking
 from app.parse import parse_int, parse_number
+from app.site import fast_json
 from geo.network import without_gc_pauses
 from geo.plan import gap, improvement, time_limit
 
@@ -33,7 +34,7 @@ def triage() -> Response:
         "blocked_by_facilities": list(r.blocked_by),
         "explanation": explain(situation, r.id, r.explanation),
     } for r in ranked]
-    return jsonify({"queue": queue, "summary": situation.summary(), "unplaced": situation.unplaced,
+    return fast_json.response({"queue": queue, "summary": situation.summary(), "unplaced": situation.unplaced,
                     "exact": situation.network.radial,
                     "objective": "people-hours without power, critical sites weighted in people-equivalents"})
 
@@ -59,7 +60,7 @@ def plan_for_crews() -> Response:
     result = plan_for(situation, crews=crews, deadline=deadline,
                       persons_per_customer=current_app.config["PERSONS_PER_CUSTOMER"])
     q = result.quality
-    return jsonify({
+    return fast_json.response({
         "as_of": situation.as_of.isoformat(), "summary": situation.summary(),
         "crew_labels": list(result.crew_labels),
         "crews": [[{**case_fields(situation, job.id), "start_hours": job.start_hours,

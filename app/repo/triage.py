@@ -102,6 +102,14 @@ def open_cases(conn: Conn) -> list[dict[str, Any]]:
     ).fetchall()
 
 
+def registry_revision(conn: Conn) -> dict[str, Any]:
+    """The registry's revision (migration 0019): a count and a token that change with every committed change of
+    facilities, feed links, population or critical sites, so a network built from them can be kept until then."""
+    row = conn.execute("SELECT revision, token::text AS token, changed_at FROM registry_revision").fetchone()
+    assert row is not None
+    return row
+
+
 def critical_sites(conn: Conn) -> list[dict[str, Any]]:
     return conn.execute(
         """SELECT id::text AS id, name, kind::text AS kind, weight, facility_id::text AS facility_id

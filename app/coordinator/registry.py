@@ -1,0 +1,100 @@
+"""The registry network an app server keeps between requests: every facility as the engine takes it (id "name
+(facility id)", feed parents, direct population, undamaged), what it feeds, and the critical sites.
+
+It changes rarely (imports), so each server builds it once and keeps it while the database's registry revision
+(migration 0019) says it has not changed; every request reads the revision in its own transaction, on whichever
+database it reads (the primary or a replica), so several servers and a replica behind never show a stale one.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from flask import current_app, has_app_context
+
+from app.repo import Conn
+from app.repo import triage as repo
+from geo.network import CriticalSite, Facility
+
+KEEP = 2  # registries kept per server: the primary's and a replica a revision behind it, without rebuilding
+
+
+@dataclass(frozen=True, eq=False)
+class Registry:
+    """The registry at one revision, as plain values shared by every request (never changed once built)."""
+
+    token: str  # the revision's token: a new random value with every committed change
+    revision: int
+    facilities: tuple[Facility, ...]  # in facility id order, none damaged
+    position: dict[str, int]  # facility id (text) -> its position in `facilities`
+    names: tuple[str, ...]
+    layers: tuple[str | None, ...]  # the population layer and method of each facility's direct population
+    methods: tuple[str | None, ...]
+    feeds: tuple[tuple[int, ...], ...]  # per facility, the positions of the facilities it feeds
+    critical_sites: tuple[CriticalSite, ...]
+    facility_ids: dict[str, int]  # network id -> facility id
+
+
+def build(revision: Mapping[str, Any], rows: list[dict[str, Any]], sites: list[dict[str, Any]]) -> Registry:
+    """The registry of these rows (app/repo/triage.network and critical_sites) at `revision`."""
+    label = [f"{row['name']} (facility {row['id']})" for row in rows]
+    position = {row["id"]: i for i, row in enumerate(rows)}
+    feeds: list[list[int]] = [[] for _ in rows]
+    facilities = []
+    for i, row in enumerate(rows):
+        parents = row["parents"]
+        for p in parents:
+            feeds[position[p]].append(i)
+        facilities.append(Facility(id=label[i], parents=tuple(label[position[p]] for p in parents),
+                                   population=float(row["population"])))
+    return Registry(
+        token=str(revision["token"]), revision=int(revision["revision"]), facilities=tuple(facilities),
+        position=position, names=tuple(row["name"] for row in rows),
+        layers=tuple(row["population_layer"] for row in rows), methods=tuple(row["population_method"] for row in rows),
+        feeds=tuple(tuple(f) for f in feeds),
+        critical_sites=tuple(CriticalSite(id=s["id"], facility=label[position[s["facility_id"]]],
+                                          weight=float(s["weight"]), kind=s["kind"]) for s in sites),
+        facility_ids={label[i]: int(row["id"]) for i, row in enumerate(rows)})
+
+
+class Kept:
+    """One server's registries by revision token, at most KEEP of them, built at most once each."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_token: dict[str, Registry] = {}
+        self.builds = 0  # how many times a registry was read and built (tests check that it was kept)
+
+    def current(self, conn: Conn) -> Registry:
+        """The registry as `conn`'s transaction sees it: the kept one if its revision is still the database's."""
+        revision = repo.registry_revision(conn)
+        found = self._by_token.get(revision["token"])
+        if found is not None:
+            return found
+        with self._lock:  # one build per revision, however many requests arrive meanwhile
+            found = self._by_token.get(revision["token"])
+            if found is None:
+                # Read after the revision: what is read is that revision or newer, and a newer one has another token,
+                # so the next request rebuilds rather than keeps rows labelled with an older revision.
+                found = build(revision, repo.network(conn), repo.critical_sites(conn))
+                self.builds += 1
+                kept = dict(self._by_token)
+                while len(kept) >= KEEP:
+                    kept.pop(next(iter(kept)))
+                kept[found.token] = found
+                self._by_token = kept
+        return found
+
+    def __iter__(self) -> Iterator[Registry]:
+        return iter(list(self._by_token.values()))
+
+
+def current(conn: Conn) -> Registry:
+    """The registry for this request: kept by the app (one per server process), else read now (no app)."""
+    if not has_app_context():
+        return Kept().current(conn)
+    kept: Kept = current_app.extensions.setdefault("triage_registry", Kept())
+    return kept.current(conn)
