@@ -32,3 +32,7 @@ def test_health_is_503_when_the_database_is_unreachable():
         assert response.json["database"] == "unreachable"
     finally:
         app.extensions["db_pool"].close()
+
+
+def test_health_says_no_replica_is_configured(client):
+    assert client.get("/healthz").json["replica"] == {"configured": False}

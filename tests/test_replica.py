@@ -121,7 +121,8 @@ def test_a_replica_behind_is_read_only_within_the_allowed_lag_and_says_how_stale
         where, staleness = source(tolerant.get("/api/triage"))
         assert where == "replica" and STRICT_S < staleness < 3600
         assert source(strict.get("/api/triage")) == ("primary", 0.0)
-        for path in ("/api/export/cases.geojson", "/ogc/collections", f"/api/map/reports?bbox={WORLD}&zoom=2"):
+        for path in ("/api/export/cases.geojson", "/ogc/collections", f"/api/map/reports?bbox={WORLD}&zoom=2",
+                     "/sitrep"):
             assert source(tolerant.get(path))[0] == "replica", path
             assert source(strict.get(path)) == ("primary", 0.0), path
     wait_for(lambda: caught_up(setup), "the replica catching up after the pause")
@@ -166,6 +167,10 @@ def test_a_replica_that_is_down_means_reads_from_the_primary_until_it_is_back(se
             assert shows(tolerant, case, rid), f"{area}: read from the primary while the replica is down"
         response = tolerant.get(f"/api/map/cases?bbox={WORLD}&zoom=3")
         assert response.status_code == 200 and source(response) == ("primary", 0.0)
+        health = tolerant.get("/healthz")  # the primary is fine: healthy, and it says the replica is not
+        assert health.status_code == 200 and health.json["status"] == "ok"
+        assert health.json["replica"]["configured"] and not health.json["replica"]["reachable"]
+        assert health.json["replica"]["reads"] == "primary" and health.json["replica"]["lag_s"] is None
     finally:
         pgcluster.start(cluster)
     wait_for(lambda: source(tolerant.get("/api/triage"))[0] == "replica", "reads going back to the replica")
@@ -180,3 +185,48 @@ def test_a_replica_url_that_reaches_a_primary_is_not_read_as_a_replica(setup):
         assert response.status_code == 200 and source(response) == ("primary", 0.0)
     finally:
         db.close(app)
+
+
+def test_health_reports_the_replica_its_lag_and_where_reads_go(setup):
+    wait_for(lambda: caught_up(setup), "the replica catching up")
+    replica = client(setup, "tolerant").get("/healthz").json["replica"]
+    assert replica["configured"] and replica["reachable"] and replica["reads"] == "replica"
+    assert 0 <= replica["lag_s"] <= STRICT_S and replica["max_lag_s"] == 3600
+    with replay_paused(setup):
+        sent = client(setup, "tolerant", "crew").post("/api/reports", json=report(kind="other", components=[]))
+        assert sent.status_code == 201
+        wait_for(lambda: client(setup, "strict").get("/healthz").json["replica"]["reads"] == "primary",
+                 "the strict app's health saying the replica is too far behind")
+        replica = client(setup, "strict").get("/healthz").json["replica"]
+        assert replica["reachable"] and replica["lag_s"] > STRICT_S and replica["max_lag_s"] == STRICT_S
+
+
+def test_the_triage_on_a_replica_shows_a_registry_change_once_the_replica_has_it(setup):
+    """The registry network an app keeps is checked against the revision of the database it reads: a replica
+    behind shows the registry it has, and the change as soon as it has replayed it."""
+    primary = str(setup["primary"])
+    with psycopg.connect(primary, autocommit=True) as conn:
+        facility = conn.execute("INSERT INTO facility (external_id, name, kind, geom) VALUES ('rep-f', 'Replica F', "
+                                "'substation', ST_Point(25, 50, 4326)) RETURNING id").fetchone()[0]
+    body = report(kind="substation", components=[], lon=25, lat=50, facility_id=facility)
+    sent = client(setup, "tolerant", "crew").post("/api/reports", json=body)
+    assert sent.status_code == 201, sent.json
+    case = sent.json["report"]["case_id"]
+
+    def name(reader: FlaskClient) -> str:
+        response = reader.get("/api/triage")
+        (row,) = [r for r in response.json["queue"] if r["case_id"] == case]
+        return str(row["facility_name"])
+
+    tolerant, strict = client(setup, "tolerant"), client(setup, "strict")
+    wait_for(lambda: caught_up(setup), "the replica catching up")
+    assert name(tolerant) == name(strict) == "Replica F"
+    with replay_paused(setup):
+        with psycopg.connect(primary, autocommit=True) as conn:
+            conn.execute("UPDATE facility SET name = 'Replica F renamed' WHERE id = %s", (facility,))
+        wait_for(lambda: source(tolerant.get("/api/triage"))[1] > STRICT_S, "the replica falling 1 s behind")
+        assert name(tolerant) == "Replica F"  # the replica has not replayed the rename, and says it is behind
+        assert name(strict) == "Replica F renamed"  # read from the primary
+    wait_for(lambda: caught_up(setup), "the replica catching up after the pause")
+    assert source(tolerant.get("/api/triage"))[0] == "replica"
+    assert name(tolerant) == "Replica F renamed"

@@ -161,7 +161,7 @@ def _points(curve: list[tuple[float, float]]) -> str:
 def sitrep() -> str:
     """Coordinator and up: the situation report, laid out for printing."""
     now = datetime.now(UTC)
-    with db.connection() as conn:
+    with db.read_connection() as conn:  # only reads: a replica within the allowed lag serves them (issue 17)
         counts = repo.counts(conn)
         situation = load_situation(conn, default_share=float(current_app.config["DEGRADED_SHARE_OUT"]), now=now)
         on_duty = [c["id"] for c in crews_repo.listing(conn) if c["status"] != "off_shift"]

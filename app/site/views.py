@@ -28,7 +28,7 @@ from app.config import ROOT
 from app.errors import BadParameter
 from app.parse import parse_bbox, parse_int, safe_next
 from app.repo import schema
-from app.site import labels, language, tiles
+from app.site import health, labels, language, tiles
 
 bp = Blueprint("site", __name__, template_folder="templates", static_folder="static", static_url_path="/static/site")
 
@@ -65,14 +65,16 @@ def home_config() -> dict[str, Any]:
 @bp.get("/healthz")
 @public
 def healthz() -> tuple[Response, int]:
-    """Anyone: 200 when the database answers and is migrated to the newest schema, else 503."""
+    """Anyone: 200 when the database answers and is migrated to the newest schema, else 503; with the replica's
+    state (configured, reachable, lag), which never makes it fail: reads fall back to the primary."""
     head = current_app.config["SCHEMA_HEAD"]
     try:
         with db.connection() as conn:
             current = schema.revision(conn)
     except db.DatabaseUnavailable:
-        return jsonify({"status": "unavailable", "database": "unreachable", "schema_head": head}), 503
-    body = {"database": "ok", "schema": current, "schema_head": head}
+        return jsonify({"status": "unavailable", "database": "unreachable", "schema_head": head,
+                        "replica": health.replica()}), 503
+    body = {"database": "ok", "schema": current, "schema_head": head, "replica": health.replica()}
     if current != head:
         return jsonify({"status": "not migrated", **body}), 503
     return jsonify({"status": "ok", **body}), 200
