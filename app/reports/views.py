@@ -2,31 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
-from typing import Any
+from datetime import UTC, datetime
 
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from flask_login import current_user
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from app import db
 from app.auth.access import checks_token, requires
 from app.auth.security import client_address
 from app.auth.security import quota as limit_quota
-from app.errors import BadParameter, NotFound, UnsupportedMedia
-from app.parse import body_bytes, json_object, larger_body, parse_bbox, parse_int, parse_time, parse_uuid
+from app.auth.tokens import TokenRefused
+from app.errors import BadParameter, NotFound, UnsupportedMedia, ValidationError
+from app.parse import body_bytes, larger_body, parse_bbox, parse_int, parse_time, parse_uuid
 from app.repo import reports as repo
-from app.reports.input import parse_report
+from app.repo import users
+from app.reports.input import ReportIn, json_body, parse_report
 from app.reports.service import PHOTO_TYPES, ingest, store_photo
 
 bp = Blueprint("reports", __name__, url_prefix="/api")
-
-HIDDEN = {"content_hash", "geom"}
-
-
-def report_json(row: dict[str, Any]) -> dict[str, Any]:
-    """A stored report as the API shows it (times in ISO 8601)."""
-    return {k: (v.isoformat() if isinstance(v, datetime | date) else v) for k, v in row.items() if k not in HIDDEN}
-
 
 def _own_only() -> int | None:
     """Crews see only their own reports; coordinators and admins see all (None)."""
@@ -39,17 +33,42 @@ def _own_only() -> int | None:
 def create_report() -> tuple[Response, int]:
     """Crew and up: store a report; 201 new, 200 same again, 409 same id with other content.
 
-    One statement does the work and the commit goes with it; it checks the bearer token again (so this view may
-    take the token's account from the cache) and counts the rate limits."""
-    body = json_object(request, max_bytes=current_app.config["REPORT_MAX_BYTES"])
-    report = parse_report(body, now=datetime.now(UTC))
+    One statement does the work, the commit and the answer go with it; it checks the bearer token again (so this
+    view may take the token's account from the cache) and counts the rate limits."""
+    report = _report_sent()
     quota = limit_quota("reports", f"user:{current_user.id}", f"addr:{client_address()}")
     with db.connection() as conn:
-        stored = ingest(conn, report, user_id=int(current_user.id), token_digest=current_user.token_digest,
-                        quota=quota, match_distance_m=current_app.config["MATCH_DISTANCE_M"])
-    response = jsonify({"report": report_json(stored.row)})
-    response.headers["Location"] = url_for("reports.get_report", report_id=stored.row["id"])
-    return response, 201 if stored.created else 200
+        received = ingest(conn, report, user_id=int(current_user.id), token_digest=current_user.token_digest,
+                          quota=quota, match_distance_m=current_app.config["MATCH_DISTANCE_M"])
+    response = _report_response(received.report_json, status=201 if received.created else 200)
+    response.headers["Location"] = url_for("reports.get_report", report_id=str(report.id))
+    return response, response.status_code
+
+
+def _report_response(report_json: str, *, status: int) -> Response:
+    """`{"report": …}` around a report's JSON as the database wrote it (app/repo/reports.shown), sent as it is:
+    POST and GET answer the same bytes, and nothing is parsed and written again here."""
+    return current_app.response_class(b'{"report": ' + report_json.encode() + b"}", status=status,
+                                      mimetype="application/json")
+
+
+def _report_sent() -> ReportIn:
+    """The request's report, validated; a body refused (413, 400, 422) only once the token is known to hold.
+
+    The account may come from this process's token cache, which only the ingest statement checks again: a refusal
+    of the body would then answer a revoked token with a 4xx about its body. So on that path (and only there) the
+    token is checked first, and a revoked one gets its 401."""
+    try:
+        return parse_report(json_body(request, max_bytes=current_app.config["REPORT_MAX_BYTES"]),
+                            now=datetime.now(UTC))
+    except (ValidationError, RequestEntityTooLarge):
+        digest = current_user.token_digest
+        if digest is not None:
+            with db.connection() as conn:
+                holds = users.user_for_token(conn, digest) is not None
+            if not holds:
+                raise TokenRefused("the token or its account is no longer valid") from None
+        raise
 
 
 @bp.get("/reports/<report_id>")
@@ -57,10 +76,10 @@ def create_report() -> tuple[Response, int]:
 def get_report(report_id: str) -> Response:
     """Crew and up: one stored report (the outbox's receipt check)."""
     with db.connection() as conn:
-        row = repo.get(conn, parse_uuid(report_id, name="report_id"))
-    if row is None or _own_only() not in (None, row["reporter_id"]):
+        found = repo.shown(conn, parse_uuid(report_id, name="report_id"))
+    if found is None or _own_only() not in (None, found[1]):
         raise NotFound(f"report {report_id} has not been received")
-    return jsonify({"report": report_json(row)})
+    return _report_response(found[0], status=200)
 
 
 @bp.get("/reports")
