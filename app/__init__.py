@@ -58,7 +58,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from app.auth import access, cli, security
     from app.auth import views as auth
     from app.cases import views as cases
-    from app.coordinator import dispatch, exports, sitrep, triage
+    from app.coordinator import dispatch, exports, sitrep, switches, triage
     from app.coordinator import map as coordinator
     from app.crews import views as crews
     from app.field import views as field
@@ -78,6 +78,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     for commands in (cli, imports):
         commands.init_app(app)
     for area in (site, auth, admin, field, reports, facilities, my_work, cases,
-                 coordinator, triage, dispatch, sitrep, exports, ogc, openapi, crews):
+                 coordinator, triage, dispatch, sitrep, exports, ogc, openapi, crews, switches):
         app.register_blueprint(area.bp)
     return app

@@ -257,7 +257,8 @@ def paths() -> dict[str, Schema]:
                                                                    "unplaced": {"type": "array",
                                                                                 "items": {"type": "object"}},
                                                                    "exact": {"type": "boolean"},
-                                                                   "objective": {"type": "string"}}})},
+                                                                   "objective": {"type": "string"},
+                                                                   "switching": SWITCHING_STEPS}})},
             "403")},
         "/api/plan": {"get": _operation(
             "Coordinator and up: the plan for k crews with ETRs per case and per area, next to the naive plan",
@@ -265,7 +266,8 @@ def paths() -> dict[str, Schema]:
                                        "properties": {"crews": {"type": "array", "items": {"type": "array"}},
                                                       "etr_by_case": {"type": "object"},
                                                       "etr_by_area": {"type": "array"},
-                                                      "unplaced": {"type": "array"}}})},
+                                                      "unplaced": {"type": "array"},
+                                                      "switching": SWITCHING_PLAN}})},
             "400 403", parameters=[
                 _query("crews", {"type": "integer", "minimum": 1, "maximum": 500, "default": 1}, "crews available"),
                 _query("time_limit", {"type": "number", "minimum": 0.05, "default": 2.0,
@@ -425,6 +427,66 @@ def coordinator_paths() -> dict[str, Schema]:
     }
 
 
+# Tie switches (issue 15): the proposed switching steps in /api/triage and /api/plan, and the switches themselves.
+SWITCHING_STEPS: Schema = {
+    "type": "array", "description": "proposed switching steps, in the order to do them: closing a normally-open "
+    "tie switch that back-feeds a dark part of the network from a healthy source (done by the control room or a "
+    "switching operator, not by the repair crews); the queue is ranked on the network after them",
+    "items": {"type": "object", "required": ["switch_id", "name", "hours", "people_restored", "bridges", "sentence"],
+              "properties": {
+                  "switch_id": {"type": "integer"}, "external_id": {"type": "string"}, "name": {"type": "string"},
+                  "lon": {"type": "number"}, "lat": {"type": "number"}, "remote": {"type": "boolean"},
+                  "hours": {"type": "number", "description": "how long closing it takes"},
+                  "ready_hours": {"type": "number", "description": "when its people have power (later than "
+                                  "`hours` when it waits for the step `after_switch_id`)"},
+                  "after_switch_id": {"type": "integer", "nullable": True},
+                  "facility_ids": {"type": "array", "items": {"type": "integer"}},
+                  "people_restored": {"type": "number"},
+                  "restores_facility_ids": {"type": "array", "items": {"type": "integer"}},
+                  "bridges": {"type": "object", "description": "the damaged facilities (and their cases) whose "
+                              "repair alone would restore the same people: the step stands in for them",
+                              "properties": {"case_ids": {"type": "array", "items": {"type": "integer"}},
+                                             "facility_ids": {"type": "array", "items": {"type": "integer"}}}},
+                  "people_hours_saved": {"type": "number", "description": "its people x (the shortest of those "
+                                         "repairs - ready_hours); 0 when no single repair restores them"},
+                  "flow": {"type": "object", "description": "the power-flow check: not possible from the registry, "
+                           "which holds no electrical data"},
+                  "done_by": {"type": "string"}, "sentence": {"type": "string"}}}}
+SWITCHING_PLAN: Schema = {
+    "type": "object", "nullable": True, "description": "null when no step is proposed; else the steps, and the "
+    "plan's objective with them (the plan above: each step's people wait its ready_hours) and with repairs only",
+    "properties": {"steps": SWITCHING_STEPS, "objective_with_switching": {"type": "number"},
+                   "objective_repairs_only": {"type": "number"}, "phu_with_switching": {"type": "number"},
+                   "phu_repairs_only": {"type": "number"}, "waiting_phu": {"type": "number"},
+                   "waiting_objective": {"type": "number"}, "repairs_only_etr_by_case": {"type": "object"},
+                   "repairs_only_converged": {"type": "boolean"}, "method": {"type": "string"},
+                   "done_by": {"type": "string"}}}
+
+
+def switch_paths() -> dict[str, Schema]:
+    """The routes under /api for tie switches: the layer, and recording that a switching step was done."""
+    switch_id = {"name": "switch_id", "in": "path", "required": True, "description": "the tie switch's id",
+                 "schema": {"type": "integer", "minimum": 1, "maximum": 2**62}}
+    body = {"required": False, "content": {JSON: {"schema": {"type": "object", "properties": {
+        "reason": {"type": "string", "maxLength": 500, "description": "why, for the audit trail"}}}}}}
+    done = _json("the switch as stored now; `changed` false when it already was so (nothing recorded)",
+                 {"type": "object", "required": ["changed", "switch"],
+                  "properties": {"changed": {"type": "boolean"}, "switch": {"type": "object"}}})
+    return {
+        "/api/switches": {"get": _operation(
+            "Coordinator and up: every tie switch as a GeoJSON point: open or closed (who closed it, when), remote "
+            "or manual, and whether a switching step proposes closing it now",
+            {"200": _json("a FeatureCollection", {"type": "object"}, GEOJSON)}, "403")},
+        "/api/switches/{switch_id}/close": {"post": _operation(
+            "Coordinator and up: record that the switch was closed (now, by me), audited; the next triage counts "
+            "the people it feeds as supplied. Idempotent", {"200": done}, "400 403 404 413 422",
+            parameters=[switch_id], requestBody=body)},
+        "/api/switches/{switch_id}/open": {"post": _operation(
+            "Coordinator and up: record that the switch was opened again, audited. Idempotent", {"200": done},
+            "400 403 404 413 422", parameters=[switch_id], requestBody=body)},
+    }
+
+
 def crew_paths() -> dict[str, Schema]:
     """The crews' routes under /api: every crew (coordinators), and a crew's own status."""
     lonlat: Schema = {"lon": {"type": "number"}, "lat": {"type": "number"}}
@@ -510,7 +572,7 @@ def describe() -> Schema:
         "info": {"title": "GridTriage API", "version": API_VERSION,
                  "description": "Damage reports from crews in the field, and the data coordinators triage with. "
                                 "A 2xx means the change is committed; 503 means nothing was stored: retry."},
-        "paths": _with_freshness({**paths(), **coordinator_paths(), **crew_paths()}),
+        "paths": _with_freshness({**paths(), **coordinator_paths(), **crew_paths(), **switch_paths()}),
         "security": [{"bearer": []}],
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",

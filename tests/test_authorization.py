@@ -71,12 +71,15 @@ EXPECTED = {
     "crews.list_crews": "coordinator",
     "crews.set_my_status": "crew",
     "my_work.set_my_access": "crew",
+    "switches.list_switches": "coordinator",
+    "switches.close_switch": "coordinator",
+    "switches.open_switch": "coordinator",
 }
 ORDER = ["anonymous", "crew", "coordinator", "admin"]
 SAMPLE_ARGS = {"package": "leaflet", "filename": "leaflet.js", "report_id": str(uuid.uuid4()),
                "photo_id": str(uuid.uuid4()), "code": "en",
                "case_id": 999_999_999, "layer": "cases", "fmt": "csv", "collection_id": "facilities", "fid": "1",
-               "user_id": 999_999_999, "crew_id": 999_999_999, "z": 0, "x": 0, "y": 0}
+               "user_id": 999_999_999, "crew_id": 999_999_999, "switch_id": 999_999_999, "z": 0, "x": 0, "y": 0}
 
 
 def routes(app):

@@ -150,7 +150,8 @@ def test_a_tie_back_feeds_the_dark_feeder_and_the_queue_ranks_what_is_still_dark
     (step,) = result.steps
     assert (step.restores, step.people, step.hours, step.bridges) == (("A", "B"), 4200.0, 0.5, ("L7",))
     assert step.people_hours_saved == pytest.approx(4200 * 5.5)
-    assert sentence(step, {"L7": "line L7"}) == "close switch S12: restores 4,200 people in 0.5 h while line L7 is repaired"
+    assert sentence(step, {"L7": "line L7"}) == ("close switch S12: restores 4,200 people in 0.5 h while line L7 is "
+                                                 "repaired")
     assert [f.parents for f in result.proposed] == [(), ("S1",), (), (), (), ("S2",)]
     assert result.facilities == tuple(facilities) and result.fed == frozenset()
     # On the switched network the repair of L7 restores nobody more (A and B are back-fed): still ranked, gain 0.

@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
-from app.coordinator import registry
+from app.coordinator import registry, switching
+from app.coordinator.switching import TieSwitching
 from app.repo import Conn
 from app.repo import triage as repo
 from geo import explain as words
@@ -43,6 +44,7 @@ class Situation:
     unplaced: list[dict[str, Any]]  # cases at sites with no registered facility
     commitments: tuple[Commitment, ...]  # the work crews hold: repairs under way, then assigned cases
     as_of: datetime
+    switching: TieSwitching | None = None  # the tie switches: closed ones applied, open ones as proposed steps
 
     @property
     def supplying(self) -> frozenset[str]:
@@ -140,6 +142,11 @@ def load_situation(conn: Conn, *, default_share: float, now: datetime | None = N
     given = tuple(CriticalSite(id=s.id, facility=ids[s.facility], weight=s.weight, kind=s.kind)
                   if s.facility in ids else s for s in kept.critical_sites)
     overlaid = facilities
+    # Tie switches (issue 15): closed ones back-feed part of the network, whose facilities become sources; open
+    # ones are proposed switching steps (app/coordinator/switching.py).
+    ties = switching.apply_ties(conn, facilities, states, kept.position)
+    if ties.result.fed:
+        facilities = list(ties.result.facilities)
     # The registry's `feeds` describe its own list; a list changed since (another feed topology) is expanded
     # without them.
     expanded = live.live_network(facilities, states, feeds=kept.feeds if facilities is overlaid else None)
@@ -147,7 +154,7 @@ def load_situation(conn: Conn, *, default_share: float, now: datetime | None = N
         network=expanded.network, expanded=expanded, picture=live.picture(expanded),
         critical_sites=expanded.sites(given) + _bumps(placed),
         cases=placed, facility_ids=_Ids(kept.facility_ids, expanded.supply_node),
-        unplaced=unplaced, commitments=_commitments(placed, now), as_of=now,
+        unplaced=unplaced, commitments=_commitments(placed, now), as_of=now, switching=ties,
     )
 
 

@@ -8,9 +8,11 @@ from flask import Blueprint, Response, current_app, request
 
 from app import db
 from app.auth.access import requires
-from app.coordinator.situation import Situation, case_fields, dark_areas, explain, load_situation, plan_for, ranking
+from app.coordinator import proposals
+from app.coordinator.situation import Situation, case_fields, dark_areas, explain, load_situation, ranking
 from app.parse import parse_int, parse_number
 from app.site import fast_json
+from geo.message import Text, without_stop
 from geo.network import without_gc_pauses
 from geo.plan import gap, improvement, time_limit
 
@@ -26,16 +28,16 @@ bp = Blueprint("triage", __name__, url_prefix="/api")
 def triage() -> Response:
     """Coordinator and up: the ranked repair queue of open damage cases, each with its reason."""
     situation = current_situation()
-    ranked = ranking(situation)
+    ranked = ranking(proposals.switched(situation))  # the queue after the proposed switching steps
     queue = [{
         "rank": r.rank, **case_fields(situation, r.id), "repair_hours": r.repair_hours, "ratio": r.ratio,
         "gain_now": r.gain_now, "gain_with_blockers": r.gain_with_blockers, "population_served": r.population_served,
         "blocked_by": [situation.cases[b]["case_id"] for b in r.blocked_by],
         "blocked_by_facilities": list(r.blocked_by),
-        "explanation": explain(situation, r.id, r.explanation),
+        "explanation": _explained(situation, r.id, r.explanation),
     } for r in ranked]
     return fast_json.response({"queue": queue, "summary": situation.summary(), "unplaced": situation.unplaced,
-                    "exact": situation.network.radial,
+                    "switching": proposals.steps_json(situation), "exact": situation.network.radial,
                     "objective": "people-hours without power, critical sites weighted in people-equivalents"})
 
 
@@ -57,8 +59,8 @@ def plan_for_crews() -> Response:
     # comes within time_limit plus what follows the search (bounds, KPIs, JSON).
     deadline = time_limit(time_limit_s, clock=time.perf_counter)
     situation = current_situation()
-    result = plan_for(situation, crews=crews, deadline=deadline,
-                      persons_per_customer=current_app.config["PERSONS_PER_CUSTOMER"])
+    result, switched = proposals.plan_both(situation, crews=crews, deadline=deadline,
+                                           persons_per_customer=current_app.config["PERSONS_PER_CUSTOMER"])
     q = result.quality
     return fast_json.response({
         "as_of": situation.as_of.isoformat(), "summary": situation.summary(),
@@ -79,5 +81,12 @@ def plan_for_crews() -> Response:
                     "gap": gap(q.phu, q.phu_lower_bound),
                     "improvement_vs_naive": improvement(q.phu, q.naive_phu)},
         "exact": result.exact, "converged": result.converged, "notes": list(result.notes),
-        "unplaced": situation.unplaced,
+        "unplaced": situation.unplaced, "switching": switched,
     })
+
+
+def _explained(situation: Situation, node: str, explanation: str) -> Text:
+    """The case's explanation, with what a proposed switching step does for its people."""
+    said = explain(situation, node, explanation)
+    fed = proposals.back_feeds(situation, node)
+    return Text.joined(without_stop(said), "; ", fed, ".") if fed else said

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from psycopg.types.json import Jsonb
+
 from app.repo import Conn
 
 
@@ -21,3 +23,34 @@ def ties(conn: Conn, switch_id: int | None = None) -> list[dict[str, Any]]:
                                                                               ST_PointOnSurface(b.geom)))) AS at) p
            WHERE %(id)s::bigint IS NULL OR t.id = %(id)s
            ORDER BY t.id""", {"id": switch_id}).fetchall()
+
+
+def set_closed(conn: Conn, switch_id: int, *, closed: bool, actor_id: int, reason: str | None) -> bool | None:
+    """Record that a tie switch was closed (now, by the actor) or opened again, with an audit event; None when
+    there is no such switch, False when it already was so (nothing changes, nothing is audited), else True."""
+    row = conn.execute("SELECT closed_at IS NOT NULL AS closed FROM tie_switch WHERE id = %(id)s FOR UPDATE",
+                       {"id": switch_id}).fetchone()
+    if row is None:
+        return None
+    if row["closed"] == closed:
+        return False
+    conn.execute(
+        """UPDATE tie_switch SET closed_at = CASE WHEN %(closed)s THEN now() END,
+                                 closed_by = CASE WHEN %(closed)s THEN %(actor)s::bigint END, updated_at = now()
+           WHERE id = %(id)s""", {"id": switch_id, "closed": closed, "actor": actor_id})
+    before, after = ({"state": "open"}, {"state": "closed"}) if closed else ({"state": "closed"}, {"state": "open"})
+    conn.execute(
+        """INSERT INTO audit_event (actor_id, entity, entity_id, action, before, after, reason)
+           VALUES (%(actor)s, 'tie_switch', %(id)s::text, %(action)s, %(before)s, %(after)s, %(reason)s)""",
+        {"actor": actor_id, "id": switch_id, "action": "close_switch" if closed else "open_switch",
+         "before": Jsonb(before), "after": Jsonb(after), "reason": reason})
+    return True
+
+
+def audit_trail(conn: Conn, switch_id: int) -> list[dict[str, Any]]:
+    """The audit events of a tie switch, oldest first: when, who, what and why."""
+    return conn.execute(
+        """SELECT e.at, u.username AS actor, e.action, e.before, e.after, e.reason
+           FROM audit_event e LEFT JOIN app_user u ON u.id = e.actor_id
+           WHERE e.entity = 'tie_switch' AND e.entity_id = %(id)s::text ORDER BY e.at, e.id""",
+        {"id": switch_id}).fetchall()
