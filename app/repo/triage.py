@@ -32,16 +32,27 @@ def open_cases(conn: Conn) -> list[dict[str, Any]]:
     status and who set it, who holds them and since when, and who set any repair-hours override and priority
     bump, and why.
 
-    Set-based: the members of every open case in one recursive pass, their reports once, and each case's latest
+    Set-based: the members of every open case in one recursive pass up from the merged cases, their reports once, and each case's latest
     events by one sort, so the cost grows with the number of reports and events, not cases x cases. The operational
     status is what view case_operational_status gives for one case (app/repo/cases.py reads it there): the
     coordinator's if set, else the latest observation of the case's reports; tests/test_triage_open_cases.py holds
     the two (and the per-case query this replaced) to the same answers."""
     return conn.execute(
-        """WITH open AS MATERIALIZED (
+        """WITH RECURSIVE open AS MATERIALIZED (
              SELECT id FROM damage_case WHERE status = ANY(%(open)s::case_status[])),
+           -- case_members() of the open cases, walked up from the merged cases (few) rather than down from every
+           -- open case (an index probe each): each merged case with every case it was merged into, at any depth.
+           up AS (
+             SELECT d.id AS member_id, d.merged_into AS at, 1 AS level FROM damage_case d
+             WHERE d.merged_into IS NOT NULL
+             UNION ALL
+             SELECT u.member_id, p.merged_into, u.level + 1 FROM up u JOIN damage_case p ON p.id = u.at
+             WHERE p.merged_into IS NOT NULL AND u.level < 100),
            members AS MATERIALIZED (
-             SELECT case_id, member_id FROM case_members(ARRAY(SELECT id FROM open))),
+             SELECT id AS case_id, id AS member_id FROM open
+             UNION ALL
+             SELECT u.at, u.member_id FROM up u JOIN damage_case r ON r.id = u.at
+             WHERE r.status = ANY(%(open)s::case_status[])),
            reports AS MATERIALIZED (
              SELECT m.case_id, r.id, r.severity, r.status, r.share_out, r.hazards, r.repair_hours, r.observed_at,
                     r.received_at, r.reporter_id
