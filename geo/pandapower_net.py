@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,8 @@ from geo.errors import DataError
 from geo.io import LONLAT
 from geo.network import Facility, ScenarioError
 from geo.pandapower_topology import bus_points, geojson_line, orient, place, report_lines
+from geo.tie_switches import TieSwitch
+from geo.tie_switches import report_lines as ties_report
 
 # Two-or-more-bus elements that carry power, by table: the columns naming their buses.
 BRANCHES = {"line": ("from_bus", "to_bus"), "trafo": ("hv_bus", "lv_bus"), "trafo3w": ("hv_bus", "mv_bus", "lv_bus")}
@@ -219,12 +221,13 @@ PANDAPOWER_KINDS = {"ext_grid": "substation", "gen": "power_plant", "bus": "othe
 
 @dataclass(frozen=True)
 class Imported:
-    """A pandapower network as facility rows (first feed parent in `parent_external_id`), the further feed
-    links of meshed facilities (parent, child external ids), and what the import found, line by line."""
+    """A network as facility rows (first feed parent in `parent_external_id`), the further feed links of meshed
+    facilities (parent, child external ids), what the import found, line by line, and its tie switches."""
 
     frame: gpd.GeoDataFrame
     extra_links: tuple[tuple[str, str], ...]
     report: tuple[str, ...]
+    ties: tuple[TieSwitch, ...] = field(default=())  # normally-open switches between two of the facilities
 
 
 def is_pandapower(path: Path) -> bool:
@@ -236,12 +239,14 @@ def is_pandapower(path: Path) -> bool:
 
 
 def read_pandapower(path: Path) -> Imported:
-    """A pandapower network as facility rows with its feed graph, ids '<file stem>:<element>:<index>'.
+    """A pandapower network as facility rows with its feed graph and its tie switches, ids '<file stem>:<element>:
+    <index>'.
 
     Sources (external grids as substations, generators as power plants), buses ('other'), lines with their
     course (or a straight line between their buses), transformers, closed bus-bus switches and loads (MV/LV
     stations as substations). Buses without coordinates take the mean position of their placed neighbours;
-    elements at buses that get none are left out and counted.
+    elements at buses that get none are left out and counted. Open switches become tie switches (`open_ties`);
+    a line or transformer that one cuts is imported too, fed from its other end.
     """
     tables = read_tables(path)
     tree = feed_tree(tables, people_per_kw=1.0, meshed=True)
@@ -254,48 +259,149 @@ def read_pandapower(path: Path) -> Imported:
     given = bus_points(tables)
     points = place(given, neighbours)
     prefix = f"{path.stem}:"
-
+    ties, cut, tie_skipped = open_ties(tables, reached={f.id for f in tree.facilities})
     records: dict[str, dict[int, dict[str, Any]]] = {}  # table -> index -> row: one conversion, not a .loc each
     vn_kv = {int(b): v for b, v in bus["vn_kv"].items()}
 
     rows, extra, unplaced = [], [], 0
     placed_ids: set[str] = set()
-    for facility in tree.facilities:
-        element, _, index_text = facility.id.partition(":")
+    for facility_id, parents_of in [(f.id, f.parents) for f in tree.facilities] + [(e, (p,)) for e, p in cut.items()]:
+        element, _, index_text = facility_id.partition(":")
         if element not in records:
             records[element] = {int(i): r for i, r in tables[element].to_dict("index").items()}
         record = records[element][int(index_text)]
         at = int(index_text) if element == "bus" else int(
             record[BRANCHES[element][0]] if element in BRANCHES else record["bus"])
-        if at not in points:
+        if at not in points or (facility_id in cut and cut[facility_id] not in placed_ids):
             unplaced += 1
             continue
-        placed_ids.add(facility.id)
-        geometry: BaseGeometry = shapely.geometry.Point(points[at])
-        voltage = vn_kv[at]
-        if element == "line":
-            course = [points.get(int(record[c])) for c in BRANCHES["line"]]
-            straight = shapely.geometry.LineString(course) if None not in course and course[0] != course[1] else None
-            geometry = geojson_line(record.get("geo")) or straight or geometry
-        elif element in ("trafo", "trafo3w"):
-            voltage = record["vn_hv_kv"]
-        parents = [p for p in facility.parents if p in placed_ids]
-        extra += [(prefix + p, prefix + facility.id) for p in parents[1:]]
-        attributes = {k: (v.item() if hasattr(v, "item") else v) for k, v in record.items()
-                      if k != "geo" and isinstance(v, str | int | float | bool | np.generic)}
-        capacity = record.get("sn_mva", record.get("sn_hv_mva")) if element in ("trafo", "trafo3w") else None
-        rows.append({
-            "external_id": prefix + facility.id, "name": str(record.get("name") or facility.id),
-            "kind": PANDAPOWER_KINDS[element], "voltage_kv": voltage, "capacity_mva": capacity,
-            "parent_external_id": prefix + parents[0] if parents else None,
-            "element": element, "pandapower": json.dumps(attributes, default=str), "geometry": geometry,
-        })
+        placed_ids.add(facility_id)
+        parents = [p for p in parents_of if p in placed_ids]
+        extra += [(prefix + p, prefix + facility_id) for p in parents[1:]]
+        rows.append(_row(element, record, facility_id, points=points, at=at, voltage=vn_kv[at], prefix=prefix,
+                         parent=prefix + parents[0] if parents else None))
     frame = gpd.GeoDataFrame(rows, geometry="geometry", crs=LONLAT) if rows else gpd.GeoDataFrame(
         {"external_id": [], "kind": [], "geometry": []}, geometry="geometry", crs=LONLAT)
     frame.index = pd.RangeIndex(1, len(frame) + 1)
     skipped = dict(tree.skipped)
+    for table in {e.partition(":")[0] for e in cut}:  # now imported: no longer skipped
+        reason = f"{table}: cut by an open switch"
+        left = skipped.get(reason, 0) - sum(1 for e in cut if e.startswith(f"{table}:"))
+        skipped.pop(reason, None)
+        if left > 0:
+            skipped[reason] = left
     if unplaced:
         skipped["no coordinates (nor a placed neighbour): left unplaced"] = unplaced
+    placed_ties = []
+    for tie in ties:
+        if tie.facility_a in placed_ids and tie.facility_b in placed_ids:
+            placed_ties.append(_prefixed(tie, prefix, points.get(int(tie.facility_a.partition(":")[2]))))
+        else:
+            reason = "an end is a bus not imported (no coordinates, or no source reaches it)"
+            tie_skipped[reason] = tie_skipped.get(reason, 0) + 1
     report = report_lines(frame, loops=tree.loops, islands=tree.islands, unsupplied=len(tree.unsupplied),
                           extra=len(extra), skipped=skipped, filled=len([b for b in points if b not in given]))
-    return Imported(frame=frame, extra_links=tuple(extra), report=report)
+    opened = sum(1 for e in cut if e in placed_ids)
+    if opened:
+        report += (f"elements open at one end by a normally-open switch: {opened} (imported, fed from their other "
+                   "end)",)
+    return Imported(frame=frame, extra_links=tuple(extra), report=report + ties_report(tuple(placed_ties), tie_skipped),
+                    ties=tuple(placed_ties))
+
+
+def _row(element: str, record: Mapping[str, Any], facility_id: str, *, points: Mapping[int, tuple[float, float]],
+         at: int, voltage: float, prefix: str, parent: str | None) -> dict[str, Any]:
+    """One element as a facility row."""
+    geometry: BaseGeometry = shapely.geometry.Point(points[at])
+    if element == "line":
+        course = [points.get(int(record[c])) for c in BRANCHES["line"]]
+        straight = shapely.geometry.LineString(course) if None not in course and course[0] != course[1] else None
+        geometry = geojson_line(record.get("geo")) or straight or geometry
+    elif element in ("trafo", "trafo3w"):
+        voltage = record["vn_hv_kv"]
+    attributes = {k: (v.item() if hasattr(v, "item") else v) for k, v in record.items()
+                  if k != "geo" and isinstance(v, str | int | float | bool | np.generic)}
+    capacity = record.get("sn_mva", record.get("sn_hv_mva")) if element in ("trafo", "trafo3w") else None
+    return {"external_id": prefix + facility_id, "name": str(record.get("name") or facility_id),
+            "kind": PANDAPOWER_KINDS[element], "voltage_kv": voltage, "capacity_mva": capacity,
+            "parent_external_id": parent, "element": element,
+            "pandapower": json.dumps(attributes, default=str), "geometry": geometry}
+
+
+def open_ties(tables: Mapping[str, pd.DataFrame], *, reached: set[str]) -> tuple[
+        list[TieSwitch], dict[str, str], dict[str, int]]:
+    """The network's open switches as ties between two buses (ids 'switch:<i>', 'bus:<b>'), the lines and
+    transformers they cut that the feed graph left out (element -> the bus that still feeds it), and the open
+    switches that are no tie, by reason.
+
+    An open bus-bus switch joins its two buses. An open line or transformer switch joins its bus and the
+    element's first other bus still connected (its attributes name the element in `closes`: closing the
+    switch restores nobody while that element is damaged). An element open at all its ends joins nothing.
+    """
+    switch = tables.get("switch", pd.DataFrame())
+    if not len(switch):
+        return [], {}, {}
+    skipped: dict[str, int] = {}
+    is_open = ~switch["closed"].astype(bool)
+    if "in_service" in switch.columns:
+        out = is_open & ~switch["in_service"].astype(bool)
+        if out.any():
+            skipped["out of service"] = int(out.sum())
+        is_open &= switch["in_service"].astype(bool)
+    chosen = switch[is_open]
+    cut_at: dict[str, set[int]] = {}
+    for s in chosen[chosen["et"] != "b"].itertuples():
+        cut_at.setdefault(f"{SWITCHED.get(str(s.et), str(s.et))}:{int(s.element)}", set()).add(int(s.bus))
+    ties, cut = [], {}
+    for index, s in chosen.to_dict("index").items():
+        et, at = str(s["et"]), int(s["bus"])
+        attributes = {k: (v.item() if hasattr(v, "item") else v) for k, v in s.items()
+                      if k not in ("closed", "geo") and isinstance(v, str | int | float | bool | np.generic)
+                      and not (isinstance(v, float) and np.isnan(v))}
+        if et == "b":
+            other = int(s["element"])
+        elif et in SWITCHED:
+            table = SWITCHED[et]
+            element = f"{table}:{int(s['element'])}"
+            frame = tables.get(table, pd.DataFrame())
+            if int(s["element"]) not in frame.index:
+                skipped[f"the {table} it switches is not in the network"] = skipped.get(
+                    f"the {table} it switches is not in the network", 0) + 1
+                continue
+            record = frame.loc[int(s["element"])]
+            if "in_service" in frame.columns and not bool(record["in_service"]):
+                skipped[f"the {table} it switches is out of service"] = skipped.get(
+                    f"the {table} it switches is out of service", 0) + 1
+                continue
+            kept = [int(record[c]) for c in BRANCHES[table] if int(record[c]) not in cut_at[element]]
+            if not kept:
+                skipped[f"the {table} is open at every end: closing one switch joins nothing"] = skipped.get(
+                    f"the {table} is open at every end: closing one switch joins nothing", 0) + 1
+                continue
+            other = kept[0]
+            attributes["closes"] = element
+            if element not in reached and f"bus:{other}" in reached:
+                cut[element] = f"bus:{other}"
+        else:
+            skipped[f"element type {et!r} not modelled"] = skipped.get(f"element type {et!r} not modelled", 0) + 1
+            continue
+        if other == at:
+            skipped["joins a bus to itself"] = skipped.get("joins a bus to itself", 0) + 1
+            continue
+        remote = s.get("remote")
+        label = s.get("name")
+        ties.append(TieSwitch(external_id=f"switch:{index}", name=(label if isinstance(label, str) and label.strip()
+                                                                   else f"switch:{index}")[:200],
+                              facility_a=f"bus:{at}", facility_b=f"bus:{other}",
+                              remote=bool(remote) if isinstance(remote, bool | np.bool_) else False,
+                              attributes=attributes))
+    return ties, cut, skipped
+
+
+def _prefixed(tie: TieSwitch, prefix: str, point: tuple[float, float] | None) -> TieSwitch:
+    """A tie with the file's ids ('<file stem>:…') and its position."""
+    attributes = dict(tie.attributes)
+    if "closes" in attributes:
+        attributes["closes"] = prefix + str(attributes["closes"])
+    return replace(tie, external_id=prefix + tie.external_id, facility_a=prefix + tie.facility_a,
+                   facility_b=prefix + tie.facility_b, attributes=attributes, point=point)

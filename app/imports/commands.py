@@ -14,12 +14,14 @@ from app.imports import (
     population,
     regions,
     service_areas,
+    switches,
 )
 
 COMMANDS = (facilities.import_facilities, feed_links.import_feeds, feed_links.infer_feeds,
             service_areas.import_service_areas, service_areas.derive_service_areas,
             critical_sites.import_critical_sites, population.import_population, population.recompute_population,
-            crews.import_crews, demo.load_demo_command, demo_scenario.demo_scenario_command, regions.region_group)
+            crews.import_crews, switches.import_switches, demo.load_demo_command, demo_scenario.demo_scenario_command,
+            regions.region_group)
 
 
 def init_app(app: Flask) -> None:

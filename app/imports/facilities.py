@@ -38,6 +38,7 @@ from app.imports.options import (
     warn,
 )
 from app.imports.population import Refreshed, show
+from app.imports.switches import store_ties, summary
 from app.repo import Conn
 from app.repo import imports as repo
 from app.repo import regions as region_repo
@@ -158,4 +159,9 @@ def import_facilities(file: Path, layer: str | None, kind: str | None, map_text:
         click.echo(f"facilities: {counts['created']} new, {counts['updated']} updated, {counts['unchanged']} "
                    f"unchanged, {stored.duplicates} identical duplicate rows kept once; {stored.links} feed links "
                    "given")
+        if network is not None:  # a network model's open switches, between the facilities just stored
+            tie_counts, tie_warnings = store_ties(conn, network.ties, file=file, dataset_id=dataset_id,
+                                                  region=target, reason=f"import-facilities {file.name}")
+            warn(*tie_warnings)
+            click.echo(summary(tie_counts))
         finish(conn, dry_run=dry_run)
