@@ -117,6 +117,36 @@ def test_a_token_revoked_on_one_server_is_refused_by_another_that_cached_it(serv
     assert sender(one, token).get("/api/reports").status_code == 401
 
 
+@pytest.mark.parametrize("bad", [{"severity": "apocalyptic"}, None, b"{not json", b"x" * 70_000])
+def test_a_revoked_token_still_in_a_servers_cache_gets_401_whatever_the_body(servers, db, bad):
+    """Authentication is decided before the body is judged: a cached, revoked token never learns that its body was
+    bad (422), not JSON (400) or too large (413)."""
+    one, other = servers
+    name = f"revoked-{suffix()}"
+    token = create_accounts(one, {name: "crew"})[name]
+    assert sender(other, token).post("/api/reports", json=report()).status_code == 201  # cached on `other`
+    db.execute("""UPDATE api_token SET revoked_at = now() WHERE user_id = (SELECT id FROM app_user
+                  WHERE username = %s)""", (name,))
+    client = sender(other, token)
+    if isinstance(bad, bytes):
+        refused = client.post("/api/reports", data=bad, content_type="application/json")
+    else:
+        body = report(**(bad or {}))
+        if bad is None:
+            del body["id"]
+        refused = client.post("/api/reports", json=body)
+    assert refused.status_code == 401 and refused.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_a_bad_body_from_a_live_cached_token_is_still_named(servers):
+    one, other = servers
+    name = f"sloppy-{suffix()}"
+    token = create_accounts(one, {name: "crew"})[name]
+    assert sender(other, token).post("/api/reports", json=report()).status_code == 201
+    refused = sender(other, token).post("/api/reports", json=report(severity="apocalyptic"))
+    assert refused.status_code == 422 and "severity" in refused.get_json()["errors"]
+
+
 def test_a_deactivated_account_is_refused_even_from_the_cache(servers, db):
     one, other = servers
     name = f"leaver-{suffix()}"
@@ -193,6 +223,29 @@ def test_a_connections_first_count_in_a_window_drops_the_keys_finished_windows(d
     assert hits == 1
     rows = db.execute("SELECT hits FROM rate_limit WHERE key = %s", (key,)).fetchall()
     assert [r["hits"] for r in rows] == [1]
+
+
+def test_a_connections_first_count_in_a_window_drops_every_window_older_than_a_day(db, database_url):
+    """Keys never counted again (an address seen once) do not stay for ever: any key's windows that started more
+    than a day ago go when a connection first counts a key in a new window."""
+    gone, recent = f"test:{suffix()}", f"test:{suffix()}"
+    db.execute("""INSERT INTO rate_limit (key, window_start, shard, hits)
+                  VALUES (%(gone)s, now() - interval '25 hours', 1, 5),
+                         (%(recent)s, now() - interval '2 hours', 1, 3)""", {"gone": gone, "recent": recent})
+    with psycopg.connect(database_url) as conn:
+        conn.execute("SELECT * FROM rate_limit_hits(%s, 60)", ([f"test:{suffix()}"],)).fetchall()
+    left = {r["key"] for r in db.execute("SELECT key FROM rate_limit WHERE key = ANY(%s)", ([gone, recent],))}
+    assert left == {recent}
+
+
+def test_a_report_counts_its_limit_and_forgets_old_windows_in_its_own_statement(servers, db):
+    name = f"forgetful-{suffix()}"
+    token = create_accounts(servers[0], {name: "crew"})[name]
+    stale = f"reports:addr:{address()}"
+    db.execute("INSERT INTO rate_limit (key, window_start, shard, hits) VALUES (%s, now() - interval '3 days', 1, 9)",
+               (stale,))
+    assert sender(servers[0], token).post("/api/reports", json=report(kind="other", components=[])).status_code == 201
+    assert db.execute("SELECT count(*) AS n FROM rate_limit WHERE key = %s", (stale,)).fetchone()["n"] == 0
 
 
 def test_hits_of_one_key_on_several_connections_add_up(database_url):

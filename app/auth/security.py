@@ -15,12 +15,15 @@ from flask_wtf.csrf import CSRFProtect
 from app import db
 from app.auth.access import ANYONE, authenticated_by_token, required_role
 from app.auth.quota import Quota
+from app.config import ConfigError
 from app.errors import RateLimited
 from app.repo import users
 
 csrf = CSRFProtect()
 log = logging.getLogger(__name__)
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+# Windows that started more than a day ago are dropped (migration 0018's rate_limit_forget): none may be longer.
+MAX_WINDOW_S = 86_400
 
 
 def quota(kind: str, *keys: str) -> Quota | None:
@@ -28,8 +31,10 @@ def quota(kind: str, *keys: str) -> Quota | None:
     per_window = int(current_app.config[f"RATE_LIMIT_{kind.upper()}"])
     if not per_window:
         return None
-    return Quota(per_window=per_window, window_s=int(current_app.config[f"RATE_LIMIT_{kind.upper()}_WINDOW_S"]),
-                 keys=tuple(f"{kind}:{key}" for key in keys))
+    window_s = int(current_app.config[f"RATE_LIMIT_{kind.upper()}_WINDOW_S"])
+    if not 0 < window_s <= MAX_WINDOW_S:
+        raise ConfigError(f"RATE_LIMIT_{kind.upper()}_WINDOW_S must be 1 to {MAX_WINDOW_S} s (got {window_s})")
+    return Quota(per_window=per_window, window_s=window_s, keys=tuple(f"{kind}:{key}" for key in keys))
 
 
 def limit(kind: str, *keys: str) -> None:

@@ -98,10 +98,6 @@ def hits(conn: Conn, *, keys: list[str], window_s: int) -> list[tuple[int, float
     return [(int(row["hits"]), float(row["left_s"])) for row in rows]
 
 
-def forget_old_hits(conn: Conn) -> None:
-    conn.execute("DELETE FROM rate_limit WHERE window_start < now() - interval '1 day'")
-
-
 def listing(conn: Conn) -> list[dict[str, Any]]:
     """Every account with its live tokens and when one was last used, for the admin page."""
     return conn.execute(
