@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import NamedTuple
 
-from geo.message import N_, Code, Moment, Quantity, Text
+from geo.message import N_, Code, Moment, Quantity, Text, english
 
 OBJECTIVE_UNIT = "people-equivalent-hours without power (people plus critical-site weights)"
 PHU_UNIT = "people-hours without power (plain people, no critical-site weights)"
@@ -88,6 +88,29 @@ def work_in_progress(status: str, crew: str | None, started: str | datetime | Mo
     return None
 
 
+# The ranking's sentences, each a message id: `explain` and its helpers make Texts of them (the app says them in
+# the request's language); `english_sentences` writes the same ids in English for a whole ranking at once.
+RATE = N_("{rate} people/h")
+RATE_NOW = N_("immediately (no repair time)")
+SUMMARY = N_("{people}{unit} in {hours} h -> {rate}")
+HEAD_FEW = N_("{first} with {others}")
+HEAD_MANY = N_("{first} with {n} more")
+BLOCK = N_("{block} ({summary})")
+WHY_FIRST = N_(", more than {other}, so {first} goes first")
+WHY_ONLY = N_(", the only repair block")
+WHY_AFTER = N_(", no more than {other}, which goes first")
+WHY_MESHED = N_(" (meshed network: heuristic order)")
+ALONE_RESTORES = N_("{name} restores {people}{unit} in {hours} h -> {rate}")
+NOBODY_ALONE = N_("nobody alone")
+PEOPLE_ALONE = N_("{people} alone")
+WITH_OTHERS = N_("{name} ({hours} h) restores {alone}; with {others} ({others_hours} h) it restores {block}")
+ONCE_ONE = N_("{name} ({hours} h) restores {people}{unit} once {blockers} is repaired; its block restores {block}")
+ONCE_MANY = N_("{name} ({hours} h) restores {people}{unit} once {blockers} are repaired; its block restores "
+               "{block}")
+AFTER = N_(" (after {jobs}, ranked earlier)")
+FIRST_AND_MORE = N_("{first} and {n} more")
+
+
 class BlockContext(NamedTuple):
     """A repair block as its explanations see it: member jobs, their ids, unit, figures and why it sits there."""
 
@@ -102,19 +125,17 @@ class BlockContext(NamedTuple):
 
 def number(x: float) -> str:
     """A count of people for a sentence: whole numbers with separators, small fractions to 3 digits."""
-    return str(Quantity(x))
+    return english(x)
 
 
 def rate(weight: float, hours: float) -> Text:
     """People-equivalents per repair-hour in words."""
-    return (Text(N_("{rate} people/h"), rate=Quantity(weight / hours)) if hours > 0
-            else Text(N_("immediately (no repair time)")))
+    return Text(RATE, rate=Quantity(weight / hours)) if hours > 0 else Text(RATE_NOW)
 
 
 def block_summary(weight: float, hours: float, rate_text: str, unit: str = "") -> Text:
     """What a block restores in how long, and its rate (`unit` after the people, if any)."""
-    return Text(N_("{people}{unit} in {hours} h -> {rate}"), people=Quantity(weight), unit=unit,
-                hours=Quantity(hours, "hours"), rate=rate_text)
+    return Text(SUMMARY, people=Quantity(weight), unit=unit, hours=Quantity(hours, "hours"), rate=rate_text)
 
 
 def _with_unit(summary: str, unit: str) -> str:
@@ -130,21 +151,21 @@ def block_text(job_ids: Sequence[str], summary: str) -> Text:
     if len(job_ids) == 1:
         head = job_ids[0]
     elif len(job_ids) <= 3:
-        head = Text(N_("{first} with {others}"), first=job_ids[0], others=", ".join(job_ids[1:]))
+        head = Text(HEAD_FEW, first=job_ids[0], others=", ".join(job_ids[1:]))
     else:
-        head = Text(N_("{first} with {n} more"), first=job_ids[0], n=Quantity(len(job_ids) - 1, "count"))
-    return Text(N_("{block} ({summary})"), block=head, summary=summary)
+        head = Text(HEAD_MANY, first=job_ids[0], n=Quantity(len(job_ids) - 1, "count"))
+    return Text(BLOCK, block=head, summary=summary)
 
 
 def why(texts: Sequence[str], b: int, first: str, *, exact: bool) -> Text:
     """Why block `b` sits where it does: its rate compared with its neighbour's (`first`: the first job's id)."""
     if b == 0 and len(texts) > 1:
-        reason = Text(N_(", more than {other}, so {first} goes first"), other=texts[1], first=first)
+        reason = Text(WHY_FIRST, other=texts[1], first=first)
     elif b == 0:
-        reason = Text(N_(", the only repair block"))
+        reason = Text(WHY_ONLY)
     else:
-        reason = Text(N_(", no more than {other}, which goes first"), other=texts[b - 1])
-    return Text.joined(reason, "" if exact else Text(N_(" (meshed network: heuristic order)")))
+        reason = Text(WHY_AFTER, other=texts[b - 1])
+    return Text.joined(reason, "" if exact else Text(WHY_MESHED))
 
 
 def explain(ids: Sequence[str], hours: Sequence[float], weight: Sequence[float], j: int, block: BlockContext,
@@ -158,23 +179,18 @@ def explain(ids: Sequence[str], hours: Sequence[float], weight: Sequence[float],
     earlier = [ids[a] for a in chain if a not in block.member_set]
     what: Text
     if len(block.members) == 1:
-        what = Text(N_("{name} restores {people}{unit} in {hours} h -> {rate}"), name=name, people=Quantity(own),
-                    unit=block.unit, hours=own_hours, rate=block.rate)
+        what = Text(ALONE_RESTORES, name=name, people=Quantity(own), unit=block.unit, hours=own_hours,
+                    rate=block.rate)
     elif not inside:
         others = [a for a in block.members if a != j]
-        alone = Text(N_("nobody alone")) if own == 0 else Text(N_("{people} alone"), people=Quantity(own))
-        what = Text(N_("{name} ({hours} h) restores {alone}; with {others} ({others_hours} h) it restores {block}"),
-                    name=name, hours=own_hours, alone=alone, others=names(ids, others),
+        alone = Text(NOBODY_ALONE) if own == 0 else Text(PEOPLE_ALONE, people=Quantity(own))
+        what = Text(WITH_OTHERS, name=name, hours=own_hours, alone=alone, others=names(ids, others),
                     others_hours=Quantity(sum(hours[a] for a in others), "hours"),
                     block=_with_unit(block.summary, block.unit))
     else:
-        what = Text(N_("{name} ({hours} h) restores {people}{unit} once {blockers} is repaired; "
-                       "its block restores {block}") if len(inside) == 1 else
-                    N_("{name} ({hours} h) restores {people}{unit} once {blockers} are repaired; "
-                       "its block restores {block}"),
-                    name=name, hours=own_hours, people=Quantity(own), unit=block.unit, blockers=", ".join(inside),
-                    block=block.summary)
-    after = Text(N_(" (after {jobs}, ranked earlier)"), jobs=", ".join(earlier)) if earlier else ""
+        what = Text(ONCE_ONE if len(inside) == 1 else ONCE_MANY, name=name, hours=own_hours, people=Quantity(own),
+                    unit=block.unit, blockers=", ".join(inside), block=block.summary)
+    after = Text(AFTER, jobs=", ".join(earlier)) if earlier else ""
     return Text.joined(what, after, block.why, ".")
 
 
@@ -183,7 +199,67 @@ def names(ids: Sequence[str], jobs: Sequence[int]) -> str:
     listed = [ids[a] for a in jobs]
     if len(listed) <= 4:
         return ", ".join(listed)
-    return Text(N_("{first} and {n} more"), first=", ".join(listed[:3]), n=Quantity(len(listed) - 3, "count"))
+    return Text(FIRST_AND_MORE, first=", ".join(listed[:3]), n=Quantity(len(listed) - 3, "count"))
+
+
+def english_sentences(ids: Sequence[str], hours: Sequence[float], weight: Sequence[float],
+                      order: Sequence[int], blocks: Sequence[tuple[int, int, float, float]],
+                      chain: Sequence[tuple[int, ...]], units: Sequence[bool], *, exact: bool) -> list[str]:
+    """`explain`'s sentence for every job of a ranking, in rank order, as English strings only (the same message
+    ids and numbers, written as `str` of the Texts would say them; tests/test_plan_speed_equivalence.py holds
+    them to it). `units[b]`: whether block b's people-equivalents include critical sites."""
+    unit_text = str(CRITICAL_SITES_UNIT)
+    meshed = "" if exact else WHY_MESHED
+    n_blocks = len(blocks)
+    rates: list[str] = []
+    summaries: list[str] = []
+    texts: list[str] = []
+    for start, end, w, p in blocks:
+        rate_text = RATE.format(rate=english(w / p)) if p > 0 else RATE_NOW
+        summary = SUMMARY.format(people=english(w), unit="", hours=f"{p:g}", rate=rate_text)
+        size = end - start
+        head = (ids[order[start]] if size == 1 else
+                HEAD_FEW.format(first=ids[order[start]], others=", ".join([ids[a] for a in order[start + 1:end]]))
+                if size <= 3 else HEAD_MANY.format(first=ids[order[start]], n=size - 1))
+        rates.append(rate_text)
+        summaries.append(summary)
+        texts.append(BLOCK.format(block=head, summary=summary))
+    first = ids[order[0]] if len(order) else ""
+    out: list[str] = []
+    for b, (start, end, _, _) in enumerate(blocks):
+        why_text = (WHY_FIRST.format(other=texts[1], first=first) if b == 0 and n_blocks > 1 else
+                    WHY_ONLY if b == 0 else WHY_AFTER.format(other=texts[b - 1])) + meshed
+        unit = unit_text if units[b] else ""
+        if end - start == 1:
+            j = order[start]
+            above = chain[j]
+            after = AFTER.format(jobs=", ".join([ids[a] for a in above])) if above else ""
+            out.append(ALONE_RESTORES.format(name=ids[j], people=english(weight[j]), unit=unit,
+                                             hours=f"{hours[j]:g}", rate=rates[b]) + after + why_text + ".")
+            continue
+        members = order[start:end]
+        member_set = set(members)
+        for j in members:
+            inside = [ids[a] for a in chain[j] if a in member_set]
+            earlier = [ids[a] for a in chain[j] if a not in member_set]
+            own = weight[j]
+            if not inside:
+                others = [a for a in members if a != j]
+                listed = [ids[a] for a in others]
+                others_text = (", ".join(listed) if len(listed) <= 4 else
+                               FIRST_AND_MORE.format(first=", ".join(listed[:3]), n=len(listed) - 3))
+                what = WITH_OTHERS.format(
+                    name=ids[j], hours=f"{hours[j]:g}",
+                    alone=NOBODY_ALONE if own == 0 else PEOPLE_ALONE.format(people=english(own)),
+                    others=others_text, others_hours=f"{sum(hours[a] for a in others):g}",
+                    block=summaries[b].replace(" in ", unit + " in ", 1))
+            else:
+                what = (ONCE_ONE if len(inside) == 1 else ONCE_MANY).format(
+                    name=ids[j], hours=f"{hours[j]:g}", people=english(own), unit=unit,
+                    blockers=", ".join(inside), block=summaries[b])
+            after = AFTER.format(jobs=", ".join(earlier)) if earlier else ""
+            out.append(what + after + why_text + ".")
+    return out
 
 
 def time_limit_note(time_limit_s: float | None) -> Text:

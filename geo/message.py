@@ -38,18 +38,22 @@ class Quantity:
             raise ValueError(f"style must be one of {', '.join(STYLES)}, got {self.style!r}")
 
     def __str__(self) -> str:
-        x = self.value
-        if self.style == "people":
-            return f"{x:,.0f}" if abs(x) >= 100 or float(x).is_integer() else f"{x:,.3g}"
-        if self.style == "hours":
-            return f"{x:g}"
-        if self.style == "tenths":
-            return f"{x:.1f}"
-        if self.style == "percent":
-            return f"{x:.0%}"
-        if self.style == "whole":
-            return f"{x:,.0f}"
-        return str(int(x))
+        return english(self.value, self.style)
+
+
+def english(x: float, style: str = "people") -> str:
+    """A number written the English way in one of the STYLES (what str() of its Quantity says)."""
+    if style == "people":
+        return f"{x:,.0f}" if abs(x) >= 100 or float(x).is_integer() else f"{x:,.3g}"
+    if style == "hours":
+        return f"{x:g}"
+    if style == "tenths":
+        return f"{x:.1f}"
+    if style == "percent":
+        return f"{x:.0%}"
+    if style == "whole":
+        return f"{x:,.0f}"
+    return str(int(x))
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,9 @@ import math
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from functools import wraps
-from typing import Any, ParamSpec, TypeVar, overload
+from functools import cached_property, wraps
+from itertools import repeat
+from typing import Any, ParamSpec, TypeVar, cast, overload
 
 import numpy as np
 
@@ -54,23 +55,53 @@ class Network:
     index: dict[str, int]
     parents: Sequence[tuple[int, ...]]
     children: Sequence[tuple[int, ...]]
-    order: tuple[int, ...]
     radial: bool
     arrays: _Arrays
     memo: dict[Any, Any] = field(default_factory=dict, repr=False)
 
+    @cached_property
+    def order(self) -> tuple[int, ...]:
+        """Facility indices parents first (radial: by depth, then input order); made on first use."""
+        return tuple(self.arrays.order.tolist())
+
 
 @dataclass(frozen=True, eq=False)
 class _Arrays:
-    """Column views of a network for vectorised passes: first parent or -1, damage, topological order, ids,
-    direct population and repair hours (0 where undamaged)."""
+    """Column views of a network for vectorised passes: first parent or -1, damage, ids, direct population,
+    repair hours (0 where undamaged) and the topological order, given (meshed) or by depth (radial, made on
+    first use from `depth`, each facility's number of ancestors)."""
 
     parent: np.ndarray
     damaged: np.ndarray
-    order: np.ndarray
     ids: Sequence[str]
     population: np.ndarray
     hours: np.ndarray
+    depth: np.ndarray | None = None
+    given_order: np.ndarray | None = None
+
+    @cached_property
+    def order(self) -> np.ndarray:
+        if self.given_order is not None:
+            return self.given_order
+        assert self.depth is not None
+        return _by_depth(self.depth, np.arange(len(self.depth), dtype=np.intp))
+
+    def topological(self, indices: np.ndarray) -> np.ndarray:
+        """The given facility indices (increasing) in the network's topological order."""
+        if self.given_order is None and self.depth is not None:
+            return _by_depth(self.depth[indices], indices)
+        order = self.order
+        keep = np.zeros(len(self.parent), dtype=bool)
+        keep[indices] = True
+        out: np.ndarray = order[keep[order]]
+        return out
+
+
+def _by_depth(depth: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    """`indices` (increasing) sorted by their `depth`, ties in index order (a radix sort for shallow trees)."""
+    shallow = depth.astype(np.uint16) if len(depth) and int(depth.max()) < 1 << 16 else depth
+    out: np.ndarray = indices[np.argsort(shallow, kind="stable")]
+    return out
 
 
 class _Columns(Sequence[Facility]):
@@ -253,23 +284,24 @@ def _checked_network(items: tuple[Facility, ...]) -> Network:
         parents.append(tuple(own))
     radial = all(len(p) <= 1 for p in parents)
     first_parent = np.fromiter((p[0] if p else -1 for p in parents), dtype=np.intp, count=len(items))
-    order = (_radial_order(first_parent) if radial else None) or _topological_order(items, parents, children)
+    depth = _radial_depth(first_parent) if radial else None
+    order = None if depth is not None else np.asarray(_topological_order(items, parents, children), dtype=np.intp)
     damaged = np.fromiter((f.damaged for f in items), dtype=bool, count=len(items))
     return Network(
         facilities=items,
         index=index,
         parents=tuple(parents),
         children=tuple(tuple(c) for c in children),
-        order=order,
         radial=radial,
         arrays=_Arrays(
             parent=first_parent,
             damaged=damaged,
-            order=np.asarray(order, dtype=np.intp),
             ids=[f.id for f in items],
             population=np.fromiter((f.population for f in items), dtype=float, count=len(items)),
             hours=np.fromiter(((f.repair_hours or 0.0) if f.damaged else 0.0 for f in items), dtype=float,
                               count=len(items)),
+            depth=depth,
+            given_order=order,
         ),
     )
 
@@ -282,43 +314,75 @@ def network_from_columns(ids: Sequence[str], parents: Sequence[str | None], popu
 
     On any invalid input it hands the facilities to `build_network`, which names the facility and the reason.
     """
-    network = _columns_network(ids, parents, population, damaged, repair_hours, None)
+    network = None
+    if all(type(d) is bool for d in damaged):
+        broken = np.fromiter(damaged, dtype=bool, count=len(damaged))
+        people = _numbers(population)
+        hours = _numbers([h if d else 0.0 for h, d in zip(repair_hours, damaged, strict=True)])
+        if people is not None and hours is not None:
+            network = _columns_network(ids, parents, people, broken, hours, None)
     if network is None:  # something is wrong: the checked path names the first facility at fault
         return _checked_network(tuple(Facility(i, () if p is None else (p,), q, d, h) for i, p, q, d, h
                                       in zip(ids, parents, population, damaged, repair_hours, strict=True)))
     return network
 
 
+@without_gc_pauses
+def network_from_arrays(ids: Sequence[str], parents: Sequence[str | None], population: np.ndarray,
+                        damaged: np.ndarray, repair_hours: np.ndarray) -> Network:
+    """`network_from_columns` for columns already typed (ids and parent ids as str, numbers as float arrays,
+    damage as a bool array, NaN for a repair time not given): only their values and links are checked."""
+    hours = np.where(damaged, repair_hours, 0.0)
+    network = None
+    if bool(np.isfinite(population).all() and (population >= 0).all() and np.isfinite(hours).all()
+            and (hours >= 0).all()):
+        network = _columns_network(ids, parents, population, damaged, hours, None)
+    if network is None:
+        given = repair_hours.tolist()
+        return _checked_network(tuple(
+            Facility(i, () if p is None else (p,), q, d, None if math.isnan(h) else h) for i, p, q, d, h
+            in zip(ids, parents, population.tolist(), damaged.tolist(), given, strict=True)))
+    return network
+
+
 def _radial_by_columns(items: tuple[Facility, ...]) -> Network | None:
+    if not all(type(f.damaged) is bool for f in items):
+        return None
+    people = _numbers([f.population for f in items])
+    hours = _numbers([f.repair_hours if f.damaged else 0.0 for f in items])
+    if people is None or hours is None:
+        return None
     return _columns_network([f.id for f in items], [f.parents[0] if f.parents else None for f in items],
-                            [f.population for f in items], [f.damaged for f in items],
-                            [f.repair_hours for f in items], items)
+                            people, np.fromiter((f.damaged for f in items), dtype=bool, count=len(items)), hours,
+                            items)
 
 
-def _columns_network(ids: Sequence[str], parents: Sequence[str | None], population: Sequence[float],
-                     damaged: Sequence[bool], repair_hours: Sequence[float | None],
-                     items: tuple[Facility, ...] | None) -> Network | None:
-    """The radial network of these columns (facilities: `items`, else made on access), or None if invalid."""
+def _columns_network(ids: Sequence[str], parents: Sequence[str | None], people: np.ndarray, broken: np.ndarray,
+                     hours: np.ndarray, items: tuple[Facility, ...] | None) -> Network | None:
+    """The radial network of these columns (numbers already checked; facilities: `items`, else made on access),
+    or None if the links are invalid (a duplicate id, an unknown parent, a cycle)."""
     n = len(ids)
     index = dict(zip(ids, range(n), strict=True))
-    broken = np.fromiter((d is True for d in damaged), dtype=bool, count=n)
-    people = _numbers(population)
-    hours = _numbers([h if d else 0.0 for h, d in zip(repair_hours, damaged, strict=True)])
-    valid = len(index) == n and people is not None and hours is not None and all(type(d) is bool for d in damaged)
-    parent = np.fromiter((-1 if p is None else index.get(p, -2) for p in parents), dtype=np.intp, count=n)
-    valid = valid and not (parent == -2).any() and not (parent == np.arange(n)).any()
-    order = _radial_order(parent) if valid else None
-    if order is None or people is None or hours is None:
+    if len(index) != n:
+        return None
+    lookup = cast(dict[str | None, int], index)
+    lookup[None] = -1  # a source's parent, for the one look-up pass below (ids are never None)
+    try:
+        parent = np.array(list(map(lookup.get, parents, repeat(-2, n))), dtype=np.intp)
+    finally:
+        del lookup[None]
+    if n and ((parent == -2).any() or (parent == np.arange(n)).any()):
+        return None
+    depth = _radial_depth(parent)
+    if depth is None:
         return None
     return Network(
         facilities=items if items is not None else _Columns(ids, parents, people, broken, hours),
         index=index,
         parents=_Parents(parent),
         children=_Children(parent),
-        order=order,
         radial=True,
-        arrays=_Arrays(parent=parent, damaged=broken, order=np.asarray(order, dtype=np.intp), ids=ids,
-                       population=people, hours=hours),
+        arrays=_Arrays(parent=parent, damaged=broken, ids=ids, population=people, hours=hours, depth=depth),
     )
 
 
@@ -333,12 +397,10 @@ def _numbers(values: Sequence[float | None]) -> np.ndarray | None:
     return out if bool(np.isfinite(out).all() and (out >= 0).all()) else None
 
 
-def _radial_order(parent: np.ndarray) -> tuple[int, ...] | None:
-    """Parents-first order of a forest given as parent indices (-1 for roots): by depth, then input order.
-
-    Depths come from pointer jumping (log2 of the deepest chain numpy passes). None when some facility never
-    reaches a root, i.e. the links have a cycle; the caller then names it.
-    """
+def _radial_depth(parent: np.ndarray) -> np.ndarray | None:
+    """Each facility's number of ancestors in a forest given as parent indices (-1 for roots), by pointer
+    jumping (log2 of the deepest chain numpy passes). None when some facility never reaches a root, i.e. the
+    links have a cycle; the caller then names it. Ordered by depth, then input order, it is parents first."""
     n = len(parent)
     depth = (parent >= 0).astype(np.intp)
     jump = parent.copy()
@@ -352,7 +414,7 @@ def _radial_order(parent: np.ndarray) -> tuple[int, ...] | None:
         live = live[jump[live] >= 0]
     if len(live):
         return None
-    return tuple(np.argsort(depth, kind="stable").tolist())
+    return depth
 
 
 def _topological_order(
@@ -506,10 +568,10 @@ def _nearest_damaged_or_source(network: Network) -> np.ndarray:
 
 def _radial_outage(network: Network, weights: Sequence[float] | np.ndarray) -> Outage:
     """The Outage of a radial network, vectorised: each facility joins its nearest damaged ancestor-or-self."""
-    parent, damaged, order = network.arrays.parent, network.arrays.damaged, network.arrays.order
+    parent, damaged = network.arrays.parent, network.arrays.damaged
     n = len(parent)
     pointer = _nearest_damaged_or_source(network)
-    jobs = order[damaged[order]]
+    jobs = network.arrays.topological(np.flatnonzero(damaged))
     m = len(jobs)
     job_of = np.full(n + 1, -1, dtype=np.intp)  # index n stands for "no facility" (parent of a source)
     job_of[jobs] = np.arange(m)

@@ -41,8 +41,9 @@ from geo import explain
 from geo.dispatch_model import DispatchError
 from geo.network import CriticalSite, Network, ScenarioError
 from geo.plan import Plan, gap, improvement, plan, time_limit
-from geo.scenario import Scenario, parse_scenario
-from geo.triage import Ranked, rank
+from geo.scenario import Scenario
+from geo.scenario_file import read_scenario
+from geo.triage import Ranked, RankedRow, ranked_rows
 
 
 def _num(x: float | None) -> float | int | None:
@@ -52,16 +53,18 @@ def _num(x: float | None) -> float | int | None:
     return int(x) if float(x).is_integer() else round(x, 6)
 
 
-def ranking_to_json(ranking: Iterable[Ranked]) -> list[dict[str, Any]]:
-    """The ranked queue as JSON-ready dicts."""
+def ranking_to_json(ranking: Iterable[Ranked | RankedRow]) -> list[dict[str, Any]]:
+    """The ranked queue (Ranked records or `ranked_rows`) as JSON-ready dicts."""
+    rows = [(r.rank, r.id, r.repair_hours, r.ratio, r.gain_now, r.gain_with_blockers, r.population_served,
+             r.blocked_by, r.block, r.explanation) if isinstance(r, Ranked) else r for r in ranking]
     return [
         {
-            "rank": r.rank, "id": r.id, "ratio": _num(r.ratio), "gain_now": _num(r.gain_now),
-            "gain_with_blockers": _num(r.gain_with_blockers), "population_served": _num(r.population_served),
-            "blocked_by": list(r.blocked_by), "block": list(r.block), "repair_hours": _num(r.repair_hours),
-            "explanation": r.explanation,
+            "rank": position, "id": fid, "ratio": _num(ratio), "gain_now": _num(gain_now),
+            "gain_with_blockers": _num(gain_all), "population_served": _num(served),
+            "blocked_by": list(blocked_by), "block": list(block), "repair_hours": _num(hours),
+            "explanation": explanation,
         }
-        for r in ranking
+        for position, fid, hours, ratio, gain_now, gain_all, served, blocked_by, block, explanation in rows
     ]
 
 
@@ -71,8 +74,9 @@ def plan_to_json(result: Plan) -> dict[str, Any]:
     return {
         "plan": {
             "crews": [
-                [{"id": j.id, "start": _num(j.start_hours), "finish": _num(j.finish_hours)} for j in crew]
-                for crew in result.crews
+                [{"id": fid, "start": _num(start), "finish": _num(finish)}
+                 for fid, start, finish in zip(ids, starts, finishes, strict=True)]
+                for ids, starts, finishes in result.schedule.columns()
             ],
             "etr": {fid: _num(h) for fid, h in result.etr_hours.items()},
         },
@@ -116,7 +120,7 @@ def report(
         "ranking_exact": network.radial,
         "ratio_unit": explain.RATIO_UNIT,
         "gain_unit": explain.GAIN_UNIT,
-        "ranking": ranking_to_json(rank(network, critical_sites=critical_sites)),
+        "ranking": ranking_to_json(ranked_rows(network, critical_sites=critical_sites, english=True)),
         **plan_to_json(result),
     }
 
@@ -137,7 +141,7 @@ def dispatch_report(scenario: Scenario, *, as_of: datetime, deadline: Callable[[
         "ranking_exact": network.radial,
         "ratio_unit": explain.RATIO_UNIT,
         "gain_unit": explain.GAIN_UNIT,
-        "ranking": ranking_to_json(rank(network, critical_sites=scenario.critical_sites)),
+        "ranking": ranking_to_json(ranked_rows(network, critical_sites=scenario.critical_sites, english=True)),
         **dispatch_to_json(result, as_of, samples=samples, seed=seed),
     }
 
@@ -182,17 +186,18 @@ def _main(argv: Sequence[str] | None) -> int:
         parser.error("--time-limit must be >= 0 and --persons-per-customer > 0")
     try:
         with open(args.scenario, "rb") as f:
-            document = orjson.loads(f.read())
+            data = f.read()
     except OSError as e:
         print(f"error: cannot read {args.scenario}: {e.strerror or e}", file=sys.stderr)
         return 2
+    try:
+        if not args.solver_time_limit >= 0 or args.samples < 1:
+            orjson.loads(data)  # a file that is not JSON is said first, as it always was
+            parser.error("--solver-time-limit must be >= 0 and --samples >= 1")
+        scenario = read_scenario(data)
     except orjson.JSONDecodeError as e:  # also invalid UTF-8, NaN and Infinity (not JSON)
         print(f"error: {args.scenario} is not valid JSON: {e}", file=sys.stderr)
         return 2
-    if not args.solver_time_limit >= 0 or args.samples < 1:
-        parser.error("--solver-time-limit must be >= 0 and --samples >= 1")
-    try:
-        scenario = parse_scenario(document)
     except DispatchError as e:
         print(f"error: {args.scenario}: {e}", file=sys.stderr)
         return 2

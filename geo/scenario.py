@@ -130,8 +130,10 @@ def _columns(raw_facilities: list[Any]) -> Network | None:
 
 
 @without_gc_pauses
-def parse_scenario(document: Any) -> Scenario:
-    """Turn a scenario JSON document (already decoded) into a Scenario, or raise ScenarioError."""
+def parse_scenario(document: Any, *, network: Network | None = None) -> Scenario:
+    """Turn a scenario JSON document (already decoded) into a Scenario, or raise ScenarioError.
+
+    `network`: the facilities already built from the document (geo.scenario_file), which then lists none."""
     if not isinstance(document, Mapping):
         raise ScenarioError("scenario: must be a JSON object")
     raw_facilities = document.get("facilities")
@@ -144,7 +146,8 @@ def parse_scenario(document: Any) -> Scenario:
     records = parse_crews(crews) if isinstance(crews, list) else ()
     if not records and (isinstance(crews, bool) or not isinstance(crews, int) or crews < 1):
         raise ScenarioError(f"scenario: field 'crews' must be an integer >= 1 or a list of crews, got {crews!r}")
-    network = _columns(raw_facilities) or build_network(_facility(raw, i) for i, raw in enumerate(raw_facilities))
+    if network is None:
+        network = _columns(raw_facilities) or build_network(_facility(raw, i) for i, raw in enumerate(raw_facilities))
     sites = tuple(_site(raw, i) for i, raw in enumerate(raw_sites))
     facility_weights(network, sites)  # validates that every site names a known facility
     keys = frozenset(SITE_KEYS)

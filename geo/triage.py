@@ -21,7 +21,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from geo import explain
 from geo.network import (
@@ -67,6 +67,15 @@ class TriageTree:
     order: tuple[int, ...]
     blocks: tuple[tuple[int, int, float, float], ...]
     exact: bool
+    tie: tuple[int, ...] = ()  # per job, its place among the jobs by id (Horn's and the naive order's ties)
+    ordered_for: tuple[object, ...] = field(default=(), repr=False)  # the (parent, weight, hours) of `order`
+
+    @property
+    def horn_ordered(self) -> bool:
+        """Whether `order` is Horn's order of this tree's own parent, weight and hours (not so for a copy with
+        other hours, such as geo.dispatch_bound's), so that what depends on them may be reused."""
+        return len(self.ordered_for) == 3 and all(
+            a is b for a, b in zip(self.ordered_for, (self.parent, self.weight, self.hours), strict=True))
 
 
 def ratio_key(weight: float, hours: float) -> float:
@@ -164,9 +173,11 @@ def _triage_tree(network: Network, critical_sites: Sequence[CriticalSite]) -> Tr
     else:
         by_facility = population_served(network, outage.jobs)
         served = [by_facility[v] for v in outage.jobs]
+    parent_t, weight_t = tuple(parent), tuple(weight)
     return TriageTree(
-        network=network, outage=outage, parent=tuple(parent), weight=tuple(weight), people=tuple(people),
+        network=network, outage=outage, parent=parent_t, weight=weight_t, people=tuple(people),
         hours=hours, served=tuple(served), order=tuple(order), blocks=tuple(blocks), exact=network.radial,
+        tie=tuple(tie), ordered_for=(parent_t, weight_t, hours),
     )
 
 
@@ -195,6 +206,10 @@ def _spanning_tree(outage: Outage, hours: Sequence[float]) -> tuple[list[int], l
     return parent, weight, people
 
 
+RankedRow = tuple[int, str, float, float, float, float, float, tuple[str, ...], tuple[str, ...], str]
+"""A Ranked's fields in order, as `ranked_rows` gives them."""
+
+
 @without_gc_pauses
 def rank(network: Network, *, critical_sites: Iterable[CriticalSite] = (),
          last: Collection[str] = ()) -> list[Ranked]:
@@ -203,57 +218,79 @@ def rank(network: Network, *, critical_sites: Iterable[CriticalSite] = (),
     Facilities in `last` (damaged but supplying everyone: their repair restores nobody now) come after every
     other, in their own group, in the order Horn gives them. Their jobs weigh nothing, so moving them after the
     others never makes the one-crew order worse: the ranking stays optimal where it was."""
-    sites = tuple(critical_sites)
-    tree = triage_tree(network, critical_sites=sites)
-    jobs = tree.outage.jobs
-    all_ids = network.arrays.ids
-    ids = [all_ids[v] for v in jobs]
-    chain: list[tuple[int, ...]] = [()] * len(jobs)
-    upstream_people = [0.0] * len(jobs)
-    for j in tree.order:  # Horn's order puts every job after its tree ancestors
-        up = tree.parent[j]
-        if up >= 0:
-            chain[j] = (*chain[up], up)
-            upstream_people[j] = upstream_people[up] + tree.people[up]
-    on = energised_at_start(network) if not network.radial else []
-    rates = [explain.rate(w, p) for _, _, w, p in tree.blocks]
-    summaries = [explain.block_summary(w, p, rate) for (_, _, w, p), rate in zip(tree.blocks, rates, strict=True)]
-    texts = [explain.block_text([ids[a] for a in tree.order[start:end]], summaries[b])
-             for b, (start, end, _, _) in enumerate(tree.blocks)]
-    first = ids[tree.order[0]] if tree.order else ""
-    ranked: list[Ranked] = []
-    for b, (start, end, w, p) in enumerate(tree.blocks):
-        members = tree.order[start:end]
-        context = explain.BlockContext(
-            members=members, member_set=set(members), names=tuple(ids[a] for a in members),
-            unit=explain.CRITICAL_SITES_UNIT if w > sum(tree.people[a] for a in members) else "",
-            summary=summaries[b], rate=rates[b], why=explain.why(texts, b, first, exact=tree.exact),
-        )
-        for position in range(start, end):
-            j = tree.order[position]
-            if network.radial:
-                gain_now = tree.people[j] if not chain[j] else 0.0
-                gain_all = tree.people[j] + upstream_people[j]
-            else:
-                fixed = [jobs[a] for a in (j, *chain[j])]
-                gain_now = _people(network, newly_energised(network, on, fixed[:1])) if not chain[j] else 0.0
-                gain_all = _people(network, newly_energised(network, on, fixed))
-            ranked.append(Ranked(
-                rank=position + 1,
-                id=ids[j],
-                repair_hours=tree.hours[j],
-                ratio=ratio_key(w, p),
-                gain_now=gain_now,
-                gain_with_blockers=gain_all,
-                population_served=tree.served[j],
-                blocked_by=tuple(ids[a] for a in chain[j]),
-                block=context.names,
-                explanation=explain.explain(ids, tree.hours, tree.weight, j, context, chain[j]),
-            ))
+    ranked = [Ranked(*row) for row in ranked_rows(network, critical_sites=critical_sites)]
     if last:
         ordered = [r for r in ranked if r.id not in last] + [r for r in ranked if r.id in last]
         ranked = [replace(r, rank=position) for position, r in enumerate(ordered, start=1)]
     return ranked
+
+
+@without_gc_pauses
+def ranked_rows(network: Network, *, critical_sites: Iterable[CriticalSite] = (),
+                english: bool = False) -> list[RankedRow]:
+    """`rank`'s queue (without `last`) as rows of Ranked's fields. With `english` the explanations are plain
+    English strings (explain.english_sentences: the same sentences, for a writer that says nothing else),
+    else Texts the app can say in another language."""
+    tree = triage_tree(network, critical_sites=tuple(critical_sites))
+    jobs = tree.outage.jobs
+    all_ids = network.arrays.ids
+    ids = [all_ids[v] for v in jobs]
+    parent, people, hours, weight, order, served = \
+        tree.parent, tree.people, tree.hours, tree.weight, tree.order, tree.served
+    m = len(jobs)
+    chain: list[tuple[int, ...]] = [()] * m
+    chain_ids: list[tuple[str, ...]] = [()] * m
+    upstream_people = [0.0] * m
+    for j in order:  # Horn's order puts every job after its tree ancestors
+        up = parent[j]
+        if up >= 0:
+            chain[j] = (*chain[up], up)
+            chain_ids[j] = (*chain_ids[up], ids[up])
+            upstream_people[j] = upstream_people[up] + people[up]
+    units = [w > (people[order[start]] if end - start == 1 else sum(people[a] for a in order[start:end]))
+             for start, end, w, _ in tree.blocks]
+    sentences = (explain.english_sentences(ids, hours, weight, order, tree.blocks, chain, units, exact=tree.exact)
+                 if english else _texts(tree, ids, chain, units))
+    radial = network.radial
+    on = energised_at_start(network) if not radial else []
+    rows: list[RankedRow] = []
+    for start, end, w, p in tree.blocks:
+        names = tuple([ids[a] for a in order[start:end]])
+        ratio = ratio_key(w, p)
+        for position in range(start, end):
+            j = order[position]
+            above = chain[j]
+            if radial:
+                gain_now = people[j] if not above else 0.0
+                gain_all = people[j] + upstream_people[j]
+            else:
+                fixed = [jobs[a] for a in (j, *above)]
+                gain_now = _people(network, newly_energised(network, on, fixed[:1])) if not above else 0.0
+                gain_all = _people(network, newly_energised(network, on, fixed))
+            rows.append((position + 1, ids[j], hours[j], ratio, gain_now, gain_all, served[j], chain_ids[j], names,
+                         sentences[position]))
+    return rows
+
+
+def _texts(tree: TriageTree, ids: Sequence[str], chain: Sequence[tuple[int, ...]],
+           units: Sequence[bool]) -> list[str]:
+    """Every job's explanation as a Text, in rank order."""
+    order = tree.order
+    rates = [explain.rate(w, p) for _, _, w, p in tree.blocks]
+    summaries = [explain.block_summary(w, p, rate) for (_, _, w, p), rate in zip(tree.blocks, rates, strict=True)]
+    texts = [explain.block_text([ids[a] for a in order[start:end]], summaries[b])
+             for b, (start, end, _, _) in enumerate(tree.blocks)]
+    first = ids[order[0]] if order else ""
+    out: list[str] = []
+    for b, (start, end, _, _) in enumerate(tree.blocks):
+        members = order[start:end]
+        context = explain.BlockContext(
+            members=members, member_set=set(members), names=tuple(ids[a] for a in members),
+            unit=explain.CRITICAL_SITES_UNIT if units[b] else "",
+            summary=summaries[b], rate=rates[b], why=explain.why(texts, b, first, exact=tree.exact),
+        )
+        out += [explain.explain(ids, tree.hours, tree.weight, j, context, chain[j]) for j in members]
+    return out
 
 
 def _people(network: Network, indices: Iterable[int]) -> float:
