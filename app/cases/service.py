@@ -5,20 +5,25 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+
+from flask import current_app, has_app_context
 
 from app.coordinator.situation import load_situation, plan_for, ranking
 from app.errors import Conflict, FieldConflict, NotFound, ValidationError
 from app.repo import Conn
 from app.repo import cases as repo
 from app.repo import crews as crews_repo
+from app.repo import triage as triage_repo
 from app.repo.reports import add_case_event
 from geo import explain as words
 from geo import live, workflow
 from geo.access import access
+from geo.network import without_gc_pauses
 from geo.repair_hours import repair_hours
 
 
@@ -161,26 +166,60 @@ def _unmerge(conn: Conn, survivor: dict[str, Any], action: Action, *, actor_id: 
                    data=json.dumps({"unmerged_from": survivor["id"]}))
 
 
+STANDINGS_MAX_AGE_S = 60.0  # how long a server may show the standings of a plan made for the same open cases
+
+
+@dataclass(frozen=True)
+class Standings:
+    """Every open case's rank and plan ETR and crew, from one ranking and one plan, and what they were made of."""
+
+    key: str  # the registry revision, a digest of the open cases as read, the crews counted, the settings
+    made_at: float  # monotonic seconds
+    as_of: datetime
+    crews: int
+    of: int
+    by_case: dict[int, dict[str, Any]]
+
+
 def standing(conn: Conn, case_id: int, *, default_share: float, persons_per_customer: float,
              deadline: Callable[[], bool], now: datetime | None = None) -> dict[str, Any] | None:
     """Where the case stands in the response: its rank in the repair queue, and its ETR and crew in the plan for
-    the crews not off shift (at least one); None when it is not in the plan (closed, or at no registered site)."""
-    situation = load_situation(conn, default_share=default_share, now=now)
-    node = next((n for n, c in situation.cases.items() if c["case_id"] == case_id), None)
-    if node is None:
-        return None
+    the crews not off shift (at least one); None when it is not in the plan (closed, or at no registered site).
+
+    The ranking and the plan cover every open case, so this server keeps them (STANDINGS_MAX_AGE_S at most) for
+    the next case page while the registry, the open cases as read and the crews counted are the same: the key is
+    read from the database on each view, so several servers and every change stay right."""
     crews = max(1, sum(1 for c in crews_repo.listing(conn) if c["status"] != "off_shift"))
-    ranked = ranking(situation)
-    rank = next(r.rank for r in ranked if r.id == node)
-    result = plan_for(situation, crews=crews, deadline=deadline, persons_per_customer=persons_per_customer)
-    crew = next((result.crew_labels[i] for i, jobs in enumerate(result.crews) if any(j.id == node for j in jobs)),
-                None)
-    etr = result.etr_hours.get(node)
+    revision = triage_repo.registry_revision(conn)["token"]
+    key = repr((revision, triage_repo.open_cases_digest(conn), crews, default_share, persons_per_customer))
+    kept: dict[str, Standings] = current_app.extensions.setdefault("case_standings", {}) if has_app_context() else {}
+    found = kept.get("last")
+    if found is None or found.key != key or time.monotonic() - found.made_at > STANDINGS_MAX_AGE_S:
+        found = _standings(conn, key, crews=crews, default_share=default_share,
+                           persons_per_customer=persons_per_customer, deadline=deadline, now=now)
+        kept["last"] = found
+    mine = found.by_case.get(case_id)
+    if mine is None:
+        return None
+    etr, crew = mine["etr_hours"], mine["crew"]
     # The plan's own label of a crew it was not given a name for ("Crew 2"): said in the page's language.
     anonymous = re.fullmatch(r"Crew (\d+)", crew or "")
-    return {"rank": rank, "of": len(ranked), "crews": crews, "etr_hours": etr, "crew": crew,
+    return {"rank": mine["rank"], "of": found.of, "crews": found.crews, "etr_hours": etr, "crew": crew,
             "crew_number": int(anonymous.group(1)) if anonymous else None,
-            "etr_at": situation.as_of + timedelta(hours=etr) if etr is not None else None}
+            "etr_at": found.as_of + timedelta(hours=etr) if etr is not None else None}
+
+
+@without_gc_pauses
+def _standings(conn: Conn, key: str, *, crews: int, default_share: float, persons_per_customer: float,
+               deadline: Callable[[], bool], now: datetime | None) -> Standings:
+    situation = load_situation(conn, default_share=default_share, now=now)
+    ranked = ranking(situation)
+    result = plan_for(situation, crews=crews, deadline=deadline, persons_per_customer=persons_per_customer)
+    crew_of = {job.id: result.crew_labels[i] for i, jobs in enumerate(result.crews) for job in jobs}
+    by_case = {situation.cases[r.id]["case_id"]: {"rank": r.rank, "etr_hours": result.etr_hours.get(r.id),
+                                                   "crew": crew_of.get(r.id)} for r in ranked}
+    return Standings(key=key, made_at=time.monotonic(), as_of=situation.as_of, crews=crews, of=len(ranked),
+                     by_case=by_case)
 
 
 def case_view(conn: Conn, case_id: int, *, distance_m: float, window_h: float,
