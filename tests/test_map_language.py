@@ -37,7 +37,7 @@ def test_the_map_speaks_ukrainian(live_server, page, client, db):
     assert hazards.count() >= 1 and "uxo" not in hazards.first.inner_text()
     assert [label.strip() for label in page.locator(".leaflet-control-layers-overlays label").all_inner_texts()] == [
         "Справи про пошкодження", "Звіти", "Об’єкти", "Зони обслуговування", "Критичні об’єкти", "Межа району",
-        "Бригади"]
+        "Бригади", "Секційні вимикачі"]
     # Numbers the Ukrainian way everywhere on the side panel, the server's sentences included.
     assert ENGLISH_GROUPS.findall(page.inner_text("aside.side")) == []
     page.fill("#crews", "2")

@@ -21,9 +21,10 @@ NETWORK = {"S1": ((), 0), "L7": (("S1",), 0), "A": (("L7",), 1200), "B": (("A",)
 DAMAGE = {"L7": 6, "M1": 2}
 
 
-@pytest.fixture(scope="module")
-def grid(pg_server):
-    url = pg_server.create_database("gt_switching")
+def make_grid(pg_server, prefix: str):
+    """A database holding only this grid with its tie, a coordinator and a crew account ("coord", "crew"), and
+    the crew's reports of the damage: (app, tokens, facility ids by name, the switch's id, database url)."""
+    url = pg_server.create_database(prefix)
     upgrade(url)
     app = make_app(url)
     with psycopg.connect(url, autocommit=True) as conn:
@@ -55,9 +56,15 @@ def grid(pg_server):
         body = {"id": str(uuid.uuid4()), "facility_id": ids[name], "lon": 10, "lat": 50, "observed_at": observed,
                 "kind": "substation", "severity": "severe", "status": "out_of_service", "repair_hours": hours}
         assert crew.post("/api/reports", json=body).status_code == 201
-    yield app, tokens, ids, switch, url
-    app.extensions["db_pool"].close()
-    pg_server.drop_database(url)
+    return app, tokens, ids, switch, url
+
+
+@pytest.fixture(scope="module")
+def grid(pg_server):
+    made = make_grid(pg_server, "gt_switching")
+    yield made
+    made[0].extensions["db_pool"].close()
+    pg_server.drop_database(made[4])
 
 
 def exact_people_hours(finish: dict[str, float], closed_at: float | None) -> float:

@@ -3,7 +3,7 @@
 import { code, config, el, localNumbers, number, people, t, when } from "./dom.js";
 import { CASE_CLUSTER_COLOUR, CREW_COLOURS, REPORT_COLOUR, SITE_COLOUR, STATUS_COLOURS, UNRANKED, caseRadius,
   clusterRadius, rankColour, setupLegend } from "./legend.js";
-import { renderQueue, selectRow } from "./queue.js";
+import { renderQueue, renderSwitching, selectRow, switchingText } from "./queue.js";
 import { setupPlan } from "./plan.js";
 import { setupDispatch } from "./dispatch.js";
 
@@ -36,11 +36,13 @@ const layers = {
   criticalSites: L.layerGroup(),
   boundary: L.layerGroup().addTo(map),
   crews: L.layerGroup().addTo(map),
+  switches: L.layerGroup().addTo(map),
 };
 L.control.layers(null, {
   [t("layerCases")]: layers.cases, [t("layerReports")]: layers.reports, [t("layerFacilities")]: layers.facilities,
   [t("layerServiceAreas")]: layers.serviceAreas, [t("layerCriticalSites")]: layers.criticalSites,
   [t("layerBoundary")]: layers.boundary, [t("layerCrews")]: layers.crews,
+  [switchingText("msgLayer")]: layers.switches,
 }, { collapsed: false }).addTo(map);
 const highlight = L.layerGroup().addTo(map);
 const legend = setupLegend(map);
@@ -258,6 +260,36 @@ async function loadCrews() {
   box.dataset.crewCount = String(body.crews.length);
 }
 
+// Tie switches (GET /api/switches), drawn as their own layer whether or not there is a base map: a square per
+// switch, filled when closed, outlined when open, thick when a step proposes closing it.
+function switchPopup(p) {
+  const closed = p.state === "closed";
+  return el("div", { className: "switch-popup" }, el("strong", {}, p.name), el("br"),
+    el("div", {}, `${switchingText(closed ? "msgStateClosed" : "msgStateOpen")} · `
+      + switchingText(p.remote ? "msgRemote" : "msgManual")),
+    closed && p.closed_at ? el("div", {}, switchingText("msgClosedBy", { who: p.closed_by ?? "?",
+      time: when(p.closed_at) })) : null,
+    p.proposed ? el("div", { className: "why" }, `${switchingText("msgProposed")}: ${localNumbers(p.sentence)}`)
+      : null);
+}
+
+async function loadSwitches() {
+  if (!map.hasLayer(layers.switches)) return;
+  const fc = await getJson("switches", document.getElementById("switching").dataset.switchesUrl);
+  layers.switches.clearLayers();
+  for (const f of fc.features) {
+    const [lon, lat] = f.geometry.coordinates;
+    const p = f.properties;
+    const state = p.state === "closed" ? "closed" : p.proposed ? "proposed" : "open";
+    const icon = L.divIcon({ className: `switch-marker switch-${p.id} switch-${state}`, iconSize: [14, 14],
+      html: "" });
+    const marker = L.marker([lat, lon], { icon, title: p.name, keyboard: true });
+    marker.bindPopup(() => switchPopup(p));
+    layers.switches.addLayer(marker);
+  }
+  box.dataset.switchCount = String(fc.features.length);
+}
+
 async function loadQueue() {
   const params = filterParams();
   const inView = new FormData(filters).get("in_view");
@@ -269,6 +301,7 @@ async function loadQueue() {
   state.ranks = new Map(triage.queue.map((row) => [row.case_id, row.rank]));
   state.rows = new Map(triage.queue.map((row) => [row.case_id, row]));
   showSummary(triage.summary);
+  renderSwitching(triage.switching, { onDone: () => refresh("all") });
   state.queue = triage.queue.filter((row) => state.index.has(row.case_id));
   renderQueue(state.queue, { onPick: flyToCase });
   if (state.casesFc) drawCases(state.casesFc);
@@ -295,7 +328,7 @@ function flyToCase(caseId) {
 async function refresh(what = "all") {
   updateExportLinks();
   try {
-    const drawn = Promise.all([loadCases(), loadReports(), loadReference(), loadCrews()]);
+    const drawn = Promise.all([loadCases(), loadReports(), loadReference(), loadCrews(), loadSwitches()]);
     const everything = Promise.all([drawn, what === "all" ? loadQueue() : null]);
     everything.catch(() => {}); // awaited below; when `drawn` fails first, its failure is handled there
     await drawn;

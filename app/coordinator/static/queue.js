@@ -65,3 +65,58 @@ export function selectRow(caseId, { scroll = true } = {}) {
   li.classList.add("selected");
   if (scroll) li.scrollIntoView({ block: "nearest" });
 }
+
+// The proposed switching steps (GET /api/triage's `switching`), each with a Close button that records that the
+// control room closed the switch (POST /api/switches/<id>/close); `onDone` then refreshes the queue and the map.
+const panel = document.getElementById("switching");
+export const switchingText = (key, values = {}) => (panel?.dataset[key] ?? key)
+  .replace(/\{(\w+)\}/g, (_, name) => String(values[name] ?? ""));
+
+function csrfToken() {
+  return document.querySelector('meta[name="csrf-token"]')?.content ?? "";
+}
+
+export async function closeSwitch(id) {
+  const url = panel.dataset.closeUrl.replace(/\/0\/close$/, `/${encodeURIComponent(id)}/close`);
+  const response = await fetch(url, { method: "POST", cache: "no-store", headers: { Accept: "application/json",
+    "Content-Type": "application/json", "X-CSRFToken": csrfToken() }, body: "{}" });
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    throw new Error((body.errors ? Object.values(body.errors).join("; ") : body.error) || `HTTP ${response.status}`);
+  }
+  return body;
+}
+
+function stepRow(step, onDone) {
+  const status = document.getElementById("switching-status");
+  const button = el("button", { type: "button", className: "close-switch",
+    dataset: { switchId: String(step.switch_id) } }, switchingText("msgClose"));
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    status.textContent = switchingText("msgClosing");
+    try {
+      await closeSwitch(step.switch_id);
+      status.textContent = "";
+      await onDone();
+    } catch (e) {
+      status.textContent = switchingText("msgFailed", { reason: localNumbers(e.message) });
+      button.disabled = false;
+    }
+  });
+  const bridges = step.bridges.case_ids.length ? switchingText("msgBridges", {
+    list: step.bridges.case_ids.map((id) => t("case", { id })).join(", ") }) : null;
+  return el("li", { dataset: { switchId: String(step.switch_id) } },
+    el("div", {}, el("strong", {}, step.name), " ",
+      `(${switchingText(step.remote ? "msgRemote" : "msgManual")})`, " ", button),
+    el("div", { className: "why" }, localNumbers(step.sentence)),
+    bridges ? el("div", { className: "facts" }, bridges) : null,
+    el("div", { className: "facts flow" }, localNumbers(step.flow.reason)));
+}
+
+export function renderSwitching(steps, { onDone }) {
+  if (!panel) return;
+  const list = document.getElementById("switching-steps");
+  list.replaceChildren(...(steps ?? []).map((step) => stepRow(step, onDone)));
+  list.dataset.count = String((steps ?? []).length);
+  panel.hidden = !(steps ?? []).length;
+}
