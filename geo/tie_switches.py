@@ -60,9 +60,9 @@ def boolean(value: Any, *, file: str, row: int, column_name: str) -> bool | None
 
 def read_ties(frame: pd.DataFrame, *, file: str, mapping: ColumnMap) -> list[TieSwitch]:
     """Every row of a switch table as a tie; a DataError naming the row and column for a bad cell."""
-    cols = {name: column(frame, mapping, name, file=file, required=name in ("external_id", "facility_a",
-                                                                             "facility_b"))
-            for name in SWITCH_FIELDS}
+    cols = {name: column(frame, mapping, name, file=file, required=False) for name in SWITCH_FIELDS}
+    for name in ("external_id", "facility_a", "facility_b"):  # after the others, so no hint names a used column
+        cols[name] = column(frame, mapping, name, file=file, required=True)
     id_col, a_col, b_col = cols["external_id"], cols["facility_a"], cols["facility_b"]
     assert id_col is not None and a_col is not None and b_col is not None
     ids = frame[id_col].map(text)

@@ -1,4 +1,5 @@
-"""import-facilities on a corrupted file of each format it reads: one line naming the file, exit 1, nothing stored."""
+"""import-facilities and import-switches on a corrupted file of each format they read: one line naming the file, exit 1,
+nothing stored."""
 
 from __future__ import annotations
 
@@ -56,3 +57,13 @@ def test_a_corrupted_file_is_one_line_naming_it_and_stores_nothing(fresh, tmp_pa
     line = fails(app, conn, "import-facilities", path)
     assert path.name in line
     assert invoke(app, "import-facilities", path).exit_code == 1
+
+
+@pytest.mark.parametrize("name", ["registry.geojson", "registry.gpkg", "registry.shp", "registry.zip",
+                                  "registry.csv"])
+def test_import_switches_on_a_corrupted_file_is_one_line_naming_it_and_stores_nothing(fresh, tmp_path, name):
+    app, conn = fresh
+    path = corrupted(tmp_path, name)
+    line = fails(app, conn, "import-switches", path)
+    assert path.name in line
+    assert conn.execute("SELECT count(*) AS n FROM tie_switch").fetchone()["n"] == 0
