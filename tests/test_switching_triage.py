@@ -137,6 +137,9 @@ def test_the_plan_that_switches_beats_the_one_that_only_repairs_simulated_exactl
     assert body["quality"]["phu"] == pytest.approx(with_switching) == body["kpis"]["phu"]
     assert block["waiting_phu"] == pytest.approx(4200 * 0.5)
     assert "not by the repair crews" in block["done_by"]
+    # The back-fed areas are back when the step is done, the others when the repairs after it bring them back.
+    areas = {a["facility"].split(" (facility ")[0]: a["etr_hours"] for a in body["etr_by_area"]}
+    assert areas == {"A": 0.5, "B": 0.5, "M1": 2, "L7": 8}
 
 
 def test_a_coordinator_closes_the_switch_once_audited_and_the_next_triage_counts_those_people_supplied(grid):

@@ -3,10 +3,11 @@ as /api/triage, /api/plan and /api/switches give them (app/coordinator/switching
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from app.coordinator.situation import Situation, facility_name, plan_for
+from app.coordinator.situation import Situation, dark_areas, facility_name, plan_for
 from app.coordinator.switching import DONE_BY, NO_FLOW
 from app.repo import Conn
 from app.repo import switches as repo
@@ -140,3 +141,20 @@ def plan_both(situation: Situation, *, crews: int, deadline: TimeLimit, persons_
              "repairs_only_etr_by_case": {str(situation.cases[f]["case_id"]): h for f, h in only.etr_hours.items()},
              "repairs_only_converged": only.converged}
     return waited, block
+
+
+def areas(situation: Situation, etr_hours: Mapping[str, float]) -> list[dict[str, Any]]:
+    """Each area without power now with the hour a plan brings it back: those a proposed step back-feeds at the
+    step's ready hours, the others at the hour the plan's repairs (after the steps) do."""
+    after = switched(situation)
+    if after is situation:
+        return dark_areas(situation, etr_hours)
+    network = situation.network
+    fed: list[dict[str, Any]] = []
+    for step in situation.switching.steps if situation.switching else ():
+        for node in (situation.expanded.node_of(f) for f in step.restores):
+            people = float(network.facilities[network.index[node]].population)
+            if people > 0:
+                fed.append({"facility_id": situation.facility_ids[node], "facility": node, "population": people,
+                            "etr_hours": step.ready_hours})
+    return dark_areas(after, etr_hours) + fed

@@ -9,7 +9,7 @@ from flask import Blueprint, Response, current_app, request
 from app import db
 from app.auth.access import requires
 from app.coordinator import proposals
-from app.coordinator.situation import Situation, case_fields, dark_areas, explain, load_situation, ranking
+from app.coordinator.situation import Situation, case_fields, explain, load_situation, ranking
 from app.parse import parse_int, parse_number
 from app.site import fast_json
 from geo.message import Text, without_stop
@@ -69,11 +69,11 @@ def plan_for_crews() -> Response:
                     "finish_hours": job.finish_hours, "commitment": job.commitment} for job in crew]
                   for crew in result.crews],
         "etr_by_case": {str(situation.cases[f]["case_id"]): h for f, h in result.etr_hours.items()},
-        "etr_by_area": dark_areas(situation, result.etr_hours),
+        "etr_by_area": proposals.areas(situation, result.etr_hours),
         "naive_crews": [[{"case_id": situation.cases[job.id]["case_id"], "facility": job.id,
                           "start_hours": job.start_hours, "finish_hours": job.finish_hours} for job in crew]
                         for crew in result.naive_crews],
-        "naive_etr_by_area": dark_areas(situation, result.naive_etr_hours),
+        "naive_etr_by_area": proposals.areas(situation, result.naive_etr_hours),
         "kpis": vars(result.kpis),
         "quality": {**vars(q), "optimised": "objective",
                     "objective_gap": gap(q.objective, q.objective_lower_bound),
