@@ -10,6 +10,7 @@ from app.auth.access import public
 from app.cases.views import MAX_TEXT
 from app.coordinator.exports import FORMATS
 from app.coordinator.map import MAX_ZOOM
+from app.reports.batch import MAX_REPORTS as BATCH_MAX_REPORTS
 from app.reports.input import MATERIALS_MAX_CHARS, NOTES_MAX_CHARS
 from app.reports.service import PHOTO_TYPES
 from geo.access import FROM_HAZARDS
@@ -233,6 +234,23 @@ def paths() -> dict[str, Schema]:
                                    "only reports received after this time (with a time zone)"),
                             _query("limit", {"type": "integer", "minimum": 1, "maximum": 10_000, "default": 1000},
                                    "at most this many")])},
+        "/api/reports/batch": {"post": _operation(
+            "Crew and up: store a phone's queue of reports, each exactly once by its own id and committed as if "
+            "sent alone; one result per report, in order. Every result 201 or 200 is committed before the answer; "
+            "a 401, a 503 or no answer means: send the batch again",
+            {"200": _json("one result per report", {"type": "object", "required": ["results"], "properties": {
+                "results": {"type": "array", "items": {"type": "object", "required": ["id", "status"], "properties": {
+                    "id": {**UUID, "nullable": True},
+                    "status": {"type": "integer", "enum": [200, 201, 409, 422, 429],
+                               "description": "what POST /api/reports would answer for this report alone"},
+                    "report": report_out(), "error": {"type": "string"},
+                    "errors": {"type": "object", "additionalProperties": {"type": "string"}},
+                    "retry_after_s": {"type": "integer"}}}}}})},
+            "400 403 413 422",
+            requestBody={"required": True, "content": {JSON: {"schema": {
+                "type": "object", "additionalProperties": False, "required": ["reports"], "properties": {
+                    "reports": {"type": "array", "minItems": 1, "maxItems": BATCH_MAX_REPORTS,
+                                "items": {"$ref": "#/components/schemas/Report"}}}}}}})},
         "/api/reports/{report_id}": {"get": _operation(
             "Crew and up: one stored report (the outbox's receipt check)",
             {"200": _json("the stored report", {"type": "object", "required": ["report"],

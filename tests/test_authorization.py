@@ -22,6 +22,7 @@ EXPECTED = {
     "site.home": "crew",
     "facilities.list_facilities": "crew",
     "reports.create_report": "crew",
+    "reports.create_reports_batch": "crew",
     "reports.get_report": "crew",
     "reports.list_reports": "crew",
     "reports.put_photo": "crew",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from flask_login import current_user
@@ -17,10 +19,13 @@ from app.errors import BadParameter, NotFound, UnsupportedMedia, ValidationError
 from app.parse import body_bytes, larger_body, parse_bbox, parse_int, parse_time, parse_uuid
 from app.repo import reports as repo
 from app.repo import users
+from app.reports import batch
 from app.reports.input import ReportIn, json_body, parse_report
 from app.reports.service import PHOTO_TYPES, ingest, store_photo
 
+T = TypeVar("T")
 bp = Blueprint("reports", __name__, url_prefix="/api")
+bp.record_once(lambda state: state.app.config.setdefault("REPORT_BATCH_MAX_BYTES", batch.MAX_BYTES))
 
 def _own_only() -> int | None:
     """Crews see only their own reports; coordinators and admins see all (None)."""
@@ -52,23 +57,59 @@ def _report_response(report_json: str, *, status: int) -> Response:
                                       mimetype="application/json")
 
 
+@bp.post("/reports/batch")
+@requires("crew")
+@checks_token
+@larger_body("REPORT_BATCH_MAX_BYTES")
+def create_reports_batch() -> Response:
+    """Crew and up: store a queue of reports (`{"reports": [...]}`, at most batch.MAX_REPORTS), each exactly once
+    by its own id and committed as if sent alone; 200 with one result per report, in order (`status` as a single
+    POST would answer it: 201, 200, 409, 422 or 429, with the report or the reason). Every report answered 201 or
+    200 is committed before the answer; a 401, 503 or lost answer means: send the batch again."""
+    sent = _checked_first(lambda: batch.parse_batch(
+        json_body(request, max_bytes=current_app.config["REPORT_BATCH_MAX_BYTES"]), now=datetime.now(UTC)))
+    if not any(isinstance(item, ReportIn) for item in sent):
+        _confirm_token()  # no statement will check it: every report was refused at the edge
+    quota = limit_quota("reports", f"user:{current_user.id}", f"addr:{client_address()}")
+    with db.connection() as conn:
+        outcomes = batch.ingest_batch(conn, sent, user_id=int(current_user.id),
+                                      token_digest=current_user.token_digest, quota=quota,
+                                      match_distance_m=current_app.config["MATCH_DISTANCE_M"])
+    response = current_app.response_class(batch.answer(outcomes), status=200, mimetype="application/json")
+    retry = [o.refusal["retry_after_s"] for o in outcomes if o.status == 429 and o.refusal]
+    if retry:
+        response.headers["Retry-After"] = str(max(retry))
+    return response
+
+
 def _report_sent() -> ReportIn:
     """The request's report, validated; a body refused (413, 400, 422) only once the token is known to hold.
 
     The account may come from this process's token cache, which only the ingest statement checks again: a refusal
     of the body would then answer a revoked token with a 4xx about its body. So on that path (and only there) the
     token is checked first, and a revoked one gets its 401."""
+    return _checked_first(lambda: parse_report(json_body(request, max_bytes=current_app.config["REPORT_MAX_BYTES"]),
+                                               now=datetime.now(UTC)))
+
+
+def _checked_first(read: Callable[[], T]) -> T:
+    """`read()` of the body, whose refusal is raised only once the request's bearer token is known to hold."""
     try:
-        return parse_report(json_body(request, max_bytes=current_app.config["REPORT_MAX_BYTES"]),
-                            now=datetime.now(UTC))
+        return read()
     except (ValidationError, RequestEntityTooLarge):
-        digest = current_user.token_digest
-        if digest is not None:
-            with db.connection() as conn:
-                holds = users.user_for_token(conn, digest) is not None
-            if not holds:
-                raise TokenRefused("the token or its account is no longer valid") from None
+        _confirm_token()
         raise
+
+
+def _confirm_token() -> None:
+    """Raise TokenRefused (401) if the request's bearer token (perhaps taken from the cache) no longer holds."""
+    digest = current_user.token_digest
+    if digest is None:
+        return
+    with db.connection() as conn:
+        holds = users.user_for_token(conn, digest) is not None
+    if not holds:
+        raise TokenRefused("the token or its account is no longer valid")
 
 
 @bp.get("/reports/<report_id>")
