@@ -75,14 +75,16 @@ class LiveNetwork:
 
 
 def live_network(facilities: Sequence[Facility], states: Mapping[str, State], *,
-                 feeds: Sequence[Sequence[int]] | None = None) -> LiveNetwork:
+                 feeds: Sequence[Sequence[int]] | None = None, damaged: Sequence[int] | None = None) -> LiveNetwork:
     """Expand degraded and operating damaged facilities into a supply node and a repair job (see the module).
 
-    `feeds` (optional) lists, per facility, the positions of the facilities it feeds: then only those of the
-    expanded ones are looked at, not every facility (the app keeps it with its registry; it must describe these
-    very facilities). Every facility that no supply node feeds is kept as it is (frozen: sharing is safe)."""
-    grow = [i for i, f in enumerate(facilities)
-            if f.damaged and f.id in states and states[f.id].share_out < 1.0]
+    Optional, for a large network: `feeds` lists, per facility, the positions of the facilities it feeds, and
+    `damaged` the positions of the damaged facilities in ascending order; then only those are looked at, not every
+    facility (the app keeps `feeds` with its registry; both must describe these very facilities). Every facility
+    that no supply node feeds is kept as it is (frozen: sharing is safe)."""
+    at = range(len(facilities)) if damaged is None else damaged
+    grow = [i for i in at
+            if facilities[i].damaged and facilities[i].id in states and states[facilities[i].id].share_out < 1.0]
     supply = {facilities[i].id: facilities[i].id + SUPPLY_SUFFIX for i in grow}
     if not grow:
         return LiveNetwork(network=build_network(facilities), supply_node={}, states=dict(states))
@@ -131,17 +133,35 @@ def picture(live: LiveNetwork) -> Picture:
     ids = network.arrays.ids
     damaged = [ids[i] for i in np.flatnonzero(network.arrays.damaged).tolist()]
     if network.radial:
-        below = list(dark)
-        parent = network.arrays.parent.tolist()
-        for v in reversed(network.order):  # children before parents: each adds its whole subtree to its parent
-            u = parent[v]
-            if u >= 0:
-                below[u] += below[v]
+        below = _subtree_sums(network.arrays.parent, np.asarray(dark, dtype=float)).tolist()
         per_case = {f: below[network.index[live.node_of(f)]] for f in damaged}
     else:
         per_case = {f: _dark_reachable(network, network.index[live.node_of(f)], dark) for f in damaged}
     return Picture(people_without_power=float(sum(dark)), people_partially_supplied=float(partly),
                    without_power_now=per_case)
+
+
+def _subtree_sums(parent: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Per node of a forest (parent index, -1 for a root), the sum of `values` over its subtree: depths by pointer
+    jumping, then each level, deepest first, added to its parents (one numpy pass per level, not per node)."""
+    n = len(parent)
+    depth = (parent >= 0).astype(np.intp)
+    jump = parent.copy()
+    moving = np.flatnonzero(jump >= 0)
+    while len(moving):
+        up = jump[moving]
+        depth[moving] += depth[up]
+        jump[moving] = jump[up]
+        moving = moving[jump[moving] >= 0]
+    total = values.copy()
+    if not n:
+        return total
+    by_depth = np.argsort(depth, kind="stable")
+    ends = np.cumsum(np.bincount(depth))
+    for d in range(len(ends) - 1, 0, -1):
+        level = by_depth[ends[d - 1]:ends[d]]
+        np.add.at(total, parent[level], total[level])
+    return total
 
 
 def _dark_reachable(network: Network, start: int, dark: Sequence[float]) -> float:

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from functools import cached_property
+from datetime import UTC, date, datetime
+from functools import cached_property, lru_cache
 from typing import Any
 
 from app.coordinator import registry, switching
@@ -16,7 +16,7 @@ from app.repo import Conn
 from app.repo import triage as repo
 from geo import explain as words
 from geo import live
-from geo.access import access, release
+from geo.access import Access, access, release
 from geo.message import N_, Moment, Quantity, Text, without_stop
 from geo.network import CriticalSite, Facility, Network
 from geo.plan import Commitment, Plan, area_etr, plan
@@ -67,11 +67,11 @@ class Situation:
                 "as_of": self.as_of.isoformat(), "method": SUMMARY_METHOD}
 
 
-def _clock(moment: datetime | None, now: datetime) -> Moment | None:
-    """A time as a coordinator reads it: "07:10 UTC" today, else with its date."""
+def _clock(moment: datetime | None, today: date) -> Moment | None:
+    """A time as a coordinator reads it: "07:10 UTC" today (a UTC date), else with its date."""
     if moment is None:
         return None
-    return Moment(moment, with_date=moment.astimezone(UTC).date() != now.astimezone(UTC).date())
+    return Moment(moment, with_date=moment.astimezone(UTC).date() != today)
 
 
 def iso_utc(moment: datetime | None) -> str | None:
@@ -79,27 +79,41 @@ def iso_utc(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).isoformat() if moment else None
 
 
+# Repair hours and site access are the same few values for thousands of cases (kind, severities, estimate; access
+# state, hazards): each distinct one is worked out, and its sentence made, once per server (they are immutable).
+@lru_cache(maxsize=4096)
+def _hours(override: object, estimate: object, kind: str, severities: tuple[str, ...], accepted: object
+           ) -> RepairHours:
+    return repair_hours(override=override, estimate=estimate, kind=kind,  # type: ignore[arg-type]
+                        severities=severities, accepted=accepted)  # type: ignore[arg-type]
+
+
+@lru_cache(maxsize=1024)
+def _access(state: str | None, hazards: tuple[str, ...]) -> Access:
+    return access(state, hazards)
+
+
 def _planned(case: dict[str, Any], now: datetime) -> RepairHours:
-    planned = repair_hours(override=case["repair_hours_override"], estimate=case["reported_repair_hours"],
-                           kind=case["kind"], severities=case["severities"], accepted=case["repair_hours_accepted"])
+    planned = _hours(case["repair_hours_override"], case["reported_repair_hours"], case["kind"],
+                     tuple(case["severities"]), case["repair_hours_accepted"])
     if case["status"] == "in_repair" and case["repair_started_at"] is not None:
         return remaining(planned, (now - case["repair_started_at"]).total_seconds() / 3600.0)
     return planned
 
 
-def _describe(case: dict[str, Any], state: live.State, now: datetime) -> None:
-    """Add the words and figures of the case's live state to its row."""
+def _describe(case: dict[str, Any], state: live.State, today: date) -> None:
+    """Add the words and figures of the case's live state to its row (`today`: the UTC date now)."""
     case["operational_status_source"] = words.status_source(
         state.status, state.share_out, set_by=case["status_set_by"], who=case["status_set_by_user"],
-        when=_clock(case["status_set_at"], now), reason=case["status_reason"],
+        when=_clock(case["status_set_at"], today), reason=case["status_reason"],
         share_given=case["share_out"] is not None)
     case["operational_status"] = state.status
     case["share_out"] = state.share_out
     seen = case["reported_statuses"] or []
     case["reports_disagree"] = words.reports_disagree(seen, state.status) if len(seen) > 1 else None
     case["work"] = words.work_in_progress(case["status"], case["assigned_crew"],
-                                          _clock(case["repair_started_at"], now))
-    site = access(case["access_state"], case["hazards"])
+                                          _clock(case["repair_started_at"], today))
+    site = _access(case["access_state"], tuple(case["hazards"]))
     case["access"], case["access_source"] = site.state, site.source
     case["release_at"] = release(site.state, case["access_expected_at"], case["materials_until"])
 
@@ -112,6 +126,7 @@ def load_situation(conn: Conn, *, default_share: float, now: datetime | None = N
     time. The revision is read after them: if it is still the kept one, no registry change was committed before
     the cases were read, so the kept network is the one they refer to."""
     now = now or datetime.now(UTC)
+    today = now.astimezone(UTC).date()
     cases = repo.open_cases(conn)
     kept = registry.current(conn)
     # Network ids are "name (facility id)": unique, and the engine's explanations then read with real names and
@@ -122,6 +137,7 @@ def load_situation(conn: Conn, *, default_share: float, now: datetime | None = N
     placed: dict[str, dict[str, Any]] = {}
     states: dict[str, live.State] = {}
     unplaced = []
+    damaged: list[int] = []  # positions of the damaged facilities
     for case in cases:
         i = kept.position.get(case["facility_id"]) if case["facility_id"] is not None else None
         if i is None:
@@ -134,10 +150,11 @@ def load_situation(conn: Conn, *, default_share: float, now: datetime | None = N
         case["population"] = {"direct": base.population, "layer": kept.layers[i], "method": kept.methods[i]}
         states[node] = live.state(case["operational_status"] or live.OUT_OF_SERVICE, case["share_out"],
                                   default_share=default_share)
-        _describe(case, states[node], now)
+        _describe(case, states[node], today)
         placed[node] = case
         facilities[i] = Facility(id=node, parents=base.parents, population=base.population, damaged=True,
                                  repair_hours=hours.hours)
+        damaged.append(i)
     ids = {node: node for node in placed}  # a site at a damaged facility names it by its Text, as the engine does
     given = tuple(CriticalSite(id=s.id, facility=ids[s.facility], weight=s.weight, kind=s.kind)
                   if s.facility in ids else s for s in kept.critical_sites)
@@ -147,9 +164,11 @@ def load_situation(conn: Conn, *, default_share: float, now: datetime | None = N
     ties = switching.apply_ties(conn, facilities, states, kept.position)
     if ties.result.fed:
         facilities = list(ties.result.facilities)
-    # The registry's `feeds` describe its own list; a list changed since (another feed topology) is expanded
-    # without them.
-    expanded = live.live_network(facilities, states, feeds=kept.feeds if facilities is overlaid else None)
+    # The registry's `feeds` (and the damaged positions) describe its own list; a list changed since (another feed
+    # topology) is expanded without them.
+    same = facilities is overlaid
+    expanded = live.live_network(facilities, states, feeds=kept.feeds if same else None,
+                                 damaged=sorted(set(damaged)) if same else None)
     return Situation(
         network=expanded.network, expanded=expanded, picture=live.picture(expanded),
         critical_sites=expanded.sites(given) + _bumps(placed),
