@@ -35,6 +35,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import chain
+
+import numpy as np
+import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from geo.message import N_, Quantity, Text
 from geo.network import Facility
@@ -78,72 +84,69 @@ class Switching:
     fed: frozenset[str]  # facilities back-fed by closed ties
 
 
-class _Parts:
-    """Union-find over indices, with path halving."""
-
-    def __init__(self, n: int) -> None:
-        self.up = list(range(n))
-
-    def find(self, i: int) -> int:
-        up = self.up
-        while up[i] != i:
-            up[i] = up[up[i]]
-            i = up[i]
-        return i
-
-    def join(self, i: int, j: int) -> None:
-        a, b = self.find(i), self.find(j)
-        if a != b:
-            self.up[max(a, b)] = min(a, b)
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _Graph:
-    """The facilities that carry power, their connected parts by feed links, and the parts' sources."""
+    """The facilities that carry power and their connected parts (feed links and closed ties), as arrays."""
 
-    index: dict[str, int]
-    carries: list[bool]
-    parts: _Parts
-    live: set[int]  # parts (roots) with a source
-
-
-def _graph(facilities: Sequence[Facility], conducting: Mapping[str, float]) -> _Graph:
-    index = {f.id: i for i, f in enumerate(facilities)}
-    carries = [not f.damaged or f.id in conducting for f in facilities]
-    parts = _Parts(len(facilities))
-    for i, f in enumerate(facilities):
-        if carries[i]:
-            for p in f.parents:
-                j = index.get(p)
-                if j is not None and carries[j]:
-                    parts.join(i, j)
-    live = {parts.find(i) for i, f in enumerate(facilities) if carries[i] and not f.parents and not f.damaged}
-    return _Graph(index, carries, parts, live)
+    carries: np.ndarray  # per facility: undamaged, or damaged but passing power on
+    source: np.ndarray  # per facility: a source (undamaged, no parents)
+    links: np.ndarray  # (k, 2) facility indices: feed links (child, parent), then closed ties
+    ends: np.ndarray  # (ties, 2) the facility indices of each tie's two ends
+    base: np.ndarray  # per facility: its part by feed links alone (-1: carries nothing)
+    part: np.ndarray  # per facility: its part with the closed ties too (-1: carries nothing)
 
 
-def _usable(graph: _Graph, tie: Tie) -> tuple[int, int] | None:
-    """The tie's two facilities as indices when both carry power, else None (it cannot feed anything now)."""
-    a, b = graph.index.get(tie.a), graph.index.get(tie.b)
-    if a is None or b is None:
-        raise ValueError(f"tie {tie.id!r}: unknown facility {tie.a if a is None else tie.b!r}")
-    return (a, b) if graph.carries[a] and graph.carries[b] else None
+def _components(n: int, edges: np.ndarray) -> np.ndarray:
+    """Connected components of n nodes joined by undirected edges ((k, 2) indices): a label per node."""
+    graph = coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(n, n))
+    labels: np.ndarray = np.asarray(connected_components(graph, directed=False)[1], dtype=np.intp)
+    return labels
+
+
+def _graph(items: Sequence[Facility], ties: Sequence[Tie], conducting: Mapping[str, float]) -> _Graph:
+    n = len(items)
+    index = pd.Index([f.id for f in items])
+    if not index.is_unique:
+        raise ValueError("facility ids must be unique")
+    ends = index.get_indexer([end for t in ties for end in (t.a, t.b)]).reshape(-1, 2)
+    for tie, (a, b) in zip(ties, ends.tolist(), strict=True):
+        if a < 0 or b < 0:
+            raise ValueError(f"tie {tie.id!r}: unknown facility {tie.a if a < 0 else tie.b!r}")
+    carries = np.fromiter((not f.damaged or f.id in conducting for f in items), dtype=bool, count=n)
+    source = np.fromiter((not f.damaged and not f.parents for f in items), dtype=bool, count=n)
+    counts = np.fromiter((len(f.parents) for f in items), dtype=np.intp, count=n)
+    parents = index.get_indexer(list(chain.from_iterable(f.parents for f in items)))
+    feed = np.column_stack((np.repeat(np.arange(n, dtype=np.intp), counts), parents))[parents >= 0]
+    closed = ends[np.fromiter((t.closed for t in ties), dtype=bool, count=len(ties))]
+    links = np.concatenate((feed, closed)).astype(np.intp)
+    both = carries[links[:, 0]] & carries[links[:, 1]]
+    by_feed = feed[both[: len(feed)]]
+    base = _components(n, by_feed)
+    by_tie = closed[both[len(feed):]]
+    part = base
+    if len(by_tie):  # a closed tie joins the parts of its two ends: label parts by their merged component
+        joined = _components(n, np.column_stack((base[by_tie[:, 0]], base[by_tie[:, 1]])))
+        part = joined[base]
+    return _Graph(carries=carries, source=source, links=links, ends=ends, base=np.where(carries, base, -1),
+                  part=np.where(carries, part, -1))
+
+
+def _live(part: np.ndarray, source: np.ndarray) -> np.ndarray:
+    """Per facility, whether its part has a source."""
+    has = np.zeros(len(part) + 1, dtype=bool)
+    has[part[source & (part >= 0)]] = True
+    on: np.ndarray = has[part] & (part >= 0)
+    return on
 
 
 def energised(facilities: Sequence[Facility], ties: Iterable[Tie] = (), *,
               conducting: Mapping[str, float] | None = None) -> set[str]:
     """Facilities with power: joined to a source by facilities that carry power, through feed links in either
     direction and closed ties (open ones are not a path)."""
-    graph = _graph(facilities, conducting or {})
-    for tie in ties:
-        ends = _usable(graph, tie) if tie.closed else None
-        if ends:
-            a, b = graph.parts.find(ends[0]), graph.parts.find(ends[1])
-            was_live = a in graph.live or b in graph.live
-            graph.parts.join(a, b)
-            if was_live:
-                graph.live.add(graph.parts.find(a))
-    return {f.id for i, f in enumerate(facilities)
-            if graph.carries[i] and graph.parts.find(i) in graph.live}
+    items = tuple(facilities)
+    graph = _graph(items, tuple(ties), conducting or {})
+    on = _live(graph.part, graph.source)
+    return {items[i].id for i in np.flatnonzero(on).tolist()}
 
 
 def switching(facilities: Sequence[Facility], ties: Iterable[Tie], *, remote_hours: float, manual_hours: float,
@@ -157,42 +160,29 @@ def switching(facilities: Sequence[Facility], ties: Iterable[Tie], *, remote_hou
     if not remote_hours >= 0 or not manual_hours >= 0:
         raise ValueError("remote_hours and manual_hours must be >= 0")
     conducting = conducting or {}
-    graph = _graph(items, conducting)
-    find = graph.parts.find
-    # The parts without any tie; then closed ties merge them into the parts the live picture counts.
-    base = [find(i) if graph.carries[i] else -1 for i in range(len(items))]
-    base_live = set(graph.live)
-    for tie in ties:
-        ends = _usable(graph, tie) if tie.closed else None
-        if ends:
-            a, b = find(ends[0]), find(ends[1])
-            was_live = a in graph.live or b in graph.live
-            graph.parts.join(a, b)
-            if was_live:
-                graph.live.add(find(a))
-    part = [find(i) if graph.carries[i] else -1 for i in range(len(items))]
-    people: dict[int, float] = {}
-    members: dict[int, list[int]] = {}
-    for i, f in enumerate(items):
-        if part[i] >= 0:
-            share = conducting.get(f.id, 1.0) if f.damaged else 1.0
-            people[part[i]] = people.get(part[i], 0.0) + f.population * share
-            members.setdefault(part[i], []).append(i)
-    live = {p for p in graph.live if p == find(p)}
-    touches = _damaged_neighbours(items, graph, part, [t for t in ties if t.closed])
+    graph = _graph(items, ties, conducting)
+    part, carries = graph.part, graph.carries
+    on = _live(part, graph.source)
+    share = np.fromiter((conducting.get(f.id, 1.0) if f.damaged else 1.0 for f in items), dtype=float,
+                        count=len(items))
+    population = np.fromiter((f.population for f in items), dtype=float, count=len(items))
+    people = np.bincount(part[carries], weights=(population * share)[carries], minlength=len(items)).tolist()
+    touches = _damaged_neighbours(graph)
     next_to: dict[int, list[int]] = {}
     for d, near in touches.items():
         for p in near:
             next_to.setdefault(p, []).append(d)
-    ready = dict.fromkeys(live, 0.0)
+    ready = dict.fromkeys(np.unique(part[on]).tolist(), 0.0)
+    fed_by: dict[int, str] = {}  # a part a step back-feeds -> that step's tie
     steps: list[Step] = []
-    open_ties = [(t, part[e[0]], part[e[1]]) for t in ties if not t.closed and (e := _usable(graph, t))]
+    open_ties = [(t, int(part[a]), int(part[b])) for t, (a, b) in zip(ties, graph.ends.tolist(), strict=True)
+                 if not t.closed and carries[a] and carries[b]]
     across: dict[int, list[int]] = {}  # part -> the parts open ties join it to
     for _, pa, pb in open_ties:
         across.setdefault(pa, []).append(pb)
         across.setdefault(pb, []).append(pa)
     while True:
-        best: tuple[tuple[float, float, float, str], Step, int] | None = None
+        best: tuple[tuple[float, float, float, str], Tie, int, int, float, float, list[int], float] | None = None
         for tie, pa, pb in open_ties:
             if pa == pb or (pa in ready) == (pb in ready):
                 continue  # a loop, two energised parts in parallel, or two dark parts: nothing to gain
@@ -202,50 +192,42 @@ def switching(facilities: Sequence[Facility], ties: Iterable[Tie], *, remote_hou
             hours = float(tie.hours if tie.hours is not None else remote_hours if tie.remote else manual_hours)
             at = max(hours, ready[feeding])
             stand_in = [d for d in next_to.get(dark, ()) if not items[d].parents or touches[d] & ready.keys()]
-            bridges = tuple(sorted(items[d].id for d in stand_in))
             shortest = min((items[d].repair_hours or 0.0 for d in stand_in), default=None)
             saved = people[dark] * max(0.0, shortest - at) if shortest is not None else 0.0
-            step = Step(tie=tie, hours=hours, ready_hours=at, after=_step_of(steps, feeding, part, graph),
-                        restores=tuple(items[i].id for i in members[dark]), people=people[dark],
-                        bridges=bridges, people_hours_saved=saved)
             key = (-saved, -people[dark], at, tie.id)
             if best is None or key < best[0]:
-                best = (key, step, dark)
+                best = (key, tie, feeding, dark, hours, at, stand_in, saved)
         if best is None:
             break
-        _, step, dark = best
-        steps.append(step)
-        ready[dark] = step.ready_hours
-    fed = frozenset(items[i].id for i in range(len(items)) if part[i] in live and base[i] not in base_live)
-    back_fed = fed | {f for s in steps for f in s.restores}
-    return Switching(facilities=_as_sources(items, fed), proposed=_as_sources(items, back_fed), steps=tuple(steps),
-                     fed=fed)
+        _, tie, feeding, dark, hours, at, stand_in, saved = best
+        steps.append(Step(tie=tie, hours=hours, ready_hours=at, after=fed_by.get(feeding),
+                          restores=tuple(items[i].id for i in np.flatnonzero(part == dark).tolist()),
+                          people=people[dark], bridges=tuple(sorted(items[d].id for d in stand_in)),
+                          people_hours_saved=saved))
+        ready[dark] = at
+        fed_by[dark] = tie.id
+    fed = on & ~_live(graph.base, graph.source)
+    fed_ids = frozenset(items[i].id for i in np.flatnonzero(fed).tolist())
+    back_fed = fed_ids | {f for s in steps for f in s.restores}
+    return Switching(facilities=_as_sources(items, fed_ids), proposed=_as_sources(items, back_fed),
+                     steps=tuple(steps), fed=fed_ids)
 
 
-def _damaged_neighbours(items: Sequence[Facility], graph: _Graph, part: list[int],
-                        closed: Sequence[Tie]) -> dict[int, set[int]]:
+def _damaged_neighbours(graph: _Graph) -> dict[int, set[int]]:
     """Per damaged facility that carries nothing, the parts next to it through its feed links (either way) and
     the closed ties at it."""
-    near: dict[int, set[int]] = {i: set() for i in range(len(items)) if not graph.carries[i]}
-
-    def link(i: int, j: int) -> None:
-        if i in near and part[j] >= 0:
-            near[i].add(part[j])
-        if j in near and part[i] >= 0:
-            near[j].add(part[i])
-
-    for tie in closed:
-        link(graph.index[tie.a], graph.index[tie.b])
-    for i, f in enumerate(items):
-        for p in f.parents:
-            j = graph.index.get(p)
-            if j is not None:
-                link(i, j)
+    near: dict[int, set[int]] = {int(i): set() for i in np.flatnonzero(~graph.carries).tolist()}
+    links = graph.links
+    if not len(links):
+        return near
+    a, b = graph.carries[links[:, 0]], graph.carries[links[:, 1]]
+    for d, other in np.concatenate((links[~a & b], links[a & ~b][:, ::-1])).tolist():
+        near[d].add(int(graph.part[other]))
     return near
 
 
 def _reachable_people(start: int, across: Mapping[int, list[int]], ready: Mapping[int, float],
-                      people: Mapping[int, float]) -> float:
+                      people: Sequence[float]) -> float:
     """People in the dark parts reachable from `start` through open ties (what a chain through it could reach)."""
     seen, stack, total = {start}, [start], 0.0
     while stack:
@@ -256,14 +238,6 @@ def _reachable_people(start: int, across: Mapping[int, list[int]], ready: Mappin
                 seen.add(there)
                 stack.append(there)
     return total
-
-
-def _step_of(steps: Sequence[Step], feeding: int, part: list[int], graph: _Graph) -> str | None:
-    """The tie of the step that back-fed the part `feeding`, if a step did."""
-    for step in steps:
-        if part[graph.index[step.restores[0]]] == feeding:
-            return step.tie.id
-    return None
 
 
 def _as_sources(items: tuple[Facility, ...], fed: frozenset[str]) -> tuple[Facility, ...]:
