@@ -204,38 +204,38 @@ def names(ids: Sequence[str], jobs: Sequence[int]) -> str:
 
 def english_sentences(ids: Sequence[str], hours: Sequence[float], weight: Sequence[float],
                       order: Sequence[int], blocks: Sequence[tuple[int, int, float, float]],
-                      chain: Sequence[tuple[int, ...]], units: Sequence[bool], *, exact: bool) -> list[str]:
+                      chain: Sequence[tuple[int, ...]], chain_ids: Sequence[tuple[str, ...]],
+                      units: Sequence[bool], *, exact: bool) -> list[str]:
     """`explain`'s sentence for every job of a ranking, in rank order, as English strings only (the same message
     ids and numbers, written as `str` of the Texts would say them; tests/test_plan_speed_equivalence.py holds
-    them to it). `units[b]`: whether block b's people-equivalents include critical sites."""
+    them to it). `chain[j]`: the jobs upstream of j, `chain_ids[j]` their ids; `units[b]`: whether block b's
+    people-equivalents include critical sites."""
     unit_text = str(CRITICAL_SITES_UNIT)
     meshed = "" if exact else WHY_MESHED
-    n_blocks = len(blocks)
-    rates: list[str] = []
-    summaries: list[str] = []
+    figures: list[tuple[str, str, str, str, str]] = []  # per block: people, hours, rate, summary, head
     texts: list[str] = []
     for start, end, w, p in blocks:
+        people, hours_text = english(w), f"{p:g}"
         rate_text = RATE.format(rate=english(w / p)) if p > 0 else RATE_NOW
-        summary = SUMMARY.format(people=english(w), unit="", hours=f"{p:g}", rate=rate_text)
+        summary = SUMMARY.format(people=people, unit="", hours=hours_text, rate=rate_text)
         size = end - start
         head = (ids[order[start]] if size == 1 else
                 HEAD_FEW.format(first=ids[order[start]], others=", ".join([ids[a] for a in order[start + 1:end]]))
                 if size <= 3 else HEAD_MANY.format(first=ids[order[start]], n=size - 1))
-        rates.append(rate_text)
-        summaries.append(summary)
+        figures.append((people, hours_text, rate_text, summary, head))
         texts.append(BLOCK.format(block=head, summary=summary))
     first = ids[order[0]] if len(order) else ""
     out: list[str] = []
     for b, (start, end, _, _) in enumerate(blocks):
-        why_text = (WHY_FIRST.format(other=texts[1], first=first) if b == 0 and n_blocks > 1 else
-                    WHY_ONLY if b == 0 else WHY_AFTER.format(other=texts[b - 1])) + meshed
+        people, hours_text, rate_text, summary, head = figures[b]
+        why_text = (WHY_AFTER.format(other=texts[b - 1]) if b else
+                    WHY_FIRST.format(other=texts[1], first=first) if len(texts) > 1 else WHY_ONLY) + meshed
         unit = unit_text if units[b] else ""
-        if end - start == 1:
-            j = order[start]
-            above = chain[j]
-            after = AFTER.format(jobs=", ".join([ids[a] for a in above])) if above else ""
-            out.append(ALONE_RESTORES.format(name=ids[j], people=english(weight[j]), unit=unit,
-                                             hours=f"{hours[j]:g}", rate=rates[b]) + after + why_text + ".")
+        if end - start == 1:  # the block is its job: its people and hours are the job's own
+            above = chain_ids[order[start]]
+            after = AFTER.format(jobs=", ".join(above)) if above else ""
+            out.append(ALONE_RESTORES.format(name=head, people=people, unit=unit, hours=hours_text, rate=rate_text)
+                       + after + why_text + ".")
             continue
         members = order[start:end]
         member_set = set(members)
@@ -252,11 +252,11 @@ def english_sentences(ids: Sequence[str], hours: Sequence[float], weight: Sequen
                     name=ids[j], hours=f"{hours[j]:g}",
                     alone=NOBODY_ALONE if own == 0 else PEOPLE_ALONE.format(people=english(own)),
                     others=others_text, others_hours=f"{sum(hours[a] for a in others):g}",
-                    block=summaries[b].replace(" in ", unit + " in ", 1))
+                    block=summary.replace(" in ", unit + " in ", 1))
             else:
                 what = (ONCE_ONE if len(inside) == 1 else ONCE_MANY).format(
                     name=ids[j], hours=f"{hours[j]:g}", people=english(own), unit=unit,
-                    blockers=", ".join(inside), block=summaries[b])
+                    blockers=", ".join(inside), block=summary)
             after = AFTER.format(jobs=", ".join(earlier)) if earlier else ""
             out.append(what + after + why_text + ".")
     return out

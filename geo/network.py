@@ -9,7 +9,7 @@ from __future__ import annotations
 import gc
 import math
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, wraps
 from itertools import repeat
@@ -52,7 +52,7 @@ class Network:
     """
 
     facilities: Sequence[Facility]
-    index: dict[str, int]
+    index: Mapping[str, int]
     parents: Sequence[tuple[int, ...]]
     children: Sequence[tuple[int, ...]]
     radial: bool
@@ -362,28 +362,77 @@ def _columns_network(ids: Sequence[str], parents: Sequence[str | None], people: 
     """The radial network of these columns (numbers already checked; facilities: `items`, else made on access),
     or None if the links are invalid (a duplicate id, an unknown parent, a cycle)."""
     n = len(ids)
-    index = dict(zip(ids, range(n), strict=True))
-    if len(index) != n:
-        return None
-    lookup = cast(dict[str | None, int], index)
-    lookup[None] = -1  # a source's parent, for the one look-up pass below (ids are never None)
-    try:
-        parent = np.array(list(map(lookup.get, parents, repeat(-2, n))), dtype=np.intp)
-    finally:
-        del lookup[None]
-    if n and ((parent == -2).any() or (parent == np.arange(n)).any()):
+    parent = _parent_indices(ids, parents)
+    if parent is None or (n and ((parent == -2).any() or (parent == np.arange(n)).any())):
         return None
     depth = _radial_depth(parent)
     if depth is None:
         return None
     return Network(
         facilities=items if items is not None else _Columns(ids, parents, people, broken, hours),
-        index=index,
+        index=_Index(ids),
         parents=_Parents(parent),
         children=_Children(parent),
         radial=True,
         arrays=_Arrays(parent=parent, damaged=broken, ids=ids, population=people, hours=hours, depth=depth),
     )
+
+
+class _Index(Mapping[str, int]):
+    """Facility id -> position, the dict made on first use (the command line's plan never looks one up)."""
+
+    def __init__(self, ids: Sequence[str]) -> None:
+        self._ids = ids
+        self._made: dict[str, int] | None = None
+
+    def _dict(self) -> dict[str, int]:
+        if self._made is None:
+            self._made = dict(zip(self._ids, range(len(self._ids)), strict=True))
+        return self._made
+
+    def __getitem__(self, key: str) -> int:
+        return self._dict()[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._dict()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._dict())
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+
+def _parent_indices(ids: Sequence[str], parents: Sequence[str | None]) -> np.ndarray | None:
+    """Each parent id's position in `ids` (-1 for None, -2 for an unknown id), or None when two ids are equal.
+
+    A join on the strings' hashes with numpy (sorting and searching arrays beats a dict's scattered look-ups at
+    10^6 facilities): ids of equal hash are taken for duplicates (exact, by a dict, in the rare collision), and
+    every parent found is then compared with the id it was matched to, so the answer is exact."""
+    n = len(ids)
+    id_hash = np.fromiter(map(hash, ids), dtype=np.int64, count=n)
+    by_hash = np.argsort(id_hash)
+    sorted_hash = id_hash[by_hash]
+    if n > 1 and bool((sorted_hash[1:] == sorted_hash[:-1]).any()):
+        index = dict(zip(ids, range(n), strict=True))
+        if len(index) != n:
+            return None
+        lookup = cast(dict[str | None, int], index)
+        lookup[None] = -1
+        return np.array(list(map(lookup.get, parents, repeat(-2, n))), dtype=np.intp)
+    parent_hash = np.fromiter(map(hash, parents), dtype=np.int64, count=n)
+    at = np.minimum(np.searchsorted(sorted_hash, parent_hash), max(n - 1, 0))
+    parent = np.where(sorted_hash[at] == parent_hash, by_hash[at], -2) if n else np.zeros(0, dtype=np.intp)
+    for i in np.flatnonzero(parent_hash == hash(None)).tolist():
+        if parents[i] is None:
+            parent[i] = -1
+    found = parent.tolist()
+    matched = [ids[k] if k >= 0 else None if k == -1 else parents[i] for i, k in enumerate(found)] \
+        if -2 in found else [ids[k] if k >= 0 else None for k in found]
+    if matched != list(parents):  # a parent matched by hash alone, not by its id: named by the checked path
+        return np.full(n, -2, dtype=np.intp)
+    out: np.ndarray = parent.astype(np.intp, copy=False)
+    return out
 
 
 def _numbers(values: Sequence[float | None]) -> np.ndarray | None:

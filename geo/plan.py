@@ -285,8 +285,6 @@ def area_etr(network: Network, etr_hours: Mapping[str, float]) -> dict[str, floa
 
 
 if __name__ == "__main__":  # `python -m geo.plan`: the command line lives in geo.plan_cli
-    import sys
+    from geo.plan_cli import run
 
-    from geo.plan_cli import main
-
-    sys.exit(main())
+    run()

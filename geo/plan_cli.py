@@ -29,12 +29,14 @@ from __future__ import annotations
 import argparse
 import gc
 import math
+import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NoReturn
 
+import numpy as np
 import orjson
 
 from geo import explain
@@ -53,18 +55,35 @@ def _num(x: float | None) -> float | int | None:
     return int(x) if float(x).is_integer() else round(x, 6)
 
 
+def _nums(values: Sequence[float]) -> list[float | int | None]:
+    """`_num` of every value (floats), by numpy: integers as ints, the rest rounded to 6 places, infinity null."""
+    a = np.asarray(values, dtype=float)
+    out = np.empty(len(a), dtype=object)
+    finite = np.isfinite(a)
+    whole = finite & (np.floor(a) == a) & (np.abs(a) < 2.0**53)
+    out[whole] = a[whole].astype(np.int64).tolist()
+    rest = finite & ~whole
+    out[rest] = [int(x) if x.is_integer() else round(x, 6) for x in a[rest].tolist()]
+    out[~finite] = None
+    result: list[float | int | None] = out.tolist()
+    return result
+
+
 def ranking_to_json(ranking: Iterable[Ranked | RankedRow]) -> list[dict[str, Any]]:
     """The ranked queue (Ranked records or `ranked_rows`) as JSON-ready dicts."""
     rows = [(r.rank, r.id, r.repair_hours, r.ratio, r.gain_now, r.gain_with_blockers, r.population_served,
              r.blocked_by, r.block, r.explanation) if isinstance(r, Ranked) else r for r in ranking]
+    if not rows:
+        return []
+    position, fid, hours, ratio, gain_now, gain_all, served, blocked_by, block, explanation = zip(*rows, strict=True)
     return [
         {
-            "rank": position, "id": fid, "ratio": _num(ratio), "gain_now": _num(gain_now),
-            "gain_with_blockers": _num(gain_all), "population_served": _num(served),
-            "blocked_by": list(blocked_by), "block": list(block), "repair_hours": _num(hours),
-            "explanation": explanation,
+            "rank": a, "id": b, "ratio": c, "gain_now": d, "gain_with_blockers": e, "population_served": f,
+            "blocked_by": list(g), "block": list(h), "repair_hours": i, "explanation": j,
         }
-        for position, fid, hours, ratio, gain_now, gain_all, served, blocked_by, block, explanation in rows
+        for a, b, c, d, e, f, g, h, i, j in zip(position, fid, _nums(ratio), _nums(gain_now), _nums(gain_all),
+                                                _nums(served), blocked_by, block, _nums(hours), explanation,
+                                                strict=True)
     ]
 
 
@@ -74,11 +93,11 @@ def plan_to_json(result: Plan) -> dict[str, Any]:
     return {
         "plan": {
             "crews": [
-                [{"id": fid, "start": _num(start), "finish": _num(finish)}
-                 for fid, start, finish in zip(ids, starts, finishes, strict=True)]
+                [{"id": fid, "start": start, "finish": finish}
+                 for fid, start, finish in zip(ids, _nums(starts), _nums(finishes), strict=True)]
                 for ids, starts, finishes in result.schedule.columns()
             ],
-            "etr": {fid: _num(h) for fid, h in result.etr_hours.items()},
+            "etr": dict(zip(result.etr_hours, _nums(list(result.etr_hours.values())), strict=True)),
         },
         "kpis": {
             "affected_population": _num(k.affected_population), "phu": _num(k.phu),
@@ -152,6 +171,21 @@ def write_json(out: dict[str, Any]) -> None:
     sys.stdout.flush()
     sys.stdout.buffer.write(orjson.dumps(out, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE))
     sys.stdout.buffer.flush()
+
+
+def run() -> NoReturn:
+    """`python -m geo.plan`: run the command line and end the process with its status, without the interpreter's
+    teardown (freeing a 10^6-facility scenario object by object costs a good part of a second and serves
+    nothing once the answer is written and flushed)."""
+    try:
+        status = main()
+    except SystemExit as e:  # argparse's usage errors and --help
+        status = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        if e.code is not None and not isinstance(e.code, int):
+            print(e.code, file=sys.stderr)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -23,6 +23,8 @@ import math
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
+import numpy as np
+
 from geo import explain
 from geo.network import (
     CriticalSite,
@@ -99,8 +101,14 @@ def horn_order(
     owner = list(range(n))
     version = [0] * n
     done = [False] * n
-    heap = [(-ratio_key(w[j], p[j]), tie[j], 0, j) for j in range(n)]
-    heapq.heapify(heap)
+    # Every block starts as one job: those entries are sorted once (key: minus the ratio, then tie), and only
+    # merged blocks go on a heap; each step takes the smaller of the two fronts, as one heap of all would.
+    hours_a = np.asarray(p, dtype=float)
+    ratio = np.divide(np.asarray(w, dtype=float), hours_a, out=np.full(n, np.inf), where=hours_a > 0)
+    key = (-ratio).tolist()
+    tie_at = list(tie)
+    initial = np.lexsort((np.asarray(tie_at, dtype=np.intp), -ratio)).tolist() if n else []
+    heap: list[tuple[float, int, int, int]] = []
     order: list[int] = []
     blocks: list[tuple[int, int, float, float]] = []
 
@@ -112,10 +120,18 @@ def horn_order(
             owner[j], j = root, owner[j]
         return root
 
-    while heap:
-        _, _, ver, b = heapq.heappop(heap)
-        if ver != version[b] or owner[b] != b or done[b]:
-            continue
+    i = 0
+    while i < n or heap:
+        if heap and (i >= n or heap[0][0] < key[initial[i]]
+                     or (heap[0][0] == key[initial[i]] and heap[0][1] < tie_at[initial[i]])):
+            _, _, ver, b = heapq.heappop(heap)
+            if ver != version[b] or owner[b] != b or done[b]:
+                continue
+        else:
+            b = initial[i]
+            i += 1
+            if version[b] or owner[b] != b or done[b]:
+                continue
         up = find(parent[b]) if parent[b] >= 0 else -1
         if up < 0 or done[up]:
             start = len(order)
@@ -132,7 +148,7 @@ def horn_order(
         p[up] += p[b]
         owner[b] = up
         version[up] += 1
-        heapq.heappush(heap, (-ratio_key(w[up], p[up]), tie[up], version[up], up))
+        heapq.heappush(heap, (-ratio_key(w[up], p[up]), tie_at[up], version[up], up))
     return order, blocks
 
 
@@ -249,14 +265,21 @@ def ranked_rows(network: Network, *, critical_sites: Iterable[CriticalSite] = ()
             upstream_people[j] = upstream_people[up] + people[up]
     units = [w > (people[order[start]] if end - start == 1 else sum(people[a] for a in order[start:end]))
              for start, end, w, _ in tree.blocks]
-    sentences = (explain.english_sentences(ids, hours, weight, order, tree.blocks, chain, units, exact=tree.exact)
-                 if english else _texts(tree, ids, chain, units))
+    sentences = (explain.english_sentences(ids, hours, weight, order, tree.blocks, chain, chain_ids, units,
+                                           exact=tree.exact) if english else _texts(tree, ids, chain, units))
     radial = network.radial
     on = energised_at_start(network) if not radial else []
     rows: list[RankedRow] = []
+    append = rows.append
     for start, end, w, p in tree.blocks:
-        names = tuple([ids[a] for a in order[start:end]])
         ratio = ratio_key(w, p)
+        if radial and end - start == 1:  # the common case, without the loop below
+            j = order[start]
+            above_ids = chain_ids[j]
+            append((start + 1, ids[j], hours[j], ratio, 0.0 if above_ids else people[j],
+                    people[j] + upstream_people[j], served[j], above_ids, (ids[j],), sentences[start]))
+            continue
+        names = tuple([ids[a] for a in order[start:end]])
         for position in range(start, end):
             j = order[position]
             above = chain[j]
@@ -267,8 +290,8 @@ def ranked_rows(network: Network, *, critical_sites: Iterable[CriticalSite] = ()
                 fixed = [jobs[a] for a in (j, *above)]
                 gain_now = _people(network, newly_energised(network, on, fixed[:1])) if not above else 0.0
                 gain_all = _people(network, newly_energised(network, on, fixed))
-            rows.append((position + 1, ids[j], hours[j], ratio, gain_now, gain_all, served[j], chain_ids[j], names,
-                         sentences[position]))
+            append((position + 1, ids[j], hours[j], ratio, gain_now, gain_all, served[j], chain_ids[j], names,
+                    sentences[position]))
     return rows
 
 
