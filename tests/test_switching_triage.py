@@ -191,3 +191,26 @@ def test_the_proposal_is_said_in_ukrainian(grid):
     (step,) = body["switching"]
     assert step["sentence"].startswith("замкнути вимикач S12")
     assert "електричних даних" in step["flow"]["reason"]
+
+
+def test_the_case_page_ranks_as_the_queue_does_and_follows_the_switch(grid):
+    from app import db as app_db
+    from app.cases import service
+
+    app, tokens, ids, switch, _ = grid
+    coord = api_client(app, tokens["coord"])
+    queue = {name_of(r): r for r in coord.get("/api/triage").json["queue"]}
+
+    def standing(name: str) -> dict:
+        with app.app_context(), app_db.connection() as conn:
+            return service.standing(conn, queue[name]["case_id"], default_share=0.5, persons_per_customer=2.5,
+                                    deadline=lambda: True)
+
+    assert (standing("M1")["rank"], standing("L7")["rank"]) == (queue["M1"]["rank"], queue["L7"]["rank"]) == (1, 2)
+    made = app.extensions["case_standings"]["last"]
+    assert coord.post(f"/api/switches/{switch}/close", json={}).json["changed"] is True
+    try:
+        standing("L7")
+        assert app.extensions["case_standings"]["last"] is not made  # a closed switch is a change: planned again
+    finally:
+        assert coord.post(f"/api/switches/{switch}/open", json={}).json["changed"] is True

@@ -13,11 +13,13 @@ from typing import Any
 
 from flask import current_app, has_app_context
 
+from app.coordinator.proposals import switched
 from app.coordinator.situation import load_situation, plan_for, ranking
 from app.errors import Conflict, FieldConflict, NotFound, ValidationError
 from app.repo import Conn
 from app.repo import cases as repo
 from app.repo import crews as crews_repo
+from app.repo import switches as switches_repo
 from app.repo import triage as triage_repo
 from app.repo.reports import add_case_event
 from geo import explain as words
@@ -191,7 +193,8 @@ def standing(conn: Conn, case_id: int, *, default_share: float, persons_per_cust
     read from the database on each view, so several servers and every change stay right."""
     crews = max(1, sum(1 for c in crews_repo.listing(conn) if c["status"] != "off_shift"))
     revision = triage_repo.registry_revision(conn)["token"]
-    key = repr((revision, triage_repo.open_cases_digest(conn), crews, default_share, persons_per_customer))
+    key = repr((revision, triage_repo.open_cases_digest(conn), switches_repo.state_digest(conn), crews,
+                default_share, persons_per_customer))
     kept: dict[str, Standings] = current_app.extensions.setdefault("case_standings", {}) if has_app_context() else {}
     found = kept.get("last")
     if found is None or found.key != key or time.monotonic() - found.made_at > STANDINGS_MAX_AGE_S:
@@ -212,7 +215,7 @@ def standing(conn: Conn, case_id: int, *, default_share: float, persons_per_cust
 @without_gc_pauses
 def _standings(conn: Conn, key: str, *, crews: int, default_share: float, persons_per_customer: float,
                deadline: Callable[[], bool], now: datetime | None) -> Standings:
-    situation = load_situation(conn, default_share=default_share, now=now)
+    situation = switched(load_situation(conn, default_share=default_share, now=now))  # as the queue ranks it
     ranked = ranking(situation)
     result = plan_for(situation, crews=crews, deadline=deadline, persons_per_customer=persons_per_customer)
     crew_of = {job.id: result.crew_labels[i] for i, jobs in enumerate(result.crews) for job in jobs}

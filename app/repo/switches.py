@@ -54,3 +54,14 @@ def audit_trail(conn: Conn, switch_id: int) -> list[dict[str, Any]]:
            FROM audit_event e LEFT JOIN app_user u ON u.id = e.actor_id
            WHERE e.entity = 'tie_switch' AND e.entity_id = %(id)s::text ORDER BY e.at, e.id""",
         {"id": switch_id}).fetchall()
+
+
+def state_digest(conn: Conn) -> str:
+    """A digest of every tie switch as the triage uses it (ends, remote, hours, closed or open): it changes
+    whenever a switch is added, changed, closed or opened."""
+    row = conn.execute(
+        """SELECT md5(coalesce(string_agg(concat_ws(',', id, facility_a, facility_b, remote, switch_hours,
+                                                     closed_at IS NOT NULL), ';' ORDER BY id), '')) AS digest
+           FROM tie_switch""").fetchone()
+    assert row is not None
+    return str(row["digest"])
