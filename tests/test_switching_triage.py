@@ -191,6 +191,8 @@ def test_the_proposal_is_said_in_ukrainian(grid):
     (step,) = body["switching"]
     assert step["sentence"].startswith("замкнути вимикач S12")
     assert "електричних даних" in step["flow"]["reason"]
+    l7 = next(r for r in body["queue"] if r["facility_name"] == "L7")
+    assert "замикання вимикача S12 (запропоноване) за 0,5 год живить із іншого боку" in l7["explanation"]
 
 
 def test_the_case_page_ranks_as_the_queue_does_and_follows_the_switch(grid):
