@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,13 +28,11 @@ from shapely.geometry.base import BaseGeometry
 from geo.errors import DataError
 from geo.io import LONLAT
 from geo.network import Facility, ScenarioError
-from geo.pandapower_topology import bus_points, geojson_line, orient, place, report_lines
+from geo.pandapower_ties import open_ties, prefixed
+from geo.pandapower_topology import BRANCHES, SWITCHED, bus_points, geojson_line, orient, place, report_lines
 from geo.tie_switches import TieSwitch
 from geo.tie_switches import report_lines as ties_report
 
-# Two-or-more-bus elements that carry power, by table: the columns naming their buses.
-BRANCHES = {"line": ("from_bus", "to_bus"), "trafo": ("hv_bus", "lv_bus"), "trafo3w": ("hv_bus", "mv_bus", "lv_bus")}
-SWITCHED = {"l": "line", "t": "trafo", "t3": "trafo3w"}  # switch et -> the table of the element it cuts
 SOURCES = ("ext_grid", "gen")
 NOT_MODELLED = ("impedance", "dcline", "tcsc", "vsc", "ssc", "svc", "xward", "ward", "storage")
 
@@ -295,9 +293,9 @@ def read_pandapower(path: Path) -> Imported:
     placed_ties = []
     for tie in ties:
         if tie.facility_a in placed_ids and tie.facility_b in placed_ids:
-            placed_ties.append(_prefixed(tie, prefix, points.get(int(tie.facility_a.partition(":")[2]))))
+            placed_ties.append(prefixed(tie, prefix, points.get(int(tie.facility_a.partition(":")[2]))))
         else:
-            reason = "an end is a bus not imported (no coordinates, or no source reaches it)"
+            reason = "an end is not imported (no coordinates, or no source reaches it)"
             tie_skipped[reason] = tie_skipped.get(reason, 0) + 1
     report = report_lines(frame, loops=tree.loops, islands=tree.islands, unsupplied=len(tree.unsupplied),
                           extra=len(extra), skipped=skipped, filled=len([b for b in points if b not in given]))
@@ -326,82 +324,3 @@ def _row(element: str, record: Mapping[str, Any], facility_id: str, *, points: M
             "kind": PANDAPOWER_KINDS[element], "voltage_kv": voltage, "capacity_mva": capacity,
             "parent_external_id": parent, "element": element,
             "pandapower": json.dumps(attributes, default=str), "geometry": geometry}
-
-
-def open_ties(tables: Mapping[str, pd.DataFrame], *, reached: set[str]) -> tuple[
-        list[TieSwitch], dict[str, str], dict[str, int]]:
-    """The network's open switches as ties between two buses (ids 'switch:<i>', 'bus:<b>'), the lines and
-    transformers they cut that the feed graph left out (element -> the bus that still feeds it), and the open
-    switches that are no tie, by reason.
-
-    An open bus-bus switch joins its two buses. An open line or transformer switch joins its bus and the
-    element's first other bus still connected (its attributes name the element in `closes`: closing the
-    switch restores nobody while that element is damaged). An element open at all its ends joins nothing.
-    """
-    switch = tables.get("switch", pd.DataFrame())
-    if not len(switch):
-        return [], {}, {}
-    skipped: dict[str, int] = {}
-    is_open = ~switch["closed"].astype(bool)
-    if "in_service" in switch.columns:
-        out = is_open & ~switch["in_service"].astype(bool)
-        if out.any():
-            skipped["out of service"] = int(out.sum())
-        is_open &= switch["in_service"].astype(bool)
-    chosen = switch[is_open]
-    cut_at: dict[str, set[int]] = {}
-    for s in chosen[chosen["et"] != "b"].itertuples():
-        cut_at.setdefault(f"{SWITCHED.get(str(s.et), str(s.et))}:{int(s.element)}", set()).add(int(s.bus))
-    ties, cut = [], {}
-    for index, s in chosen.to_dict("index").items():
-        et, at = str(s["et"]), int(s["bus"])
-        attributes = {k: (v.item() if hasattr(v, "item") else v) for k, v in s.items()
-                      if k not in ("closed", "geo") and isinstance(v, str | int | float | bool | np.generic)
-                      and not (isinstance(v, float) and np.isnan(v))}
-        if et == "b":
-            other = int(s["element"])
-        elif et in SWITCHED:
-            table = SWITCHED[et]
-            element = f"{table}:{int(s['element'])}"
-            frame = tables.get(table, pd.DataFrame())
-            if int(s["element"]) not in frame.index:
-                skipped[f"the {table} it switches is not in the network"] = skipped.get(
-                    f"the {table} it switches is not in the network", 0) + 1
-                continue
-            record = frame.loc[int(s["element"])]
-            if "in_service" in frame.columns and not bool(record["in_service"]):
-                skipped[f"the {table} it switches is out of service"] = skipped.get(
-                    f"the {table} it switches is out of service", 0) + 1
-                continue
-            kept = [int(record[c]) for c in BRANCHES[table] if int(record[c]) not in cut_at[element]]
-            if not kept:
-                skipped[f"the {table} is open at every end: closing one switch joins nothing"] = skipped.get(
-                    f"the {table} is open at every end: closing one switch joins nothing", 0) + 1
-                continue
-            other = kept[0]
-            attributes["closes"] = element
-            if element not in reached and f"bus:{other}" in reached:
-                cut[element] = f"bus:{other}"
-        else:
-            skipped[f"element type {et!r} not modelled"] = skipped.get(f"element type {et!r} not modelled", 0) + 1
-            continue
-        if other == at:
-            skipped["joins a bus to itself"] = skipped.get("joins a bus to itself", 0) + 1
-            continue
-        remote = s.get("remote")
-        label = s.get("name")
-        ties.append(TieSwitch(external_id=f"switch:{index}", name=(label if isinstance(label, str) and label.strip()
-                                                                   else f"switch:{index}")[:200],
-                              facility_a=f"bus:{at}", facility_b=f"bus:{other}",
-                              remote=bool(remote) if isinstance(remote, bool | np.bool_) else False,
-                              attributes=attributes))
-    return ties, cut, skipped
-
-
-def _prefixed(tie: TieSwitch, prefix: str, point: tuple[float, float] | None) -> TieSwitch:
-    """A tie with the file's ids ('<file stem>:…') and its position."""
-    attributes = dict(tie.attributes)
-    if "closes" in attributes:
-        attributes["closes"] = prefix + str(attributes["closes"])
-    return replace(tie, external_id=prefix + tie.external_id, facility_a=prefix + tie.facility_a,
-                   facility_b=prefix + tie.facility_b, attributes=attributes, point=point)

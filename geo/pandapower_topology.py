@@ -25,6 +25,9 @@ import shapely.geometry
 from shapely.geometry.base import BaseGeometry
 
 Point = tuple[float, float]
+# Two-or-more-bus elements that carry power, by table: the columns naming their buses.
+BRANCHES = {"line": ("from_bus", "to_bus"), "trafo": ("hv_bus", "lv_bus"), "trafo3w": ("hv_bus", "mv_bus", "lv_bus")}
+SWITCHED = {"l": "line", "t": "trafo", "t3": "trafo3w"}  # switch et -> the table of the element it cuts
 
 
 @dataclass(frozen=True)

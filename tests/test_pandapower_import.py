@@ -4,8 +4,10 @@ transformers, buses without coordinates, and what the import reports."""
 from __future__ import annotations
 
 import json
+import uuid
 import warnings
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,7 @@ from geo import feeds
 from geo.network import ScenarioError, build_network
 from geo.pandapower_net import feed_tree, read_tables
 from geo.pandapower_topology import orient, place
+from tests.conftest import PASSWORD, api_client
 from tests.test_import_facilities import fails, ok
 from tests.test_import_real_data import one
 
@@ -182,7 +185,8 @@ def other_end(net: Any, switch: Any) -> int:
     return int(line.to_bus if int(line.from_bus) == int(switch.bus) else line.from_bus)
 
 
-def test_open_line_switches_of_mv_oberrhein_are_ties_to_the_lines_other_end(fresh, tmp_path, pp, pn):
+def test_open_line_switches_of_mv_oberrhein_are_ties_from_their_bus_to_the_line_fed_from_its_other_end(
+        fresh, tmp_path, pp, pn):
     app, conn = fresh
     net = quiet(pn.mv_oberrhein)
     path = save(pp, net, tmp_path / "ober.json")
@@ -194,9 +198,10 @@ def test_open_line_switches_of_mv_oberrhein_are_ties_to_the_lines_other_end(fres
     assert len(stored) == len(opened) == 6
     for i, s in opened.iterrows():
         tie = stored[f"ober:switch:{i}"]
-        assert (tie["a"], tie["b"]) == (f"ober:bus:{int(s.bus)}", f"ober:bus:{other_end(net, s)}")
+        assert (tie["a"], tie["b"]) == (f"ober:bus:{int(s.bus)}", f"ober:line:{int(s.element)}")
         assert tie["name"] == s["name"] and tie["remote"] is False
         assert tie["attributes"]["closes"] == f"ober:line:{int(s.element)}"
+        assert tie["attributes"]["other_bus"] == f"ober:bus:{other_end(net, s)}"
         x, y = json.loads(net.bus.at[int(s.bus), "geo"])["coordinates"]
         assert tie["at"] == f"POINT({x} {y})"
         # the line the tie closes is a facility, fed from its other (closed) end
@@ -239,12 +244,14 @@ def test_bus_bus_and_transformer_switches_are_ties_and_a_dark_end_is_skipped(fre
     add_row(net, "bus", 100, geo=None)  # a bus only the open switch reaches: not imported
     out = ok(app, "import-facilities", save(pp, net, tmp_path / "tw.json"))
     assert "tie switches: 2 (normally open; 1 remote-controlled)" in out
-    assert "tie switches skipped 1: an end is a bus not imported" in out
+    assert "tie switches skipped 1: an end is not imported" in out
     stored = ties(conn)
     assert set(stored) == {"tw:switch:0", "tw:switch:1"}
     trafo = stored["tw:switch:0"]
-    assert (trafo["a"], trafo["b"], trafo["attributes"]["closes"]) == (f"tw:bus:{lv}", f"tw:bus:{hv}", "tw:trafo:5")
-    assert one(conn, "SELECT count(*) FROM facility WHERE external_id = 'tw:trafo:5'") == 1
+    assert (trafo["a"], trafo["b"], trafo["attributes"]["other_bus"]) == (f"tw:bus:{lv}", "tw:trafo:5", f"tw:bus:{hv}")
+    fed = conn.execute("""SELECT p.external_id FROM feed_link l JOIN facility p ON p.id = l.parent_id
+                          JOIN facility c ON c.id = l.child_id WHERE c.external_id = 'tw:trafo:5'""").fetchall()
+    assert [r["external_id"] for r in fed] == [f"tw:bus:{hv}"]  # open on its LV side: fed from HV only
     coupler = stored["tw:switch:1"]
     assert (coupler["a"], coupler["b"], coupler["name"], coupler["remote"]) == (
         "tw:bus:9", "tw:bus:13", "switch:1", True)
@@ -255,3 +262,39 @@ def test_dry_run_stores_no_tie_switches(fresh, tmp_path, pp, pn):
     out = ok(app, "import-facilities", save(pp, quiet(pn.mv_oberrhein), tmp_path / "ober.json"), "--dry-run")
     assert "tie switches: 6 new" in out and "dry run: nothing was changed" in out
     assert one(conn, "SELECT count(*) FROM tie_switch") == 0
+
+
+def test_imported_ties_are_proposed_by_the_triage_unless_the_line_they_close_is_damaged(fresh, tmp_path, pp, pn):
+    """From the file to the proposal: MV Oberrhein's open point Switch 14 feeds its bus's feeder from the other
+    side once the feeder's first line is out, through line 8 (fed from its other end); not when line 8 is out too."""
+    app, conn = fresh
+    ok(app, "import-facilities", save(pp, quiet(pn.mv_oberrhein), tmp_path / "ober.json"))
+    ids = {r["external_id"]: r["id"] for r in conn.execute("SELECT id, external_id FROM facility").fetchall()}
+    dataset = one(conn, "INSERT INTO dataset (name, source) VALUES ('people', 'test') RETURNING id")
+    layer = conn.execute("INSERT INTO population_layer (name, kind, dataset_id, total) "
+                         "VALUES ('people', 'points', %s, 0) RETURNING id", (dataset,)).fetchone()["id"]
+    conn.execute("""INSERT INTO facility_population (facility_id, layer_id, population, population_served, method)
+                    SELECT id, %s, 100, 100, 'given' FROM facility WHERE kind = 'substation'""", (layer,))
+    # the element feeding bus 129 (Switch 14's bus): out, so the feeder's end is dark
+    feeder = one(conn, """SELECT p.external_id FROM feed_link l JOIN facility p ON p.id = l.parent_id
+                          JOIN facility c ON c.id = l.child_id WHERE c.external_id = 'ober:bus:129'""")
+    runner = app.test_cli_runner()
+    tokens = {}
+    for name, role in (("coord", "coordinator"), ("crew", "crew")):
+        runner.invoke(args=["create-user", name, "--role", role], env={"GRIDTRIAGE_PASSWORD": PASSWORD})
+        tokens[name] = runner.invoke(args=["create-token", name]).output.strip()
+    crew, coordinator = api_client(app, tokens["crew"]), api_client(app, tokens["coord"])
+
+    def damage(external_id: str) -> None:
+        body = {"id": str(uuid.uuid4()), "facility_id": ids[external_id], "lon": 7.8, "lat": 48.4,
+                "observed_at": (datetime.now(UTC) - timedelta(hours=1)).isoformat(), "kind": "line",
+                "severity": "severe", "status": "out_of_service", "repair_hours": 8}
+        assert crew.post("/api/reports", json=body).status_code == 201
+
+    damage(feeder)
+    steps = {s["external_id"]: s for s in coordinator.get("/api/triage").json["switching"]}
+    assert "ober:switch:14" in steps and steps["ober:switch:14"]["people_restored"] > 0
+    assert ids["ober:bus:129"] in steps["ober:switch:14"]["restores_facility_ids"]
+    damage("ober:line:8")
+    steps = {s["external_id"]: s for s in coordinator.get("/api/triage").json["switching"]}
+    assert "ober:switch:14" not in steps
