@@ -1,9 +1,12 @@
 """Benchmark report ingestion: sustained POST /api/reports under gunicorn against raw PostgreSQL inserts.
 
 Run: .venv/bin/python bench/bench_ingest.py [--quick] [--seconds N] [--concurrency C] [--workers W] [--threads T]
+                                            [--batch B]
 Starts its own throw-away PostGIS cluster (migrated, demo region loaded) and gunicorn on free ports, drives
-C keep-alive client threads for N seconds (~5 % of requests are retries of an acknowledged id), checks that every
-acknowledged report is stored exactly once, then measures the same rows inserted straight into PostgreSQL.
+C keep-alive client threads for N seconds (~5 % of requests are retries of an acknowledged id), then the same
+clients for N seconds with POST /api/reports/batch of B reports each (a phone syncing its queue; --batch 0 skips
+it), checks that every acknowledged report is stored exactly once, then measures the same rows inserted straight
+into PostgreSQL.
 Each client is a crew account in a crew of its own, observing its reports in order, so every report also moves
 its crew (with an audit row). The client, gunicorn and PostgreSQL share this machine's cores, so the figures are
 for the whole box; it also prints the CPU each of them spent per request (from /proc), which depends less on
@@ -225,10 +228,62 @@ def client(port: int, token: str, seed: int, deadline: float, log: ClientLog) ->
     conn.close()
 
 
-def run_clients(port: int, tokens: list[str], *, seconds: float, logs: list[ClientLog], seed: int) -> float:
-    """Run one client per log (the i-th as the i-th crew) for `seconds`; return the wall time until the last answer."""
+def batch_client(port: int, token: str, seed: int, deadline: float, log: ClientLog, *, size: int) -> None:
+    """Like `client`, but as a phone syncing its queue: POST /api/reports/batch with `size` reports at a time (~5 %
+    of them retries of acknowledged ids). `latencies_s` holds one figure per batch request; the statuses are the
+    reports' own."""
+    rng = random.Random(seed)
+    now = datetime.now(UTC)
+    observed = now - timedelta(minutes=10) + timedelta(seconds=seed % 100)  # after the single reports' times
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    headers = {"Content-Type": "application/json", "Accept": "application/json", "Authorization": f"Bearer {token}"}
+    acked_ids: list[str] = list(log.acked)
+    while time.perf_counter() < deadline and not STOP.is_set():
+        bodies, retried = [], []
+        for _ in range(size):
+            retry = bool(acked_ids) and rng.random() < RETRY_SHARE
+            if not retry:
+                observed += timedelta(milliseconds=100)
+            bodies.append(log.acked[rng.choice(acked_ids)] if retry else report_body(rng, now, observed))
+            retried.append(retry)
+        payload = json.dumps({"reports": bodies}).encode()
+        started = time.perf_counter()
+        try:
+            conn.request("POST", "/api/reports/batch", body=payload, headers=headers)
+            response = conn.getresponse()
+            answer = response.read()
+            statuses = ([str(r["status"]) for r in json.loads(answer)["results"]] if response.status == 200
+                        else [str(response.status)] * size)
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            statuses = [f"error:{type(exc).__name__}"] * size
+            conn.close()
+        log.latencies_s.append(time.perf_counter() - started)
+        for body, retry, status in zip(bodies, retried, statuses, strict=True):
+            log.statuses.append(status)
+            if retry:
+                log.retry_statuses.append(status)
+            if status.startswith("2") and not retry and body["id"] not in log.acked:
+                log.acked[body["id"]] = body
+                acked_ids.append(body["id"])
+            if status == "201":
+                log.created.append(body["id"])
+    log.end_s = time.perf_counter()
+    conn.close()
+
+
+def run_clients(port: int, tokens: list[str], *, seconds: float, logs: list[ClientLog], seed: int,
+                batch: int = 0) -> float:
+    """Run one client per log (the i-th as the i-th crew) for `seconds`, single reports or (batch > 0) batches of
+    that many; return the wall time until the last answer."""
     started = time.perf_counter()
-    workers = [threading.Thread(target=client, args=(port, token, seed + i, started + seconds, log), daemon=True)
+
+    def target(token: str, i: int, log: ClientLog) -> None:
+        if batch:
+            batch_client(port, token, seed + i, started + seconds, log, size=batch)
+        else:
+            client(port, token, seed + i, started + seconds, log)
+
+    workers = [threading.Thread(target=target, args=(token, i, log), daemon=True)
                for i, (token, log) in enumerate(zip(tokens, logs, strict=True))]
     for w in workers:
         w.start()
@@ -390,6 +445,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=8, help="client threads (default 8)")
     parser.add_argument("--workers", type=int, default=cpus, help="gunicorn workers (default: one per core)")
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker (default 4)")
+    parser.add_argument("--batch", type=int, default=20,
+                        help="then the same clients with POST /api/reports/batch of this many reports (0: skip)")
     parser.add_argument("--no-rate-limit", action="store_true",
                         help="skip the report rate limiter (default: it counts every report but never refuses)")
     args = parser.parse_args(argv)
@@ -429,6 +486,11 @@ def main(argv: list[str] | None = None) -> int:
         cpu_before = (time.process_time(), tree_cpu_s(server.pid), tree_cpu_s(postmaster_pid(cluster)))
         elapsed = run_clients(port, tokens, seconds=seconds, logs=measured, seed=100)
         cpu_after = (time.process_time(), tree_cpu_s(server.pid), tree_cpu_s(postmaster_pid(cluster)))
+        batched = [ClientLog(acked=dict(log.acked)) for log in measured]
+        if args.batch:
+            batch_cpu_before = (time.process_time(), tree_cpu_s(server.pid), tree_cpu_s(postmaster_pid(cluster)))
+            batch_elapsed = run_clients(port, tokens, seconds=seconds, logs=batched, seed=500, batch=args.batch)
+            batch_cpu_after = (time.process_time(), tree_cpu_s(server.pid), tree_cpu_s(postmaster_pid(cluster)))
         stop_gunicorn(server)
 
         statuses = Counter(s for log in measured for s in log.statuses)
@@ -449,7 +511,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  reports matched to a substation within 250 m (KNN): {share:.0%}; the rest opened a case each")
         print(f"  crew moves audited (a member's report newer than the crew's last position): {crew_moves(api_url):,}")
 
-        passed, findings = count_check(api_url, [*logs, *measured])
+        batch_rate, batch_p = float("nan"), (float("nan"),) * 3
+        if args.batch:
+            print(f"\n== POST /api/reports/batch, {args.batch} reports per request: {seconds:g} s measured ==")
+            batch_statuses = Counter(s for log in batched for s in log.statuses)
+            print("  report statuses: " + ", ".join(f"{s}: {n:,}" for s, n in sorted(batch_statuses.items())))
+            batch_ok = sum(n for s, n in batch_statuses.items() if s.startswith("2"))
+            batch_rate = batch_ok / batch_elapsed
+            batch_p = percentiles_ms([lat for log in batched for lat in log.latencies_s])
+            per_report = [(after - before) * 1000 / max(1, batch_statuses.total())
+                          for before, after in zip(batch_cpu_before, batch_cpu_after, strict=True)]
+            print("  CPU per report: client {:.2f} ms, gunicorn {:.2f} ms, PostgreSQL {:.2f} ms; total {:.2f} ms"
+                  .format(*per_report, sum(per_report)))
+        passed, findings = count_check(api_url, [*logs, *measured, *batched])
         print("\n== count check (warm-up and measured requests) ==")
         for line in findings:
             print(f"  {line}")
@@ -474,6 +548,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{'path':<46} {'rows/s':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'rows':>8}")
         for label, rate, p, n in (
                 ("POST /api/reports (2xx only)", api_rate, api_p, len(ok_latencies)),
+                *([(f"POST /api/reports/batch of {args.batch} (reports; ms/request)", batch_rate, batch_p,
+                    sum(1 for log in batched for st in log.statuses if st.startswith("2")))] if args.batch else []),
                 (f"raw INSERT, 1 txn/row, {args.concurrency} connections", raw_n / raw_s, raw_p, raw_n),
                 ("raw executemany-style pipelined INSERT, 1 conn", bulk_rows / many_s, blank, bulk_rows),
                 ("raw COPY, 1 conn, 1 txn", bulk_rows / copy_s, blank, bulk_rows)):

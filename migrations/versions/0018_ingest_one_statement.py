@@ -14,6 +14,11 @@ first count of a key in a new window (rare: once per key, connection and window)
 every window that started more than a day ago (by the index on window_start; no limit's window may be longer).
 That replaces `forget_old_hits`, which nothing ever called.
 
+The report table's row trigger `report_notify` (migration 0002) goes: it sent a NOTIFY `report_inserted` for every
+report, which nothing in the project LISTENs to, and a transaction that notifies takes the database's notify queue
+lock at commit and holds it through the WAL flush, so every reporting transaction committed one after another
+(no group commit). The downgrade puts it back.
+
 Everything else is 0013's text: the token check, exactly-once storage, the case match, the events and the crew's
 move are unchanged. The downgrade restores 0013's two functions from 0013's own file.
 
@@ -39,6 +44,20 @@ DROP FUNCTION ingest_report(bigint, text, boolean, text[], integer, integer, tex
                             report_progress, text[], hazard[], double precision, integer, text, text,
                             double precision, timestamptz, text, text, double precision, double precision,
                             double precision);
+"""
+
+NOTIFY_GOES = """
+DROP TRIGGER report_notify ON report;
+DROP FUNCTION notify_report();
+"""
+
+NOTIFY_BACK = """
+CREATE FUNCTION notify_report() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify('report_inserted', json_build_object('id', NEW.id, 'case_id', NEW.case_id)::text);
+  RETURN NEW;
+END $$;
+CREATE TRIGGER report_notify AFTER INSERT ON report FOR EACH ROW EXECUTE FUNCTION notify_report();
 """
 
 RATE_LIMITS = """
@@ -319,9 +338,11 @@ def upgrade() -> None:
     op.execute(RATE_LIMITS)
     op.execute(DROP_INGEST)
     op.execute(INGEST)
+    op.execute(NOTIFY_GOES)
 
 
 def downgrade() -> None:
+    op.execute(NOTIFY_BACK)
     op.execute(DROP_INGEST)
     op.execute(_0013_functions())
     op.execute("DROP FUNCTION rate_limit_forget(text[], timestamptz)")
