@@ -7,7 +7,8 @@ the message id and parameters the app needs to say it in the user's language (ap
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import string
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import NamedTuple
 
@@ -210,31 +211,34 @@ def english_sentences(ids: Sequence[str], hours: Sequence[float], weight: Sequen
     ids and numbers, written as `str` of the Texts would say them; tests/test_plan_speed_equivalence.py holds
     them to it). `chain[j]`: the jobs upstream of j, `chain_ids[j]` their ids; `units[b]`: whether block b's
     people-equivalents include critical sites."""
+    (write_rate, write_summary, write_head_few, write_head_many, write_block, write_why_first, write_why_after,
+     write_alone, write_after, write_first_and_more, write_people_alone, write_with_others, write_once_one,
+     write_once_many) = _WRITERS
     unit_text = str(CRITICAL_SITES_UNIT)
     meshed = "" if exact else WHY_MESHED
     figures: list[tuple[str, str, str, str, str]] = []  # per block: people, hours, rate, summary, head
     texts: list[str] = []
     for start, end, w, p in blocks:
         people, hours_text = english(w), f"{p:g}"
-        rate_text = RATE.format(rate=english(w / p)) if p > 0 else RATE_NOW
-        summary = SUMMARY.format(people=people, unit="", hours=hours_text, rate=rate_text)
+        rate_text = write_rate(rate=english(w / p)) if p > 0 else RATE_NOW
+        summary = write_summary(people=people, unit="", hours=hours_text, rate=rate_text)
         size = end - start
         head = (ids[order[start]] if size == 1 else
-                HEAD_FEW.format(first=ids[order[start]], others=", ".join([ids[a] for a in order[start + 1:end]]))
-                if size <= 3 else HEAD_MANY.format(first=ids[order[start]], n=size - 1))
+                write_head_few(first=ids[order[start]], others=", ".join([ids[a] for a in order[start + 1:end]]))
+                if size <= 3 else write_head_many(first=ids[order[start]], n=size - 1))
         figures.append((people, hours_text, rate_text, summary, head))
-        texts.append(BLOCK.format(block=head, summary=summary))
+        texts.append(write_block(block=head, summary=summary))
     first = ids[order[0]] if len(order) else ""
     out: list[str] = []
     for b, (start, end, _, _) in enumerate(blocks):
         people, hours_text, rate_text, summary, head = figures[b]
-        why_text = (WHY_AFTER.format(other=texts[b - 1]) if b else
-                    WHY_FIRST.format(other=texts[1], first=first) if len(texts) > 1 else WHY_ONLY) + meshed
+        why_text = (write_why_after(other=texts[b - 1]) if b else
+                    write_why_first(other=texts[1], first=first) if len(texts) > 1 else WHY_ONLY) + meshed
         unit = unit_text if units[b] else ""
         if end - start == 1:  # the block is its job: its people and hours are the job's own
             above = chain_ids[order[start]]
-            after = AFTER.format(jobs=", ".join(above)) if above else ""
-            out.append(ALONE_RESTORES.format(name=head, people=people, unit=unit, hours=hours_text, rate=rate_text)
+            after = write_after(jobs=", ".join(above)) if above else ""
+            out.append(write_alone(name=head, people=people, unit=unit, hours=hours_text, rate=rate_text)
                        + after + why_text + ".")
             continue
         members = order[start:end]
@@ -247,19 +251,34 @@ def english_sentences(ids: Sequence[str], hours: Sequence[float], weight: Sequen
                 others = [a for a in members if a != j]
                 listed = [ids[a] for a in others]
                 others_text = (", ".join(listed) if len(listed) <= 4 else
-                               FIRST_AND_MORE.format(first=", ".join(listed[:3]), n=len(listed) - 3))
-                what = WITH_OTHERS.format(
+                               write_first_and_more(first=", ".join(listed[:3]), n=len(listed) - 3))
+                what = write_with_others(
                     name=ids[j], hours=f"{hours[j]:g}",
-                    alone=NOBODY_ALONE if own == 0 else PEOPLE_ALONE.format(people=english(own)),
+                    alone=NOBODY_ALONE if own == 0 else write_people_alone(people=english(own)),
                     others=others_text, others_hours=f"{sum(hours[a] for a in others):g}",
                     block=summary.replace(" in ", unit + " in ", 1))
             else:
-                what = (ONCE_ONE if len(inside) == 1 else ONCE_MANY).format(
+                what = (write_once_one if len(inside) == 1 else write_once_many)(
                     name=ids[j], hours=f"{hours[j]:g}", people=english(own), unit=unit,
                     blockers=", ".join(inside), block=summary)
-            after = AFTER.format(jobs=", ".join(earlier)) if earlier else ""
+            after = write_after(jobs=", ".join(earlier)) if earlier else ""
             out.append(what + after + why_text + ".")
     return out
+
+
+def _writer(msgid: str) -> Callable[..., str]:
+    """A message id's English as a function of its fields: the id itself compiled once as an f-string, which
+    writes the same string as `msgid.format(**fields)` several times faster (10^5 sentences in a ranking)."""
+    fields = dict.fromkeys(name for _, name, _, _ in string.Formatter().parse(msgid) if name)
+    if any(not name.isidentifier() for name in fields):
+        raise ValueError(f"message id {msgid!r}: fields must be plain names")
+    writer: Callable[..., str] = eval(f"lambda {', '.join(fields)}: f{msgid!r}")  # noqa: S307 (our own ids)
+    return writer
+
+
+_WRITERS = tuple(_writer(msgid) for msgid in (
+    RATE, SUMMARY, HEAD_FEW, HEAD_MANY, BLOCK, WHY_FIRST, WHY_AFTER, ALONE_RESTORES, AFTER, FIRST_AND_MORE,
+    PEOPLE_ALONE, WITH_OTHERS, ONCE_ONE, ONCE_MANY))
 
 
 def time_limit_note(time_limit_s: float | None) -> Text:

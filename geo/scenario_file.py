@@ -58,13 +58,14 @@ def read_scenario(data: bytes) -> Scenario:
         return parse_scenario(orjson.loads(data))
     facilities = document.facilities
     n = len(facilities)
-    network = network_from_arrays(
-        list(map(attrgetter("id"), facilities)),
-        list(map(attrgetter("parent"), facilities)),
-        np.fromiter(map(attrgetter("population"), facilities), dtype=float, count=n),
-        np.fromiter(map(attrgetter("damaged"), facilities), dtype=bool, count=n),
-        np.fromiter(map(attrgetter("repair_hours"), facilities), dtype=float, count=n),
-    )
+    population = np.fromiter(map(attrgetter("population"), facilities), dtype=float, count=n)
+    damaged = np.fromiter(map(attrgetter("damaged"), facilities), dtype=bool, count=n)
+    hours = np.fromiter(map(attrgetter("repair_hours"), facilities), dtype=float, count=n)
+    given = hours[damaged]
+    if not (np.isfinite(population).all() and np.isfinite(given).all() and (given >= 0).all()):
+        return parse_scenario(orjson.loads(data))  # a number out of range: said field by field
+    network = network_from_arrays(list(map(attrgetter("id"), facilities)), list(map(attrgetter("parent"), facilities)),
+                                  population, damaged, hours)
     rest: dict[str, Any] = {"facilities": []}
     for key in _REST:
         raw = getattr(document, key)
