@@ -4,7 +4,7 @@ crews hold, the fields of a case)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cached_property, lru_cache
@@ -40,7 +40,7 @@ class Situation:
     picture: live.Picture
     critical_sites: tuple[CriticalSite, ...]
     cases: dict[str, dict[str, Any]]  # by network id
-    facility_ids: Mapping[str, int]  # network id (supply nodes too) -> facility id
+    facility_ids: dict[str, int]  # network id (supply nodes too) -> facility id
     unplaced: list[dict[str, Any]]  # cases at sites with no registered facility
     commitments: tuple[Commitment, ...]  # the work crews hold: repairs under way, then assigned cases
     as_of: datetime
@@ -172,27 +172,10 @@ def load_situation(conn: Conn, *, default_share: float, now: datetime | None = N
     return Situation(
         network=expanded.network, expanded=expanded, picture=live.picture(expanded),
         critical_sites=expanded.sites(given) + _bumps(placed),
-        cases=placed, facility_ids=_Ids(kept.facility_ids, expanded.supply_node),
+        cases=placed, facility_ids=kept.facility_ids | {supply: kept.facility_ids[facility]
+                                                        for facility, supply in expanded.supply_node.items()},
         unplaced=unplaced, commitments=_commitments(placed, now), as_of=now, switching=ties,
     )
-
-
-class _Ids(Mapping[str, int]):
-    """Network id -> facility id: the registry's, and each supply node's (its facility's id)."""
-
-    def __init__(self, base: Mapping[str, int], supply_node: Mapping[str, str]) -> None:
-        self._base = base
-        self._supply = {node: facility for facility, node in supply_node.items()}
-
-    def __getitem__(self, node: str) -> int:
-        return self._base[self._supply.get(node, node)]
-
-    def __iter__(self) -> Iterator[str]:
-        yield from self._base
-        yield from self._supply
-
-    def __len__(self) -> int:
-        return len(self._base) + len(self._supply)
 
 
 def _commitments(placed: dict[str, dict[str, Any]], now: datetime) -> tuple[Commitment, ...]:
@@ -299,8 +282,11 @@ def dark_areas(situation: Situation, etr_hours: Mapping[str, float]) -> list[dic
     parts: its people without supply (back at its own ETR) and the rest (back when its feed is, if dark)."""
     network = situation.network
     areas = area_etr(network, etr_hours)
-    return [{"facility_id": situation.facility_ids[f.id], "facility": f.id, "population": f.population,
-             "etr_hours": areas[f.id]} for f in network.facilities if areas[f.id] > 0]
+    ids = situation.facility_ids
+    # By the network's columns: no Facility made per facility, and only the dark ones looked up.
+    return [{"facility_id": ids[node], "facility": node, "population": people, "etr_hours": hours}
+            for node, people in zip(network.arrays.ids, network.arrays.population.tolist(), strict=True)
+            if (hours := areas[node]) > 0]
 
 
 def people_without_power(situation: Situation) -> float:
