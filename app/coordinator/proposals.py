@@ -102,7 +102,8 @@ def ties_json(conn: Conn, situation: Situation) -> dict[str, Any]:
                              "closed_at": row["closed_at"].isoformat() if row["closed_at"] else None,
                              "closed_by": row["closed_by"], "proposed": step is not None,
                              "people_restored": step.people if step else None,
-                             "sentence": ties.sentence(step, {}) if step else None}})
+                             "sentence": ties.sentence(step, {b: facility_name(b) for b in step.bridges})
+                             if step else None}})
     return {"type": "FeatureCollection", "features": features}
 
 

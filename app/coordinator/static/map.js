@@ -3,7 +3,7 @@
 import { code, config, el, localNumbers, number, people, t, when } from "./dom.js";
 import { CASE_CLUSTER_COLOUR, CREW_COLOURS, REPORT_COLOUR, SITE_COLOUR, STATUS_COLOURS, UNRANKED, caseRadius,
   clusterRadius, rankColour, setupLegend } from "./legend.js";
-import { renderQueue, renderSwitching, selectRow, switchingText } from "./queue.js";
+import { renderQueue, renderSwitching, selectRow, setSwitch, switchingText } from "./queue.js";
 import { setupPlan } from "./plan.js";
 import { setupDispatch } from "./dispatch.js";
 
@@ -270,7 +270,26 @@ function switchPopup(p) {
     closed && p.closed_at ? el("div", {}, switchingText("msgClosedBy", { who: p.closed_by ?? "?",
       time: when(p.closed_at) })) : null,
     p.proposed ? el("div", { className: "why" }, `${switchingText("msgProposed")}: ${localNumbers(p.sentence)}`)
-      : null);
+      : null,
+    closed ? reopenButton(p) : null);
+}
+
+// A switch recorded as closed by mistake (or opened again on site) is recorded as open from its popup.
+function reopenButton(p) {
+  const button = el("button", { type: "button", className: "open-switch", dataset: { switchId: String(p.id) } },
+    switchingText("msgOpen"));
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    try {
+      await setSwitch(p.id, "open");
+      map.closePopup();
+      await refresh("all");
+    } catch (e) {
+      status.textContent = switchingText("msgFailed", { reason: localNumbers(e.message) });
+      button.disabled = false;
+    }
+  });
+  return el("div", {}, button);
 }
 
 async function loadSwitches() {

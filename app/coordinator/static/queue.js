@@ -76,8 +76,9 @@ function csrfToken() {
   return document.querySelector('meta[name="csrf-token"]')?.content ?? "";
 }
 
-export async function closeSwitch(id) {
-  const url = panel.dataset.closeUrl.replace(/\/0\/close$/, `/${encodeURIComponent(id)}/close`);
+// Record that the control room closed (or opened again) a switch: POST /api/switches/<id>/close or /open.
+export async function setSwitch(id, action = "close") {
+  const url = panel.dataset.closeUrl.replace(/\/0\/close$/, `/${encodeURIComponent(id)}/${action}`);
   const response = await fetch(url, { method: "POST", cache: "no-store", headers: { Accept: "application/json",
     "Content-Type": "application/json", "X-CSRFToken": csrfToken() }, body: "{}" });
   const body = await response.json().catch(() => ({}));
@@ -95,7 +96,7 @@ function stepRow(step, onDone) {
     button.disabled = true;
     status.textContent = switchingText("msgClosing");
     try {
-      await closeSwitch(step.switch_id);
+      await setSwitch(step.switch_id, "close");
       status.textContent = "";
       await onDone();
     } catch (e) {
