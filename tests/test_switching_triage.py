@@ -216,3 +216,22 @@ def test_the_case_page_ranks_as_the_queue_does_and_follows_the_switch(grid):
         assert app.extensions["case_standings"]["last"] is not made  # a closed switch is a change: planned again
     finally:
         assert coord.post(f"/api/switches/{switch}/open", json={}).json["changed"] is True
+
+
+def test_of_two_ties_into_one_dark_feeder_the_quicker_is_proposed_never_both(grid):
+    app, tokens, ids, switch, url = grid
+    with psycopg.connect(url, autocommit=True) as conn:
+        remote = conn.execute("INSERT INTO tie_switch (external_id, name, facility_a, facility_b, remote, "
+                              "switch_hours) VALUES ('sw-13', 'S13', %s, %s, true, 0.2) RETURNING id",
+                              (ids["A"], ids["C"])).fetchone()[0]
+    try:
+        body = api_client(app, tokens["coord"]).get("/api/triage").json
+        (step,) = body["switching"]  # closing S12 as well would parallel two energised parts
+        assert (step["switch_id"], step["remote"], step["hours"]) == (remote, True, 0.2)
+        assert step["sentence"] == "close switch S13: restores 4,200 people in 0.2 h while L7 is repaired"
+        layer = {f["id"]: f["properties"] for f in api_client(app, tokens["coord"]).get("/api/switches").json[
+            "features"]}
+        assert (layer[remote]["proposed"], layer[switch]["proposed"]) == (True, False)
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("DELETE FROM tie_switch WHERE id = %s", (remote,))
