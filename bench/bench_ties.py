@@ -14,7 +14,8 @@ import random
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -41,6 +42,10 @@ def grid(n: int, seed: int = 1) -> tuple[list[Facility], list[Tie]]:
     return facilities, ties
 
 
+def ranked(facilities: Sequence[Facility]) -> object:
+    return rank(build_network(facilities))
+
+
 def timed(work: Callable[[], object]) -> float:
     runs = []
     for _ in range(3):
@@ -58,9 +63,9 @@ def main() -> None:
     for n in (10_000,) if args.quick else (10_000, 100_000):
         facilities, ties = grid(n)
         result = switching(facilities, ties, remote_hours=0.1, manual_hours=0.5)
-        baseline = timed(lambda f=facilities: rank(build_network(f)))
-        choose = timed(lambda f=facilities, t=ties: switching(f, t, remote_hours=0.1, manual_hours=0.5))
-        after = timed(lambda r=result: rank(build_network(r.proposed)))
+        baseline = timed(partial(ranked, facilities))
+        choose = timed(partial(switching, facilities, ties, remote_hours=0.1, manual_hours=0.5))
+        after = timed(partial(ranked, result.proposed))
         print(f"{len(facilities):>10}  {len(ties):>4}  {len(result.steps):>5}  {baseline:>28.3f}  {choose:>12.3f}  "
               f"{after:>16.3f}")
 
