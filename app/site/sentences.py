@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from babel import dates, numbers
 from flask import Flask, has_request_context
 from flask.json.provider import JSONProvider
-from flask_babel import format_datetime, format_decimal, format_percent, get_locale, get_translations
+from flask_babel import get_locale, get_timezone, get_translations
 from werkzeug.sansio.response import Response
 
 from app.site import labels
@@ -30,62 +31,89 @@ def say(value: Any) -> Any:
     """A Text in the request's language; anything else as it is."""
     if not isinstance(value, Text) or english():
         return value
-    return _said(value)
+    return _Speaker().said(value)
 
 
 def localise(value: Any) -> Any:
     """A JSON-ready value with every Text in it (in dicts, lists and tuples) said in the request's language."""
     if english():
         return value
-    return _walk(value)
+    return _Speaker().walk(value)
 
 
-def _walk(value: Any) -> Any:
-    if isinstance(value, Text):
-        return _said(value)
-    if isinstance(value, dict):
-        return {key: _walk(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_walk(item) for item in value]
-    return value
+class _Speaker:
+    """One answer's way of saying geo's sentences: the catalogue, locale and time zone looked up once, each distinct
+    message's translation once, each distinct number, moment and code once, each Text object once (a queue of 10^4
+    cases holds 10^5 of them, most repeating a few dozen messages)."""
+
+    def __init__(self) -> None:
+        self.translations = get_translations()
+        self.locale = get_locale()
+        self.timezone = get_timezone()
+        self.templates: dict[str, str] = {}
+        self.values: dict[object, str] = {}  # Quantity, Moment, Code (frozen, hashable) -> said
+        self.texts: dict[int, str] = {}  # id of a Text in the value being said (alive throughout) -> said
+
+    def walk(self, value: Any) -> Any:
+        if isinstance(value, Text):
+            return self.said(value)
+        if isinstance(value, dict):
+            return {key: self.walk(item) for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.walk(item) for item in value]
+        return value
+
+    def said(self, text: Text) -> str:
+        found = self.texts.get(id(text))
+        if found is not None:
+            return found
+        if text.msgid is None:
+            joined = text.sep.join(self.part(part) for part in text.parts)
+            found = joined[:1].upper() + joined[1:] if text.capital else joined
+        else:
+            template = self.templates.get(text.msgid)
+            if template is None:
+                template = self.templates[text.msgid] = str(self.translations.ugettext(text.msgid))
+            found = template.format(**{key: self.part(value) for key, value in text.params.items()})
+        self.texts[id(text)] = found
+        return found
+
+    def part(self, value: object) -> str:
+        """One parameter of a sentence, the locale's way."""
+        if isinstance(value, Text):
+            return self.said(value)
+        if not isinstance(value, Quantity | Moment | Code):
+            return str(value)
+        found = self.values.get(value)
+        if found is None:
+            if isinstance(value, Quantity):
+                found = quantity(value, self.locale)
+            elif isinstance(value, Moment):
+                found = str(dates.format_datetime(value.at, MOMENT_PATTERNS[value.with_date], locale=self.locale,
+                                                  tzinfo=self.timezone))
+            else:
+                found = in_sentence(labels.vocabulary_label(value.code, value.vocabulary))
+            self.values[value] = found
+        return found
 
 
-def _said(text: Text) -> str:
-    if text.msgid is None:
-        joined = text.sep.join(_part(part) for part in text.parts)
-        return joined[:1].upper() + joined[1:] if text.capital else joined
-    translated = str(get_translations().ugettext(text.msgid))
-    return translated.format(**{key: _part(value) for key, value in text.params.items()})
-
-
-def _part(value: object) -> str:
-    """One parameter of a sentence, the locale's way."""
-    if isinstance(value, Text):
-        return _said(value)
-    if isinstance(value, Quantity):
-        return quantity(value)
-    if isinstance(value, Moment):
-        return str(format_datetime(value.at, MOMENT_PATTERNS[value.with_date]))
-    if isinstance(value, Code):
-        return in_sentence(labels.vocabulary_label(value.code, value.vocabulary))
-    return str(value)
-
-
-def quantity(q: Quantity) -> str:
-    """A number of a sentence as the locale writes it, in the style geo gave it."""
+def quantity(q: Quantity, locale: Any = None) -> str:
+    """A number of a sentence as the locale (the request's, unless given) writes it, in the style geo gave it."""
+    locale = locale or get_locale()
     x = q.value
     if q.style == "people":
         whole = abs(x) >= 100 or float(x).is_integer()
-        return str(format_decimal(x if whole else float(f"{x:.3g}"), format="#,##0" if whole else "#,##0.##########"))
+        return str(numbers.format_decimal(x if whole else float(f"{x:.3g}"),
+                                          format="#,##0" if whole else "#,##0.##########", locale=locale))
     if q.style == "hours":
-        return str(format_decimal(float(f"{x:g}"), format="#,##0.######"))
+        return str(numbers.format_decimal(float(f"{x:g}"), format="#,##0.######", locale=locale))
     if q.style == "tenths":
-        return str(format_decimal(x, format="#,##0.0"))
+        return str(numbers.format_decimal(x, format="#,##0.0", locale=locale))
     if q.style == "percent":
-        return str(format_percent(x, format="#,##0%"))
+        return str(numbers.format_percent(x, format="#,##0%", locale=locale))
     if q.style == "whole":
-        return str(format_decimal(x, format="#,##0"))
-    return str(format_decimal(int(x), format="0"))
+        return str(numbers.format_decimal(x, format="#,##0", locale=locale))
+    return str(numbers.format_decimal(int(x), format="0", locale=locale))
 
 
 def in_sentence(label: str) -> str:
