@@ -235,3 +235,22 @@ def test_of_two_ties_into_one_dark_feeder_the_quicker_is_proposed_never_both(gri
     finally:
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("DELETE FROM tie_switch WHERE id = %s", (remote,))
+
+
+def test_the_dispatch_plan_sends_the_crew_where_switching_cannot_help_first(grid):
+    from datetime import time
+
+    from app import db as app_db
+    from app.crews import service
+    from app.crews.input import CrewIn
+    from app.repo import crews as crews_repo
+
+    app, tokens, ids, _, _ = grid
+    crew = CrewIn(name="North", lon=10.0, lat=50.0, skills=("substation",), shift_start=time(0),
+                  shift_end=time(23, 59), time_zone="UTC", status="available", members=("crew",))
+    with app.app_context(), app_db.connection() as conn:
+        crews_repo.lock(conn)
+        crew_id = service.save(conn, crew, existing=None, actor_id=None, reason="switching test").id
+    body = api_client(app, tokens["coord"]).get(f"/api/dispatch?crew={crew_id}").json
+    (route,) = body["plan"]["crews"]
+    assert [job["facility_name"] for job in route["jobs"]] == ["M1", "L7"]  # L7's people are back-fed meanwhile

@@ -13,6 +13,7 @@ from flask_login import current_user
 from app import db, parse
 from app.auth.access import requires
 from app.coordinator import dispatching
+from app.coordinator.proposals import switched
 from app.coordinator.situation import Situation, load_situation
 from app.errors import ValidationError
 from app.parse import parse_number
@@ -35,7 +36,9 @@ def _crew_ids(values: list[object]) -> list[int]:
 def _planned(crew_ids: list[int], seconds: float) -> tuple[Situation, Dispatch, dict[str, dict[str, Any]]]:
     now = datetime.now(UTC)
     with db.connection() as conn:
-        situation = load_situation(conn, default_share=float(current_app.config["DEGRADED_SHARE_OUT"]), now=now)
+        # Planned on the network after the proposed switching steps, as the queue is (app/coordinator/proposals.py).
+        situation = switched(load_situation(conn, default_share=float(current_app.config["DEGRADED_SHARE_OUT"]),
+                                            now=now))
         crews, rows = dispatching.chosen_crews(conn, crew_ids, now=now)
     result = dispatching.plan(situation, crews, deadline=time_limit(seconds, clock=time.perf_counter),
                               solver_seconds=seconds,
