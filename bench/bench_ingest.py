@@ -133,13 +133,13 @@ def prepare_app_data(database_url: str, *, crews: int, base: Path) -> list[str]:
 
 
 def start_gunicorn(base: Path, database_url: str, *, port: int, workers: int, threads: int,
-                   rate_limit: bool) -> subprocess.Popen[bytes]:
-    """gunicorn with gthread workers, each worker's pool holding one connection per thread."""
+                   rate_limit: bool, worker_class: str = "gthread") -> subprocess.Popen[bytes]:
+    """gunicorn with gthread (or sync) workers, each worker's pool holding one connection per thread."""
     env = {**os.environ, "DATABASE_URL": database_url, "FLASK_SECRET_KEY": "bench-secret",
            "FLASK_DB_POOL_MIN": str(threads), "FLASK_DB_POOL_MAX": str(threads),
            # On: counted as in production, but never reached; off: the limiter is skipped (0 turns it off).
            "FLASK_RATE_LIMIT_REPORTS": str(RATE_LIMIT_NEVER_REACHED if rate_limit else 0)}
-    cmd = [str(VENV_BIN / "gunicorn"), "-k", "gthread", "-w", str(workers), "--threads", str(threads),
+    cmd = [str(VENV_BIN / "gunicorn"), "-k", worker_class, "-w", str(workers), "--threads", str(threads),
            "-b", f"127.0.0.1:{port}", "--keep-alive", "10", "--log-level", "warning", "--chdir", str(ROOT),
            "app:create_app()"]
     log = (base / "gunicorn.log").open("wb")
@@ -445,6 +445,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=8, help="client threads (default 8)")
     parser.add_argument("--workers", type=int, default=cpus, help="gunicorn workers (default: one per core)")
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker (default 4)")
+    parser.add_argument("--worker-class", choices=("gthread", "sync"), default="gthread",
+                        help="gunicorn's worker class (sync: no keep-alive, one request per worker at a time)")
     parser.add_argument("--batch", type=int, default=20,
                         help="then the same clients with POST /api/reports/batch of this many reports (0: skip)")
     parser.add_argument("--no-rate-limit", action="store_true",
@@ -470,9 +472,9 @@ def main(argv: list[str] | None = None) -> int:
               f"tokens, each in a crew of its own, in {time.perf_counter() - started:.1f} s")
         port = free_port()
         server = start_gunicorn(base, api_url, port=port, workers=args.workers, threads=args.threads,
-                                rate_limit=not args.no_rate_limit)
+                                rate_limit=not args.no_rate_limit, worker_class=args.worker_class)
         ready_s = wait_healthy(server, port, base / "gunicorn.log")
-        print(f"  gunicorn -k gthread -w {args.workers} --threads {args.threads} on 127.0.0.1:{port} "
+        print(f"  gunicorn -k {args.worker_class} -w {args.workers} --threads {args.threads} on 127.0.0.1:{port} "
               f"(pool {args.threads} conns/worker), /healthz 200 after {ready_s:.1f} s")
         print("  report rate limiter: " + ("off (FLASK_RATE_LIMIT_REPORTS=0)" if args.no_rate_limit else
               f"on, limit raised to {RATE_LIMIT_NEVER_REACHED:,}/window so it counts but never refuses"))
@@ -543,7 +545,7 @@ def main(argv: list[str] | None = None) -> int:
         load_after = os.getloadavg()
 
         print(f"\n== summary ({seconds:g} s, {args.concurrency} clients, gunicorn {args.workers}x{args.threads} "
-              f"gthread, {cpus} cores shared with the client) ==")
+              f"{args.worker_class}, {cpus} cores shared with the client) ==")
         blank = (float("nan"),) * 3
         print(f"{'path':<46} {'rows/s':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'rows':>8}")
         for label, rate, p, n in (
