@@ -10,6 +10,8 @@ from datetime import UTC, date, datetime
 from functools import cached_property, lru_cache
 from typing import Any
 
+import numpy as np
+
 from app.coordinator import registry, switching
 from app.coordinator.switching import TieSwitching
 from app.repo import Conn
@@ -283,10 +285,12 @@ def dark_areas(situation: Situation, etr_hours: Mapping[str, float]) -> list[dic
     network = situation.network
     areas = area_etr(network, etr_hours)
     ids = situation.facility_ids
-    # By the network's columns: no Facility made per facility, and only the dark ones looked up.
-    return [{"facility_id": ids[node], "facility": node, "population": people, "etr_hours": hours}
-            for node, people in zip(network.arrays.ids, network.arrays.population.tolist(), strict=True)
-            if (hours := areas[node]) > 0]
+    # By the network's columns: no Facility made per facility, and only the dark ones looked at one by one.
+    nodes = list(network.arrays.ids)
+    hours = list(areas.values()) if list(areas) == nodes else [areas[node] for node in nodes]
+    people = network.arrays.population
+    return [{"facility_id": ids[nodes[i]], "facility": nodes[i], "population": float(people[i]), "etr_hours": hours[i]}
+            for i in np.flatnonzero(np.asarray(hours, dtype=float) > 0).tolist()]
 
 
 def people_without_power(situation: Situation) -> float:
