@@ -347,7 +347,9 @@ function flyToCase(caseId) {
 async function refresh(what = "all") {
   updateExportLinks();
   try {
-    const drawn = Promise.all([loadCases(), loadReports(), loadReference(), loadCrews(), loadSwitches()]);
+    // The switches do not depend on the view, and /api/switches works out the proposals: not on every move.
+    const drawn = Promise.all([loadCases(), loadReports(), loadReference(), loadCrews(),
+      what === "all" ? loadSwitches() : null]);
     const everything = Promise.all([drawn, what === "all" ? loadQueue() : null]);
     everything.catch(() => {}); // awaited below; when `drawn` fails first, its failure is handled there
     await drawn;
