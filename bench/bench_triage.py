@@ -4,10 +4,13 @@ command line end to end.
 Run: .venv/bin/python bench/bench_triage.py [--quick] [--time-limit SECONDS] [--cli-only]
 Random trees are random recursive trees (each facility's parent drawn uniformly from earlier ones); the
 Oberrhein scenarios damage random elements of the real pandapower MV Oberrhein feed tree.
-The command line section writes a scenario file, runs `python -m geo.plan FILE --time-limit 0` in a subprocess
-(file in to JSON out, wall clock and CPU), and times its phases in process next to the baseline of the same work
-the way it was done before issue 17: the standard library's json (load, and dump with indent=2), and the network
-built from Facility objects checked one by one (`build_network(columns=False)`), with no numpy column path.
+The command line section writes a scenario file and runs `python -m geo.plan FILE --time-limit 0` in a
+subprocess (file in to JSON out, wall clock and CPU of the process and its children), next to the same command of
+the code at a baseline revision (`--baseline REV`, default 785e4aa, where this session started; `git archive` into
+a temporary directory, same file, same run), and checks that both print the same bytes. It then times the phases
+in process (read and build: geo.scenario_file.read_scenario; rank and plan: geo.plan_cli.report, sequential; write:
+orjson) next to the way the reading and writing were done before issue 17: the standard library's json (load, and
+dump with indent=2) and the network built from Facility objects checked one by one (`build_network(columns=False)`).
 """
 
 from __future__ import annotations
@@ -15,11 +18,13 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import math
 import os
 import random
 import resource
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from collections.abc import Callable
@@ -34,7 +39,7 @@ from geo.network import Facility, Network, build_network, population_served  # n
 from geo.pandapower_net import read_feed_tree, with_damage  # noqa: E402
 from geo.plan import Plan, gap, plan, time_limit  # noqa: E402
 from geo.plan_cli import report  # noqa: E402
-from geo.scenario import parse_scenario  # noqa: E402
+from geo.scenario_file import read_scenario  # noqa: E402
 from geo.triage import rank, triage_tree  # noqa: E402
 
 T = TypeVar("T")
@@ -134,21 +139,55 @@ def stdlib_facility(raw: dict[str, Any]) -> Facility:
                     float(raw["repair_hours"]) if damaged else None)
 
 
-def cli(sizes: list[tuple[int, int]], *, crews: int, repeat: int) -> None:
-    print(f"\n== python -m geo.plan FILE --time-limit 0, {crews} crews (file in to JSON out; phases in process, "
-          f"best of {repeat}) ==")
-    print(f"{'facilities':>10} {'damaged':>8} {'MB':>5} {'read JSON':>18} {'build':>18} {'rank+plan':>18} "
-          f"{'write JSON':>18} {'in process':>18} {'CLI wall':>9} {'CLI CPU':>8} {'same':>5}")
-    print(f"{'':>25} {'before / now s':>18} {'before / now s':>18} {'before / now s':>18} {'before / now s':>18} "
-          f"{'before / now s':>18}")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cli(sizes: list[tuple[int, int]], *, crews: int, repeat: int, baseline: str | None) -> None:
+    print(f"\n== python -m geo.plan FILE --time-limit 0, {crews} crews (file in to JSON out; best of {repeat}) ==")
+    print(f"{'facilities':>10} {'damaged':>8} {'MB':>5} {'CLI now wall / CPU':>19} "
+          f"{'CLI ' + (baseline or '-') + ' wall / CPU':>22} {'same':>5}   in process now: {'read+build':>10} "
+          f"{'rank+plan':>9} {'write':>6}   stdlib before: {'read+build':>10} {'write':>6} {'same':>5}")
     gc.disable()  # as the command line runs; the phases before and now are then compared on the same footing
     try:
-        for n, m in sizes:
-            cli_row(n, m, crews=crews, repeat=repeat)
+        with tempfile.TemporaryDirectory() as tmp:
+            old = checkout(baseline, Path(tmp) / "baseline") if baseline else None
+            for n, m in sizes:
+                cli_row(n, m, crews=crews, repeat=repeat, old=old)
     finally:
         gc.enable()
-    print("'rank+plan' = geo.plan_cli.report (ranking, plan, KPIs, bounds); 'same' = the CLI's bytes equal both "
-          "encoders' output on the same result; CLI wall/CPU = best subprocess run, interpreter start-up included")
+    print("CLI wall/CPU = best subprocess run (interpreter start-up included; CPU of the process and its children: "
+          "the command line writes the ranking in a forked child on the second core); 'same' after the CLIs = "
+          "the two commands printed the same bytes; 'rank+plan' = geo.plan_cli.report in one process; the last "
+          "'same' = the CLI's bytes equal both encoders' output on the same result")
+
+
+def checkout(revision: str, where: Path) -> Path:
+    """The tree of `revision` (git archive) in `where`, to run its command line."""
+    where.mkdir()
+    archive = subprocess.run(["git", "archive", "--format=tar", revision, "geo"], cwd=ROOT, check=True,
+                             stdout=subprocess.PIPE).stdout
+    with tempfile.TemporaryFile() as f:
+        f.write(archive)
+        f.seek(0)
+        with tarfile.open(fileobj=f) as tar:
+            tar.extractall(where, filter="data")
+    return where
+
+
+def run_cli(path: Path, cwd: Path, repeat: int) -> tuple[float, float, bytes]:
+    """Best wall and CPU seconds of `repeat` runs of `python -m geo.plan path --time-limit 0` in `cwd`."""
+    walls, cpus = [], []
+    out = b""
+    for _ in range(repeat):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        done = subprocess.run([sys.executable, "-m", "geo.plan", str(path), "--time-limit", "0"],
+                              stdout=subprocess.PIPE, check=True, cwd=cwd)
+        walls.append(time.perf_counter() - start)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+        out = done.stdout
+    return min(walls), min(cpus), out
 
 
 def read_stdlib(path: Path) -> Any:
@@ -156,38 +195,26 @@ def read_stdlib(path: Path) -> Any:
         return json.load(f)
 
 
-def cli_row(n: int, m: int, *, crews: int, repeat: int) -> None:
-    """One size: the command line in a subprocess, then its phases in process, before and now."""
+def cli_row(n: int, m: int, *, crews: int, repeat: int, old: Path | None) -> None:
+    """One size: the command line now and at the baseline in subprocesses, then its phases in process."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "scenario.json"
         path.write_bytes(orjson.dumps(scenario_document(n, m, crews=crews, seed=n + m)))
         mb = path.stat().st_size / 1e6
-        walls, cpus = [], []
-        for _ in range(repeat):
-            before = resource.getrusage(resource.RUSAGE_CHILDREN)
-            start = time.perf_counter()
-            done = subprocess.run([sys.executable, "-m", "geo.plan", str(path), "--time-limit", "0"],
-                                  stdout=subprocess.PIPE, check=True, cwd=Path(__file__).resolve().parents[1])
-            walls.append(time.perf_counter() - start)
-            after = resource.getrusage(resource.RUSAGE_CHILDREN)
-            cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+        wall, cpu, printed = run_cli(path, ROOT, repeat)
+        old_wall, old_cpu, old_printed = run_cli(path, old, 1) if old else (math.nan, math.nan, printed)
         deadline = time_limit(0.0, clock=time.perf_counter)  # passed at once: construction, bounds, KPIs only
         document, old_read_s = timed(read_stdlib, path, repeat=repeat)
-        old_network, old_build_s = timed(
+        _, old_build_s = timed(
             lambda: build_network((stdlib_facility(r) for r in document["facilities"]), columns=False), repeat=repeat)
-        old_out, old_engine_s = timed(report, old_network, crews=crews, deadline=deadline)
-        text, old_write_s = timed(json.dumps, old_out, indent=2, allow_nan=False, repeat=repeat)
-        document, read_s = timed(lambda: orjson.loads(path.read_bytes()), repeat=repeat)
-        scenario, build_s = timed(parse_scenario, document, repeat=repeat)
+        scenario, read_s = timed(lambda: read_scenario(path.read_bytes()), repeat=repeat)
         out, engine_s = timed(report, scenario.network, crews=crews, deadline=deadline)
+        text, old_write_s = timed(json.dumps, out, indent=2, allow_nan=False, repeat=repeat)
         data, write_s = timed(orjson.dumps, out, option=orjson.OPT_INDENT_2, repeat=repeat)
-        same = done.stdout == data + b"\n" and text.encode() == data
-    old_total = old_read_s + old_build_s + old_engine_s + old_write_s
-    total = read_s + build_s + engine_s + write_s
-    print(f"{n:>10,} {m:>8,} {mb:>5.0f} {old_read_s:>8.2f} / {read_s:<7.2f} {old_build_s:>8.2f} / {build_s:<7.2f} "
-          f"{old_engine_s:>8.2f} / {engine_s:<7.2f} {old_write_s:>8.2f} / {write_s:<7.2f} "
-          f"{old_total:>8.2f} / {total:<7.2f} {min(walls):>9.2f} {min(cpus):>8.2f} {'yes' if same else 'NO':>5}",
-          flush=True)
+        same = printed == data + b"\n" and text.encode() == data
+    print(f"{n:>10,} {m:>8,} {mb:>5.0f} {wall:>10.2f} / {cpu:<6.2f} {old_wall:>13.2f} / {old_cpu:<6.2f} "
+          f"{'yes' if printed == old_printed else 'NO':>5}   {'':>16}{read_s:>10.2f} {engine_s:>9.2f} {write_s:>6.2f}"
+          f"   {'':>15}{old_read_s + old_build_s:>10.2f} {old_write_s:>6.2f} {'yes' if same else 'NO':>5}", flush=True)
 
 
 def main() -> None:
@@ -195,6 +222,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes, under about a minute")
     parser.add_argument("--time-limit", type=float, default=None, help="local-search budget per plan (s)")
     parser.add_argument("--cli-only", action="store_true", help="only the command line section")
+    parser.add_argument("--baseline", default="785e4aa", help="revision whose command line runs next to this one "
+                        "('' for none)")
     args = parser.parse_args()
     if args.quick:
         sizes = [(10_000, 1_000), (100_000, 10_000), (200_000, 100_000)]
@@ -205,7 +234,8 @@ def main() -> None:
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs at start")
     print(f"python {sys.version.split()[0]}; times in seconds; 'order' = contraction + Horn order only, "
           "'rank' = order + per-facility figures and explanations")
-    cli([(100_000, 10_000), (1_000_000, 100_000)], crews=5, repeat=1 if args.quick else 3)
+    cli([(100_000, 10_000), (1_000_000, 100_000)], crews=5, repeat=1 if args.quick else 3,
+        baseline=args.baseline or None)
     if args.cli_only:
         print(f"\nload average {os.getloadavg()[0]:.1f} at end")
         return

@@ -1,6 +1,6 @@
 """Command line: rank and plan the repairs of a scenario file and print the result as JSON.
 
-Usage: python -m geo.plan SCENARIO.json [--crews K] [--time-limit SECONDS] [--persons-per-customer P]
+Usage: python -m geo.plan SCENARIO.json [--crews K] [--time-limit SECONDS] [--persons-per-customer P] [--one-process]
 
 Output: `ranking` (one crew's repair queue; `ranking_exact` is false on a meshed network, where the order is a
 heuristic and every explanation says so), `plan` (per crew the sequence with start and finish hours, per damaged
@@ -21,7 +21,8 @@ ETR, P50 and P90 (hours and ISO), and `quality.optimal` (proven or not) with a l
 An error in those keys exits with status 2 naming the key, crew or facility. `--crews` applies only to an
 integer `crews`; with an integer `crews` the dispatch keys are unused and a note says so.
 
-`python -m geo.plan` runs `main` here (the planner module hands over to it).
+`python -m geo.plan` runs `main` here (the planner module hands over to it). The ranking's JSON is written by a
+forked child process while this one plans (a second core; `--one-process` keeps it here): the same bytes.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from geo.network import CriticalSite, Network, ScenarioError
 from geo.plan import Plan, gap, improvement, plan, time_limit
 from geo.scenario import Scenario
 from geo.scenario_file import read_scenario
-from geo.triage import Ranked, RankedRow, ranked_rows
+from geo.triage import Ranked, RankedRow, ranked_rows, triage_tree
 
 
 def _num(x: float | None) -> float | int | None:
@@ -130,18 +131,61 @@ def report(
     deadline: Callable[[], bool] | None = None,
     critical_sites: Sequence[CriticalSite] = (),
     persons_per_customer: float = 2.5,
+    concurrent: bool = False,
 ) -> dict[str, Any]:
-    """Ranking, k-crew plan, KPIs and quality of one network as one JSON-ready dict (see `plan` for `deadline`)."""
+    """Ranking, k-crew plan, KPIs and quality of one network as one JSON-ready dict (see `plan` for `deadline`).
+
+    `concurrent` (the command line): the ranking is written as JSON by a forked child process while this one
+    plans, on the machine's second core, and comes back as an orjson.Fragment of the same bytes."""
+    ranking: Callable[[], Any] = lambda: ranking_to_json(  # noqa: E731
+        ranked_rows(network, critical_sites=critical_sites, english=True))
+    if concurrent:
+        triage_tree(network, critical_sites=critical_sites)  # built once, before the fork: both halves use it
+        ranking = _in_child(ranking)
     result = plan(network, crews=crews, deadline=deadline, critical_sites=critical_sites,
                   persons_per_customer=persons_per_customer)
+    planned = plan_to_json(result)
     return {
         "crews": crews,
         "ranking_exact": network.radial,
         "ratio_unit": explain.RATIO_UNIT,
         "gain_unit": explain.GAIN_UNIT,
-        "ranking": ranking_to_json(ranked_rows(network, critical_sites=critical_sites, english=True)),
-        **plan_to_json(result),
+        "ranking": ranking(),
+        **planned,
     }
+
+
+def _in_child(make: Callable[[], Any]) -> Callable[[], Any]:
+    """Start `make()` in a forked child that writes its JSON (indented one level, as a value of the report) to a
+    pipe; the function returned reads it as an orjson.Fragment, or makes it here if the child could not."""
+    if not hasattr(os, "fork"):
+        return make
+    read_end, write_end = os.pipe()
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(read_end)
+        os.close(write_end)
+        return make
+    if pid == 0:  # the child: write and leave at once (no teardown, no atexit of the parent's)
+        status = 1
+        try:
+            os.close(read_end)
+            data = orjson.dumps(make(), option=orjson.OPT_INDENT_2).replace(b"\n", b"\n  ")
+            with os.fdopen(write_end, "wb") as pipe:
+                pipe.write(data)
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write_end)
+
+    def collect() -> Any:
+        with os.fdopen(read_end, "rb") as pipe:
+            data = pipe.read()
+        _, status = os.waitpid(pid, 0)
+        return orjson.Fragment(data) if os.waitstatus_to_exitcode(status) == 0 else make()
+
+    return collect
 
 
 def dispatch_report(scenario: Scenario, *, as_of: datetime, deadline: Callable[[], bool] | None,
@@ -213,6 +257,8 @@ def _main(argv: Sequence[str] | None) -> int:
                         help="CP-SAT budget in seconds for small events with crews as records (0: no solver)")
     parser.add_argument("--samples", type=int, default=500, help="Monte Carlo samples for the P50/P90 ETRs")
     parser.add_argument("--seed", type=int, default=0, help="seed of the ETR simulation")
+    parser.add_argument("--one-process", action="store_true",
+                        help="write the ranking in this process (default: in a forked child, on a second core)")
     args = parser.parse_args(argv)
     if args.crews is not None and args.crews < 1:
         parser.error(f"--crews must be >= 1, got {args.crews}")
@@ -262,6 +308,7 @@ def _main(argv: Sequence[str] | None) -> int:
         deadline=time_limit(args.time_limit, clock=time.perf_counter),  # the command line is where the clock is read
         critical_sites=scenario.critical_sites,
         persons_per_customer=args.persons_per_customer,
+        concurrent=not args.one_process,
     )
     if scenario.dispatch_keys:
         out["notes"].append(f"unused with an integer 'crews': {', '.join(scenario.dispatch_keys)} (list crews as "
