@@ -464,6 +464,7 @@ SWITCHING_STEPS: Schema = {
                   "bridges": {"type": "object", "description": "the damaged facilities (and their cases) whose "
                               "repair alone would restore the same people: the step stands in for them",
                               "properties": {"case_ids": {"type": "array", "items": {"type": "integer"}},
+                                             "case_facility_names": {"type": "array", "items": {"type": "string"}},
                                              "facility_ids": {"type": "array", "items": {"type": "integer"}}}},
                   "people_hours_saved": {"type": "number", "description": "its people x (the shortest of those "
                                          "repairs - ready_hours); 0 when no single repair restores them"},

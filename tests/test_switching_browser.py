@@ -52,6 +52,7 @@ def test_the_map_proposes_the_switch_and_its_close_button_records_the_step(serve
         assert page.locator("#switching").is_visible()
         assert "close switch S12: restores 4,200 people in 0.5 h while L7 is repaired" in step.inner_text()
         assert "not possible: the registry holds no electrical data" in step.inner_text()
+        assert "Stands in for the repair of: Case " in step.inner_text() and ": L7" in step.inner_text()
         assert "not by the repair crews" in page.inner_text("#switching")
         assert page.inner_text("#without-power") == "4,700"
         rows = page.locator("#queue li")

@@ -102,7 +102,8 @@ def test_triage_proposes_the_tie_and_ranks_the_queue_after_it(grid):
     by_name = {name_of(r): r for r in body["queue"]}
     assert step["switch_id"] == switch and step["external_id"] == "sw-12" and step["name"] == "S12"
     assert (step["remote"], step["hours"], step["people_restored"]) == (False, 0.5, 4200)
-    assert step["bridges"] == {"case_ids": [by_name["L7"]["case_id"]], "facility_ids": [ids["L7"]]}
+    assert step["bridges"] == {"case_ids": [by_name["L7"]["case_id"]], "case_facility_names": ["L7"],
+                               "facility_ids": [ids["L7"]]}
     assert sorted(step["restores_facility_ids"]) == sorted([ids["A"], ids["B"]])
     assert step["people_hours_saved"] == pytest.approx(4200 * 5.5)
     assert step["flow"] == {"status": "not_possible",

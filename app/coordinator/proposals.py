@@ -66,6 +66,7 @@ def steps_json(situation: Situation) -> list[dict[str, Any]]:
             "people_restored": step.people,
             "restores_facility_ids": sorted(situation.facility_ids[f] for f in step.restores),
             "bridges": {"case_ids": [situation.cases[node]["case_id"] for node in bridged],
+                        "case_facility_names": [names[node] for node in bridged],
                         "facility_ids": [situation.facility_ids[node] for node in step.bridges]},
             "people_hours_saved": step.people_hours_saved,
             "flow": NO_FLOW, "done_by": DONE_BY,

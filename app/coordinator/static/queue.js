@@ -105,7 +105,8 @@ function stepRow(step, onDone) {
     }
   });
   const bridges = step.bridges.case_ids.length ? switchingText("msgBridges", {
-    list: step.bridges.case_ids.map((id) => t("case", { id })).join(", ") }) : null;
+    list: step.bridges.case_ids.map((id, i) => t("caseNamed", { id,
+      name: step.bridges.case_facility_names[i] })).join(", ") }) : null;
   return el("li", { dataset: { switchId: String(step.switch_id) } },
     el("div", {}, el("strong", {}, step.name), " ",
       `(${switchingText(step.remote ? "msgRemote" : "msgManual")})`, " ", button),
