@@ -41,9 +41,10 @@ def create_report() -> tuple[Response, int]:
     One statement does the work, the commit and the answer go with it; it checks the bearer token again (so this
     view may take the token's account from the cache) and counts the rate limits."""
     report = _report_sent()
-    quota = limit_quota("reports", f"user:{current_user.id}", f"addr:{client_address()}")
+    user = current_user._get_current_object()  # once, not through the proxy at every use
+    quota = limit_quota("reports", f"user:{user.id}", f"addr:{client_address()}")
     with db.connection() as conn:
-        received = ingest(conn, report, user_id=int(current_user.id), token_digest=current_user.token_digest,
+        received = ingest(conn, report, user_id=int(user.id), token_digest=user.token_digest,
                           quota=quota, match_distance_m=current_app.config["MATCH_DISTANCE_M"])
     response = _report_response(received.report_json, status=201 if received.created else 200)
     response.headers["Location"] = url_for("reports.get_report", report_id=str(report.id))
