@@ -1,15 +1,18 @@
-"""Benchmark /api/triage and /api/plan at 10^4 open cases on a 10^5-facility network, next to their bare SQL.
+"""Benchmark /api/triage, /api/plan and the case page at 10^4 open cases on a 10^5-facility network, next to
+their bare SQL and to the same requests after a registry change.
 
 Run: .venv/bin/python bench/bench_api_triage.py [--quick] [--facilities N] [--cases M] [--crews K]
 A throw-away PostGIS cluster (tools.pgcluster) gets a random radial feed tree of N facilities with a population
 layer, M open damage cases on distinct facilities with one to three reports each (a tenth of them also with a
 duplicate case merged into them, with its own report), some coordinator events (overrides, bumps, status set).
-Each request goes through the Flask app (test client, bearer token); next to it, in the same run: the repository
-queries it runs (network, open cases, critical sites) bare on psycopg, the baseline of a bare scan of the open cases
-with nothing joined, and the open-cases query as it was before issue 17 (per-case view laterals), plus how the
-request's time splits into SQL, building the live network and ranking. Issue 17: the export of the cases layer
-and a full read of view case_operational_status, each with the view as migration 0016 defines it (set-based) and,
-in a rolled-back transaction, as 0010 defined it (two laterals per case).
+Each request goes through the Flask app (test client, bearer token). The app keeps the registry network (issue 17,
+migration 0019): each request reads the open cases and the registry revision; the baseline is the same request with
+a no-op registry change before each, so that it reads and builds the registry (what every request did before).
+Next to them, in the same run: the SQL the request runs and ran, the live network, the picture, the ranking (the
+engine), the queue rows and the JSON (orjson against Flask's stdlib encoder), a bare scan of the open cases, the
+open-cases query as it was before issue 17 (per-case view laterals), the export of the cases layer and a full read
+of view case_operational_status (0016 set-based against 0010's laterals in a rolled-back transaction), the case
+page with its standings kept and after a registry change (a new ranking and 0.5 s plan), and /api/plan.
 """
 
 from __future__ import annotations
@@ -33,13 +36,16 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import psycopg  # noqa: E402
+from flask import jsonify  # noqa: E402
 from psycopg.rows import dict_row  # noqa: E402
 
 from app import create_app  # noqa: E402
-from app.coordinator.situation import load_situation, ranking  # noqa: E402
+from app.coordinator.situation import case_fields, explain, load_situation, ranking  # noqa: E402
 from app.db import upgrade  # noqa: E402
 from app.repo import exports  # noqa: E402
 from app.repo import triage as repo  # noqa: E402
+from app.site import fast_json  # noqa: E402
+from geo import live  # noqa: E402
 from tools import pgcluster  # noqa: E402
 
 PASSWORD = "bench-password-123"
@@ -150,12 +156,22 @@ def p50_p95(samples: list[float]) -> str:
     return f"{statistics.median(samples):8.0f} {q[18]:8.0f}"
 
 
-def get_ok(client: Any, url: str) -> Callable[[], object]:
+def get_ok(client: Any, url: str, *, json: bool = True) -> Callable[[], object]:
     def call() -> object:
         response = client.get(url)
         assert response.status_code == 200, (url, response.status_code, response.get_data(as_text=True)[:300])
-        return response.get_json()
+        return response.get_json() if json else response.get_data()
     return call
+
+
+def registry_changed(conn: psycopg.Connection[Any]) -> Callable[[], None]:
+    """A no-op change of one facility: a new registry revision, so the next request reads and builds it again."""
+    first = conn.execute("SELECT min(id) AS id FROM facility").fetchone()
+    assert first is not None
+
+    def change() -> None:
+        conn.execute("UPDATE facility SET name = name WHERE id = %(id)s", first)
+    return change
 
 
 def main() -> None:
@@ -188,22 +204,41 @@ def main() -> None:
         token = runner.invoke(args=["create-token", "coord"]).output.strip()
         client = app.test_client()
         client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+        uk_client = app.test_client()
+        uk_client.environ_base |= {"HTTP_AUTHORIZATION": f"Bearer {token}", "HTTP_ACCEPT_LANGUAGE": "uk"}
         open_ = {"open": list(repo.OPEN_FOR_TRIAGE)}
         # The inside rows run with the collector paused, as the two views run (app/coordinator/triage.py).
-        with psycopg.connect(url, row_factory=dict_row, autocommit=True) as conn, paused_gc():
+        with psycopg.connect(url, row_factory=dict_row, autocommit=True) as conn, paused_gc(), app.app_context():
             queue: Any = get_ok(client, "/api/triage")()
             assert len(queue["queue"]) == args.cases, len(queue["queue"])
+            changed = registry_changed(conn)
+            case_id = queue["queue"][len(queue["queue"]) // 2]["case_id"]
             rows: list[tuple[str, list[float]]] = [
-                ("GET /api/triage", timed(get_ok(client, "/api/triage"), repeat)),
-                ("  its SQL: network + open cases + critical sites",
-                 timed(lambda: (repo.network(conn), repo.open_cases(conn), repo.critical_sites(conn)), repeat)),
+                ("GET /api/triage (registry kept)", timed(get_ok(client, "/api/triage"), repeat)),
+                ("  baseline: registry changed before each (read + built)",
+                 timed(lambda: (changed(), get_ok(client, "/api/triage")()), repeat)),
+                ("GET /api/triage in Ukrainian (registry kept)", timed(get_ok(uk_client, "/api/triage"), repeat)),
                 ("  its SQL: open cases", timed(lambda: repo.open_cases(conn), repeat)),
-                ("  its SQL: network", timed(lambda: repo.network(conn), repeat)),
-                ("  load_situation (SQL + live network)",
-                 timed(lambda: load_situation(conn, default_share=0.5), repeat)),
+                ("  its SQL: registry revision", timed(lambda: repo.registry_revision(conn), repeat)),
+                ("  baseline: its SQL before: network + critical sites",
+                 timed(lambda: (repo.network(conn), repo.critical_sites(conn)), repeat)),
+                ("  load_situation (registry kept)", timed(lambda: load_situation(conn, default_share=0.5), repeat)),
             ]
             situation = load_situation(conn, default_share=0.5)
-            rows.append(("  ranking (engine)", timed(lambda: ranking(situation), repeat)))
+            rows.append(("    of which live network (expand + build)",
+                         timed(lambda: live.live_network(list(situation.expanded.network.facilities), {}), repeat)))
+            rows.append(("    of which picture", timed(lambda: live.picture(situation.expanded), repeat)))
+            ranked = ranking(situation)
+            rows.append(("  ranking (engine, geo/triage.rank)", timed(lambda: ranking(situation), repeat)))
+            with app.test_request_context("/api/triage"):
+                body = {"queue": [{"rank": r.rank, **case_fields(situation, r.id),
+                                   "explanation": explain(situation, r.id, r.explanation)} for r in ranked]}
+                rows += [("  queue rows (case fields + sentences)",
+                          timed(lambda: [{**case_fields(situation, r.id),
+                                          "explanation": explain(situation, r.id, r.explanation)} for r in ranked],
+                                repeat)),
+                         ("  JSON (orjson)", timed(lambda: fast_json.response(body), repeat)),
+                         ("  baseline: JSON as before (Flask's stdlib json)", timed(lambda: jsonify(body), repeat))]
             rows.append(("baseline: bare scan of the open cases", timed(lambda: conn.execute(BARE, open_).fetchall(),
                                                                         repeat)))
             rows.append(("baseline: open cases as before (view laterals)",  # seconds at 10^4: run once
@@ -216,6 +251,10 @@ def main() -> None:
                      ("view case_operational_status, all rows (0016)", timed(with_view(conn, False, whole_view),
                                                                               repeat)),
                      ("  baseline: as before (0010)", timed(with_view(conn, True, whole_view), 1, warm=False))]
+            page = f"/cases/{case_id}"
+            rows += [(f"GET {page} (standings kept)", timed(get_ok(client, page, json=False), repeat)),
+                     ("  baseline: registry changed before each (ranked + planned)",
+                      timed(lambda: (changed(), get_ok(client, page, json=False)()), max(2, repeat // 2)))]
             plan_url = f"/api/plan?crews={args.crews}&time_limit={args.time_limit:g}"
             rows.append((f"GET {plan_url}", timed(get_ok(client, plan_url), max(2, repeat // 4))))
         print(f"\n{'':52} {'p50 ms':>8} {'p95 ms':>8}")
