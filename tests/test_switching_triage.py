@@ -255,3 +255,16 @@ def test_the_dispatch_plan_sends_the_crew_where_switching_cannot_help_first(grid
     body = api_client(app, tokens["coord"]).get(f"/api/dispatch?crew={crew_id}").json
     (route,) = body["plan"]["crews"]
     assert [job["facility_name"] for job in route["jobs"]] == ["M1", "L7"]  # L7's people are back-fed meanwhile
+
+
+def test_closing_a_switch_moves_the_maps_change_cursor_so_every_open_map_refreshes(grid):
+    app, tokens, _, switch, _ = grid
+    coord = api_client(app, tokens["coord"])
+    before = coord.get("/api/map/changes").json["cursor"]
+    assert coord.post(f"/api/switches/{switch}/close", json={}).json["changed"] is True
+    try:
+        closed = coord.get("/api/map/changes").json["cursor"]
+        assert closed != before
+    finally:
+        coord.post(f"/api/switches/{switch}/open", json={})
+    assert coord.get("/api/map/changes").json["cursor"] not in (before, closed)

@@ -141,7 +141,8 @@ SELECT (SELECT folded FROM map_fold_state) + (SELECT count(*) FROM map_report_pe
        (SELECT coalesce(max(received_at), 'epoch') FROM report) AS last_report,
        (SELECT coalesce(max(id), 0) FROM damage_case) AS last_case,
        (SELECT coalesce(max(id), 0) FROM case_event) AS last_event,
-       (SELECT coalesce(max(updated_at), 'epoch') FROM damage_case) AS last_case_update
+       (SELECT coalesce(max(updated_at), 'epoch') FROM damage_case) AS last_case_update,
+       (SELECT coalesce(max(updated_at), 'epoch') FROM tie_switch) AS last_switch
 """
 
 
@@ -233,4 +234,5 @@ def cursor(conn: Conn) -> str:
     """A short text that changes whenever a report arrives or a case changes."""
     row = conn.execute(CURSOR).fetchone()
     assert row is not None
-    return "-".join(str(row[k]) for k in ("reports", "last_report", "last_case", "last_event", "last_case_update"))
+    return "-".join(str(row[k]) for k in ("reports", "last_report", "last_case", "last_event", "last_case_update",
+                                          "last_switch"))
