@@ -513,7 +513,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  reports matched to a substation within 250 m (KNN): {share:.0%}; the rest opened a case each")
         print(f"  crew moves audited (a member's report newer than the crew's last position): {crew_moves(api_url):,}")
 
-        batch_rate, batch_p = float("nan"), (float("nan"),) * 3
+        batch_rate, batch_p, per_report = float("nan"), (float("nan"),) * 3, [float("nan")]
         if args.batch:
             print(f"\n== POST /api/reports/batch, {args.batch} reports per request: {seconds:g} s measured ==")
             batch_statuses = Counter(s for log in batched for s in log.statuses)
@@ -550,7 +550,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{'path':<46} {'rows/s':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'rows':>8}")
         for label, rate, p, n in (
                 ("POST /api/reports (2xx only)", api_rate, api_p, len(ok_latencies)),
-                *([(f"POST /api/reports/batch of {args.batch} (reports; ms/request)", batch_rate, batch_p,
+                *([(f"POST /api/reports/batch x{args.batch} (ms/request)", batch_rate, batch_p,
                     sum(1 for log in batched for st in log.statuses if st.startswith("2")))] if args.batch else []),
                 (f"raw INSERT, 1 txn/row, {args.concurrency} connections", raw_n / raw_s, raw_p, raw_n),
                 ("raw executemany-style pipelined INSERT, 1 conn", bulk_rows / many_s, blank, bulk_rows),
@@ -558,7 +558,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{label:<46} {rate:>8,.0f} " + " ".join(f"{x:>7.1f}" if x == x else f"{'':>7}" for x in p)
                   + f" {n:>8,}")
         ratio = api_rate / (raw_n / raw_s)
-        print(f"API / raw per-row: {ratio:.0%}")
+        print(f"API / raw per-row: {ratio:.0%}" + (f"; batch / raw per-row: {batch_rate / (raw_n / raw_s):.0%}"
+                                                   if args.batch else ""))
+        cpu_line = [("POST /api/reports", sum(spent_ms)), ("raw INSERT row", sum(raw_cpu))]
+        if args.batch:
+            cpu_line.insert(1, (f"batch x{args.batch}", sum(per_report)))
+        print("CPU per report, client + gunicorn + PostgreSQL (the steadier figure): " + "; ".join(
+            f"{name} {ms:.2f} ms (at most {cpus * 1000 / ms:,.0f}/s on {cpus} idle cores)" for name, ms in cpu_line))
         print("targets (issue 17): >= 1,000 reports/s {}, p99 < 50 ms {}, >= 50 % of raw per-row {}".format(
             *("met" if ok else "NOT met" for ok in (api_rate >= 1000, api_p[2] < 50, ratio >= 0.5))))
         print("load average (1/5/15 min) before: {:.2f} {:.2f} {:.2f}; after: {:.2f} {:.2f} {:.2f}".format(
