@@ -209,6 +209,8 @@ def test_open_line_switches_of_mv_oberrhein_are_ties_from_their_bus_to_the_line_
                                  JOIN facility c ON c.id = l.child_id WHERE c.external_id = %s""",
                               (f"ober:line:{int(s.element)}",)).fetchall()
         assert [r["external_id"] for r in parent] == [f"ober:bus:{other_end(net, s)}"]
+    audit = conn.execute("SELECT after->'tie_switches' AS ties FROM audit_event WHERE action = 'import-facilities'")
+    assert audit.fetchone()["ties"] == {"created": 6, "updated": 0, "unchanged": 0}
     again = ok(app, "import-facilities", path)
     assert "tie switches: 0 new, 0 updated, 6 unchanged" in again
     assert one(conn, "SELECT count(*) FROM tie_switch") == 6

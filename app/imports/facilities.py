@@ -150,8 +150,11 @@ def import_facilities(file: Path, layer: str | None, kind: str | None, map_text:
                        region=target, progress=TERMINAL,
                        link_column=columns.columns.get("parent_external_id", "parent_external_id"),
                        extra_links=network.extra_links if network else ())
+        tie_counts, tie_warnings = store_ties(conn, network.ties, file=file, dataset_id=dataset_id, region=target,
+                                              reason=f"import-facilities {file.name}") if network else ({}, [])
         repo.audit(conn, entity="dataset", entity_id=str(dataset_id), action="import-facilities",
-                   after={"file": str(file), "region": target.name, **stored.record})
+                   after={"file": str(file), "region": target.name, **stored.record,
+                          **({"tie_switches": tie_counts} if network else {})})
         if stored.refreshed is not None:
             show(stored.refreshed)
         warn(*stored.warnings)
@@ -160,8 +163,6 @@ def import_facilities(file: Path, layer: str | None, kind: str | None, map_text:
                    f"unchanged, {stored.duplicates} identical duplicate rows kept once; {stored.links} feed links "
                    "given")
         if network is not None:  # a network model's open switches, between the facilities just stored
-            tie_counts, tie_warnings = store_ties(conn, network.ties, file=file, dataset_id=dataset_id,
-                                                  region=target, reason=f"import-facilities {file.name}")
             warn(*tie_warnings)
             click.echo(summary(tie_counts))
         finish(conn, dry_run=dry_run)
