@@ -10,7 +10,8 @@ Public API:
 Energisation here is exact: a facility has power when any path from a source is intact, whatever the direction
 of its feed links. The graph is undirected: its nodes are the facilities that carry power (undamaged ones, and
 damaged ones that `conducting` says still pass it on: degraded or operating), its edges the feed links between
-two of them and the closed ties; its sources are the undamaged facilities without parents.
+two of them and the closed ties; its sources are the facilities without parents that carry power (a degraded
+or operating power plant still supplies).
 
 Switching steps are chosen greedily over that graph's connected parts: a tie is worth closing only when it joins
 an energised part to a dark one (closing it never parallels two energised parts, nor joins two dark ones); after
@@ -113,7 +114,7 @@ def _graph(items: Sequence[Facility], ties: Sequence[Tie], conducting: Mapping[s
         if a < 0 or b < 0:
             raise ValueError(f"tie {tie.id!r}: unknown facility {tie.a if a < 0 else tie.b!r}")
     carries = np.fromiter((not f.damaged or f.id in conducting for f in items), dtype=bool, count=n)
-    source = np.fromiter((not f.damaged and not f.parents for f in items), dtype=bool, count=n)
+    source = carries & np.fromiter((not f.parents for f in items), dtype=bool, count=n)  # a degraded source too
     counts = np.fromiter((len(f.parents) for f in items), dtype=np.intp, count=n)
     parents = index.get_indexer(list(chain.from_iterable(f.parents for f in items)))
     feed = np.column_stack((np.repeat(np.arange(n, dtype=np.intp), counts), parents))[parents >= 0]

@@ -245,3 +245,12 @@ def test_the_plan_after_switching_with_its_waits_never_counts_fewer_people_hours
     assert only.quality.phu == pytest.approx(exact_cost(facilities, only_finish, {}))  # radial: the engine is exact
     if crews == 1:  # Horn's order is optimal on both networks, and switching only brings power sooner
         assert counted <= only.quality.phu + 1e-6
+
+
+def test_a_degraded_source_still_feeds_what_a_tie_joins_to_it():
+    facilities = [Facility("P", (), 100.0, True, 4.0), Facility("A", ("P",), 50.0), Facility("S1"),
+                  Facility("L", ("S1",), 0.0, True, 6.0), Facility("B", ("L",), 300.0)]
+    tie = Tie("t", "S1", "A", "B")
+    assert energised(facilities, [replace(tie, closed=True)], conducting={"P": 0.5}) == {"P", "A", "S1", "B"}
+    (step,) = switching(facilities, [tie], remote_hours=0.1, manual_hours=0.5, conducting={"P": 0.5}).steps
+    assert step.restores == ("B",) and step.bridges == ("L",)
