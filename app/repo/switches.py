@@ -47,15 +47,6 @@ def set_closed(conn: Conn, switch_id: int, *, closed: bool, actor_id: int, reaso
     return True
 
 
-def audit_trail(conn: Conn, switch_id: int) -> list[dict[str, Any]]:
-    """The audit events of a tie switch, oldest first: when, who, what and why."""
-    return conn.execute(
-        """SELECT e.at, u.username AS actor, e.action, e.before, e.after, e.reason
-           FROM audit_event e LEFT JOIN app_user u ON u.id = e.actor_id
-           WHERE e.entity = 'tie_switch' AND e.entity_id = %(id)s::text ORDER BY e.at, e.id""",
-        {"id": switch_id}).fetchall()
-
-
 def state_digest(conn: Conn) -> str:
     """A digest of every tie switch as the triage uses it (ends, remote, hours, closed or open): it changes
     whenever a switch is added, changed, closed or opened."""
