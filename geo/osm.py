@@ -16,7 +16,6 @@ substation is taken as its source. Links are then oriented away from the sources
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
@@ -30,9 +29,11 @@ from shapely.geometry.base import BaseGeometry
 
 from geo.errors import DataError
 from geo.io import LONLAT
+from geo.osm_model import Element, Extract
+from geo.osm_switches import open_ties, split_at_open_switches
 from geo.pandapower_net import Imported
 from geo.pandapower_topology import Orientation, orient
-from geo.tie_switches import OSM_SUPPORTS, TieSwitch, osm_remote, osm_state
+from geo.tie_switches import OSM_SUPPORTS, osm_state
 from geo.tie_switches import report_lines as ties_report
 
 SNAP_M = 50.0  # a line end this close to a station (its area, or its node) is connected to it
@@ -45,23 +46,6 @@ SUFFIXES = (".osm.pbf", ".pbf", ".osm")
 KEYS = ("name", "ref", "operator", "voltage", "type", "plant:output:electricity", "plant:output:heat")  # kept
 SWITCH_KEYS = ("name", "ref", "operator", "voltage", "switch", "switch:state", "state", "operating", "remote")
 NONE = frozenset({"", "no", "0", "0 mw", "none"})
-
-
-@dataclass
-class _Element:
-    osm_id: str  # 'n123', 'w123' or 'r123'
-    power: str
-    tags: dict[str, str]
-    geometry: BaseGeometry  # lon/lat: Point, LineString or (Multi)Polygon
-    nodes: tuple[int, ...] = ()  # a line's node ids, in order
-
-
-@dataclass
-class _Extract:
-    stations: list[_Element] = field(default_factory=list)
-    lines: list[_Element] = field(default_factory=list)
-    skipped: Counter[str] = field(default_factory=Counter)
-    switches: dict[int, _Element] = field(default_factory=dict)  # by node id
 
 
 def is_osm(path: Path) -> bool:
@@ -91,8 +75,8 @@ def kind_of(power: str, tags: dict[str, str]) -> str:
     return "heat_plant" if tags.get("plant:output:electricity", "").strip().lower() in NONE else "chp_plant"
 
 
-def _read(path: Path) -> _Extract:
-    extract = _Extract()
+def _read(path: Path) -> Extract:
+    extract = Extract()
     factory = osmium.geom.WKBFactory()
     processor = (osmium.FileProcessor(str(path)).with_areas(osmium.filter.KeyFilter("power"))
                  .with_filter(osmium.filter.KeyFilter("power")))
@@ -102,7 +86,7 @@ def _read(path: Path) -> _Extract:
             continue
         power = obj.tags.get("power") or ""
         if isinstance(obj, osmium.osm.Node) and (power == "switch" or (power in OSM_SUPPORTS and "switch" in obj.tags)):
-            extract.switches[obj.id] = _Element(f"n{obj.id}", power, {k: v for k in SWITCH_KEYS
+            extract.switches[obj.id] = Element(f"n{obj.id}", power, {k: v for k in SWITCH_KEYS
                                                                     if (v := obj.tags.get(k)) is not None},
                                                 shapely.geometry.Point(obj.location.lon, obj.location.lat))
         if power not in STATIONS and power not in LINES:
@@ -112,7 +96,7 @@ def _read(path: Path) -> _Extract:
         tags = {k: v for k in KEYS if (v := obj.tags.get(k)) is not None}
         if isinstance(obj, osmium.osm.Node):
             if power in STATIONS:
-                extract.stations.append(_Element(f"n{obj.id}", power, tags,
+                extract.stations.append(Element(f"n{obj.id}", power, tags,
                                                  shapely.geometry.Point(obj.location.lon, obj.location.lat)))
             else:
                 extract.skipped[f"power={power} on a node: a line must be a way"] += 1
@@ -121,7 +105,7 @@ def _read(path: Path) -> _Extract:
             if len(located) < 2:
                 extract.skipped["line with fewer than two nodes inside the extract"] += 1
                 continue
-            extract.lines.append(_Element(f"w{obj.id}", power, tags,
+            extract.lines.append(Element(f"w{obj.id}", power, tags,
                                           shapely.geometry.LineString([(n.lon, n.lat) for n in located]),
                                           tuple(n.ref for n in located)))
         elif isinstance(obj, osmium.osm.Way):
@@ -134,7 +118,7 @@ def _read(path: Path) -> _Extract:
             except RuntimeError:
                 extract.skipped[f"power={power}: area with a broken outline"] += 1
                 continue
-            extract.stations.append(_Element(f"{'w' if obj.from_way() else 'r'}{obj.orig_id()}", power, tags, shape))
+            extract.stations.append(Element(f"{'w' if obj.from_way() else 'r'}{obj.orig_id()}", power, tags, shape))
         elif isinstance(obj, osmium.osm.Relation) and (power not in STATIONS or obj.tags.get("type") != "multipolygon"):
             extract.skipped[f"power={power} on a {obj.tags.get('type', 'relation')} relation: not imported"] += 1
     for power, count in other.items():
@@ -159,7 +143,8 @@ def _metric(geometries: list[BaseGeometry]) -> list[BaseGeometry]:
     return list(series.to_crs(series.estimate_utm_crs()).values) if geometries else []
 
 
-def _network(extract: _Extract, *, snap_m: float) -> Imported:
+def _network(extract: Extract, *, snap_m: float) -> Imported:
+    split = split_at_open_switches(extract)
     stations, lines, skipped = extract.stations, extract.lines, Counter(extract.skipped)
     metric = _metric([s.geometry for s in stations] + [shapely.geometry.Point(c) for line in lines
                                                         for c in (line.geometry.coords[0], line.geometry.coords[-1])])
@@ -201,7 +186,7 @@ def _network(extract: _Extract, *, snap_m: float) -> Imported:
     for n in sorted(junctions | end_nodes):
         if n not in node_bus:
             node_bus[n], next_bus = next_bus, next_bus + 1
-    ties, cut, tie_skipped = _ties(extract, node_bus=node_bus, stations=len(stations), junctions=junctions)
+    ties, cut, tie_skipped = open_ties(extract, node_bus=node_bus, stations=len(stations), junctions=junctions)
     for j, n in sorted(cut):  # a normally-open switch is not a path: each line keeps its own end there
         cut[(j, n)], next_bus = next_bus, next_bus + 1
 
@@ -226,49 +211,18 @@ def _network(extract: _Extract, *, snap_m: float) -> Imported:
                          fed_outside=len(fed_outside), snapped=len(snapped), snap_m=snap_m,
                          lone=sum(1 for i in targets if i not in lined and f"source:{i}" not in sources))
     states = Counter(osm_state(s.tags) or "none" for s in extract.switches.values())
-    read = (f"switches: {len(extract.switches)} (power=switch, or switch=* on a pole, tower, portal or insulator): "
-            f"{states['open']} normally open, {states['closed']} closed, {states['none']} with no state (taken as "
-            "closed: not ties)",) if extract.switches else ()
+    read: tuple[str, ...] = (
+        f"switches: {len(extract.switches)} (power=switch, or switch=* on a pole, tower, portal or insulator): "
+        f"{states['open']} normally open, {states['closed']} closed, {states['none']} with no state (taken as "
+        "closed: not ties)",) if extract.switches else ()
+    if split:
+        read += (f"lines cut at a normally-open switch inside them: {split} (the parts after the first are "
+                 "'osm:w<id>:2', ':3'…)",)
     return Imported(frame=imported.frame, extra_links=imported.extra_links,
                     report=imported.report + read + ties_report(ties, tie_skipped), ties=ties)
 
 
-def _ties(extract: _Extract, *, node_bus: dict[int, int], stations: int, junctions: set[int]) -> tuple[
-        tuple[TieSwitch, ...], dict[tuple[int, int], int], dict[str, int]]:
-    """The normally-open switches that join two lines where exactly those two meet (away from any station), the
-    (line index, node) ends they cut, and the other open switches by reason."""
-    at_node: dict[int, list[int]] = {}
-    wanted = {n for n, s in extract.switches.items() if osm_state(s.tags) == "open"}
-    for j, line in enumerate(extract.lines):
-        ends = {line.nodes[0], line.nodes[-1]}
-        for n in dict.fromkeys(line.nodes):
-            if n in wanted and (n in ends or n in junctions):
-                at_node.setdefault(n, []).append(j)
-    ties, cut, skipped = [], {}, Counter[str]()
-    for n in sorted(wanted):
-        switch, on = extract.switches[n], at_node.get(n, [])
-        if not on:
-            on_way = any(n in line.nodes for line in extract.lines)
-            skipped["inside one line (not where two meet): both sides are one facility" if on_way
-                    else "on no line of the extract: which facilities it joins is not determinable"] += 1
-        elif node_bus.get(n, stations) < stations:
-            skipped["at a station: which two facilities it joins is not determinable"] += 1
-        elif len(on) != 2:
-            skipped["at the end of one line only: it joins nothing" if len(on) == 1 else
-                    f"where {len(on)} lines meet: which two it joins is not determinable"] += 1
-        else:
-            a, b = (f"osm:{extract.lines[j].osm_id}" for j in on)
-            cut.update({(j, n): -1 for j in on})
-            ties.append(TieSwitch(external_id=f"osm:{switch.osm_id}",
-                                  name=(switch.tags.get("name") or switch.tags.get("ref") or
-                                        f"switch {switch.osm_id}")[:200], facility_a=a, facility_b=b,
-                                  remote=osm_remote(switch.tags), attributes={**switch.tags, "osm_id": switch.osm_id,
-                                                                              "power": switch.power},
-                                  point=(switch.geometry.x, switch.geometry.y)))
-    return tuple(ties), cut, dict(skipped)
-
-
-def _outside_feeds(stations: list[_Element], targets: list[int], terminals: dict[str, tuple[int, ...]],
+def _outside_feeds(stations: list[Element], targets: list[int], terminals: dict[str, tuple[int, ...]],
                    sources: dict[str, int]) -> list[int]:
     """For each connected part with lines and stations but no plant, its highest-voltage substation (lowest id
     on a tie)."""
@@ -292,7 +246,7 @@ def _outside_feeds(stations: list[_Element], targets: list[int], terminals: dict
     return sorted(i for _, _, i in best.values())
 
 
-def _imported(stations: list[_Element], lines: list[_Element], graph: Orientation, *, owner: dict[int, int],
+def _imported(stations: list[Element], lines: list[Element], graph: Orientation, *, owner: dict[int, int],
               parts: set[int], inside: dict[str, int], skipped: Counter[str], fed_outside: int, snapped: int,
               snap_m: float, lone: int) -> Imported:
     station_id = [f"osm:{s.osm_id}" for s in stations]
@@ -326,7 +280,7 @@ def _imported(stations: list[_Element], lines: list[_Element], graph: Orientatio
                      f"{item.power} {item.osm_id}", "kind": kind_of(item.power, item.tags),
                      "voltage_kv": volts[0] if volts else np.nan, "parent_external_id": given[0] if given else None,
                      "power": item.power, "voltage": item.tags.get("voltage"), "operator": item.tags.get("operator"),
-                     "ref": item.tags.get("ref"), "osm_id": item.osm_id,
+                     "ref": item.tags.get("ref"), "osm_id": item.osm_id.partition(":")[0],
                      "geometry": geometry if geometry.geom_type in ("Point", "LineString")
                      else geometry.representative_point()})
     frame = gpd.GeoDataFrame(rows, geometry="geometry", crs=LONLAT) if rows else gpd.GeoDataFrame(

@@ -194,7 +194,7 @@ TIE_NODES: dict[int, tuple[float, float, dict[str, str]]] = {
     103: (30, 0, {}), 105: (19970, 0, {}),
     104: (10000, 0, {"power": "switch", "switch": "disconnector", "switch:state": "open", "operating": "remote",
                      "name": "Tie 7", "operator": "Oblenergo"}),
-    106: (5000, 0, {"power": "pole", "switch": "disconnector", "state": "open"}),  # inside L1: one facility
+    106: (5000, 0, {"power": "pole", "switch": "disconnector", "state": "open"}),  # inside L1: cuts it in two
     107: (15000, 0, {"power": "switch", "switch": "circuit_breaker", "state": "closed"}),  # inside L2
     108: (2000, 3000, {"power": "switch"}),  # most OSM switches: no state
     109: (20010, 0, {"power": "switch", "switch:state": "open"}),  # at Sierra
@@ -213,29 +213,34 @@ def test_a_normally_open_switch_where_two_lines_meet_is_a_tie_and_not_a_path(fre
     out = ok(app, "import-facilities", path)
     assert ("switches: 5 (power=switch, or switch=* on a pole, tower, portal or insulator): 3 normally open, "
             "1 closed, 1 with no state (taken as closed: not ties)") in out
-    assert "tie switches: 1 (normally open; 1 remote-controlled)" in out
-    assert "tie switches skipped 1: inside one line (not where two meet): both sides are one facility" in out
+    assert "lines cut at a normally-open switch inside them: 1 (the parts after the first are 'osm:w<id>:2'" in out
+    assert "tie switches: 2 (normally open; 1 remote-controlled)" in out
     assert "tie switches skipped 1: at a station: which two facilities it joins is not determinable" in out
-    assert "tie switches: 1 new, 0 updated, 0 unchanged" in out
+    assert "tie switches: 2 new, 0 updated, 0 unchanged" in out
     tie = conn.execute("""SELECT t.external_id, t.name, a.external_id AS a, b.external_id AS b, t.remote,
                                  t.attributes, ST_X(t.geom) AS lon, ST_Y(t.geom) AS lat FROM tie_switch t
                           JOIN facility a ON a.id = t.facility_a JOIN facility b ON b.id = t.facility_b""").fetchall()
-    assert [(r["external_id"], r["name"], r["a"], r["b"], r["remote"]) for r in tie] == [
-        ("osm:n104", "Tie 7", "osm:w201", "osm:w202", True)]
+    assert sorted((r["external_id"], r["name"], r["a"], r["b"], r["remote"]) for r in tie) == [
+        ("osm:n104", "Tie 7", "osm:w201:2", "osm:w202", True),
+        ("osm:n106", "switch n106", "osm:w201", "osm:w201:2", False)]
+    tie = [r for r in tie if r["external_id"] == "osm:n104"]
     assert tie[0]["attributes"]["operator"] == "Oblenergo" and tie[0]["attributes"]["switch"] == "disconnector"
     assert (tie[0]["lon"], tie[0]["lat"]) == pytest.approx(at(10000, 0))
     given = links(conn)
     parents = {child: parent for parent, child in given}
     assert parents["osm:w201"] == "osm:n101" and parents["osm:w202"] == "osm:n102"  # each fed from its own side
-    assert ("osm:w201", "osm:w202") not in given and ("osm:w202", "osm:w201") not in given  # open: not a path
+    assert "osm:w201:2" not in parents and "osm:w201:2" not in {p for p, _ in given}  # open at both its ends
+    part = conn.execute("SELECT name, attributes->>'osm_id' AS way, ST_NPoints(geom) AS points FROM facility "
+                        "WHERE external_id = 'osm:w201:2'").fetchone()
+    assert part == {"name": "L1 (part 2)", "way": "w201", "points": 2}
     again = ok(app, "import-facilities", path)
-    assert "tie switches: 0 new, 0 updated, 1 unchanged" in again
+    assert "tie switches: 0 new, 0 updated, 2 unchanged" in again
 
 
 def test_the_same_switch_closed_joins_the_two_lines_and_is_no_tie(fresh, tmp_path):
     app, conn = fresh
     closed = {**TIE_NODES, 104: (10000, 0, {"power": "switch", "switch:state": "closed"})}
     out = ok(app, "import-facilities", write_extract(tmp_path / "closed.osm.pbf", closed, TIE_WAYS))
-    assert "tie switches: 0 (normally open)" in out
-    assert one(conn, "SELECT count(*) FROM tie_switch") == 0
-    assert ("osm:w201", "osm:w202") in links(conn) or ("osm:w202", "osm:w201") in links(conn)
+    assert "tie switches: 1 (normally open)" in out  # only the pole's, which still cuts L1
+    assert one(conn, "SELECT string_agg(external_id, ',') FROM tie_switch") == "osm:n106"
+    assert ("osm:w201:2", "osm:w202") in links(conn) or ("osm:w202", "osm:w201:2") in links(conn)
