@@ -11,7 +11,7 @@ the vocabulary (`Code`) or other `Text`s.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -106,6 +106,33 @@ class Text(str):
         self = super().__new__(cls, english[:1].upper() + english[1:] if capital else english)
         self.msgid, self.params, self.parts, self.sep, self.capital = None, {}, tuple(parts), sep, capital
         return self
+
+
+class DeferredText(Text):
+    """A Text whose English is known now and whose message id, parameters and parts are made on first use by
+    `made(at)` (a shared maker, e.g. of a whole ranking's sentences): the English-only reader never pays for them.
+    The made Text must say the same English (checked when it is made)."""
+
+    __slots__ = ("_at", "_made")
+    _made: Callable[[int], Text] | None
+    _at: int
+
+    def __new__(cls, english: str, made: Callable[[int], Text], at: int) -> DeferredText:
+        self = str.__new__(cls, english)
+        self._made, self._at = made, at
+        return self
+
+    def __getattr__(self, name: str) -> object:  # only for the Text fields not made yet
+        made = object.__getattribute__(self, "_made")
+        if made is None or name not in Text.__slots__:
+            raise AttributeError(name)
+        text = made(object.__getattribute__(self, "_at"))
+        if str.__str__(text) != str.__str__(self):
+            raise AssertionError(f"deferred text made differently: {text!r} is not {str.__str__(self)!r}")
+        self.msgid, self.params, self.parts, self.sep, self.capital = (
+            text.msgid, text.params, text.parts, text.sep, text.capital)
+        self._made = None
+        return object.__getattribute__(self, name)
 
 
 def without_stop(text: str) -> str:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from geo import explain
+from geo.message import DeferredText, Text
 from geo.network import (
     CriticalSite,
     Network,
@@ -244,9 +245,10 @@ def rank(network: Network, *, critical_sites: Iterable[CriticalSite] = (),
 @without_gc_pauses
 def ranked_rows(network: Network, *, critical_sites: Iterable[CriticalSite] = (),
                 english: bool = False) -> list[RankedRow]:
-    """`rank`'s queue (without `last`) as rows of Ranked's fields. With `english` the explanations are plain
-    English strings (explain.english_sentences: the same sentences, for a writer that says nothing else),
-    else Texts the app can say in another language."""
+    """`rank`'s queue (without `last`) as rows of Ranked's fields. The sentences are written in English
+    column-wise (explain.english_sentences); with `english` they stay plain strings (a writer that says nothing
+    else), else they are Texts the app can say in another language, whose message ids and parameters are made
+    for the whole ranking when the first one is asked for (an English answer never needs them)."""
     tree = triage_tree(network, critical_sites=tuple(critical_sites))
     jobs = tree.outage.jobs
     all_ids = network.arrays.ids
@@ -265,8 +267,17 @@ def ranked_rows(network: Network, *, critical_sites: Iterable[CriticalSite] = ()
             upstream_people[j] = upstream_people[up] + people[up]
     units = [w > (people[order[start]] if end - start == 1 else sum(people[a] for a in order[start:end]))
              for start, end, w, _ in tree.blocks]
-    sentences = (explain.english_sentences(ids, hours, weight, order, tree.blocks, chain, chain_ids, units,
-                                           exact=tree.exact) if english else _texts(tree, ids, chain, units))
+    sentences: list[str] = explain.english_sentences(ids, hours, weight, order, tree.blocks, chain, chain_ids,
+                                                     units, exact=tree.exact)
+    if not english:  # Texts, their ids and parameters made for the whole ranking on the first one asked for
+        texts: list[list[Text]] = []
+
+        def made(position: int) -> Text:
+            if not texts:
+                texts.append(_texts(tree, ids, chain, units))
+            return texts[0][position]
+
+        sentences = [DeferredText(sentence, made, position) for position, sentence in enumerate(sentences)]
     radial = network.radial
     on = energised_at_start(network) if not radial else []
     rows: list[RankedRow] = []
@@ -296,7 +307,7 @@ def ranked_rows(network: Network, *, critical_sites: Iterable[CriticalSite] = ()
 
 
 def _texts(tree: TriageTree, ids: Sequence[str], chain: Sequence[tuple[int, ...]],
-           units: Sequence[bool]) -> list[str]:
+           units: Sequence[bool]) -> list[Text]:
     """Every job's explanation as a Text, in rank order."""
     order = tree.order
     rates = [explain.rate(w, p) for _, _, w, p in tree.blocks]
@@ -304,7 +315,7 @@ def _texts(tree: TriageTree, ids: Sequence[str], chain: Sequence[tuple[int, ...]
     texts = [explain.block_text([ids[a] for a in order[start:end]], summaries[b])
              for b, (start, end, _, _) in enumerate(tree.blocks)]
     first = ids[order[0]] if order else ""
-    out: list[str] = []
+    out: list[Text] = []
     for b, (start, end, _, _) in enumerate(tree.blocks):
         members = order[start:end]
         context = explain.BlockContext(

@@ -21,7 +21,8 @@ from geo.plan_cli import _num, _nums, plan_to_json, ranking_to_json, report
 from geo.plan_simulator import Simulator, _levels
 from geo.scenario import parse_scenario
 from geo.scenario_file import read_scenario
-from geo.triage import horn_order, rank, ranked_rows, ratio_key, triage_tree
+from geo.message import Text
+from geo.triage import _texts, horn_order, rank, ranked_rows, ratio_key, triage_tree
 
 
 def tree(n: int, damaged: int, *, seed: int, fractional: bool = False, zero_hours: bool = False,
@@ -59,14 +60,29 @@ CASES = [
 ]
 
 
+def chains_and_units(t):
+    chain = [()] * len(t.parent)
+    for j in t.order:
+        if t.parent[j] >= 0:
+            chain[j] = (*chain[t.parent[j]], t.parent[j])
+    return chain, [w > sum(t.people[a] for a in t.order[start:end]) for start, end, w, _ in t.blocks]
+
+
 @pytest.mark.parametrize(("name", "make", "sites"), CASES, ids=[c[0] for c in CASES])
 @pytest.mark.parametrize("seed", range(4))
 def test_english_sentences_are_the_texts_rank_says(name, make, sites, seed):
     network = build_network(make(seed))
     ranked = rank(network, critical_sites=sites)
     rows = ranked_rows(network, critical_sites=sites, english=True)
-    assert [r.explanation for r in ranked] == [row[-1] for row in rows]
+    t = triage_tree(network, critical_sites=sites)
+    chain, units = chains_and_units(t)
+    texts = _texts(t, [network.arrays.ids[v] for v in t.outage.jobs], chain, units)  # the Texts, made one by one
+    assert [str.__str__(text) for text in texts] == [row[-1] for row in rows]
     assert all(type(row[-1]) is str for row in rows)
+    for r, text in zip(ranked, texts, strict=True):  # the app's Texts: made on first use, the same as one by one
+        assert isinstance(r.explanation, Text) and r.explanation == text
+        assert (r.explanation.msgid, r.explanation.params, r.explanation.parts, r.explanation.sep) == \
+            (text.msgid, text.params, text.parts, text.sep)
     assert [(r.rank, r.id, r.repair_hours, r.ratio, r.gain_now, r.gain_with_blockers, r.population_served,
              r.blocked_by, r.block) for r in ranked] == [row[:-1] for row in rows]
     if name == "long feeders":
