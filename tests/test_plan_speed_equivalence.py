@@ -15,13 +15,13 @@ import random
 import orjson
 import pytest
 
+from geo.message import Text
 from geo.network import CriticalSite, Facility, ScenarioError, build_network, network_from_columns
 from geo.plan import lower_bound, plan, time_limit
 from geo.plan_cli import _num, _nums, plan_to_json, ranking_to_json, report
 from geo.plan_simulator import Simulator, _levels
 from geo.scenario import parse_scenario
 from geo.scenario_file import read_scenario
-from geo.message import Text
 from geo.triage import _texts, horn_order, rank, ranked_rows, ratio_key, triage_tree
 
 
