@@ -12,6 +12,7 @@ import psycopg
 import pytest
 from flask import Flask
 
+from app.coordinator import registry
 from app.coordinator.registry import Kept
 from tests.conftest import api_client, create_accounts, make_app
 
@@ -171,3 +172,17 @@ def test_a_server_keeps_the_two_registries_it_read_last(servers):
         tokens.append(revision(servers)[1])
         row(servers, apps[0])
     assert {r.token for r in kept} == set(tokens[1:])
+
+
+def test_a_registry_no_request_reads_any_more_is_dropped(servers, monkeypatch):
+    # After an import the registry before it is kept only while some request still reads it (a replica behind).
+    apps: list[Flask] = servers["apps"]  # type: ignore[assignment]
+    ids: dict[str, int] = servers["ids"]  # type: ignore[assignment]
+    row(servers, apps[0])
+    kept: Kept = apps[0].extensions["triage_registry"]
+    change(servers, ("UPDATE facility SET name = name WHERE id = %s", (ids["Cache S"],)))
+    row(servers, apps[0])
+    assert len(list(kept)) == 2
+    monkeypatch.setattr(registry, "IDLE_S", 0.0)
+    row(servers, apps[0])
+    assert [r.token for r in kept] == [revision(servers)[1]]

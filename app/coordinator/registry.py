@@ -9,6 +9,7 @@ database it reads (the primary or a replica), so several servers and a replica b
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,7 @@ from app.repo import triage as repo
 from geo.network import CriticalSite, Facility
 
 KEEP = 2  # registries kept per server: the primary's and a replica a revision behind it, without rebuilding
+IDLE_S = 60.0  # a kept registry no request has read for this long is dropped (about 50 MB per 10^5 facilities)
 
 
 @dataclass(frozen=True, eq=False)
@@ -66,6 +68,7 @@ class Kept:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._by_token: dict[str, Registry] = {}
+        self._used: dict[str, float] = {}  # token -> when a request last read it (monotonic)
         self.builds = 0  # how many times a registry was read and built (tests check that it was kept)
 
     def current(self, conn: Conn) -> Registry:
@@ -73,6 +76,9 @@ class Kept:
         revision = repo.registry_revision(conn)
         found = self._by_token.get(revision["token"])
         if found is not None:
+            self._used[found.token] = time.monotonic()
+            if len(self._by_token) > 1:
+                self._drop_idle(but=found.token)
             return found
         with self._lock:  # one build per revision, however many requests arrive meanwhile
             found = self._by_token.get(revision["token"])
@@ -86,7 +92,24 @@ class Kept:
                     kept.pop(next(iter(kept)))
                 kept[found.token] = found
                 self._by_token = kept
+                now = time.monotonic()
+                self._used = {token: self._used.get(token, now) for token in kept}
         return found
+
+    def _drop_idle(self, *, but: str) -> None:
+        """Forget the registries no request has read for IDLE_S (the one before an import, once no replica behind
+        is read any more), so that a server holds one registry in the steady state."""
+        now = time.monotonic()
+        if not self._lock.acquire(blocking=False):  # a build is under way: it evicts, and this can wait
+            return
+        try:
+            kept = {token: r for token, r in self._by_token.items()
+                    if token == but or now - self._used.get(token, now) < IDLE_S}
+            if len(kept) < len(self._by_token):
+                self._by_token = kept
+                self._used = {token: self._used[token] for token in kept}
+        finally:
+            self._lock.release()
 
     def __iter__(self) -> Iterator[Registry]:
         return iter(list(self._by_token.values()))
