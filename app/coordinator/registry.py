@@ -83,10 +83,13 @@ class Kept:
         with self._lock:  # one build per revision, however many requests arrive meanwhile
             found = self._by_token.get(revision["token"])
             if found is None:
-                # Read after the revision: what is read is that revision or newer, and a newer one has another token,
-                # so the next request rebuilds rather than keeps rows labelled with an older revision.
                 found = build(revision, repo.network(conn), repo.critical_sites(conn))
                 self.builds += 1
+                # Each statement sees what was committed before it: if the token is still the same after the rows
+                # were read, no registry change came between and the rows are that revision's. Else they are this
+                # request's only (never kept under a token they may be newer than).
+                if repo.registry_revision(conn)["token"] != found.token:
+                    return found
                 kept = dict(self._by_token)
                 while len(kept) >= KEEP:
                     kept.pop(next(iter(kept)))
