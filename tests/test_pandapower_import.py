@@ -17,6 +17,7 @@ import pytest
 from geo import feeds
 from geo.network import ScenarioError, build_network
 from geo.pandapower_net import feed_tree, read_tables
+from geo.pandapower_ties import open_ties
 from geo.pandapower_topology import orient, place
 from tests.conftest import PASSWORD, api_client
 from tests.test_import_facilities import fails, ok
@@ -300,3 +301,16 @@ def test_imported_ties_are_proposed_by_the_triage_unless_the_line_they_close_is_
     damage("ober:line:8")
     steps = {s["external_id"]: s for s in coordinator.get("/api/triage").json["switching"]}
     assert "ober:switch:14" not in steps
+
+
+def test_three_winding_transformer_switches_and_switches_that_join_nothing():
+    switch = pd.DataFrame({"bus": [2, 1, 3, 0, 2], "element": [0, 0, 3, 1, 0], "et": ["t3", "t3", "b", "b", "t3"],
+                           "closed": [False, False, False, False, True], "in_service": [True, True, True, False, True],
+                           "name": ["LV", None, "self", "out", "closed"]})
+    tables = {"bus": pd.DataFrame({"vn_kv": [110.0, 20.0, 10.0, 10.0]}),
+              "trafo3w": pd.DataFrame({"hv_bus": [0], "mv_bus": [1], "lv_bus": [2]}), "switch": switch}
+    ties, cut, skipped = open_ties(tables, reached={"bus:0"})
+    assert [(t.external_id, t.name, t.facility_a, t.facility_b, t.attributes["other_bus"]) for t in ties] == [
+        ("switch:0", "LV", "bus:2", "trafo3w:0", "bus:0"), ("switch:1", "switch:1", "bus:1", "trafo3w:0", "bus:0")]
+    assert cut == {"trafo3w:0": "bus:0"}  # open on two sides: imported, fed from its HV side
+    assert skipped == {"joins a bus to itself": 1, "out of service": 1}
