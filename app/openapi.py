@@ -250,7 +250,10 @@ def paths() -> dict[str, Schema]:
             requestBody={"required": True, "content": {JSON: {"schema": {
                 "type": "object", "additionalProperties": False, "required": ["reports"], "properties": {
                     "reports": {"type": "array", "minItems": 1, "maxItems": BATCH_MAX_REPORTS,
-                                "items": {"$ref": "#/components/schemas/Report"}}}}}}})},
+                                "items": {"type": "object", "description":
+                                          "a report as POST /api/reports takes it (#/components/schemas/Report), "
+                                          "judged on its own: one that is not valid gets its 422 in its result "
+                                          "and the others are stored"}}}}}}})},
         "/api/reports/{report_id}": {"get": _operation(
             "Crew and up: one stored report (the outbox's receipt check)",
             {"200": _json("the stored report", {"type": "object", "required": ["report"],

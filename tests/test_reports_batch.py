@@ -95,7 +95,8 @@ def test_a_token_revoked_after_a_server_cached_it_refuses_the_whole_batch(databa
 
 @pytest.mark.parametrize(("body", "field"), [
     ({}, "reports"), ({"reports": []}, "reports"), ({"reports": "x"}, "reports"),
-    ({"reports": [], "extra": 1}, "extra"), ({"reports": [{}] * (MAX_REPORTS + 1)}, "reports")])
+    ({"reports": [], "extra": 1}, "extra"), ({"reports": [{}] * (MAX_REPORTS + 1)}, "reports"),
+    ({"reports": [{}, []]}, "reports[1]")])
 def test_a_bad_envelope_is_a_422_naming_it(demo_loaded, tokens, body, field):
     response = api_client(demo_loaded, tokens["crew"]).post("/api/reports/batch", json=body)
     assert response.status_code == 422 and field in response.get_json()["errors"]

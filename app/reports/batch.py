@@ -32,7 +32,8 @@ class Outcome:
 
 
 def parse_batch(body: dict[str, Any], *, now: datetime) -> list[ReportIn | Outcome]:
-    """The batch's reports in order: each validated, or its 422 (the others are still stored)."""
+    """The batch's reports in order: each validated, or its 422 (the others are still stored); a batch that is not
+    a list of JSON objects is refused whole (ValidationError)."""
     unknown = sorted(set(body) - {"reports"})
     if unknown:
         raise ValidationError({name: "unknown field" for name in unknown})
@@ -42,12 +43,15 @@ def parse_batch(body: dict[str, Any], *, now: datetime) -> list[ReportIn | Outco
     if len(items) > MAX_REPORTS:
         raise ValidationError({"reports": f"must hold at most {MAX_REPORTS} reports (got {len(items)}); "
                                           "send the rest in another batch"})
+    not_objects = [i for i, item in enumerate(items) if not isinstance(item, dict)]
+    if not_objects:
+        raise ValidationError({f"reports[{not_objects[0]}]": "must be a JSON object (a report)"})
     parsed: list[ReportIn | Outcome] = []
     for item in items:
         try:
             parsed.append(parse_report(item, now=now))
         except ValidationError as exc:
-            given = item.get("id") if isinstance(item, dict) else None
+            given = item.get("id")
             parsed.append(Outcome(given if isinstance(given, str) else None, 422,
                                   refusal={"error": "invalid input", "errors": exc.errors}))
     return parsed
