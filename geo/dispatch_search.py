@@ -8,9 +8,10 @@ Public API:
     iterate(problem, seqs, *, deadline, seed) -> cost        kicks and local search until the deadline, in place
 
 Every candidate is re-simulated exactly (travel, release, energisation); only the crews a move touches are
-recomputed. Up to EXHAUSTIVE_JOBS repairs every move and swap is tried; above, each job tries its neighbours on
-its crew and, on every other capable crew, the positions nearest its start time and its rank. Committed jobs
-(Problem.head) never move and nothing is put before them: candidates start at each crew's committed prefix.
+recomputed. The search loop is geo.local_search's, shared with the k-crew planner (geo.plan_search). Up to
+EXHAUSTIVE_JOBS repairs every move and swap is tried; above, each job tries its neighbours on its crew and, on
+every other capable crew, the positions nearest its start time and its rank. Committed jobs (Problem.head) never
+move and nothing is put before them: candidates start at each crew's committed prefix.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from geo import local_search
 from geo.dispatch_model import Problem, crew_finish, finish_of, shift_start
 
 EXHAUSTIVE_JOBS = 60
@@ -67,45 +69,28 @@ def list_schedule(problem: Problem, order: Sequence[int]) -> list[list[int]]:
 
 def improve(problem: Problem, seqs: list[list[int]], *, deadline: Callable[[], bool] | None = None,
             position: Sequence[int] | None = None) -> tuple[float, bool]:
-    """First-improvement local search on `seqs` in place; returns its cost and whether it reached a local optimum."""
+    """First-improvement local search on `seqs` in place (geo.local_search with the moves below, a swap only
+    between crews capable of both jobs, only the crews a move touches re-timed); returns its cost and whether it
+    reached a local optimum."""
     sim, weight, capable = problem.sim, problem.weight, problem.capable
     m = len(problem.ids)
     rank = list(position) if position is not None else list(range(m))
     finish = finish_of(problem, seqs)
-    best = float(weight @ sim.energisation(finish))
     exhaustive = m <= EXHAUSTIVE_JOBS
-    pinned = {j for seq in problem.head for j in seq}
-    improved = True
-    while improved:
-        improved = False
-        crew_of = {j: c for c, seq in enumerate(seqs) for j in seq}
-        for j in sorted(range(m), key=rank.__getitem__):
-            if j in pinned:
-                continue
-            c = crew_of[j]
-            i = seqs[c].index(j)
-            for kind, d, q in _candidates(problem, seqs, finish, rank, j, c, i, exhaustive):
-                if deadline is not None and deadline():
-                    return best, False
-                if kind == "swap" and not (capable[c, seqs[d][q]] and capable[d, j]):
-                    continue
-                before = ([*seqs[c]], [*seqs[d]])
-                if kind == "move":
-                    seqs[c].pop(i)
-                    seqs[d].insert(q, j)
-                else:
-                    seqs[c][i], seqs[d][q] = seqs[d][q], seqs[c][i]
-                trial = finish.copy()
-                crew_finish(problem, c, seqs[c], trial)
-                if d != c:
-                    crew_finish(problem, d, seqs[d], trial)
-                value = float(weight @ sim.energisation(trial))
-                if value < best - 1e-9 * max(1.0, abs(best)):
-                    best, finish, improved = value, trial, True
-                    crew_of.update({x: c for x in seqs[c]} | {x: d for x in seqs[d]})
-                    break
-                seqs[c], seqs[d] = before
-    return best, True
+
+    def trial(seqs: Sequence[Sequence[int]], finish: np.ndarray, c: int, d: int) -> np.ndarray:
+        out = finish.copy()
+        crew_finish(problem, c, seqs[c], out)
+        if d != c:
+            crew_finish(problem, d, seqs[d], out)
+        return out
+
+    return local_search.improve(
+        seqs, finish, float(weight @ sim.energisation(finish)), order=sorted(range(m), key=rank.__getitem__),
+        pinned={j for seq in problem.head for j in seq},
+        candidates=lambda seqs, finish, j, c, i: _candidates(problem, seqs, finish, rank, j, c, i, exhaustive),
+        allowed=lambda kind, c, d, q, j: kind != "swap" or bool(capable[c, seqs[d][q]] and capable[d, j]),
+        trial=trial, cost=lambda finish: float(weight @ sim.energisation(finish)), deadline=deadline)
 
 
 def _candidates(problem: Problem, seqs: Sequence[Sequence[int]], finish: np.ndarray, rank: Sequence[int],
