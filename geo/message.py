@@ -134,6 +134,17 @@ class DeferredText(Text):
         self._made = None
         return object.__getattribute__(self, name)
 
+    def __reduce__(self) -> tuple[object, ...]:
+        """Copied or pickled as the plain Text it stands for."""
+        return (_plain_text, (str.__str__(self), self.msgid, dict(self.params), self.parts, self.sep, self.capital))
+
+
+def _plain_text(english: str, msgid: str | None, params: dict[str, object], parts: tuple[object, ...], sep: str,
+                capital: bool) -> Text:
+    text = str.__new__(Text, english)
+    text.msgid, text.params, text.parts, text.sep, text.capital = msgid, params, parts, sep, capital
+    return text
+
 
 def without_stop(text: str) -> str:
     """A sentence without its final full stop, keeping what it is made of."""

@@ -8,8 +8,10 @@ computing the same thing: the Texts of rank(), `_num` one value at a time, a hea
 
 from __future__ import annotations
 
+import copy
 import heapq
 import math
+import pickle
 import random
 
 import orjson
@@ -87,6 +89,10 @@ def test_english_sentences_are_the_texts_rank_says(name, make, sites, seed):
              r.blocked_by, r.block) for r in ranked] == [row[:-1] for row in rows]
     if name == "long feeders":
         assert any(len(r.block) > 4 for r in ranked)  # the "and N more" and "with N more" sentences are made
+    fresh = rank(network, critical_sites=sites)[-1].explanation  # a copy, before its parts are made
+    copied = copy.deepcopy(fresh)
+    assert type(copied) is Text and copied == fresh and copied.parts == fresh.parts and pickle.loads(
+        pickle.dumps(fresh)) == fresh
 
 
 @pytest.mark.parametrize(("name", "make", "sites"), CASES, ids=[c[0] for c in CASES])
