@@ -97,8 +97,9 @@ def _returning(conn: Conn) -> None:
 def _has_input(conn: Conn) -> bool:
     """Whether the server sent something unasked: an idle connection's socket is readable only when the server
     closed it (a restart, a terminated backend: end of file, usually after a FATAL message) or sent a notice."""
-    readable, _, _ = select.select([conn.fileno()], [], [], 0)
-    return bool(readable)
+    watch = select.poll()  # not select.select, which fails on descriptors past 1023
+    watch.register(conn.fileno(), select.POLLIN)
+    return bool(watch.poll(0))
 
 
 def _check(pool: ConnectionPool[Conn], conn: Conn) -> None:
