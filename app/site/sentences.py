@@ -41,6 +41,9 @@ def localise(value: Any) -> Any:
     return _Speaker().walk(value)
 
 
+PLAIN = frozenset({str, int, float, bool, type(None)})  # exactly these types: a Text is a str subclass
+
+
 class _Speaker:
     """One answer's way of saying geo's sentences: the catalogue, locale and time zone looked up once, each distinct
     message's translation once, each distinct number, moment and code once, each Text object once (a queue of 10^4
@@ -57,10 +60,10 @@ class _Speaker:
     def walk(self, value: Any) -> Any:
         if isinstance(value, Text):
             return self.said(value)
-        if isinstance(value, dict):
-            return {key: self.walk(item) for key, item in value.items()}
+        if isinstance(value, dict):  # plain values (most of a queue) kept without a call each
+            return {key: item if type(item) in PLAIN else self.walk(item) for key, item in value.items()}
         if isinstance(value, list | tuple):
-            return [self.walk(item) for item in value]
+            return [item if type(item) in PLAIN else self.walk(item) for item in value]
         return value
 
     def said(self, text: Text) -> str:
