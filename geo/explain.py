@@ -2,7 +2,9 @@
 
 Functions here take plain values (ids, hours, people-equivalents) so that the engine that computes the figures
 and the words that explain them can change apart. Each sentence is a geo.message.Text: English as a string, with
-the message id and parameters the app needs to say it in the user's language (app/site/sentences.py).
+the message id and parameters the app needs to say it in the user's language (app/site/sentences.py). A whole
+ranking's sentences are also written straight in English, column-wise, by `english_sentences` from the same message
+ids (the command line, and the English that geo.triage's deferred Texts carry before their parameters are made).
 """
 
 from __future__ import annotations

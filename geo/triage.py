@@ -2,6 +2,7 @@
 
 Public API:
     rank(network, *, critical_sites=(), last=()) -> list[Ranked]  the ranked repair queue with figures and reasons
+    ranked_rows(network, *, critical_sites=(), english=False) -> rows   the same queue as tuples (the CLI's)
     triage_tree(network, *, critical_sites=()) -> TriageTree the contracted job tree and its one-crew order
     horn_order(parent, weight, hours, tie) -> (order, blocks)  Horn's algorithm on any out-forest
 
