@@ -95,6 +95,16 @@ def _access(state: str | None, hazards: tuple[str, ...]) -> Access:
     return access(state, hazards)
 
 
+@lru_cache(maxsize=1024)
+def _disagree(seen: tuple[str, ...], status: str) -> Text:
+    return words.reports_disagree(seen, status)
+
+
+@lru_cache(maxsize=4096)
+def _state(status: str, share_out: float | None, default_share: float) -> live.State:
+    return live.state(status, share_out, default_share=default_share)
+
+
 def _planned(case: dict[str, Any], now: datetime) -> RepairHours:
     planned = _hours(case["repair_hours_override"], case["reported_repair_hours"], case["kind"],
                      tuple(case["severities"]), case["repair_hours_accepted"])
@@ -112,7 +122,7 @@ def _describe(case: dict[str, Any], state: live.State, today: date) -> None:
     case["operational_status"] = state.status
     case["share_out"] = state.share_out
     seen = case["reported_statuses"] or []
-    case["reports_disagree"] = words.reports_disagree(seen, state.status) if len(seen) > 1 else None
+    case["reports_disagree"] = _disagree(tuple(seen), state.status) if len(seen) > 1 else None
     case["work"] = words.work_in_progress(case["status"], case["assigned_crew"],
                                           _clock(case["repair_started_at"], today))
     site = _access(case["access_state"], tuple(case["hazards"]))
@@ -150,8 +160,7 @@ def load_situation(conn: Conn, *, default_share: float, now: datetime | None = N
         hours = _planned(case, now)
         case["repair_hours_source"], case["repair_hours_flag"] = hours.source, hours.flag
         case["population"] = {"direct": base.population, "layer": kept.layers[i], "method": kept.methods[i]}
-        states[node] = live.state(case["operational_status"] or live.OUT_OF_SERVICE, case["share_out"],
-                                  default_share=default_share)
+        states[node] = _state(case["operational_status"] or live.OUT_OF_SERVICE, case["share_out"], default_share)
         _describe(case, states[node], today)
         placed[node] = case
         facilities[i] = Facility(id=node, parents=base.parents, population=base.population, damaged=True,
