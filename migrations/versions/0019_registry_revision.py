@@ -20,7 +20,7 @@ depends_on = None
 
 TABLES = ("facility", "feed_link", "facility_population", "population_layer", "critical_site")
 
-UPGRADE = """
+_REVISION = """
 CREATE TABLE registry_revision (
   one boolean PRIMARY KEY DEFAULT true CHECK (one),
   revision bigint NOT NULL DEFAULT 0,
@@ -38,11 +38,14 @@ BEGIN
   END IF;
   RETURN NULL;
 END $$;
-""" + "".join(
+"""
+# One statement trigger per table of the registry (constant names, no input).
+_TRIGGERS = "".join(
     f"CREATE TRIGGER {table}_registry_revision AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON {table}\n"
     "  FOR EACH STATEMENT EXECUTE FUNCTION bump_registry_revision();\n"
     for table in TABLES
 )
+UPGRADE = _REVISION + _TRIGGERS
 
 DOWNGRADE = "".join(f"DROP TRIGGER {table}_registry_revision ON {table};\n" for table in TABLES) + """
 DROP FUNCTION bump_registry_revision();
