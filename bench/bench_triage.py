@@ -5,9 +5,10 @@ Run: .venv/bin/python bench/bench_triage.py [--quick] [--time-limit SECONDS] [--
 Random trees are random recursive trees (each facility's parent drawn uniformly from earlier ones); the
 Oberrhein scenarios damage random elements of the real pandapower MV Oberrhein feed tree.
 The command line section writes a scenario file and runs `python -m geo.plan FILE --time-limit 0` in a
-subprocess (file in to JSON out, wall clock and CPU of the process and its children), next to the same command of
-the code at a baseline revision (`--baseline REV`, default 785e4aa, where this session started; `git archive` into
-a temporary directory, same file, same run), and checks that both print the same bytes. It then times the phases
+subprocess, as it is and with `--two-processes` (file in to JSON out, wall clock and CPU of the process and its
+children), next to the same command of the code at a baseline revision (`--baseline REV`, default 785e4aa, where
+this session started; `git archive` into a temporary directory, same file, same run), and checks that all print
+the same bytes. It then times the phases
 in process (read and build: geo.scenario_file.read_scenario; rank and plan: geo.plan_cli.report, sequential; write:
 orjson) next to the way the reading and writing were done before issue 17: the standard library's json (load, and
 dump with indent=2) and the network built from Facility objects checked one by one (`build_network(columns=False)`).
@@ -150,7 +151,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def cli(sizes: list[tuple[int, int]], *, crews: int, repeat: int, baseline: str | None) -> None:
     print(f"\n== python -m geo.plan FILE --time-limit 0, {crews} crews (file in to JSON out; best of {repeat}) ==")
-    print(f"{'facilities':>10} {'damaged':>8} {'MB':>5} {'CLI now wall / CPU':>19} "
+    print(f"{'facilities':>10} {'damaged':>8} {'MB':>5} {'CLI now wall / CPU':>19} {'2 proc wall / CPU':>19} "
           f"{'CLI ' + (baseline or '-') + ' wall / CPU':>22} {'same':>5}   in process now: {'read+build':>10} "
           f"{'rank+plan':>9} {'write':>6}   stdlib before: {'read+build':>10} {'write':>6} {'same':>5}")
     gc.disable()  # as the command line runs; the phases before and now are then compared on the same footing
@@ -161,10 +162,10 @@ def cli(sizes: list[tuple[int, int]], *, crews: int, repeat: int, baseline: str 
                 cli_row(n, m, crews=crews, repeat=repeat, old=old)
     finally:
         gc.enable()
-    print("CLI wall/CPU = best subprocess run (interpreter start-up included; CPU of the process and its children: "
-          "the command line writes the ranking in a forked child on the second core); 'same' after the CLIs = "
-          "the two commands printed the same bytes; 'rank+plan' = geo.plan_cli.report in one process; the last "
-          "'same' = the CLI's bytes equal both encoders' output on the same result")
+    print("CLI wall/CPU = best subprocess run (interpreter start-up included; CPU of the process and its children); "
+          "'2 proc' = the same command with --two-processes (the ranking written by a forked child); 'same' after the "
+          "CLIs = the three commands printed the same bytes; 'rank+plan' = geo.plan_cli.report in one process; the "
+          "last 'same' = the CLI's bytes equal both encoders' output on the same result")
 
 
 def checkout(revision: str, where: Path) -> Path:
@@ -180,14 +181,14 @@ def checkout(revision: str, where: Path) -> Path:
     return where
 
 
-def run_cli(path: Path, cwd: Path, repeat: int) -> tuple[float, float, bytes]:
+def run_cli(path: Path, cwd: Path, repeat: int, *extra: str) -> tuple[float, float, bytes]:
     """Best wall and CPU seconds of `repeat` runs of `python -m geo.plan path --time-limit 0` in `cwd`."""
     walls, cpus = [], []
     out = b""
     for _ in range(repeat):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
-        done = subprocess.run([sys.executable, "-m", "geo.plan", str(path), "--time-limit", "0"],
+        done = subprocess.run([sys.executable, "-m", "geo.plan", str(path), "--time-limit", "0", *extra],
                               stdout=subprocess.PIPE, check=True, cwd=cwd)
         walls.append(time.perf_counter() - start)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -208,6 +209,7 @@ def cli_row(n: int, m: int, *, crews: int, repeat: int, old: Path | None) -> Non
         path.write_bytes(orjson.dumps(scenario_document(n, m, crews=crews, seed=n + m)))
         mb = path.stat().st_size / 1e6
         wall, cpu, printed = run_cli(path, ROOT, repeat)
+        two_wall, two_cpu, two_printed = run_cli(path, ROOT, repeat, "--two-processes")
         old_wall, old_cpu, old_printed = run_cli(path, old, 1) if old else (math.nan, math.nan, printed)
         deadline = time_limit(0.0, clock=time.perf_counter)  # passed at once: construction, bounds, KPIs only
         document, old_read_s = timed(read_stdlib, path, repeat=repeat)
@@ -218,8 +220,10 @@ def cli_row(n: int, m: int, *, crews: int, repeat: int, old: Path | None) -> Non
         text, old_write_s = timed(json.dumps, out, indent=2, allow_nan=False, repeat=repeat)
         data, write_s = timed(orjson.dumps, out, option=orjson.OPT_INDENT_2, repeat=repeat)
         same = printed == data + b"\n" and text.encode() == data
-    print(f"{n:>10,} {m:>8,} {mb:>5.0f} {wall:>10.2f} / {cpu:<6.2f} {old_wall:>13.2f} / {old_cpu:<6.2f} "
-          f"{'yes' if printed == old_printed else 'NO':>5}   {'':>16}{read_s:>10.2f} {engine_s:>9.2f} {write_s:>6.2f}"
+    print(f"{n:>10,} {m:>8,} {mb:>5.0f} {wall:>10.2f} / {cpu:<6.2f} {two_wall:>10.2f} / {two_cpu:<6.2f} "
+          f"{old_wall:>13.2f} / {old_cpu:<6.2f} "
+          f"{'yes' if printed == old_printed == two_printed else 'NO':>5}   {'':>16}{read_s:>10.2f} {engine_s:>9.2f} "
+          f"{write_s:>6.2f}"
           f"   {'':>15}{old_read_s + old_build_s:>10.2f} {old_write_s:>6.2f} {'yes' if same else 'NO':>5}", flush=True)
 
 

@@ -1,6 +1,6 @@
 """Command line: rank and plan the repairs of a scenario file and print the result as JSON.
 
-Usage: python -m geo.plan SCENARIO.json [--crews K] [--time-limit SECONDS] [--persons-per-customer P] [--one-process]
+Usage: python -m geo.plan SCENARIO.json [--crews K] [--time-limit SECONDS] [--persons-per-customer P] [--two-processes]
 
 Output: `ranking` (one crew's repair queue; `ranking_exact` is false on a meshed network, where the order is a
 heuristic and every explanation says so), `plan` (per crew the sequence with start and finish hours, per damaged
@@ -21,8 +21,9 @@ ETR, P50 and P90 (hours and ISO), and `quality.optimal` (proven or not) with a l
 An error in those keys exits with status 2 naming the key, crew or facility. `--crews` applies only to an
 integer `crews`; with an integer `crews` the dispatch keys are unused and a note says so.
 
-`python -m geo.plan` runs `main` here (the planner module hands over to it). The ranking's JSON is written by a
-forked child process while this one plans (a second core; `--one-process` keeps it here): the same bytes.
+`python -m geo.plan` runs `main` here (the planner module hands over to it). With `--two-processes` the ranking's
+JSON is written by a forked child while this process plans: the same bytes, on a second core if one is free (the
+child's copy-on-write page faults cost about 0.4 s of system time, so on a busy machine it is no faster).
 """
 
 from __future__ import annotations
@@ -257,8 +258,9 @@ def _main(argv: Sequence[str] | None) -> int:
                         help="CP-SAT budget in seconds for small events with crews as records (0: no solver)")
     parser.add_argument("--samples", type=int, default=500, help="Monte Carlo samples for the P50/P90 ETRs")
     parser.add_argument("--seed", type=int, default=0, help="seed of the ETR simulation")
-    parser.add_argument("--one-process", action="store_true",
-                        help="write the ranking in this process (default: in a forked child, on a second core)")
+    parser.add_argument("--two-processes", action="store_true",
+                        help="write the ranking in a forked child while this process plans (faster only when a "
+                             "second core is free)")
     args = parser.parse_args(argv)
     if args.crews is not None and args.crews < 1:
         parser.error(f"--crews must be >= 1, got {args.crews}")
@@ -308,7 +310,7 @@ def _main(argv: Sequence[str] | None) -> int:
         deadline=time_limit(args.time_limit, clock=time.perf_counter),  # the command line is where the clock is read
         critical_sites=scenario.critical_sites,
         persons_per_customer=args.persons_per_customer,
-        concurrent=not args.one_process,
+        concurrent=args.two_processes,
     )
     if scenario.dispatch_keys:
         out["notes"].append(f"unused with an integer 'crews': {', '.join(scenario.dispatch_keys)} (list crews as "
