@@ -28,7 +28,9 @@ def list_switches() -> Response:
     with db.read_connection() as conn:
         situation = load_situation(conn, default_share=float(current_app.config["DEGRADED_SHARE_OUT"]))
         body = proposals.ties_json(conn, situation)
-    return jsonify(body)
+    response = jsonify(body)  # the app's JSON provider says the sentences in the request's language
+    response.mimetype = "application/geo+json"
+    return response
 
 
 @bp.post("/switches/<switch_id>/close")
