@@ -205,10 +205,9 @@ def plan(
     exact = k == 1 and network.radial and not kept
     converged = True
     if not exact:
-        position = [0] * len(ids)
-        for rank_index, j in enumerate(tree.order):
-            position[j] = rank_index
-        _, converged = improve(seqs, sim, weight, position, deadline, [len(p) for p in prefix])
+        position = np.empty(len(ids), dtype=np.intp)
+        position[np.asarray(tree.order, dtype=np.intp)] = np.arange(len(ids))
+        _, converged = improve(seqs, sim, weight, position.tolist(), deadline, [len(p) for p in prefix])
     finish = sim.finish(seqs)
     e = sim.energisation(finish)
     notes = []

@@ -50,7 +50,9 @@ def improve(
             out += [("swap", d, q) for q in sorted({at, by_rank}) if q < len(seq)]
         return out
 
+    in_order = np.asarray(jobs, dtype=np.intp)  # the jobs by position (a stable sort: sorted(jobs, key=position))
+    in_order = in_order[np.argsort(np.asarray(position)[in_order], kind="stable")] if len(jobs) else in_order
     return local_search.improve(
-        seqs, finish, float(weight @ sim.energisation(finish)), order=sorted(jobs, key=position.__getitem__),
+        seqs, finish, float(weight @ sim.energisation(finish)), order=in_order.tolist(),
         pinned=pinned, candidates=candidates, trial=lambda seqs, _finish, _c, _d: sim.finish(seqs),
         cost=lambda finish: float(weight @ sim.energisation(finish)), deadline=deadline)

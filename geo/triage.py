@@ -180,7 +180,11 @@ def _triage_tree(network: Network, critical_sites: Sequence[CriticalSite]) -> Tr
     ids = [all_ids[v] for v in outage.jobs]
     m = len(outage.jobs)
     tie = [0] * m
-    for position, j in enumerate(sorted(range(m), key=ids.__getitem__)):
+    if m and "\0" not in "".join(ids):  # numpy's text sort is str's order, but it drops trailing NULs
+        by_id = np.argsort(np.array(ids, dtype=str), kind="stable").tolist()
+    else:
+        by_id = sorted(range(m), key=ids.__getitem__)
+    for position, j in enumerate(by_id):
         tie[j] = position
     order, blocks = horn_order(parent, weight, hours, tie)
     if network.radial:  # everything below a damaged facility joins a damaged facility of its subtree
