@@ -47,7 +47,7 @@ from geo.network import CriticalSite, Network, ScenarioError
 from geo.plan import Plan, gap, improvement, plan, time_limit
 from geo.scenario import Scenario
 from geo.scenario_file import read_scenario
-from geo.triage import Ranked, RankedRow, ranked_rows, triage_tree
+from geo.triage import Ranked, RankedRow, ranked_columns, triage_tree
 
 
 def _num(x: float | None) -> float | int | None:
@@ -75,9 +75,12 @@ def ranking_to_json(ranking: Iterable[Ranked | RankedRow]) -> list[dict[str, Any
     """The ranked queue (Ranked records or `ranked_rows`) as JSON-ready dicts."""
     rows = [(r.rank, r.id, r.repair_hours, r.ratio, r.gain_now, r.gain_with_blockers, r.population_served,
              r.blocked_by, r.block, r.explanation) if isinstance(r, Ranked) else r for r in ranking]
-    if not rows:
-        return []
-    position, fid, hours, ratio, gain_now, gain_all, served, blocked_by, block, explanation = zip(*rows, strict=True)
+    return columns_to_json(tuple(zip(*rows, strict=True))) if rows else []
+
+
+def columns_to_json(columns: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
+    """The ranked queue as `ranked_columns` gives it, as JSON-ready dicts."""
+    position, fid, hours, ratio, gain_now, gain_all, served, blocked_by, block, explanation = columns
     return [
         {
             "rank": a, "id": b, "ratio": c, "gain_now": d, "gain_with_blockers": e, "population_served": f,
@@ -138,8 +141,8 @@ def report(
 
     `concurrent` (the command line): the ranking is written as JSON by a forked child process while this one
     plans, on the machine's second core, and comes back as an orjson.Fragment of the same bytes."""
-    ranking: Callable[[], Any] = lambda: ranking_to_json(  # noqa: E731
-        ranked_rows(network, critical_sites=critical_sites, english=True))
+    ranking: Callable[[], Any] = lambda: columns_to_json(  # noqa: E731
+        ranked_columns(network, critical_sites=critical_sites, english=True))
     if concurrent:
         triage_tree(network, critical_sites=critical_sites)  # built once, before the fork: both halves use it
         ranking = _in_child(ranking)
@@ -205,7 +208,7 @@ def dispatch_report(scenario: Scenario, *, as_of: datetime, deadline: Callable[[
         "ranking_exact": network.radial,
         "ratio_unit": explain.RATIO_UNIT,
         "gain_unit": explain.GAIN_UNIT,
-        "ranking": ranking_to_json(ranked_rows(network, critical_sites=scenario.critical_sites, english=True)),
+        "ranking": columns_to_json(ranked_columns(network, critical_sites=scenario.critical_sites, english=True)),
         **dispatch_to_json(result, as_of, samples=samples, seed=seed),
     }
 

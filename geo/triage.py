@@ -23,6 +23,7 @@ import heapq
 import math
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
@@ -247,19 +248,24 @@ def rank(network: Network, *, critical_sites: Iterable[CriticalSite] = (),
     return ranked
 
 
-@without_gc_pauses
 def ranked_rows(network: Network, *, critical_sites: Iterable[CriticalSite] = (),
                 english: bool = False) -> list[RankedRow]:
-    """`rank`'s queue (without `last`) as rows of Ranked's fields. The sentences are written in English
-    column-wise (explain.english_sentences); with `english` they stay plain strings (a writer that says nothing
-    else), else they are Texts the app can say in another language, whose message ids and parameters are made
+    """`ranked_columns` as rows of Ranked's fields."""
+    return list(zip(*ranked_columns(network, critical_sites=critical_sites, english=english), strict=True))
+
+
+@without_gc_pauses
+def ranked_columns(network: Network, *, critical_sites: Iterable[CriticalSite] = (),
+                   english: bool = False) -> tuple[Sequence[Any], ...]:
+    """`rank`'s queue (without `last`) as columns of Ranked's fields, in rank order. The sentences are written
+    in English column-wise (explain.english_sentences); with `english` they stay plain strings (a writer that says
+    nothing else), else they are Texts the app can say in another language, whose message ids and parameters are made
     for the whole ranking when the first one is asked for (an English answer never needs them)."""
     tree = triage_tree(network, critical_sites=tuple(critical_sites))
     jobs = tree.outage.jobs
     all_ids = network.arrays.ids
     ids = [all_ids[v] for v in jobs]
-    parent, people, hours, weight, order, served = \
-        tree.parent, tree.people, tree.hours, tree.weight, tree.order, tree.served
+    parent, people, hours, weight, order = tree.parent, tree.people, tree.hours, tree.weight, tree.order
     m = len(jobs)
     chain: list[tuple[int, ...]] = [()] * m
     chain_ids: list[tuple[str, ...]] = [()] * m
@@ -283,32 +289,39 @@ def ranked_rows(network: Network, *, critical_sites: Iterable[CriticalSite] = ()
             return texts[0][position]
 
         sentences = [DeferredText(sentence, made, position) for position, sentence in enumerate(sentences)]
-    radial = network.radial
-    on = energised_at_start(network) if not radial else []
-    rows: list[RankedRow] = []
-    append = rows.append
-    for start, end, w, p in tree.blocks:
-        ratio = ratio_key(w, p)
-        if radial and end - start == 1:  # the common case, without the loop below
-            j = order[start]
-            above_ids = chain_ids[j]
-            append((start + 1, ids[j], hours[j], ratio, 0.0 if above_ids else people[j],
-                    people[j] + upstream_people[j], served[j], above_ids, (ids[j],), sentences[start]))
-            continue
-        names = tuple([ids[a] for a in order[start:end]])
-        for position in range(start, end):
-            j = order[position]
-            above = chain[j]
-            if radial:
-                gain_now = people[j] if not above else 0.0
-                gain_all = people[j] + upstream_people[j]
-            else:
-                fixed = [jobs[a] for a in (j, *above)]
-                gain_now = _people(network, newly_energised(network, on, fixed[:1])) if not above else 0.0
-                gain_all = _people(network, newly_energised(network, on, fixed))
-            append((position + 1, ids[j], hours[j], ratio, gain_now, gain_all, served[j], chain_ids[j], names,
-                    sentences[position]))
-    return rows
+    return _columns(network, tree, ids, chain, chain_ids, upstream_people, sentences)
+
+
+def _columns(network: Network, tree: TriageTree, ids: Sequence[str], chain: Sequence[tuple[int, ...]],
+             chain_ids: Sequence[tuple[str, ...]], upstream_people: Sequence[float],
+             sentences: Sequence[str]) -> tuple[Sequence[Any], ...]:
+    """The ranking's fields as columns in rank order (Ranked's field order)."""
+    order, blocks, people = tree.order, tree.blocks, tree.people
+    m = len(order)
+    sizes = [end - start for start, end, _, _ in blocks]
+    ratio = np.repeat(np.asarray([ratio_key(w, p) for _, _, w, p in blocks], dtype=float), sizes).tolist()
+    names: list[tuple[str, ...]] = []
+    for start, end, _, _ in blocks:
+        if end - start == 1:
+            names.append((ids[order[start]],))
+        else:
+            block = tuple([ids[a] for a in order[start:end]])
+            names += [block] * (end - start)
+    if network.radial:
+        at = np.asarray(order, dtype=np.intp)
+        own = np.asarray(people, dtype=float)[at]
+        gain_all = (own + np.asarray(upstream_people, dtype=float)[at]).tolist()
+        gain_now = np.where(np.asarray(tree.parent, dtype=np.intp)[at] >= 0, 0.0, own).tolist()
+    else:
+        on = energised_at_start(network)
+        jobs = tree.outage.jobs
+        gain_now, gain_all = [], []
+        for j in order:
+            fixed = [jobs[a] for a in (j, *chain[j])]
+            gain_now.append(_people(network, newly_energised(network, on, fixed[:1])) if not chain[j] else 0.0)
+            gain_all.append(_people(network, newly_energised(network, on, fixed)))
+    return (range(1, m + 1), [ids[j] for j in order], [tree.hours[j] for j in order], ratio, gain_now, gain_all,
+            [tree.served[j] for j in order], [chain_ids[j] for j in order], names, sentences)
 
 
 def _texts(tree: TriageTree, ids: Sequence[str], chain: Sequence[tuple[int, ...]],
