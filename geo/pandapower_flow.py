@@ -29,6 +29,18 @@ TABLES = {"line", "trafo", "trafo3w", "bus", "gen", "ext_grid", "load", "sgen"}
 
 
 @dataclass(frozen=True)
+class Breach:
+    """One limit a power flow breaks: a line or transformer loaded over its limit (percent), or a bus outside its
+    voltage bounds (pu); `element` is 'line 7 (name)'."""
+
+    table: str  # 'line', 'trafo' or 'bus'
+    element: str
+    value: float
+    low: float | None  # the lower bound (buses), else None
+    high: float  # the loading limit, or the upper voltage bound
+
+
+@dataclass(frozen=True)
 class FlowCheck:
     """The verdict of a power flow on a switched network, the figures behind it, and each limit it breaks."""
 
@@ -39,13 +51,15 @@ class FlowCheck:
     min_vm_pu: float | None = None
     max_vm_pu: float | None = None
     violations: tuple[str, ...] = ()
+    breaches: tuple[Breach, ...] = ()
+    converged: bool | None = None  # None: no power flow ran
 
     def as_json(self) -> dict[str, Any]:
         """The check as JSON values."""
         return {"status": self.status, "reason": self.reason, "violations": list(self.violations),
                 "max_line_loading_percent": self.max_line_loading_percent,
                 "max_trafo_loading_percent": self.max_trafo_loading_percent,
-                "min_vm_pu": self.min_vm_pu, "max_vm_pu": self.max_vm_pu}
+                "min_vm_pu": self.min_vm_pu, "max_vm_pu": self.max_vm_pu, "converged": self.converged}
 
 
 def missing_data(net: Any) -> str | None:
@@ -88,7 +102,7 @@ def check_switching(net: Any, *, close: Iterable[int], out_of_service: Iterable[
         name = type(exc).__name__
         if "Converge" in name or "converge" in str(exc):
             return FlowCheck(OUTSIDE, "the power flow does not converge: the switched network cannot carry the "
-                                      "load (voltage collapse)", violations=("no convergence",))
+                                      "load (voltage collapse)", violations=("no convergence",), converged=False)
         return FlowCheck(NOT_POSSIBLE, f"the power-flow check was not possible: {name}: {str(exc)[:160]}")
     return _judge(switched)
 
@@ -100,6 +114,7 @@ def _limit(frame: pd.DataFrame, column: str, default: float) -> pd.Series:
 
 def _judge(net: Any) -> FlowCheck:
     violations: list[str] = []
+    breaches: list[Breach] = []
     peaks: dict[str, float | None] = {}
     for table in ("line", "trafo"):
         result = net[f"res_{table}"]
@@ -108,12 +123,16 @@ def _judge(net: Any) -> FlowCheck:
         peaks[table] = round(float(loading.max()), 1) if len(loading) else None
         for index, value in loading.items():
             if value > limit[index]:
+                breaches.append(Breach(table, _name(net, table, int(index)), round(float(value), 1), None,
+                                       float(limit[index])))
                 violations.append(f"{table} {_name(net, table, int(index))} loaded {value:.0f} % "
                                   f"(limit {limit[index]:g} %)")
     vm = net.res_bus["vm_pu"].dropna()
     low, high = _limit(net.bus, "min_vm_pu", VM_BOUNDS_PU[0]), _limit(net.bus, "max_vm_pu", VM_BOUNDS_PU[1])
     for index, value in vm.items():
         if not low[index] <= value <= high[index]:
+            breaches.append(Breach("bus", _name(net, "bus", int(index)), round(float(value), 3), float(low[index]),
+                                   float(high[index])))
             violations.append(f"bus {_name(net, 'bus', int(index))} at {value:.3f} pu "
                               f"(bounds {low[index]:g}-{high[index]:g} pu)")
     vmin = round(float(vm.min()), 3) if len(vm) else None
@@ -125,7 +144,7 @@ def _judge(net: Any) -> FlowCheck:
         reason = (f"the power flow stays within limits (lines up to {_figure(peaks['line'])} %, transformers up to "
                   f"{_figure(peaks['trafo'])} %, voltages {_figure(vmin)}-{_figure(vmax)} pu)")
     return FlowCheck(OUTSIDE if violations else WITHIN, reason, peaks["line"], peaks["trafo"], vmin, vmax,
-                     tuple(violations))
+                     tuple(violations), tuple(breaches), converged=True)
 
 
 def _figure(value: float | None) -> str:

@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 from app.coordinator.situation import Situation, dark_areas, facility_name, plan_for
-from app.coordinator.switching import DONE_BY, NO_FLOW
+from app.coordinator.switching import DONE_BY
 from app.repo import Conn
 from app.repo import switches as repo
 from geo import live, ties
@@ -54,7 +54,7 @@ def steps_json(situation: Situation) -> list[dict[str, Any]]:
         return []
     names = {node: facility_name(node) for step in tie.steps for node in step.bridges}
     out = []
-    for step in tie.steps:
+    for number, step in enumerate(tie.steps):
         row = tie.rows[step.tie.id]
         bridged = [node for node in step.bridges if node in situation.cases]
         out.append({
@@ -69,7 +69,7 @@ def steps_json(situation: Situation) -> list[dict[str, Any]]:
                         "case_facility_names": [names[node] for node in bridged],
                         "facility_ids": [situation.facility_ids[node] for node in step.bridges]},
             "people_hours_saved": step.people_hours_saved,
-            "flow": NO_FLOW, "done_by": DONE_BY,
+            "flow": tie.flow(number), "done_by": DONE_BY,
             "sentence": ties.sentence(step, names),
         })
     return out

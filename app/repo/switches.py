@@ -56,3 +56,19 @@ def state_digest(conn: Conn) -> str:
            FROM tie_switch""").fetchone()
     assert row is not None
     return str(row["digest"])
+
+
+def pandapower_facilities(conn: Conn) -> list[dict[str, Any]]:
+    """The facilities an import of a pandapower network stored with their element's data: id (as text),
+    external_id and attributes (`element`, `pandapower`)."""
+    return conn.execute(
+        """SELECT id::text AS id, external_id, attributes FROM facility
+           WHERE attributes ? 'pandapower' AND attributes ? 'element' ORDER BY id""").fetchall()
+
+
+def pandapower_ties(conn: Conn) -> list[dict[str, Any]]:
+    """The tie switches an import of a pandapower network stored with their switch's data (attribute `et`): id (as
+    text), external_id and attributes."""
+    return conn.execute(
+        """SELECT id::text AS id, external_id, attributes FROM tie_switch WHERE attributes ? 'et' ORDER BY id"""
+    ).fetchall()
