@@ -57,16 +57,16 @@ _flows: dict[tuple[object, ...], FlowCheck] = {}
 def electrical(conn: Conn, tie_rows: Sequence[Mapping[str, Any]]) -> Electrical | None:
     """The registry's pandapower networks, rebuilt once per registry revision and set of tie switches (None when
     it holds none)."""
+    global _networks
     key = (triage_repo.registry_revision(conn)["token"], tuple((str(r["id"]), r["external_id"]) for r in tie_rows))
     found = _networks.get(key)
     if found is None:
-        with _lock:
+        with _lock:  # one rebuild per revision; readers see the old dict or the new one, never a half-made one
             found = _networks.get(key) or _rebuild(conn, key)
             kept = {k: v for k, v in _networks.items() if k != key}
             while len(kept) >= KEEP_NETWORKS:
                 kept.pop(next(iter(kept)))
-            _networks.clear()
-            _networks.update(kept | {key: found})
+            _networks = kept | {key: found}
     return found if found.networks else None
 
 
