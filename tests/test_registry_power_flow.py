@@ -136,6 +136,8 @@ def test_triage_step_carries_the_power_flow_of_the_switched_registry_network(fre
                               f"{expected.max_line_loading_percent:.1f} %, transformers up to "
                               f"{expected.max_trafo_loading_percent:.1f} %, voltages {expected.min_vm_pu:g}-"
                               f"{expected.max_vm_pu:g} pu")
+    planned = coordinator.get("/api/plan?crews=1&time_limit=0.2").json["switching"]["steps"]
+    assert next(s for s in planned if s["external_id"] == "mv_oberrhein:switch:144")["flow"] == flow
     uk = coordinator.get("/api/triage", headers={"Accept-Language": "uk"}).json["switching"]
     said = next(s for s in uk if s["external_id"] == "mv_oberrhein:switch:144")["flow"]["reason"]
     assert said.startswith("потокорозподіл залишається в межах") and "66,6" in said
@@ -161,3 +163,15 @@ def test_a_switched_network_that_overloads_says_so_naming_the_element_and_figure
                               f"{expected.breaches[0].value:.1f} % (limit 100 %)")
     assert flow["max_trafo_loading_percent"] == expected.max_trafo_loading_percent > 100
 
+
+
+def test_a_switched_network_that_cannot_carry_its_load_is_said_not_to_converge(pp):
+    from app.coordinator.switching import flow_json
+
+    net = quiet(lambda: pp.from_json(str(OBERRHEIN)))
+    net.load["p_mw"] *= 3.0
+    net.load["q_mvar"] *= 3.0
+    said = flow_json(check_switching(net, close=[144], out_of_service={"line:97"}))
+    assert (said["status"], said["converged"]) == ("outside_limits", False)
+    assert said["reason"] == ("the power flow does not converge: the switched network cannot carry the load "
+                              "(voltage collapse)")
