@@ -66,8 +66,11 @@ voltage_unit: V
 def test_mv_oberrhein_becomes_facilities_with_a_radial_feed_tree(fresh):
     app, conn = fresh
     out = run(app, "import-facilities", str(REFERENCE_DATA / "oberrhein" / "mv_oberrhein.json"))
-    assert "505 new" in out
-    assert one(conn, "SELECT count(*) FROM facility WHERE kind = 'line'") == 175
+    # The six lines behind the network's six open switches are imported too (fed from their other end), and the
+    # switches are tie switches between each line and the switch's bus.
+    assert "511 new" in out and "tie switches: 6 new" in out
+    assert one(conn, "SELECT count(*) FROM facility WHERE kind = 'line'") == 181
+    assert one(conn, "SELECT count(*) FROM tie_switch") == 6
     # Radial: every facility but the two external grids has exactly one parent.
-    assert one(conn, "SELECT count(*) FROM feed_link") == 503
+    assert one(conn, "SELECT count(*) FROM feed_link") == 509
     assert one(conn, "SELECT max(n) FROM (SELECT count(*) AS n FROM feed_link GROUP BY child_id) c") == 1
