@@ -14,6 +14,7 @@ import argparse
 import logging
 import os
 import shutil
+import socket
 import statistics
 import sys
 import tempfile
@@ -32,11 +33,18 @@ import psycopg  # noqa: E402
 from app import create_app  # noqa: E402
 from app.coordinator import switching  # noqa: E402
 from app.db import upgrade  # noqa: E402
-from bench.bench_api_triage import free_port  # noqa: E402
 from tools import pgcluster  # noqa: E402
 
 PASSWORD = "bench-password-123"
 OBERRHEIN = Path(__file__).resolve().parents[1] / "data" / "reference" / "oberrhein" / "mv_oberrhein.json"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 DAMAGED = ("mv_oberrhein:line:97", "mv_oberrhein:line:62")
 
 

@@ -136,6 +136,12 @@ def plan_both(situation: Situation, *, crews: int, deadline: TimeLimit, persons_
         affected_population=k.affected_population + sum(s.people for s in situation.switching.steps)
         if situation.switching else k.affected_population))
     block = {"steps": steps_json(situation), "done_by": DONE_BY, "method": PLAN_METHOD,
+             "summary": Text(N_("With switching: objective {with_switching} (people-hours {phu_with}); repairs "
+                                "only: objective {repairs_only} (people-hours {phu_only})"),
+                             with_switching=Quantity(waited.quality.objective, "whole"),
+                             phu_with=Quantity(waited.quality.phu, "whole"),
+                             repairs_only=Quantity(only.quality.objective, "whole"),
+                             phu_only=Quantity(only.quality.phu, "whole")),
              "objective_with_switching": waited.quality.objective,
              "objective_repairs_only": only.quality.objective,
              "phu_with_switching": waited.quality.phu, "phu_repairs_only": only.quality.phu,

@@ -64,6 +64,21 @@ function crewList(plan) {
         etr: oneDecimal(etr[String(job.case_id)] ?? job.finish_hours) })}${held[job.commitment] ?? ""}`)))));
 }
 
+function switchingBlock(summary, block) {
+  // The plan's switching block (issue 15): both objectives, each proposed step with its power-flow verdict, and
+  // who does the steps. Every sentence comes from the API, already in the page's language.
+  let box = document.getElementById("plan-switching");
+  if (!block) { box?.remove(); return; }
+  if (!box) { box = el("div", { id: "plan-switching", className: "plan-switching" }); summary.after(box); }
+  box.replaceChildren(
+    el("p", { className: "switching-summary" }, block.summary),
+    el("ol", {}, ...block.steps.map((step) => el("li", { dataset: { switchId: String(step.switch_id),
+      flow: step.flow.status } }, `${step.sentence}; ${step.flow.reason}`))),
+    el("p", { className: "status" }, block.done_by));
+  box.dataset.objectiveWithSwitching = String(block.objective_with_switching);
+  box.dataset.objectiveRepairsOnly = String(block.objective_repairs_only);
+}
+
 export function setupPlan({ planUrl }) {
   const form = document.getElementById("plan-form");
   const summary = document.getElementById("plan-summary");
@@ -85,6 +100,7 @@ export function setupPlan({ planUrl }) {
       summary.textContent = t("planSummary", { plan: people(q.phu), naive: people(q.naive_phu),
         bound: people(q.phu_lower_bound) }) + (better === null ? "" : ` ${t(weighted ? "planBetterWeighted"
         : "planBetter", { share: share(better) })}`);
+      switchingBlock(summary, plan.switching);
       drawChart(chart, plan);
       crewsBox.replaceChildren(...crewList(plan));
       crewsBox.dataset.crews = String(plan.crews.length);
