@@ -471,8 +471,23 @@ SWITCHING_STEPS: Schema = {
                                              "facility_ids": {"type": "array", "items": {"type": "integer"}}}},
                   "people_hours_saved": {"type": "number", "description": "its people x (the shortest of those "
                                          "repairs - ready_hours); 0 when no single repair restores them"},
-                  "flow": {"type": "object", "description": "the power-flow check: not possible from the registry, "
-                           "which holds no electrical data"},
+                  "flow": {"type": "object", "description": "the power-flow check of the network after this step "
+                           "(the closed ties and the steps before it closed, the damaged elements out of service), "
+                           "run where the switch and its two ends come from a network imported from pandapower; "
+                           "elsewhere not possible",
+                           "properties": {
+                               "status": {"type": "string",
+                                          "enum": ["within_limits", "outside_limits", "not_possible"]},
+                               "reason": {"type": "string", "description": "the verdict in one sentence, naming "
+                                          "each limit broken with its element and figure"},
+                               "violations": {"type": "array", "items": {"type": "string"}},
+                               "max_line_loading_percent": {"type": "number", "nullable": True},
+                               "max_trafo_loading_percent": {"type": "number", "nullable": True},
+                               "min_vm_pu": {"type": "number", "nullable": True},
+                               "max_vm_pu": {"type": "number", "nullable": True},
+                               "converged": {"type": "boolean", "nullable": True,
+                                             "description": "false: the power flow does not converge; null: none "
+                                             "ran"}}},
                   "done_by": {"type": "string"}, "sentence": {"type": "string"}}}}
 SWITCHING_PLAN: Schema = {
     "type": "object", "nullable": True, "description": "null when no step is proposed; else the steps, and the "
@@ -482,7 +497,8 @@ SWITCHING_PLAN: Schema = {
                    "phu_repairs_only": {"type": "number"}, "waiting_phu": {"type": "number"},
                    "waiting_objective": {"type": "number"}, "repairs_only_etr_by_case": {"type": "object"},
                    "repairs_only_converged": {"type": "boolean"}, "method": {"type": "string"},
-                   "done_by": {"type": "string"}}}
+                   "done_by": {"type": "string"}, "summary": {"type": "string", "description": "both "
+                                                                     "objectives in one sentence"}}}
 
 
 def switch_paths() -> dict[str, Schema]:
