@@ -143,7 +143,7 @@ def test_triage_step_carries_the_power_flow_of_the_switched_registry_network(fre
     assert said.startswith("потокорозподіл залишається в межах") and "66,6" in said
 
 
-def test_a_switched_network_that_overloads_says_so_naming_the_element_and_figure(fresh, pp, tmp_path):
+def test_a_switched_network_that_overloads_says_so_naming_the_element_and_figure(fresh, pp, tmp_path, monkeypatch):
     app, conn = fresh
     net = quiet(lambda: pp.from_json(str(OBERRHEIN)))
     net.load["p_mw"] *= 1.1  # within limits as it is; closing switch 144 for line 97 then overloads transformer 1
@@ -162,6 +162,12 @@ def test_a_switched_network_that_overloads_says_so_naming_the_element_and_figure
     assert flow["reason"] == ("the power flow breaks limits: transformer 142 (HV/MV Transformer 1) loaded "
                               f"{expected.breaches[0].value:.1f} % (limit 100 %)")
     assert flow["max_trafo_loading_percent"] == expected.max_trafo_loading_percent > 100
+    from app.coordinator import switching
+
+    monkeypatch.setattr(switching, "CHECKED_STEPS", 0)  # steps past the first CHECKED_STEPS are not checked
+    step = {s["external_id"]: s for s in coordinator.get("/api/triage").json["switching"]}["heavy:switch:144"]
+    assert step["flow"] == {"status": "not_possible",
+                            "reason": "the power-flow check was not run: only the first 0 steps are checked"}
 
 
 
