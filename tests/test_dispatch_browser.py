@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -42,8 +42,12 @@ def needed_skills(db) -> tuple[str, ...]:
 
 
 def new_crew(app, *, name: str, lon: float, lat: float, skills: tuple[str, ...], member: str) -> int:
-    crew = CrewIn(name=name, lon=lon, lat=lat, skills=skills, shift_start=time(0), shift_end=time(23, 59),
-                  time_zone="UTC", status="available", members=(member,))
+    # A shift that began an hour ago and lasts 23 h 59 min: whatever the hour the test runs at, the plan never
+    # waits for the next shift (a shift from 00:00 to 23:59 made a repair planned in the evening wait for midnight).
+    began = (datetime.now(UTC) - timedelta(hours=1)).replace(second=0, microsecond=0)
+    crew = CrewIn(name=name, lon=lon, lat=lat, skills=skills, shift_start=began.time(),
+                  shift_end=(began - timedelta(minutes=1)).time(), time_zone="UTC", status="available",
+                  members=(member,))
     with app.app_context(), app_db.connection() as conn:
         repo.lock(conn)
         return service.save(conn, crew, existing=None, actor_id=None, reason="dispatch browser test").id
