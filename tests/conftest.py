@@ -10,6 +10,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -335,3 +336,11 @@ def replica() -> Iterator[Replicated]:
         pgcluster.stop(standby, mode="immediate")
         pgcluster.stop(primary, mode="immediate")
         shutil.rmtree(base, ignore_errors=True)
+
+
+def all_day_shift() -> tuple[str, str]:
+    """A daily shift in UTC (start, end as HH:MM) that began an hour ago and lasts 23 h 59 min: a test's plan never
+    waits for the next shift, whatever the hour the test runs at (00:00 to 23:59 made an evening run wait for
+    midnight)."""
+    began = datetime.now(UTC) - timedelta(hours=1)
+    return began.strftime("%H:%M"), (began - timedelta(minutes=1)).strftime("%H:%M")

@@ -9,7 +9,7 @@ import psycopg
 import pytest
 
 from geo.access import access, release
-from tests.conftest import api_client, create_accounts, make_app
+from tests.conftest import all_day_shift, api_client, create_accounts, make_app
 
 ACCOUNTS = {"ca_crew": "crew", "ca_coord": "coordinator"}
 
@@ -100,7 +100,7 @@ def crew_site(new_database, tmp_path_factory):
     tokens = create_accounts(app, {"ca_member": "crew", "ca_other": "crew", "ca_boss": "coordinator"})
     crews = tmp_path_factory.mktemp("crews") / "access-crews.csv"
     crews.write_text("name,lon,lat,skills,shift_start,shift_end,time_zone,status,members\n"
-                     "Access Crew,25,45,substation,00:00,23:59,UTC,available,ca_member\n")
+                     "Access Crew,25,45,substation,{},{},UTC,available,ca_member\n".format(*all_day_shift()))
     assert app.test_cli_runner().invoke(args=["import-crews", str(crews)]).exit_code == 0
     body = {"id": str(uuid.uuid4()), "facility_id": fid, "lon": 25, "lat": 45, "kind": "substation",
             "severity": "severe", "status": "out_of_service", "hazards": ["uxo"],

@@ -13,7 +13,7 @@ from flask import Flask
 
 from app import db
 from app.cases import service
-from tests.conftest import api_client, create_accounts, make_app
+from tests.conftest import all_day_shift, api_client, create_accounts, make_app
 
 NETWORK = {"Stand S": (None, 0), "Stand A": ("Stand S", 1000), "Stand B": ("Stand S", 2000)}
 
@@ -89,8 +89,9 @@ def test_the_standings_are_kept_while_nothing_changes_and_follow_every_change(gr
     # A crew coming on shift is a plan for two crews.
     with psycopg.connect(str(grid["url"]), autocommit=True) as conn:
         conn.execute("INSERT INTO crew (name, base, shift_start, shift_end, time_zone) VALUES "
-                     "('Stand crew 1', ST_Point(24, 49, 4326), '00:00', '23:59', 'UTC'), "
-                     "('Stand crew 2', ST_Point(24, 49, 4326), '00:00', '23:59', 'UTC')")
+                     "('Stand crew 1', ST_Point(24, 49, 4326), %(start)s, %(end)s, 'UTC'), "
+                     "('Stand crew 2', ST_Point(24, 49, 4326), %(start)s, %(end)s, 'UTC')",
+                     dict(zip(("start", "end"), all_day_shift(), strict=True)))
     fourth = standing(grid, on_b)
     assert fourth is not None and fourth["crews"] == 2 and fourth["etr_hours"] == pytest.approx(4)
 

@@ -12,7 +12,7 @@ import pytest
 
 from app.coordinator.dispatching import shift_hours, shift_window
 from geo.dispatch import Crew
-from tests.conftest import api_client, create_accounts, make_app, run
+from tests.conftest import all_day_shift, api_client, create_accounts, make_app, run
 
 # Two substations and a line near Kyiv, fed by one source; crews: one for substations, one for lines.
 SITES = {"Dp Source": ("substation", 30.50, 50.45, None, 0),
@@ -44,8 +44,8 @@ def kyiv(new_database, tmp_path_factory):
     tokens = create_accounts(app, ACCOUNTS)
     crews = tmp_path_factory.mktemp("crews") / "crews.csv"
     crews.write_text("name,lon,lat,skills,shift_start,shift_end,time_zone,status,members\n"
-                     "Subs,30.50,50.45,substation,00:00,23:59,UTC,available,dp_sub\n"
-                     "Lines,30.50,50.45,line,00:00,23:59,UTC,available,dp_line\n")
+                     "Subs,30.50,50.45,substation,{0},{1},UTC,available,dp_sub\n"
+                     "Lines,30.50,50.45,line,{0},{1},UTC,available,dp_line\n".format(*all_day_shift()))
     run(app, "import-crews", crews)
     crew = api_client(app, tokens["dp_sub"])
     cases = {}
