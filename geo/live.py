@@ -4,6 +4,7 @@ power now.
 Public API:
     state(status, share_out, *, default_share) -> State    a case's operational state with its share out
     live_network(facilities, states) -> LiveNetwork        the network the engine plans on, and how it maps back
+    live_on_base(base, damaged, ids, hours, states)        the same from a radial base network kept undamaged
     picture(live) -> Picture                               people without power now, partly supplied, per case
 
 A damaged facility's operational status says what it supplies while it waits for repair:
@@ -24,7 +25,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from geo.network import CriticalSite, Facility, Network, build_network, energised_at_start
+from geo.network import CriticalSite, Facility, Network, build_network, energised_at_start, with_damage
 from geo.taxonomy import OPERATIONAL_STATUSES
 
 OPERATING, DEGRADED, OUT_OF_SERVICE = OPERATIONAL_STATUSES
@@ -108,6 +109,21 @@ def live_network(facilities: Sequence[Facility], states: Mapping[str, State], *,
         done = i + 1
     expanded.extend(out[done:])
     return LiveNetwork(network=build_network(expanded), supply_node=supply, states=dict(states))
+
+
+def live_on_base(base: Network, damaged: Sequence[int], ids: Sequence[str], hours: Sequence[float],
+                 states: Mapping[str, State]) -> LiveNetwork:
+    """`live_network` of the radial `base` network's facilities with these damaged (positions ascending, their
+    ids, equal as strings to the base's, and repair hours), laid on the base by columns (geo.network.with_damage)
+    instead of building the network again: the same LiveNetwork (tests/test_network_with_damage.py)."""
+    supply: dict[int, tuple[str, float]] = {}
+    supply_node: dict[str, str] = {}
+    for i, node in zip(damaged, ids, strict=True):
+        if node in states and states[node].share_out < 1.0:
+            supply_node[node] = node + SUPPLY_SUFFIX
+            supply[i] = (supply_node[node], states[node].share_out)
+    return LiveNetwork(network=with_damage(base, damaged, hours, ids=ids, supply=supply), supply_node=supply_node,
+                       states=dict(states))
 
 
 @dataclass(frozen=True)

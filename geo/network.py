@@ -661,3 +661,87 @@ def weight_array(network: Network, critical_sites: Iterable[CriticalSite]) -> np
             raise ScenarioError(f"critical site {site.id!r}: weight must be a number >= 0, got {site.weight!r}")
         weights[network.index[site.facility]] += site.weight
     return weights
+
+
+def with_damage(base: Network, damaged: Sequence[int], hours: Sequence[float], *,
+                ids: Sequence[str] | None = None, supply: Mapping[int, tuple[str, float]] | None = None) -> Network:
+    """The radial `base` network (built once, undamaged) with damage laid on it by columns, without building it
+    again: `damaged` lists positions in `base` (ascending, distinct) and `hours` their repair hours; `ids`, if
+    given, the damaged facilities' ids (each equal as a string to the base's id, e.g. a `geo.message.Text` of it).
+
+    `supply` splits damaged facilities that still supply (geo/live.py): position -> (supply node id, share out).
+    The supply node goes just before the facility, takes its parents, what it feeds and the share of its people
+    still supplied; the facility becomes a damaged leaf under it with the rest. This is the same Network as
+    `build_network` of the facilities so changed (tests/test_network_with_damage.py). The result has its own
+    `memo`, so nothing derived from one damage is read for another; with no split it shares the base's columns of
+    the topology (parents, children, depths)."""
+    if not base.radial:
+        raise ValueError("with_damage needs a radial base network")
+    n = len(base.arrays.parent)
+    at = np.asarray(damaged, dtype=np.intp)
+    repair = np.asarray(hours, dtype=float)
+    if len(at) != len(repair) or (ids is not None and len(ids) != len(at)):
+        raise ValueError("damaged, hours and ids must have the same length")
+    if len(at) and (int(at.min()) < 0 or int(at.max()) >= n or bool((np.diff(at) <= 0).any())):
+        raise ValueError("damaged positions must be ascending, distinct and inside the network")
+    for k in np.flatnonzero(~(np.isfinite(repair) & (repair >= 0))).tolist():
+        name = base.arrays.ids[int(at[k])] if ids is None else ids[k]
+        raise ScenarioError(f"facility {name!r}: repair_hours must be a number >= 0, got {float(repair[k])!r}")
+    names = list(base.arrays.ids)
+    if ids is not None:
+        for k, i in enumerate(at.tolist()):
+            names[i] = ids[k]
+    broken = np.zeros(n, dtype=bool)
+    broken[at] = True
+    time = np.zeros(n, dtype=float)
+    time[at] = repair
+    people = base.arrays.population
+    if not supply:
+        parent = base.arrays.parent
+        return Network(facilities=_Columns(names, _parent_ids(names, parent), people, broken, time),
+                       index=_Index(names), parents=base.parents, children=base.children, radial=True,
+                       arrays=_Arrays(parent=parent, damaged=broken, ids=names, population=people, hours=time,
+                                      depth=base.arrays.depth, given_order=base.arrays.given_order))
+    grown = np.asarray(sorted(supply), dtype=np.intp)
+    if int(grown.min()) < 0 or int(grown.max()) >= n or not bool(broken[grown].all()):
+        raise ValueError("supply is for damaged positions only")
+    is_grown = np.zeros(n, dtype=bool)
+    is_grown[grown] = True
+    new_pos = np.arange(n, dtype=np.intp) + np.cumsum(is_grown)  # each supply node sits just before its facility
+    fed_from = np.where(is_grown, new_pos - 1, new_pos)  # the node a facility's children hang from
+    old_parent = base.arrays.parent
+    mapped = np.where(old_parent >= 0, fed_from[np.maximum(old_parent, 0)], -1)
+    m = n + len(grown)
+    parent = np.empty(m, dtype=np.intp)
+    parent[new_pos] = mapped
+    supply_at = new_pos[grown] - 1
+    parent[supply_at] = mapped[grown]
+    parent[new_pos[grown]] = supply_at
+    share = np.asarray([supply[i][1] for i in grown.tolist()], dtype=float)
+    population = np.empty(m, dtype=float)
+    population[new_pos] = people
+    population[supply_at] = people[grown] * (1.0 - share)
+    population[new_pos[grown]] = people[grown] * share
+    damage = np.zeros(m, dtype=bool)
+    damage[new_pos] = broken
+    repair_time = np.zeros(m, dtype=float)
+    repair_time[new_pos] = time
+    out: list[str] = []
+    done = 0
+    for i in grown.tolist():
+        out.extend(names[done:i])
+        out.append(supply[i][0])
+        done = i
+    out.extend(names[done:])
+    depth = _radial_depth(parent)
+    assert depth is not None  # a supply node between a facility and its parent adds no cycle
+    return Network(facilities=_Columns(out, _parent_ids(out, parent), population, damage, repair_time),
+                   index=_Index(out), parents=_Parents(parent), children=_Children(parent), radial=True,
+                   arrays=_Arrays(parent=parent, damaged=damage, ids=out, population=population, hours=repair_time,
+                                  depth=depth))
+
+
+def _parent_ids(ids: Sequence[str], parent: np.ndarray) -> list[str | None]:
+    """Each facility's parent id (None for a source) from its parent index (-1: none)."""
+    with_none: list[str | None] = [*ids, None]  # index -1 is the None at the end
+    return list(map(with_none.__getitem__, parent.tolist()))

@@ -18,7 +18,7 @@ from flask import current_app, has_app_context
 
 from app.repo import Conn
 from app.repo import triage as repo
-from geo.network import CriticalSite, Facility
+from geo.network import CriticalSite, Facility, Network, build_network
 
 KEEP = 2  # registries kept per server: the primary's and a replica a revision behind it, without rebuilding
 IDLE_S = 60.0  # a kept registry no request has read for this long is dropped (about 50 MB per 10^5 facilities)
@@ -38,6 +38,16 @@ class Registry:
     feeds: tuple[tuple[int, ...], ...]  # per facility, the positions of the facilities it feeds
     critical_sites: tuple[CriticalSite, ...]
     facility_ids: dict[str, int]  # network id -> facility id
+    base: Network | None = None  # the facilities as a radial Network (None if meshed): damage is laid on it per request
+
+
+def _radial_base(facilities: tuple[Facility, ...]) -> Network | None:
+    """The undamaged facilities as a Network, built once per revision, when radial (geo.network.with_damage lays
+    each request's damage on it by columns; a meshed registry is built per request as before)."""
+    if not all(len(f.parents) <= 1 for f in facilities):
+        return None
+    network = build_network(facilities)
+    return network if network.radial else None
 
 
 def build(revision: Mapping[str, Any], rows: list[dict[str, Any]], sites: list[dict[str, Any]]) -> Registry:
@@ -52,8 +62,9 @@ def build(revision: Mapping[str, Any], rows: list[dict[str, Any]], sites: list[d
             feeds[position[p]].append(i)
         facilities.append(Facility(id=label[i], parents=tuple(label[position[p]] for p in parents),
                                    population=float(row["population"])))
+    kept = tuple(facilities)
     return Registry(
-        token=str(revision["token"]), revision=int(revision["revision"]), facilities=tuple(facilities),
+        token=str(revision["token"]), revision=int(revision["revision"]), facilities=kept, base=_radial_base(kept),
         position=position, names=tuple(row["name"] for row in rows),
         layers=tuple(row["population_layer"] for row in rows), methods=tuple(row["population_method"] for row in rows),
         feeds=tuple(tuple(f) for f in feeds),

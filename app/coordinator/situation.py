@@ -19,7 +19,7 @@ from app.repo import triage as repo
 from geo import explain as words
 from geo import live
 from geo.access import Access, access, release
-from geo.message import N_, Moment, Quantity, Text, without_stop
+from geo.message import N_, DeferredText, Moment, Quantity, Text, without_stop
 from geo.network import CriticalSite, Facility, Network
 from geo.plan import Commitment, Plan, area_etr, plan
 from geo.repair_hours import RepairHours, remaining, repair_hours
@@ -178,8 +178,14 @@ def load_situation(conn: Conn, *, default_share: float, now: datetime | None = N
     # The registry's `feeds` (and the damaged positions) describe its own list; a list changed since (another feed
     # topology) is expanded without them.
     same = facilities is overlaid
-    expanded = live.live_network(facilities, states, feeds=kept.feeds if same else None,
-                                 damaged=sorted(set(damaged)) if same else None)
+    if same and kept.base is not None:  # the kept radial network with this damage laid on it by columns
+        at = sorted(set(damaged))
+        nodes = [facilities[i] for i in at]
+        expanded = live.live_on_base(kept.base, at, [f.id for f in nodes], [f.repair_hours or 0.0 for f in nodes],
+                                     states)
+    else:
+        expanded = live.live_network(facilities, states, feeds=kept.feeds if same else None,
+                                     damaged=sorted(set(damaged)) if same else None)
     return Situation(
         network=expanded.network, expanded=expanded, picture=live.picture(expanded),
         critical_sites=expanded.sites(given) + _bumps(placed),
@@ -245,8 +251,24 @@ def explain(situation: Situation, node: str, explanation: str) -> Text:
         said.append(Text(N_("priority raised by {who} (+{bump} people-equivalents): {reason}"),
                          who=case.get("bump_by") or Text(N_("a coordinator")),
                          bump=Quantity(float(case["priority_bump"]), "hours"), reason=_reason(case.get("bump_reason"))))
-    body = Text.joined(Text.joined(without_stop(explanation), *said, sep="; "), ".") if said else explanation
+    body = Text.joined(Text.joined(_without_stop(explanation), *said, sep="; "), ".") if said else explanation
     return Text.joined(lead, body, capital=True)
+
+
+def _without_stop(explanation: str) -> str:
+    """`without_stop` of a ranking's sentence, still deferred when the sentence is: the ranking makes every
+    sentence's message id and parameters at once on the first one asked for (geo/triage.py), which an English
+    answer never needs, and asking here for a few hundred overridden or bumped cases cost the whole ranking's
+    Texts (0.3-0.5 s at 10^4 cases). The ranking's sentences are `Text.joined(..., ".")` without a separator, so
+    the English is the sentence less its stop (DeferredText checks it when the Text is made)."""
+    if isinstance(explanation, DeferredText) and explanation.endswith("."):
+        return DeferredText(str.__str__(explanation)[:-1], lambda _: _stopless(explanation), 0)
+    return without_stop(explanation)
+
+
+def _stopless(explanation: str) -> Text:
+    said = without_stop(explanation)
+    return said if isinstance(said, Text) else Text.joined(said)
 
 
 def _reason(reason: str | None) -> str:
