@@ -181,3 +181,21 @@ def test_a_switched_network_that_cannot_carry_its_load_is_said_not_to_converge(p
     assert (said["status"], said["converged"]) == ("outside_limits", False)
     assert said["reason"] == ("the power flow does not converge: the switched network cannot carry the load "
                               "(voltage collapse)")
+
+
+def test_a_step_through_a_switch_not_from_the_network_says_the_check_was_not_possible(fresh, pp):
+    app, conn = fresh
+    ids, crew, coordinator = imported(app, conn, OBERRHEIN)
+    # A mobile generator registered by hand (no electrical data), tied to the bus switch 144 would back-feed.
+    source = conn.execute("INSERT INTO facility (external_id, name, kind, geom) VALUES ('genset', 'Genset', "
+                          "'power_plant', ST_Point(7.8, 48.4, 4326)) RETURNING id").fetchone()["id"]
+    bus = conn.execute("SELECT b.external_id FROM tie_switch t JOIN facility b ON b.id = t.facility_a "
+                       "WHERE t.external_id = 'mv_oberrhein:switch:144'").fetchone()["external_id"]
+    conn.execute("INSERT INTO tie_switch (external_id, name, facility_a, facility_b, remote, switch_hours) "
+                 "VALUES ('genset-tie', 'Genset tie', %s, %s, true, 0.05)", (source, ids[bus]))
+    damage(crew, ids["mv_oberrhein:line:97"])
+    steps = {s["external_id"]: s for s in coordinator.get("/api/triage").json["switching"]}
+    assert "mv_oberrhein:switch:144" not in steps  # the quicker tie feeds the same dark part
+    assert steps["genset-tie"]["flow"] == {
+        "status": "not_possible", "reason": "the power-flow check was not possible: this switch and its two ends "
+                                            "are not all from one network with electrical data"}
