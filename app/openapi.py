@@ -487,7 +487,12 @@ SWITCHING_STEPS: Schema = {
                                "max_vm_pu": {"type": "number", "nullable": True},
                                "converged": {"type": "boolean", "nullable": True,
                                              "description": "false: the power flow does not converge; null: none "
-                                             "ran"}}},
+                                             "ran"},
+                               "network": {"type": "string", "description": "the imported network (file stem) "
+                                           "it ran on"},
+                               "not_in_registry": {"type": "array", "items": {"type": "string"}, "description":
+                                                   "what the network rebuilt from the registry lacks: columns "
+                                                   "('bus.geo'), the frequency taken, tables never imported"}}},
                   "done_by": {"type": "string"}, "sentence": {"type": "string"}}}}
 SWITCHING_PLAN: Schema = {
     "type": "object", "nullable": True, "description": "null when no step is proposed; else the steps, and the "

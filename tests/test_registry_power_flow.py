@@ -129,6 +129,8 @@ def test_triage_step_carries_the_power_flow_of_the_switched_registry_network(fre
     expected = check_switching(net, close=[144], out_of_service={"line:97"})
     flow = step["flow"]
     assert flow["status"] == "within_limits" and flow["converged"] is True and flow["violations"] == []
+    assert flow["network"] == "mv_oberrhein"
+    assert {"net.f_hz (50 Hz taken)", "sgen (never imported)", "line.geo"} <= set(flow["not_in_registry"])
     assert (flow["max_line_loading_percent"], flow["max_trafo_loading_percent"], flow["min_vm_pu"],
             flow["max_vm_pu"]) == (expected.max_line_loading_percent, expected.max_trafo_loading_percent,
                                    expected.min_vm_pu, expected.max_vm_pu)

@@ -132,7 +132,9 @@ class TieSwitching:
                 while len(_flows) >= KEEP_FLOWS:
                     _flows.pop(next(iter(_flows)))
                 _flows[key] = check
-        return flow_json(check)
+        rebuilt = grid.networks[prefix]
+        return {**flow_json(check), "network": prefix.removesuffix(":"),
+                "not_in_registry": [*rebuilt.missing, *(f"{table} (never imported)" for table in rebuilt.not_imported)]}
 
 
 def flow_json(check: FlowCheck) -> dict[str, Any]:
