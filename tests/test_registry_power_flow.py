@@ -201,3 +201,24 @@ def test_a_step_through_a_switch_not_from_the_network_says_the_check_was_not_pos
     assert steps["genset-tie"]["flow"] == {
         "status": "not_possible", "reason": "the power-flow check was not possible: this switch and its two ends "
                                             "are not all from one network with electrical data"}
+
+
+def test_a_switch_recorded_closed_is_closed_in_the_next_steps_power_flow(fresh, pp):
+    app, conn = fresh
+    ids, crew, coordinator = imported(app, conn, OBERRHEIN)
+    damage(crew, ids["mv_oberrhein:line:97"])
+    damage(crew, ids["mv_oberrhein:line:62"])
+    first, second = coordinator.get("/api/triage").json["switching"]  # in the order to do them
+    assert {first["external_id"], second["external_id"]} == {"mv_oberrhein:switch:34", "mv_oberrhein:switch:144"}
+    net = quiet(lambda: pp.from_json(str(OBERRHEIN)))
+    out = {"line:97", "line:62"}
+    both = check_switching(net, close=[34, 144], out_of_service=out)
+    alone = check_switching(net, close=[int(first["external_id"].rpartition(":")[2])], out_of_service=out)
+    assert alone.max_trafo_loading_percent != both.max_trafo_loading_percent
+    assert first["flow"]["max_trafo_loading_percent"] == alone.max_trafo_loading_percent
+    assert second["flow"]["max_trafo_loading_percent"] == both.max_trafo_loading_percent  # the earlier step closed
+    assert coordinator.post(f"/api/switches/{first['switch_id']}/close", json={}).json["changed"] is True
+    (left,) = coordinator.get("/api/triage").json["switching"]
+    assert left["external_id"] == second["external_id"]
+    assert left["flow"]["max_trafo_loading_percent"] == both.max_trafo_loading_percent
+    assert left["flow"]["violations"] == list(both.violations)
