@@ -164,6 +164,10 @@ def test_a_switched_network_that_overloads_says_so_naming_the_element_and_figure
     assert flow["reason"] == ("the power flow breaks limits: transformer 142 (HV/MV Transformer 1) loaded "
                               f"{expected.breaches[0].value:.1f} % (limit 100 %)")
     assert flow["max_trafo_loading_percent"] == expected.max_trafo_loading_percent > 100
+    uk = coordinator.get("/api/triage", headers={"Accept-Language": "uk"}).json["switching"]
+    said = next(s for s in uk if s["external_id"] == "heavy:switch:144")["flow"]["reason"]
+    assert said == ("потокорозподіл виходить за межі: трансформатор 142 (HV/MV Transformer 1) завантажений на "
+                    f"{expected.breaches[0].value:.1f} % (межа 100 %)".replace(".", ","))
     from app.coordinator import switching
 
     monkeypatch.setattr(switching, "CHECKED_STEPS", 0)  # steps past the first CHECKED_STEPS are not checked
