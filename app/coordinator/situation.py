@@ -73,7 +73,9 @@ def _clock(moment: datetime | None, today: date) -> Moment | None:
     """A time as a coordinator reads it: "07:10 UTC" today (a UTC date), else with its date."""
     if moment is None:
         return None
-    return Moment(moment, with_date=moment.astimezone(UTC).date() != today)
+    # To the minute, as every language writes a Moment (geo.message, app/site/sentences.py): the same sentence
+    # then comes from the cache below for every case of that minute.
+    return Moment(moment.replace(second=0, microsecond=0), with_date=moment.astimezone(UTC).date() != today)
 
 
 def iso_utc(moment: datetime | None) -> str | None:
@@ -81,8 +83,9 @@ def iso_utc(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).isoformat() if moment else None
 
 
-# Repair hours and site access are the same few values for thousands of cases (kind, severities, estimate; access
-# state, hazards): each distinct one is worked out, and its sentence made, once per server (they are immutable).
+# Repair hours, site access and the status and work sentences are the same few values for thousands of cases
+# (kind, severities, estimate; access state, hazards; status, who and the minute): each distinct one is worked
+# out, and its sentence made, once per server (they are immutable).
 @lru_cache(maxsize=4096)
 def _hours(override: object, estimate: object, kind: str, severities: tuple[str, ...], accepted: object
            ) -> RepairHours:
@@ -100,6 +103,23 @@ def _disagree(seen: tuple[str, ...], status: str) -> Text:
     return words.reports_disagree(seen, status)
 
 
+@lru_cache(maxsize=8192)
+def _source(status: str, share_out: float, set_by: str, who: str | None, when: Moment | None, reason: str | None,
+            share_given: bool) -> Text:
+    return words.status_source(status, share_out, set_by=set_by, who=who, when=when, reason=reason,
+                               share_given=share_given)
+
+
+@lru_cache(maxsize=4096)
+def _work(status: str, crew: str | None, started: Moment | None) -> Text | None:
+    return words.work_in_progress(status, crew, started)
+
+
+@lru_cache(maxsize=8192)
+def _effect(status: str, share_out: float, dark_people: float) -> Text:
+    return words.status_effect(status, share_out, dark_people)
+
+
 @lru_cache(maxsize=4096)
 def _state(status: str, share_out: float | None, default_share: float) -> live.State:
     return live.state(status, share_out, default_share=default_share)
@@ -115,16 +135,14 @@ def _planned(case: dict[str, Any], now: datetime) -> RepairHours:
 
 def _describe(case: dict[str, Any], state: live.State, today: date) -> None:
     """Add the words and figures of the case's live state to its row (`today`: the UTC date now)."""
-    case["operational_status_source"] = words.status_source(
-        state.status, state.share_out, set_by=case["status_set_by"], who=case["status_set_by_user"],
-        when=_clock(case["status_set_at"], today), reason=case["status_reason"],
-        share_given=case["share_out"] is not None)
+    case["operational_status_source"] = _source(
+        state.status, state.share_out, case["status_set_by"], case["status_set_by_user"],
+        _clock(case["status_set_at"], today), case["status_reason"], case["share_out"] is not None)
     case["operational_status"] = state.status
     case["share_out"] = state.share_out
     seen = case["reported_statuses"] or []
     case["reports_disagree"] = _disagree(tuple(seen), state.status) if len(seen) > 1 else None
-    case["work"] = words.work_in_progress(case["status"], case["assigned_crew"],
-                                          _clock(case["repair_started_at"], today))
+    case["work"] = _work(case["status"], case["assigned_crew"], _clock(case["repair_started_at"], today))
     site = _access(case["access_state"], tuple(case["hazards"]))
     case["access"], case["access_source"] = site.state, site.source
     case["release_at"] = release(site.state, case["access_expected_at"], case["materials_until"])
@@ -240,7 +258,7 @@ def explain(situation: Situation, node: str, explanation: str) -> Text:
     case = situation.cases[node]
     state = situation.expanded.states[node]
     lead = Text(N_("{source}: {effect}. "), source=case["operational_status_source"],
-                effect=words.status_effect(state.status, state.share_out, without_power_now(situation, node)))
+                effect=_effect(state.status, state.share_out, without_power_now(situation, node)))
     said: list[Text] = []
     if case["repair_hours_override"] is not None:
         said.append(Text(N_("{hours} h repair (override by {who}: {reason})"),
