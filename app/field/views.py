@@ -15,6 +15,7 @@ from flask_login import current_user
 from app import db
 from app.auth.access import public, requires
 from app.repo import regions as region_repo
+from app.reports import batch
 from app.site import tiles
 from app.site.labels import CASE_STATUS_LABELS, CREW_STATUS_LABELS, LABELS, PROGRESS_LABELS
 from geo import taxonomy
@@ -193,6 +194,7 @@ def page_config() -> dict[str, Any]:
                    "crewStatus": {k: str(CREW_STATUS_LABELS[k]) for k in taxonomy.CREW_STATUSES}},
         "urls": {
             "reports": "/api/reports",
+            "reportsBatch": url_for("reports.create_reports_batch"),
             "session": "/api/session",
             "login": "/login",
             "nearest": "/api/facilities/nearest",
@@ -210,6 +212,9 @@ def page_config() -> dict[str, Any]:
         "tileUrl": current_app.config["TILE_URL"],
         "tileAttribution": current_app.config["TILE_ATTRIBUTION"],
         "accuracyWarnM": 50,
+        # The outbox sends its queue in batches no larger than the server takes (app/reports/batch.py).
+        "batchMaxReports": batch.MAX_REPORTS,
+        "batchMaxBytes": current_app.config["REPORT_BATCH_MAX_BYTES"],
         "maxNotes": 4000,
         "maxMaterials": 2000,
     }

@@ -177,7 +177,9 @@ function signedIn(username) {
   account.check(username, config);
 }
 
-sync.configure({ reports: config.urls.reports, session: config.urls.session, user: currentUser(), onSession: signedIn });
+sync.configure({ reports: config.urls.reports, session: config.urls.session, user: currentUser(), onSession: signedIn,
+                 batch: config.urls.reportsBatch || null, batchMaxReports: config.batchMaxReports,
+                 batchMaxBytes: config.batchMaxBytes });
 outboxList.drawOutbox().then(() => sync.start({ probeUrl: $("net-status").dataset.probeUrl }));
 myWork.start({ config, t, el, formatTime, onReportProgress: followUp.startFollowUp, onSignedIn: signedIn });
 registerServiceWorker();

@@ -94,6 +94,24 @@ export async function update(id, change) {
   return updated;
 }
 
+// `update` of several records in one transaction (a batch's answer): `change(record, index)` for each of `ids` still
+// stored, in order; the records as written.
+export async function updateAll(ids, change) {
+  const updated = await transaction(OUTBOX, "readwrite", (store) => Promise.all(ids.map((id, i) => new Promise(
+    (resolve, reject) => {
+      const req = store.get(id);
+      req.onerror = () => reject(req.error);
+      req.onsuccess = () => {
+        if (!req.result) { resolve(null); return; }
+        const record = change(req.result, i) || req.result;
+        store.put(record);
+        resolve(record);
+      };
+    }))));
+  notify();
+  return updated;
+}
+
 export async function remove(ids) {
   await transaction(OUTBOX, "readwrite", (store) => { for (const id of ids) store.delete(id); });
   notify();

@@ -4,20 +4,30 @@
 // server's reasons. A photo rejected with 400, 409, 413, 415 or 422 shows its reason; the report stays sent.
 // A phone is shared between shifts: each run first asks the server who is signed in (GET /api/session, which also
 // gives a fresh CSRF token) and sends only that account's reports; another account's wait, untouched, for its owner.
+// When more than one report waits, they go together (POST /api/reports/batch, outboxbatch.js cuts the queue to the
+// server's limits) and each report's result is handled exactly as the same status of its own request would be; an
+// answer lost or refused whole (no network, 5xx, 401, 403, CSRF) leaves every report of it waiting, to be sent again
+// with the same ids (the server answers 200 for what it stored). A server without the batch route (404, 405) gets
+// one request per report from then on; a batch refused whole for its body (400, 413, 422) is sent report by report.
 // While reports wait, reach.js asks the server every few seconds and starts a run as soon as it answers again (a page
 // opened offline may never get an "online" event); every answer here, or its absence, tells reach.js too.
 import * as outbox from "./outbox.js";
+import * as batches from "./outboxbatch.js";
 import * as reach from "./reach.js";
 
 export const BASE_DELAY_MS = 2000;
 export const MAX_DELAY_MS = 60000;
 const REPORT_TIMEOUT_MS = 30000;
 const PHOTO_TIMEOUT_MS = 120000;
+const BATCH_TIMEOUT_MS = 60000;
 const REJECTED = new Set([400, 409, 413, 415, 422]);
 const LOCK = "gridtriage-outbox-sync";
 
-// The URLs; user: the account the page was made for; onSession(username): told whom the server says is signed in.
-let options = { reports: "/api/reports", session: null, user: null, onSession: null };
+// The URLs; user: the account the page was made for; onSession(username): told whom the server says is signed in;
+// batch: the batch route (null: one request per report) and its limits, as the server gives them.
+let options = { reports: "/api/reports", session: null, user: null, onSession: null,
+                batch: null, batchMaxReports: 100, batchMaxBytes: 2 * 1024 * 1024 };
+let batchMissing = false; // the server answered 404 or 405 for the batch route: an older server
 let signedIn = null; // the account signed in at the last run's session check (null: not known)
 let running = null;
 let again = false;
@@ -110,11 +120,12 @@ async function call(url, { method, contentType, payload }, timeoutMs) {
   return { response, data, retryable };
 }
 
-function retryLater(record, reason, response) {
+// `hintMs`: the server's Retry-After for this report alone (a batch's result), else the response's header.
+// `now`: the same for every report of a batch, so that they fall due together and go together again.
+function retryLater(record, reason, response, hintMs = 0, now = Date.now()) {
   record.attempts += 1;
-  const hinted = response && (response.status === 429 || response.status >= 500)
-    ? retryAfterMs(response.headers.get("Retry-After")) : 0;
-  const now = Date.now();
+  const hinted = hintMs || (response && (response.status === 429 || response.status >= 500)
+    ? retryAfterMs(response.headers.get("Retry-After")) : 0);
   record.retryAfterUntil = hinted ? now + hinted : 0;
   record.nextAttemptAt = now + Math.max(backoff(record.attempts), hinted);
   record.lastError = reason;
@@ -151,23 +162,113 @@ async function sendReport(record) {
   if (!answer) return false;
   const { response, data } = answer;
   if (response.ok) {
-    const stored = data.report || {};
-    record.state = "sent";
-    record.receipt = { case_id: stored.case_id ?? null, received_at: stored.received_at ?? null };
-    record.error = null;
-    record.errors = null;
-    record.lastError = null;
+    markSent(record, data.report);
     return true;
   }
   if (REJECTED.has(response.status)) {
-    record.state = "rejected";
-    record.error = (data && data.error) || `HTTP ${response.status}`;
-    record.errors = data.errors && typeof data.errors === "object" ? data.errors : null;
-    record.httpStatus = response.status;
+    markRejected(record, response.status, data);
     return false;
   }
   retryLater(record, `HTTP ${response.status}`, response);
   return false;
+}
+
+// The server stored the report (`stored`: the report as it answered it).
+function markSent(record, stored) {
+  const report = stored || {};
+  record.state = "sent";
+  record.receipt = { case_id: report.case_id ?? null, received_at: report.received_at ?? null };
+  record.error = null;
+  record.errors = null;
+  record.lastError = null;
+}
+
+// The server refused the report for good (`data`: its reasons): kept for the crew to correct or discard.
+function markRejected(record, status, data) {
+  record.state = "rejected";
+  record.error = (data && data.error) || `HTTP ${status}`;
+  record.errors = data && data.errors && typeof data.errors === "object" ? data.errors : null;
+  record.httpStatus = status;
+}
+
+// One report's result in a batch's answer, handled as the same answer to its own request would be.
+function settle(record, result, user, now) {
+  if (batches.stored(result)) {
+    markSent(record, result.report);
+    if (!record.user) record.user = user; // as after a request of its own (see process)
+  } else if (REJECTED.has(result.status)) {
+    markRejected(record, result.status, result);
+  } else {
+    const hint = result.status === 429 ? retryAfterMs(result.retry_after_s) : 0;
+    retryLater(record, `HTTP ${result.status}`, null, hint, now);
+  }
+}
+
+// Writes what became of a batch's records; `change(record, index, now)` is applied to each one still waiting.
+function settleAll(chunk, change) {
+  const now = Date.now();
+  return outbox.updateAll(chunk.map((r) => r.id), (record, i) => {
+    if (record.state === "waiting") change(record, i, now);
+    record.sending = false;
+  });
+}
+
+// Sends one batch: "done" when its answer was read (every record settled), "single" when its records are to be sent
+// one by one, else the reason why nothing of it was acknowledged (all kept waiting, retried later with the same ids).
+async function sendBatch(chunk, user) {
+  await outbox.updateAll(chunk.map((r) => r.id), (record) => { record.sending = true; });
+  let answer;
+  try {
+    answer = await call(options.batch, {
+      method: "POST", contentType: "application/json",
+      payload: JSON.stringify({ reports: chunk.map((r) => r.payload) }),
+    }, BATCH_TIMEOUT_MS);
+  } catch (e) {
+    const reason = navigator.onLine ? `network: ${e.message}` : "offline";
+    await settleAll(chunk, (record, i, now) => retryLater(record, reason, null, 0, now));
+    return reason;
+  }
+  const { response, data } = answer;
+  if (!answer.retryable && (response.status === 404 || response.status === 405
+                            || [400, 413, 422].includes(response.status))) {
+    batchMissing = batchMissing || response.status === 404 || response.status === 405;
+    await settleAll(chunk, () => {});
+    return "single";
+  }
+  const results = response.ok && !answer.retryable ? batches.results(chunk, data) : null;
+  if (!results) {
+    const reason = answer.retryable ? `HTTP ${response.status}: ${describe(response, data)}` : `HTTP ${response.status}`;
+    await settleAll(chunk, (record, i, now) => retryLater(record, reason, response, 0, now));
+    return reason;
+  }
+  await settleAll(chunk, (record, i, now) => settle(record, results[i], user, now));
+  return "done";
+}
+
+// Sends the account's due waiting reports in batches when more than one waits; the ids whose report was dealt with
+// (sent, refused or put off), which are not sent again one by one in this run.
+async function sendBatches(records, force, user) {
+  const dealt = new Set();
+  if (!options.batch || batchMissing) return dealt;
+  const waiting = records.filter((r) => r.state === "waiting" && outbox.belongsTo(r, user));
+  if (!waiting.some((r) => isDue(r, force))) return dealt;
+  // A request goes anyway: every report not held back by a Retry-After goes with it, whatever its backoff says.
+  const due = waiting.filter((r) => isDue(r, true));
+  if (due.length < 2) return dealt;
+  let stopped = null; // why the server did not take the last batch
+  for (const chunk of batches.chunks(due, { maxReports: options.batchMaxReports, maxBytes: options.batchMaxBytes })) {
+    if (chunk.length < 2 || batchMissing) continue; // alone (too large to go with others), or no batch route
+    if (stopped) {
+      // The server did not answer the last batch: the rest wait for the next run rather than fail one by one.
+      await settleAll(chunk, (record, i, now) => retryLater(record, stopped, null, 0, now));
+    } else {
+      const outcome = await sendBatch(chunk, user);
+      if (outcome === "single") continue;
+      if (outcome !== "done") stopped = outcome;
+    }
+    for (const record of chunk) dealt.add(record.id);
+  }
+  return dealt;
 }
 
 // Sends the photos still waiting; false when one must be retried later.
@@ -203,10 +304,12 @@ function isDue(record, force) {
   return !(now < record.retryAfterUntil || (!force && now < record.nextAttemptAt));
 }
 
-// Sends one record of the signed-in account `user`.
-async function process(id, force, user) {
+// Sends one record of the signed-in account `user`; `batched`: its report went in a batch this run (what is left
+// is its photos, once the report is sent).
+async function process(id, force, user, batched = false) {
   const record = await outbox.get(id);
-  if (!record || !outbox.pending(record) || !outbox.belongsTo(record, user) || !isDue(record, force)) return;
+  if (!record || !outbox.pending(record) || !outbox.belongsTo(record, user)) return;
+  if (batched ? record.state !== "sent" : !isDue(record, force)) return;
   const sending = record.state === "waiting";
   if (sending) await outbox.update(id, (r) => { r.sending = true; });
   if (record.state === "waiting" && (await sendReport(record)) && !record.user) {
@@ -236,9 +339,10 @@ async function runOnce(force) {
   const who = await session();
   signedIn = who.username || null;
   if (signedIn && options.onSession) options.onSession(signedIn);
+  const batched = signedIn ? await sendBatches(records, force, signedIn) : new Set();
   for (const record of records) {
     if (signedIn) {
-      if (outbox.belongsTo(record, signedIn)) await process(record.id, force, signedIn);
+      if (outbox.belongsTo(record, signedIn)) await process(record.id, force, signedIn, batched.has(record.id));
     } else if (outbox.belongsTo(record, options.user)) {
       await postpone(record.id, force, who);
     }
