@@ -100,10 +100,27 @@ SELECT z AS zoom, floor(cx16 / 2::float8 ^ (16 - z))::int AS cx, floor(cy16 / 2:
 FROM map_case_state, generate_series(0, 16) z GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"""
 
 
+# Each cell's one member when it has one, and every member's id otherwise.
+CASE_MEMBERS_FROM_STATE = """
+SELECT z AS zoom, floor(cx16 / 2::float8 ^ (16 - z))::int AS cx, floor(cy16 / 2::float8 ^ (16 - z))::int AS cy,
+       array_agg(case_id) AS members, round(sum(population)::numeric, 3) AS population
+FROM map_case_state, generate_series(0, 16) z GROUP BY 1, 2, 3"""
+
+
 def case_cells_agree(conn: psycopg.Connection) -> None:
-    """map_case_cell holds exactly the counts of the cases in map_case_state."""
+    """map_case_cell holds exactly the counts of the cases in map_case_state, no empty cell, a cell of one case
+    names it and a cell of more names one of them or none (migration 0020 looks only at the cells it wrote)."""
     cells = conn.execute("SELECT zoom, cx, cy, n FROM map_case_cell ORDER BY 1, 2, 3").fetchall()
     assert cells == conn.execute(CASE_CELLS_FROM_STATE).fetchall()
+    members = {(r["zoom"], r["cx"], r["cy"]): r for r in conn.execute(CASE_MEMBERS_FROM_STATE)}
+    for cell in conn.execute("SELECT zoom, cx, cy, n, one, round(population::numeric, 3) AS population "
+                             "FROM map_case_cell"):
+        state = members[(cell["zoom"], cell["cx"], cell["cy"])]
+        assert cell["population"] == state["population"], cell
+        if cell["n"] == 1:
+            assert [cell["one"]] == state["members"], cell
+        else:
+            assert cell["one"] is None or cell["one"] in state["members"], cell
 
 
 def queued(conn: psycopg.Connection) -> int:
@@ -264,3 +281,55 @@ def test_the_change_cursor_counts_reports_without_counting_the_table(conn):
     assert before.startswith("3000-")
     conn.execute(ONE, {"case": 0, "lon": 10.5, "lat": 50.5})
     assert repo.cursor(conn).startswith("3001-")
+
+
+def test_case_cells_stay_exact_through_random_moves_status_changes_and_deletions(conn):
+    """Cases moved within a cell, to a neighbour and far away, hidden and shown again, given a population, their
+    reports deleted and the cases deleted, one statement at a time and several at once, interleaved with folds:
+    after each step every case cell is exact, the ones the refresh did not write included."""
+    rng = random.Random(23)
+    first = singles_min(conn)
+    conn.execute("INSERT INTO population_layer (name, kind, total) VALUES ('p', 'points', 1)")
+    layer = conn.execute("SELECT max(id) AS id FROM population_layer").fetchone()["id"]
+    facilities = [conn.execute("""INSERT INTO facility (external_id, name, kind, geom)
+                                  VALUES (%s, 'F', 'substation', ST_Point(10.5, 50.5, 4326)) RETURNING id""",
+                               (f"rand-{i}",)).fetchone()["id"] for i in range(40)]
+    alive = list(range(first, first + 40))
+    for step in range(60):
+        ids = rng.sample(alive, rng.choice((1, 1, 2, 5)))
+        action = rng.choice(("near", "far", "same", "hide", "show", "facility", "population", "report", "fold"))
+        if action in ("near", "far", "same"):
+            for case in ids:
+                lon, lat = conn.execute("SELECT ST_X(geom) AS lon, ST_Y(geom) AS lat FROM damage_case WHERE id = %s",
+                                        (case,)).fetchone().values()
+                step_deg = {"near": 0.003, "far": 0.5, "same": 1e-7}[action]
+                conn.execute("UPDATE damage_case SET geom = ST_Point(%s, %s, 4326) WHERE id = %s",
+                             (min(12.0, max(10.0, lon + rng.uniform(-step_deg, step_deg))),
+                              min(51.0, max(50.0, lat + rng.uniform(-step_deg, step_deg))), case))
+        elif action in ("hide", "show"):
+            conn.execute("UPDATE damage_case SET status = %s WHERE id = ANY(%s)",
+                         ("rejected" if action == "hide" else "confirmed", ids))
+        elif action == "facility":
+            for case in ids:  # each case its own facility (one open case per facility), or none again
+                facility = facilities[case - first] if rng.random() < 0.8 else None
+                conn.execute("UPDATE damage_case SET facility_id = %s WHERE id = %s", (facility, case))
+        elif action == "population":
+            conn.execute("""INSERT INTO facility_population (facility_id, layer_id, population, population_served,
+                                                             method, computed_at)
+                            VALUES (%s, %s, 1, %s, 'given', now() + %s * interval '1 second')
+                            ON CONFLICT (facility_id, layer_id) DO UPDATE
+                              SET population_served = excluded.population_served""",
+                         (rng.choice(facilities), layer, rng.randint(1, 9_000), step))
+        elif action == "report":  # a new report here and there, or a case's reports all deleted
+            if rng.random() < 0.5:
+                conn.execute(ONE, {"case": ids[0] - first, "lon": rng.uniform(10, 12), "lat": rng.uniform(50, 51)})
+            else:
+                conn.execute("DELETE FROM report WHERE case_id = ANY(%s)", (ids,))
+        else:
+            conn.execute("SELECT map_report_fold()")
+        if step % 20 == 19:
+            conn.execute("DELETE FROM report WHERE case_id = %s", (ids[0],))
+            conn.execute("DELETE FROM damage_case WHERE id = %s", (ids[0],))
+            alive.remove(ids[0])
+        case_cells_agree(conn)
+    assert same_cases(conn, views(29, 20)) > 30
