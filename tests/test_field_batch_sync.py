@@ -79,14 +79,19 @@ def crafted(**changes: object) -> dict[str, object]:
 
 
 def put_in_outbox(page: Any, payloads: list[dict[str, object]]) -> None:
-    """Records in the outbox as the form would have left them, oldest first, then "Send now"."""
+    """Records in the outbox as the form would have left them, oldest first, all at once for the outbox.
+
+    The puts hold the outbox's sync lock: a sync started meanwhile (the page's first health probe answering starts
+    one) waits and then sees the whole queue, as it would a queue the form had left, never half of it."""
     page.evaluate("""async (payloads) => {
         const outbox = await import("/static/field/outbox.js");
-        for (const p of payloads) {
-            const record = outbox.newRecord(p, [], "crew");
-            await outbox.put(record);
-            await new Promise((r) => setTimeout(r, 2));  // createdAt keeps the order
-        }
+        await navigator.locks.request("gridtriage-outbox-sync", async () => {
+            for (const p of payloads) {
+                const record = outbox.newRecord(p, [], "crew");
+                await outbox.put(record);
+                await new Promise((r) => setTimeout(r, 2));  // createdAt keeps the order
+            }
+        });
     }""", payloads)
 
 
