@@ -29,13 +29,15 @@ from shapely.geometry.base import BaseGeometry
 
 from geo.errors import DataError
 from geo.io import LONLAT
+from geo.osm_junctions import BRANCH_KEYS
 from geo.osm_model import Element, Extract
-from geo.osm_switches import open_ties, split_at_open_switches
+from geo.osm_switches import SwitchTies, open_ties, split_at_open_switches
 from geo.pandapower_net import Imported
 from geo.pandapower_topology import Orientation, orient
 from geo.tie_switches import OSM_SUPPORTS, osm_state
 from geo.tie_switches import report_lines as ties_report
 
+MAX_NAMED = 50  # skipped open switches listed one by one in the report
 SNAP_M = 50.0  # a line end this close to a station (its area, or its node) is connected to it
 STATIONS = {"substation": "substation", "plant": "power_plant", "generator": "power_plant",
             "transformer": "transformer"}
@@ -44,7 +46,8 @@ PARTS = frozenset({"tower", "pole", "portal", "insulator", "terminal", "busbar",
                    "connection", "cable_distribution_cabinet", "box", "switch", "compensator", "converter"})
 SUFFIXES = (".osm.pbf", ".pbf", ".osm")
 KEYS = ("name", "ref", "operator", "voltage", "type", "plant:output:electricity", "plant:output:heat")  # kept
-SWITCH_KEYS = ("name", "ref", "operator", "voltage", "switch", "switch:state", "state", "operating", "remote")
+SWITCH_KEYS = ("name", "ref", "operator", "voltage", "switch", "switch:state", "state", "operating", "remote",
+               *BRANCH_KEYS)
 NONE = frozenset({"", "no", "0", "0 mw", "none"})
 
 
@@ -186,7 +189,8 @@ def _network(extract: Extract, *, snap_m: float) -> Imported:
     for n in sorted(junctions | end_nodes):
         if n not in node_bus:
             node_bus[n], next_bus = next_bus, next_bus + 1
-    ties, cut, tie_skipped = open_ties(extract, node_bus=node_bus, stations=len(stations), junctions=junctions)
+    found = open_ties(extract, node_bus=node_bus, stations=len(stations), junctions=junctions)
+    cut = found.cut
     for j, n in sorted(cut):  # a normally-open switch is not a path: each line keeps its own end there
         cut[(j, n)], next_bus = next_bus, next_bus + 1
 
@@ -219,7 +223,21 @@ def _network(extract: Extract, *, snap_m: float) -> Imported:
         read += (f"lines cut at a normally-open switch inside them: {split} (the parts after the first are "
                  "'osm:w<id>:2', ':3'…)",)
     return Imported(frame=imported.frame, extra_links=imported.extra_links,
-                    report=imported.report + read + ties_report(ties, tie_skipped), ties=ties)
+                    report=imported.report + read + ties_report(tuple(found.ties), found.skipped) + _switch_lines(
+                        found), ties=tuple(found.ties))
+
+
+def _switch_lines(found: SwitchTies) -> tuple[str, ...]:
+    """The ties chosen at junctions by rule, and each skipped open switch with its node id and reason (the first
+    MAX_NAMED)."""
+    chosen = sum(1 for tie in found.ties if "breaks" in tie.attributes)
+    lines = [f"tie switches where a line ends on another or three or more lines meet: {chosen} (the line each "
+             "breaks found by rule: " + ", ".join(f"{rule} {n}" for rule, n in sorted(found.by_rule.items())) + ")"
+             ] if chosen else []
+    lines += [f"tie switch skipped {osm_id}: {reason}" for osm_id, reason in found.named[:MAX_NAMED]]
+    if len(found.named) > MAX_NAMED:
+        lines.append(f"… and {len(found.named) - MAX_NAMED} more skipped open switches")
+    return tuple(lines)
 
 
 def _outside_feeds(stations: list[Element], targets: list[int], terminals: dict[str, tuple[int, ...]],
