@@ -45,17 +45,20 @@ def sender(app: Flask, token: str, addr: str | None = None):
 
 
 class Statements:
-    """The SQL statements this process sends through psycopg, in order (the database and the app are real)."""
+    """The SQL statements this thread sends through psycopg, in order (the database and the app are real; the map
+    folder's thread, app/reports/map_folder.py, is not the request's)."""
 
     def __init__(self) -> None:
         self.sent: list[str] = []
+        self._thread = threading.get_ident()
 
     def __enter__(self) -> Statements:
         original = psycopg.Cursor.execute
         self._original = original
 
         def counting(cursor, query, *args, **kwargs):  # type: ignore[no-untyped-def]
-            self.sent.append(" ".join(str(query).split()))
+            if threading.get_ident() == self._thread:
+                self.sent.append(" ".join(str(query).split()))
             return original(cursor, query, *args, **kwargs)
 
         psycopg.Cursor.execute = counting  # type: ignore[method-assign]

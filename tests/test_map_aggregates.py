@@ -87,7 +87,7 @@ def url(pg_server):
 def conn(url):
     with psycopg.connect(maintenance(url), autocommit=True, row_factory=dict_row) as conn:
         conn.execute("TRUNCATE report, damage_case, case_event, facility, population_layer CASCADE")
-        conn.execute("ALTER SEQUENCE map_fold_tick RESTART")  # the 64th single insert from here on folds
+        conn.execute("ALTER SEQUENCE map_fold_tick RESTART")  # the 1024th single insert from here on folds
         for statement in SEED.split(";\n"):
             if statement.strip():
                 conn.execute(statement, {"n": 3_000, "skew": 3})
@@ -134,19 +134,34 @@ def test_bulk_load_is_folded_and_clusters_equal_the_live_ones(conn):
     assert same_clusters(conn, views(1, 60)) > 1_000
 
 
-def test_single_reports_queue_then_fold_and_clusters_stay_equal(conn):
+def test_single_reports_only_queue_and_the_folders_fold_takes_them_all(conn):
+    """A single report's transaction no longer folds (migration 0021): the queue grows until the app's folder runs
+    the fold (repo.fold), and the clusters equal the live ones all along."""
     rng = random.Random(5)
-    seen_queue = set()
+    seen_queue = []
     for i in range(150):
         conn.execute(ONE, {"case": 0, "lon": rng.uniform(10, 12), "lat": rng.uniform(50, 51)})
-        seen_queue.add(queued(conn))
+        seen_queue.append(queued(conn))
         if i % 37 == 0:
             same_clusters(conn, views(i, 8))
-    assert max(seen_queue) >= 20 and min(seen_queue) < 20  # it filled and was folded
-    assert 0 < queued(conn) < 64
+        if i == 99:
+            with conn.transaction():
+                repo.fold(conn)
+            assert queued(conn) == 0
+    assert seen_queue[:100] == list(range(1, 101))  # not one fold in 100 reports' own transactions
+    assert queued(conn) == 50
     same_clusters(conn, views(99, 40))
     count = conn.execute("SELECT count(*) AS n FROM report").fetchone()["n"]
     assert count == 3_150
+
+
+def test_every_1024th_single_report_still_folds_in_its_transaction(conn):
+    """The database's backstop when no folder runs: the queue never holds more than 1,024 single reports."""
+    conn.execute("SELECT setval('map_fold_tick', 1020)")  # the next nextval is 1021
+    for expected in (1, 2, 3, 0, 1):  # the insert that draws 1024 folds the queue, itself included
+        conn.execute(ONE, {"case": 0, "lon": 10.5, "lat": 50.5})
+        assert queued(conn) == expected
+    same_clusters(conn, [((-180.0, -90.0, 180.0, 90.0), z) for z in range(17)])
 
 
 def test_points_on_cell_edges_and_the_antimeridian(conn):
@@ -185,6 +200,8 @@ def test_the_unfiltered_case_layer_equals_the_live_one(conn):
     conn.execute("UPDATE damage_case SET status = 'rejected' WHERE id = (SELECT min(id) + 3 FROM damage_case)")
     for i in range(70):  # the first 64 are folded, the rest stay queued: both count for a case's figures
         conn.execute(ONE, {"case": i % 7, "lon": 10.1 + i / 100, "lat": 50.5})
+        if i == 63:
+            repo.fold(conn)
     assert queued(conn) == 6
     # A case with all of its reports queued.
     conn.execute("INSERT INTO damage_case (kind, geom) VALUES ('line', ST_Point(11.5, 50.2, 4326))")

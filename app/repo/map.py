@@ -230,6 +230,12 @@ def boundary(conn: Conn) -> str:
     return _body(conn, BOUNDARY, {})
 
 
+def fold(conn: Conn) -> None:
+    """Fold the queued reports into the map's cells (migration 0014's map_report_fold; nothing when another
+    transaction is folding). The caller commits."""
+    conn.execute("SELECT map_report_fold()")
+
+
 def cursor(conn: Conn) -> str:
     """A short text that changes whenever a report arrives or a case changes."""
     row = conn.execute(CURSOR).fetchone()

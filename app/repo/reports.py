@@ -76,8 +76,9 @@ INGEST = """SELECT * FROM ingest_report(
 def ingest(conn: Conn, params: dict[str, Any]) -> Cursor[dict[str, Any]]:
     """Run a report's whole transaction but the commit as one statement (migrations 0013 and 0018's ingest_report):
     who, rate limits, exactly-once storage, the case, its events and the crew's move. The answer: outcome,
-    retry_after_s, case_id, case_status, assigned_user_id, any_case, and the stored report as the API shows it
-    (`report`, JSON text, when the outcome is created or existing)."""
+    retry_after_s, case_id, case_status, assigned_user_id, any_case, the stored report as the API shows it
+    (`report`, JSON text, when the outcome is created or existing), and for a follow-up whether the case is assigned
+    to the reporter's crew by name (`crew_assigned`, migration 0021)."""
     return conn.execute(INGEST, params)
 
 

@@ -81,8 +81,9 @@ def store_report(conn: Conn, report: ReportIn, *, reporter_id: int | None, match
     the same id again returns what is stored.
 
     A follow-up names its case; unless `any_case` (coordinators), the reporter may only follow up a case assigned to
-    them or one they reported on, and any other case id is refused exactly like one that does not exist. Its
-    progress changes the case's status only when the reporter is the case's assigned crew account (or `any_case`).
+    them or to their crew (by the crew's name) or one they reported on, and any other case id is refused exactly
+    like one that does not exist. Its progress changes the case's status only when the reporter is the case's
+    assigned crew account or a member of its assigned crew (or `any_case`).
     An id already used by another account is a conflict that says nothing about that report.
     """
     key = str(report.id)
@@ -144,7 +145,9 @@ def _apply_progress(conn: Conn, answer: dict[str, Any], progress: str, *, report
     """A follow-up's progress, on its case as the statement found and locked it."""
     case_id, current = int(answer["case_id"]), answer["case_status"]
     target = workflow.status_after_progress(progress, current)
-    if target is not None and not workflow.applies_progress(reporter=reporter_id, assignee=answer["assigned_user_id"],
+    # A member of the crew the case is assigned to by name (migration 0021) works it as its assigned account would.
+    assignee = reporter_id if answer["crew_assigned"] else answer["assigned_user_id"]
+    if target is not None and not workflow.applies_progress(reporter=reporter_id, assignee=assignee,
                                                             coordinator=bool(answer["any_case"])):
         # Kept for the coordinator: the case page's history shows the report's progress and why it was not applied.
         repo.add_case_event(conn, case_id=case_id, actor_id=reporter_id, action="progress_not_applied",

@@ -19,13 +19,15 @@ from app.errors import BadParameter, NotFound, UnsupportedMedia, ValidationError
 from app.parse import body_bytes, larger_body, parse_bbox, parse_int, parse_time, parse_uuid
 from app.repo import reports as repo
 from app.repo import users
-from app.reports import batch
+from app.reports import batch, map_folder
 from app.reports.input import ReportIn, json_body, parse_report
 from app.reports.service import PHOTO_TYPES, ingest, store_photo
 
 T = TypeVar("T")
 bp = Blueprint("reports", __name__, url_prefix="/api")
 bp.record_once(lambda state: state.app.config.setdefault("REPORT_BATCH_MAX_BYTES", batch.MAX_BYTES))
+bp.record_once(lambda state: map_folder.init_app(state.app))
+
 
 def _own_only() -> int | None:
     """Crews see only their own reports; coordinators and admins see all (None)."""
@@ -46,6 +48,8 @@ def create_report() -> tuple[Response, int]:
     with db.connection() as conn:
         received = ingest(conn, report, user_id=int(user.id), token_digest=user.token_digest,
                           quota=quota, match_distance_m=current_app.config["MATCH_DISTANCE_M"])
+    if received.created:
+        map_folder.reports_stored()
     response = _report_response(received.report_json, status=201 if received.created else 200)
     response.headers["Location"] = url_for("reports.get_report", report_id=str(report.id))
     return response, response.status_code
@@ -76,6 +80,8 @@ def create_reports_batch() -> Response:
         outcomes = batch.ingest_batch(conn, sent, user_id=int(current_user.id),
                                       token_digest=current_user.token_digest, quota=quota,
                                       match_distance_m=current_app.config["MATCH_DISTANCE_M"])
+    if any(o.status == 201 for o in outcomes):
+        map_folder.reports_stored()
     response = current_app.response_class(batch.answer(outcomes), status=200, mimetype="application/json")
     retry = [o.refusal["retry_after_s"] for o in outcomes if o.status == 429 and o.refusal]
     if retry:
