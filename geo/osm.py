@@ -286,6 +286,9 @@ def _imported(stations: list[Element], lines: list[Element], graph: Orientation,
         parents[element(name)] = [station_id[bus]] if bus < len(stations) else feeders(bus)
     for name, bus in inside.items():
         parents[element(name)] = [station_id[bus]]
+    meeting = _meeting_points(graph, stations=len(stations))
+    for first, later in meeting:
+        parents[element(later)].append(element(first))
     rows, extra, several = [], [], 0
     for ext_id, item in [(station_id[i], s) for i, s in enumerate(stations) if i not in parts] + list(
             zip(line_id, lines, strict=True)):
@@ -308,13 +311,31 @@ def _imported(stations: list[Element], lines: list[Element], graph: Orientation,
     areas = sum(1 for i, s in enumerate(stations) if i not in parts and s.geometry.geom_type.endswith("Polygon"))
     report = _report(frame, extra=len(extra), loops=graph.loops, islands=graph.islands, alone=alone,
                      snapped=snapped, line_ends=2 * len(lines), fed_outside=fed_outside, several=several, lone=lone,
-                     areas=areas, skipped=skipped, snap_m=snap_m)
+                     areas=areas, skipped=skipped, snap_m=snap_m,
+                     meeting=len({later for _, later in meeting}))
     return Imported(frame=frame, extra_links=tuple(extra), report=report)
+
+
+def _meeting_points(graph: Orientation, *, stations: int) -> list[tuple[str, str]]:
+    """(first, later) line pairs at each junction (not a station) where lines fed from different sides meet and
+    nothing is fed onward: there the first line (nearest a source, then lowest index) also feeds the later ones, so
+    the connection between them is kept as a feed link. Acyclic: every link, old and new, goes up in (rank of the
+    feeding bus, index)."""
+    rank = {b: i for i, b in enumerate(graph.order)}
+    fed_onward = set(graph.element_parent.values())
+    pairs = []
+    for bus, names in graph.bus_parents.items():
+        if bus < stations or bus in fed_onward:
+            continue
+        lines = sorted((n for n in names if not n.startswith("source:")),
+                       key=lambda n: (rank[graph.element_parent[n]], int(n.partition(":")[2])))
+        pairs += [(lines[0], later) for later in lines[1:]]
+    return pairs
 
 
 def _report(frame: pd.DataFrame, *, extra: int, loops: int, islands: int, alone: int, snapped: int, line_ends: int,
             fed_outside: int, several: int, areas: int, skipped: Counter[str], snap_m: float,
-            lone: int) -> tuple[str, ...]:
+            lone: int, meeting: int) -> tuple[str, ...]:
     """What the import built, in lines a data manager reads."""
     kinds = frame.groupby(["kind", frame["voltage_kv"].fillna(-1.0)]).size() if len(frame) else pd.Series()
     built = ", ".join(f"{n} {kind}" + (f" {kv:g} kV" if kv >= 0 else " (no voltage)")
@@ -325,6 +346,8 @@ def _report(frame: pd.DataFrame, *, extra: int, loops: int, islands: int, alone:
              + ("" if not loops else ": links oriented by distance from the nearest source, an approximation on "
                 "rings (power fed around a ring the other way is not modelled)"),
              f"line ends at a substation or plant (inside it or within {snap_m:g} m): {snapped} of {line_ends}",
+             f"lines meeting, at a junction that feeds nothing onward, a line fed from another side: {meeting} (the "
+             "line nearer a source also feeds them there, so the connection is kept)",
              f"parts fed from beyond the extract: {fed_outside} (each through its highest-voltage substation, "
              "taken as its source)",
              f"islands without a source: {islands} ({alone} lines reach no substation or plant, {lone} stations "

@@ -100,15 +100,21 @@ def test_an_extract_imports_stations_and_lines_with_topology_from_line_ends(fres
             "1 substation 10 kV, 1 substation 20 kV, 1 substation 35 kV, 2 substation 110 kV, "
             "1 transformer 110 kV") in out
     given = links(conn)
-    assert feeds.find_cycle(given) is None and f"feed links: {len(given)} (1 beyond the first parent" in out
+    assert feeds.find_cycle(given) is None and f"feed links: {len(given)} (2 beyond the first parent" in out
     parents: dict[str, set[str]] = {}
     for parent, child in given:
         parents.setdefault(child, set()).add(parent)
     assert parents["osm:w20"] == {"osm:n1"} and parents["osm:w28"] == {"osm:n1"}
     assert parents["osm:w10"] == {"osm:w20", "osm:w28"}  # meshed: both circuits feed Alpha
     assert parents["osm:n3"] == {"osm:w10"}  # the transformer belongs to its substation
-    assert parents["osm:w21"] == {"osm:w10"} and parents["osm:n4"] == {"osm:w23"}
-    assert parents["osm:w22"] == {"osm:n4"} and parents["osm:w24"] == {"osm:n4"}  # the split line meets at 25
+    assert parents["osm:w21"] - {"osm:w22"} == {"osm:w10"} and parents["osm:n4"] == {"osm:w23"}
+    assert parents["osm:w24"] == {"osm:n4"}
+    # The split line: L2a fed from Alpha and L2b from Bravo meet at node 25, which feeds nothing onward; the ring
+    # stays closed there (L2a also feeds L2b), not cut between two lines that touch.
+    assert parents["osm:w22"] - {"osm:w21"} == {"osm:n4"}
+    assert ("osm:w21" in parents["osm:w22"]) != ("osm:w22" in parents["osm:w21"])
+    assert ("lines meeting, at a junction that feeds nothing onward, a line fed from another side: 1 (the line "
+            "nearer a source also feeds them there") in out
     assert "osm:n5" not in parents and "osm:n5" not in {p for p, _ in given}  # L4 stops 80 m short of Charlie
     assert "osm:n6" not in parents and parents["osm:w25"] == {"osm:n6"} and parents["osm:n7"] == {"osm:w25"}
     assert "osm:w26" not in parents and "osm:w26" not in {p for p, _ in given}
