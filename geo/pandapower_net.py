@@ -6,7 +6,8 @@ service; an open switch cuts its line (et 'l'), transformer ('t', 't3' on that s
 Parallel elements and closed loops make a meshed graph: see `geo.pandapower_topology` for how links are
 oriented and why that is an approximation on rings. Loads are MW, not people: population = nominal p_mw x 1000
 kW/MW x people_per_kw (the `scaling` column and static generators are ignored: distributed generation is not
-assumed to island).
+assumed to island). An import keeps what the power flow needs beyond the facilities (static generators, shunts,
+storage, wards, impedances, DC lines, the frequency) on their buses' facilities: see `geo.pandapower_attached`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 import shapely.errors
 import shapely.geometry
@@ -28,6 +28,8 @@ from shapely.geometry.base import BaseGeometry
 from geo.errors import DataError
 from geo.io import LONLAT
 from geo.network import Facility, ScenarioError
+from geo.pandapower_attached import ATTACHED, attach, row_json
+from geo.pandapower_attached import report_lines as attached_report
 from geo.pandapower_ties import open_ties, prefixed
 from geo.pandapower_topology import BRANCHES, SWITCHED, bus_points, geojson_line, orient, place, report_lines
 from geo.tie_switches import TieSwitch
@@ -244,9 +246,10 @@ def read_pandapower(path: Path) -> Imported:
     course (or a straight line between their buses), transformers, closed bus-bus switches and loads (MV/LV
     stations as substations). Buses without coordinates take the mean position of their placed neighbours;
     elements at buses that get none are left out and counted. Open switches become tie switches (`open_ties`);
-    a line or transformer that one cuts is imported too, fed from its other end.
+    a line or transformer that one cuts is imported too, fed from its other end. Bus rows carry `attached` and
+    `network` (`geo.pandapower_attached`); each row's `pandapower` holds its element's columns as strict JSON.
     """
-    tables = read_tables(path)
+    tables, net = read_network(path)
     tree = feed_tree(tables, people_per_kw=1.0, meshed=True)
     bus = tables["bus"]
     terminals, _ = branch_terminals(tables, switches=False)
@@ -260,6 +263,8 @@ def read_pandapower(path: Path) -> Imported:
     ties, cut, tie_skipped = open_ties(tables, reached={f.id for f in tree.facilities})
     records: dict[str, dict[int, dict[str, Any]]] = {}  # table -> index -> row: one conversion, not a .loc each
     vn_kv = {int(b): v for b, v in bus["vn_kv"].items()}
+    held = {int(f.id[4:]) for f in tree.facilities if f.id.startswith("bus:") and int(f.id[4:]) in points}
+    attached = attach(tables, buses=held, f_hz=getattr(net, "f_hz", None), sn_mva=getattr(net, "sn_mva", None))
 
     rows, extra, unplaced = [], [], 0
     placed_ids: set[str] = set()
@@ -276,8 +281,11 @@ def read_pandapower(path: Path) -> Imported:
         placed_ids.add(facility_id)
         parents = [p for p in parents_of if p in placed_ids]
         extra += [(prefix + p, prefix + facility_id) for p in parents[1:]]
-        rows.append(_row(element, record, facility_id, points=points, at=at, voltage=vn_kv[at], prefix=prefix,
-                         parent=prefix + parents[0] if parents else None))
+        row = _row(element, record, facility_id, points=points, at=at, voltage=vn_kv[at], prefix=prefix,
+                   parent=prefix + parents[0] if parents else None)
+        if element == "bus":
+            row["attached"], row["network"] = attached.by_bus.get(at, {}), attached.network
+        rows.append(row)
     frame = gpd.GeoDataFrame(rows, geometry="geometry", crs=LONLAT) if rows else gpd.GeoDataFrame(
         {"external_id": [], "kind": [], "geometry": []}, geometry="geometry", crs=LONLAT)
     frame.index = pd.RangeIndex(1, len(frame) + 1)
@@ -290,6 +298,9 @@ def read_pandapower(path: Path) -> Imported:
             skipped[reason] = left
     if unplaced:
         skipped["no coordinates (nor a placed neighbour): left unplaced"] = unplaced
+    for table in ATTACHED:  # kept on their buses for the power flow (attached_report says so), still no feed path
+        skipped.pop(f"{table}: not modelled as a feed path", None)
+    skipped.update(attached.skipped)
     placed_ties = []
     for tie in ties:
         if tie.facility_a in placed_ids and tie.facility_b in placed_ids:
@@ -303,6 +314,7 @@ def read_pandapower(path: Path) -> Imported:
     if opened:
         report += (f"elements open at one end by a normally-open switch: {opened} (imported, fed from their other "
                    "end)",)
+    report += attached_report(attached)
     return Imported(frame=frame, extra_links=tuple(extra), report=report + ties_report(tuple(placed_ties), tie_skipped),
                     ties=tuple(placed_ties))
 
@@ -317,10 +329,8 @@ def _row(element: str, record: Mapping[str, Any], facility_id: str, *, points: M
         geometry = geojson_line(record.get("geo")) or straight or geometry
     elif element in ("trafo", "trafo3w"):
         voltage = record["vn_hv_kv"]
-    attributes = {k: (v.item() if hasattr(v, "item") else v) for k, v in record.items()
-                  if k != "geo" and isinstance(v, str | int | float | bool | np.generic)}
     capacity = record.get("sn_mva", record.get("sn_hv_mva")) if element in ("trafo", "trafo3w") else None
     return {"external_id": prefix + facility_id, "name": str(record.get("name") or facility_id),
             "kind": PANDAPOWER_KINDS[element], "voltage_kv": voltage, "capacity_mva": capacity,
             "parent_external_id": parent, "element": element,
-            "pandapower": json.dumps(attributes, default=str), "geometry": geometry}
+            "pandapower": row_json(record), "geometry": geometry}

@@ -38,8 +38,10 @@ def pp() -> Any:
 def as_stored(path: Path) -> tuple[list[tuple[str, dict[str, Any]]], list[tuple[str, dict[str, Any]]]]:
     """A file's facilities and ties as import-facilities stores them: (external id, attributes), through JSON."""
     imported = read_pandapower(path)
-    facilities = [(r.external_id, json.loads(json.dumps({"element": r.element, "pandapower": r.pandapower})))
-                  for r in imported.frame.itertuples()]
+    facilities = [(r.external_id, json.loads(json.dumps(
+        {"element": r.element, "pandapower": r.pandapower,
+         **({"attached": r.attached, "network": r.network} if r.element == "bus" else {})}, allow_nan=False)))
+        for r in imported.frame.itertuples()]
     return facilities, [(t.external_id, json.loads(json.dumps(t.attributes))) for t in imported.ties]
 
 
@@ -62,23 +64,28 @@ def test_mv_oberrhein_rebuilt_from_its_stored_attributes_has_the_files_power_flo
     assert len(rebuilt.net.bus) == len(net.bus) and len(rebuilt.net.line) == len(net.line)
     assert sorted(rebuilt.net.switch.index) == sorted(net.switch.index[~net.switch["closed"]])
     assert not rebuilt.net.switch["closed"].any()
-    assert {"bus.geo", "line.geo", "net.f_hz (50 Hz taken)"} <= set(rebuilt.missing)
+    assert {"bus.geo", "line.geo"} <= set(rebuilt.missing) and not [m for m in rebuilt.missing if "net." in m]
+    assert len(rebuilt.net.sgen) == len(net.sgen) == 153
     flows_match(pp, net, rebuilt.net)
     # the same switched network, checked on the file and on the rebuilt one
     on_file = check_switching(net, close=[144], out_of_service={"line:97"})
     assert check_switching(rebuilt.net, close=[144], out_of_service={"line:97"}) == on_file
 
 
-def test_a_network_with_generators_and_another_frequency_rebuilds_when_its_frequency_is_given(pp, tmp_path):
+def test_a_network_with_generators_and_another_frequency_rebuilds_at_its_stored_frequency(pp, tmp_path):
     pn = quiet(lambda: pytest.importorskip("pandapower.networks"))
-    net = quiet(pn.case9)  # 60 Hz, generators: no static generator, shunt or transformer the import leaves out
+    net = quiet(pn.case9)  # 60 Hz, generators
     path = tmp_path / "case9.json"
     quiet(lambda: pp.to_json(net, str(path)))
     facilities, ties = as_stored(path)
-    rebuilt = rebuild("case9:", facilities, ties, f_hz=60.0)
+    rebuilt = rebuild("case9:", facilities, ties)
     assert (len(rebuilt.net.gen), len(rebuilt.net.load), len(rebuilt.net.line)) == (2, 3, 9)
+    assert (rebuilt.net.f_hz, rebuilt.net.sn_mva) == (60.0, 100.0)
     flows_match(pp, quiet(lambda: pp.from_json(str(path))), rebuilt.net)
-    at_50 = rebuild("case9:", facilities, ties).net  # the registry does not hold the frequency: 50 Hz differs
+    # A registry imported before the frequency was kept: 50 Hz is taken, said, and the flow differs.
+    old = [(e, {k: v for k, v in a.items() if k != "network"}) for e, a in facilities]
+    at_50 = rebuild("case9:", old, ties).net
+    assert "net.f_hz (50 Hz taken)" in rebuild("case9:", old, ties).missing
     quiet(lambda: pp.runpp(at_50, numba=False))
     assert (at_50.res_bus["vm_pu"] - rebuilt.net.res_bus["vm_pu"]).abs().max() > 1e-3
 
@@ -130,7 +137,8 @@ def test_triage_step_carries_the_power_flow_of_the_switched_registry_network(fre
     flow = step["flow"]
     assert flow["status"] == "within_limits" and flow["converged"] is True and flow["violations"] == []
     assert flow["network"] == "mv_oberrhein"
-    assert {"net.f_hz (50 Hz taken)", "sgen (never imported)", "line.geo"} <= set(flow["not_in_registry"])
+    assert "line.geo" in flow["not_in_registry"]  # the frequency and the static generators are in it now
+    assert not [m for m in flow["not_in_registry"] if m.startswith("net.") or "never imported" in m]
     assert (flow["max_line_loading_percent"], flow["max_trafo_loading_percent"], flow["min_vm_pu"],
             flow["max_vm_pu"]) == (expected.max_line_loading_percent, expected.max_trafo_loading_percent,
                                    expected.min_vm_pu, expected.max_vm_pu)
