@@ -30,7 +30,7 @@ from shapely.geometry.base import BaseGeometry
 from geo.errors import DataError
 from geo.io import LONLAT
 from geo.osm_junctions import BRANCH_KEYS
-from geo.osm_model import Element, Extract
+from geo.osm_model import Element, Extract, voltages_kv
 from geo.osm_switches import SwitchTies, open_ties, split_at_open_switches
 from geo.pandapower_net import Imported
 from geo.pandapower_topology import Orientation, orient
@@ -45,6 +45,8 @@ LINES = {"line": "line", "minor_line": "line", "cable": "line"}
 PARTS = frozenset({"tower", "pole", "portal", "insulator", "terminal", "busbar", "bay", "catenary_mast",
                    "connection", "cable_distribution_cabinet", "box", "switch", "compensator", "converter"})
 SUFFIXES = (".osm.pbf", ".pbf", ".osm")
+RETIRED = ("disused", "abandoned")  # lifecycle tags on an element still mapped with power=* (Key:power, Lifecycle)
+STATION_PARTS = frozenset({"busbar", "bay"})  # power=line + line=busbar|bay: inside a substation (Tag:line=busbar)
 KEYS = ("name", "ref", "operator", "voltage", "type", "plant:output:electricity", "plant:output:heat")  # kept
 SWITCH_KEYS = ("name", "ref", "operator", "voltage", "switch", "switch:state", "state", "operating", "remote",
                *BRANCH_KEYS)
@@ -54,20 +56,6 @@ NONE = frozenset({"", "no", "0", "0 mw", "none"})
 def is_osm(path: Path) -> bool:
     """Whether a file is named as an OpenStreetMap extract."""
     return path.name.lower().endswith(SUFFIXES)
-
-
-def voltages_kv(tag: str | None) -> tuple[float, ...]:
-    """The voltages of an OSM voltage tag in kV, highest first: '110000;20000' -> (110.0, 20.0); unreadable parts
-    are left out."""
-    values = set()
-    for part in (tag or "").replace(",", ";").split(";"):
-        try:
-            volts = float(part.strip())
-        except ValueError:
-            continue
-        if volts > 0:
-            values.add(volts / 1000.0)
-    return tuple(sorted(values, reverse=True))
 
 
 def kind_of(power: str, tags: dict[str, str]) -> str:
@@ -95,6 +83,14 @@ def _read(path: Path) -> Extract:
         if power not in STATIONS and power not in LINES:
             if not isinstance(obj, osmium.osm.Area):  # an area is counted once, as its way or relation
                 other[power] += 1  # by value only: most objects are towers, so no text per object
+            continue
+        retired = next((k for k in RETIRED if (obj.tags.get(k) or "").strip().lower() == "yes"), None)
+        if retired is not None:
+            if not isinstance(obj, osmium.osm.Area):
+                extract.skipped[f"power={power} with {retired}=yes: carries no power"] += 1
+            continue
+        if power in LINES and (part := (obj.tags.get("line") or "").strip().lower()) in STATION_PARTS:
+            extract.skipped[f"power={power} with line={part}: part of a substation, not a facility"] += 1
             continue
         tags = {k: v for k in KEYS if (v := obj.tags.get(k)) is not None}
         if isinstance(obj, osmium.osm.Node):

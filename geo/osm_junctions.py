@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from geo.osm_model import Element
+from geo.osm_model import Element, voltages_kv
 
 BRANCH_KEYS = ("line_management", "pole:type", "tower:type")
 NOT_ONE_BRANCH = ("split", "cross")  # line_management values that say no single line branches off here
@@ -55,13 +55,7 @@ def _management(tags: dict[str, str]) -> set[str]:
 
 
 def _voltages(tag: str | None) -> set[float]:
-    values = set()
-    for part in (tag or "").replace(",", ";").split(";"):
-        try:
-            values.add(float(part.strip()))
-        except ValueError:
-            continue
-    return {v for v in values if v > 0}
+    return set(voltages_kv(tag))
 
 
 def _answers(switch: Element, meeting: list[Meeting], lines: list[Element]) -> dict[int, list[str]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -27,3 +28,21 @@ class Extract:
     lines: list[Element] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)
     switches: dict[int, Element] = field(default_factory=dict)  # by node id
+
+
+VOLTAGE = re.compile(r"^([0-9]+(?:\.[0-9]+)?)\s*(kv|v)?$", re.IGNORECASE)  # volts, as OSM asks; '110 kV' read too
+
+
+def voltages_kv(tag: str | None) -> tuple[float, ...]:
+    """The voltages of an OSM voltage tag in kV, highest first: '110000;20000' -> (110.0, 20.0), '20 kV' -> (20.0,);
+    unreadable parts are left out."""
+    values = set()
+    for part in (tag or "").replace(",", ";").split(";"):
+        found = VOLTAGE.match(part.strip())
+        if found is None:
+            continue
+        number = float(found.group(1))
+        kv = number if (found.group(2) or "").lower() == "kv" else number / 1000.0
+        if kv > 0:
+            values.add(kv)
+    return tuple(sorted(values, reverse=True))

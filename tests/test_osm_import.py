@@ -250,3 +250,30 @@ def test_the_same_switch_closed_joins_the_two_lines_and_is_no_tie(fresh, tmp_pat
     assert "tie switches: 1 (normally open)" in out  # only the pole's, which still cuts L1
     assert one(conn, "SELECT string_agg(external_id, ',') FROM tie_switch") == "osm:n106"
     assert ("osm:w201:2", "osm:w202") in links(conn) or ("osm:w202", "osm:w201:2") in links(conn)
+
+
+def test_voltages_written_with_units_are_read():
+    assert voltages_kv("110 kV") == (110.0,) and voltages_kv("0.4kV;20kV") == (20.0, 0.4)
+    assert voltages_kv("400 V") == (0.4,) and voltages_kv("20000;10 kV") == (20.0, 10.0)
+    assert voltages_kv("110 kV cable") == () and voltages_kv("-20000") == ()
+
+
+def test_busbars_bays_and_disused_elements_are_skipped_and_counted(tmp_path):
+    nodes = {1: (0.0, 0.0, {}), 2: (100.0, 0.0, {}), 3: (100.0, 100.0, {}), 4: (0.0, 100.0, {}),
+             5: (20.0, 50.0, {}), 6: (80.0, 50.0, {}), 7: (50.0, 50.0, {}), 8: (50.0, 20.0, {}),
+             9: (50.0, 90.0, {}), 10: (3000.0, 50.0, {}), 11: (6000.0, 50.0, {}),
+             12: (9000.0, 0.0, {"power": "substation", "disused": "yes"})}
+    ways = {20: ([1, 2, 3, 4, 1], {"power": "substation", "voltage": "110000"}),
+            21: ([5, 6], {"power": "line", "line": "busbar", "voltage": "110000"}),
+            22: ([7, 8], {"power": "line", "line": "bay", "voltage": "110000"}),
+            23: ([9, 10], {"power": "line", "voltage": "110 kV", "name": "live"}),
+            24: ([10, 11], {"power": "line", "voltage": "110000", "disused": "yes"})}
+    imported = read_osm(write_extract(tmp_path / "parts.osm.pbf", nodes, ways))
+    rows = dict(zip(imported.frame["external_id"], imported.frame["parent_external_id"], strict=True))
+    assert rows == {"osm:w20": rows["osm:w20"], "osm:w23": "osm:w20"} and pd.isna(rows["osm:w20"])
+    assert imported.frame.set_index("external_id").at["osm:w23", "voltage_kv"] == 110
+    for line in ("skipped 1: power=line with line=busbar: part of a substation, not a facility",
+                 "skipped 1: power=line with line=bay: part of a substation, not a facility",
+                 "skipped 1: power=line with disused=yes: carries no power",
+                 "skipped 1: power=substation with disused=yes: carries no power"):
+        assert line in imported.report
