@@ -77,13 +77,13 @@ def open_ties(extract: Extract, *, node_bus: dict[int, int], stations: int, junc
                 at_node.setdefault(n, []).append(Meeting(j, through=n not in ends))
     found = SwitchTies()
     lines = extract.lines
+    on_lines = {n for line in lines for n in line.nodes if n in wanted}
     for n in sorted(wanted):
         switch, on = extract.switches[n], at_node.get(n, [])
         reason = None
         if not on:
-            crossing = any(n in line.nodes for line in lines)
             reason = ("where lines cross without joining (no line ends at it): which facilities it joins is not "
-                      "determinable" if crossing else
+                      "determinable" if n in on_lines else
                       "on no line of the extract: which facilities it joins is not determinable")
             found.skipped[reason] += 1
         elif node_bus.get(n, stations) < stations:
