@@ -30,7 +30,7 @@ from shapely.geometry.base import BaseGeometry
 from geo.errors import DataError
 from geo.io import LONLAT
 from geo.osm_junctions import BRANCH_KEYS
-from geo.osm_model import Element, Extract, voltages_kv
+from geo.osm_model import GENERATOR_KEYS, SMALL_MW, Element, Extract, small_generator, voltages_kv
 from geo.osm_switches import SwitchTies, open_ties, split_at_open_switches
 from geo.pandapower_net import Imported
 from geo.pandapower_topology import Orientation, orient
@@ -47,7 +47,8 @@ PARTS = frozenset({"tower", "pole", "portal", "insulator", "terminal", "busbar",
 SUFFIXES = (".osm.pbf", ".pbf", ".osm")
 RETIRED = ("disused", "abandoned")  # lifecycle tags on an element still mapped with power=* (Key:power, Lifecycle)
 STATION_PARTS = frozenset({"busbar", "bay"})  # power=line + line=busbar|bay: inside a substation (Tag:line=busbar)
-KEYS = ("name", "ref", "operator", "voltage", "type", "plant:output:electricity", "plant:output:heat")  # kept
+KEYS = ("name", "ref", "operator", "voltage", "type", "plant:output:electricity", "plant:output:heat",  # kept
+        *GENERATOR_KEYS)
 SWITCH_KEYS = ("name", "ref", "operator", "voltage", "switch", "switch:state", "state", "operating", "remote",
                *BRANCH_KEYS)
 NONE = frozenset({"", "no", "0", "0 mw", "none"})
@@ -202,14 +203,20 @@ def _network(extract: Extract, *, snap_m: float) -> Imported:
         elif ends_at[0] < len(stations):
             inside[f"line:{j}"] = ends_at[0]
     buses_all = set(range(next_bus)) - set(owner)
-    sources = {f"source:{i}": i for i in targets if stations[i].power in ("plant", "generator")}
     lined = {b for ends in terminals.values() for b in ends} | set(inside.values())
+    small = {i for i in targets if stations[i].power == "generator" and i not in lined
+             and small_generator(stations[i].tags)}
+    if small:
+        skipped[f"generator that no line reaches, on a roof or under {SMALL_MW:g} MW: not a grid facility"] = len(
+            small)
+    sources = {f"source:{i}": i for i in targets if stations[i].power in ("plant", "generator") and i not in small}
     fed_outside = _outside_feeds(stations, [i for i in targets if i in lined], terminals, sources)
     sources.update({f"source:{i}": i for i in fed_outside})
     graph = orient(buses_all, terminals, sources)
-    imported = _imported(stations, lines, graph, owner=owner, parts=parts, inside=inside, skipped=skipped,
+    imported = _imported(stations, lines, graph, owner=owner, parts=parts | small, inside=inside, skipped=skipped,
                          fed_outside=len(fed_outside), snapped=len(snapped), snap_m=snap_m,
-                         lone=sum(1 for i in targets if i not in lined and f"source:{i}" not in sources))
+                         lone=sum(1 for i in targets if i not in lined and f"source:{i}" not in sources
+                                  and i not in small))
     states = Counter(osm_state(s.tags) or "none" for s in extract.switches.values())
     read: tuple[str, ...] = (
         f"switches: {len(extract.switches)} (power=switch, or switch=* on a pole, tower, portal or insulator): "

@@ -46,3 +46,24 @@ def voltages_kv(tag: str | None) -> tuple[float, ...]:
         if kv > 0:
             values.add(kv)
     return tuple(sorted(values, reverse=True))
+
+
+SMALL_MW = 1.0  # a generator standing alone below this output is a customer's (rooftop solar), not a grid facility
+GENERATOR_KEYS = ("generator:output:electricity", "generator:place", "location")
+ROOF = frozenset({"roof", "rooftop"})
+POWER = re.compile(r"^([0-9]+(?:\.[0-9]+)?)\s*(w|kw|mw|gw)$", re.IGNORECASE)
+WATTS = {"w": 1e-6, "kw": 1e-3, "mw": 1.0, "gw": 1e3}
+
+
+def output_mw(tag: str | None) -> float | None:
+    """An OSM output tag in MW ('5 kW' -> 0.005, '120 MW' -> 120.0), None when it gives no figure ('yes')."""
+    found = POWER.match((tag or "").strip())
+    return float(found.group(1)) * WATTS[found.group(2).lower()] if found else None
+
+
+def small_generator(tags: dict[str, str]) -> bool:
+    """Whether a generator is on a roof (location or generator:place) or gives under SMALL_MW."""
+    if {tags.get("location", "").strip().lower(), tags.get("generator:place", "").strip().lower()} & ROOF:
+        return True
+    mw = output_mw(tags.get("generator:output:electricity"))
+    return mw is not None and mw < SMALL_MW

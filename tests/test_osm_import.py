@@ -13,6 +13,7 @@ import pytest
 
 from geo import feeds, taxonomy
 from geo.osm import LINES, SNAP_M, STATIONS, read_osm, voltages_kv
+from geo.osm_model import output_mw
 from tests.test_import_facilities import ok
 from tests.test_import_real_data import one
 
@@ -277,3 +278,24 @@ def test_busbars_bays_and_disused_elements_are_skipped_and_counted(tmp_path):
                  "skipped 1: power=line with disused=yes: carries no power",
                  "skipped 1: power=substation with disused=yes: carries no power"):
         assert line in imported.report
+
+
+def test_small_generators_no_line_reaches_are_skipped_and_the_others_are_sources(tmp_path):
+    nodes = {1: (0.0, 0.0, {"power": "generator", "generator:source": "solar", "location": "roof"}),
+             2: (1000.0, 0.0, {"power": "generator", "generator:output:electricity": "5 kW"}),
+             3: (2000.0, 0.0, {"power": "generator", "generator:output:electricity": "2 MW", "name": "Wind"}),
+             4: (3000.0, 0.0, {"power": "generator", "generator:output:electricity": "30 kW", "name": "Farm"}),
+             5: (3010.0, 0.0, {}), 6: (6000.0, 0.0, {}),
+             7: (6000.0, 10.0, {"power": "substation", "voltage": "400"})}
+    imported = read_osm(write_extract(tmp_path / "generators.osm.pbf", nodes,
+                                      {8: ([5, 6], {"power": "minor_line", "voltage": "400"})}))
+    rows = dict(zip(imported.frame["external_id"], imported.frame["parent_external_id"], strict=True))
+    assert set(rows) == {"osm:n3", "osm:n4", "osm:w8", "osm:n7"}  # a line reaches the 30 kW farm: kept
+    assert rows["osm:w8"] == "osm:n4" and rows["osm:n7"] == "osm:w8" and pd.isna(rows["osm:n3"])
+    assert "skipped 2: generator that no line reaches, on a roof or under 1 MW: not a grid facility" in imported.report
+    assert imported.frame.set_index("external_id").at["osm:n3", "kind"] == "power_plant"
+
+
+def test_outputs_are_read_in_mw():
+    assert output_mw("5 kW") == pytest.approx(0.005) and output_mw("120 MW") == 120 and output_mw("1.2GW") == 1200
+    assert output_mw("yes") is None and output_mw(None) is None and output_mw("750 W") == pytest.approx(7.5e-4)
