@@ -307,3 +307,12 @@ def test_one_report_is_found_by_its_text_id_through_an_index(db):
         db.execute("SET LOCAL enable_seqscan = off")
         plan = db.execute("EXPLAIN SELECT * FROM report_view WHERE id = %s", (str(uuid.uuid4()),)).fetchall()
     assert "report_id_text_idx" in " ".join(row["QUERY PLAN"] for row in plan)
+
+
+@pytest.mark.parametrize("values", [[], ["fire"], ["", "NULL", "a,b", "{x}", 'say "hi"', "back\\slash\\", " lead",
+                                                  "тест", "addr:2001:db8::1"]])
+def test_array_parameters_sent_as_literals_read_back_as_the_same_values(db, values):
+    """ingest_report's arrays go as literals (app/repo/reports.text_array), whatever the text holds."""
+    from app.repo.reports import text_array
+
+    assert db.execute("SELECT %s::text[] AS a", (text_array(values),)).fetchone()["a"] == values

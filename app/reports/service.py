@@ -31,6 +31,9 @@ class Stored:
 
 # Who may follow up (and move) any case, not only one assigned to them or one they reported on.
 ANY_CASE_ROLES = ROLES[ROLES.index("coordinator"):]
+# The statement's constant arrays, as the literals psycopg sends (repo.text_array: lists cost it ~0.2 ms a call).
+_ANY_CASE_ROLES = repo.text_array(ANY_CASE_ROLES)
+_OPEN_STATUSES = repo.text_array(OPEN_CASE_STATUSES)
 
 
 @dataclass(frozen=True)
@@ -99,13 +102,13 @@ def store_report(conn: Conn, report: ReportIn, *, reporter_id: int | None, match
 def _params(report: ReportIn, *, user_id: int | None, token_digest: str | None, any_case: bool | None,
             quota: Quota | None, match_distance_m: float, crew_status: str | None) -> dict[str, Any]:
     return {
-        "user_id": user_id, "token_hash": token_digest, "any_case": any_case, "any_case_roles": list(ANY_CASE_ROLES),
+        "user_id": user_id, "token_hash": token_digest, "any_case": any_case, "any_case_roles": _ANY_CASE_ROLES,
         "limit": quota.per_window if quota else 0, "window_s": quota.window_s if quota else 0,
-        "limit_keys": list(quota.keys) if quota else [], "match_m": match_distance_m,
-        "open_statuses": list(OPEN_CASE_STATUSES), "crew_status": crew_status,
+        "limit_keys": repo.text_array(quota.keys if quota else ()), "match_m": match_distance_m,
+        "open_statuses": _OPEN_STATUSES, "crew_status": crew_status,
         "id": str(report.id), "case_id": report.case_id, "facility_id": report.facility_id, "kind": report.kind,
         "severity": report.severity, "status": report.status, "progress": report.progress,
-        "components": list(report.components), "hazards": list(report.hazards),
+        "components": repo.text_array(report.components), "hazards": repo.text_array(report.hazards),
         "repair_hours": report.repair_hours, "crew_size": report.crew_size, "materials": report.materials,
         "notes": report.notes, "accuracy_m": report.accuracy_m, "observed_at": report.observed_at,
         "observed_at_text": report.observed_at.isoformat(), "content_hash": report.content_hash(),
