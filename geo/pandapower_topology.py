@@ -6,10 +6,10 @@ breadth-first distance from the nearest source, ties broken by lower bus index; 
 lowest-ranked bus and feeds the others. Rank is a strict order, so the feed graph is a DAG, and a bus reached by
 several elements (parallel transformers, a closed ring) has several parents: it is meshed.
 
-On rings this is an approximation of "energised when any path from a source is intact": a bus gets power from
-its lower-ranked neighbours only, so power fed around the ring the other way, through a neighbour farther from
-the source, is not modelled; nor is a source feeding back towards another source. It is exact where no closed
-loop runs through more than one pair of buses: radial networks, and parallel elements between two buses.
+The direction is only how the links are stored: the triage counts a meshed network exactly, "energised when any
+path from a source is intact" whatever the direction (geo.mesh turns the links of each damaged state so that
+power fed around a ring the other way, or from one source back towards another, is counted; geo.mesh_restore
+gives what each repair restores and the plan's figures over the undirected network).
 """
 
 from __future__ import annotations
@@ -163,8 +163,8 @@ def report_lines(frame: pd.DataFrame, *, loops: int, islands: int, unsupplied: i
     links = int(frame["parent_external_id"].notna().sum()) + extra if len(frame) else 0
     lines = [f"pandapower network: {built or 'no facilities'}",
              f"feed links: {links} ({extra} beyond the first parent of a meshed facility); {loops} closed "
-             "loops found" + ("" if not loops else ": links oriented by distance from the nearest source, "
-                              "an approximation on rings (power fed around a ring the other way is not modelled)"),
+             "loops found" + ("" if not loops else ": links oriented by distance from the nearest source; the "
+                              "triage energises them whatever the direction (power fed around a ring either way)"),
              f"islands without a source: {islands} ({unsupplied} buses and loads not imported)",
              f"buses placed from their neighbours' mean position: {filled}"]
     lines += [f"skipped {n}: {reason}" for reason, n in sorted(skipped.items())]

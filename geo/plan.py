@@ -14,7 +14,9 @@ geo.plan_bound (lower_bound, dominated_weight), geo.plan_search (local search) a
 
 Crews work back to back from hour 0 and need not respect physical precedence: a crew may repair B while its
 upstream A is still broken; B then restores nobody until A is done. A facility gets power at the earliest
-hour some path from a source has all its damaged facilities repaired (radial: the latest finish on its path).
+hour some path from a source has all its damaged facilities repaired (radial: the latest finish on its path;
+meshed: any path, whatever the feed links' direction, simulated exactly by geo.mesh_restore, which also chooses
+and, up to EXACT_SEARCH_JOBS repairs, searches the plan; its lower bound is then the weaker path bound).
 The objective is people-equivalent-hours without power (people plus critical-site weights); `phu` and the
 `phu_*` figures are the same quantity in plain people, for information. The plan never costs more than the
 naive plan on the objective (the naive plan is one of the starting points and local search only improves),
@@ -50,12 +52,13 @@ from functools import cached_property
 
 import numpy as np
 
-from geo import explain
-from geo.network import CriticalSite, Network, build_outage
+from geo import explain, mesh_restore
+from geo.message import N_, Text
+from geo.network import CriticalSite, Network, build_outage, weight_array
 from geo.plan_bound import dominated_weight, lower_bound
 from geo.plan_crews import ASSIGNED, IN_PROGRESS, Commitment, CommitmentError, CrewJob, Schedule, crew_slots
 from geo.plan_search import EXHAUSTIVE_JOBS, improve
-from geo.plan_simulator import Simulator, list_schedule, simulator
+from geo.plan_simulator import ExactSimulator, Simulator, list_schedule, simulator
 from geo.triage import triage_tree
 
 __all__ = [
@@ -63,6 +66,13 @@ __all__ = [
     "Quality", "Simulator", "TimeLimit", "area_etr", "dominated_weight", "gap", "improvement", "kpis_of",
     "list_schedule", "lower_bound", "plan", "time_limit",
 ]
+
+
+EXACT_SEARCH_JOBS = 2000  # meshed networks up to this many repairs are searched on the exact restoration
+MESHED_BOUND_NOTE = Text(N_(
+    "meshed network: the objective, ETRs and KPIs are simulated exactly over the undirected network; the lower "
+    "bound is only each area's wait for the repairs of one path to it, so the gap may overstate the distance "
+    "from the optimum"))
 
 
 @dataclass(frozen=True)
@@ -180,7 +190,8 @@ def plan(
     kept = tuple(commitments)
     labels, heads = crew_slots(network, kept, crews)
     k = len(labels)
-    tree = triage_tree(network, critical_sites=critical_sites)
+    sites = tuple(critical_sites)
+    tree = triage_tree(network, critical_sites=sites)
     outage = tree.outage
     all_ids = network.arrays.ids
     ids = [all_ids[v] for v in outage.jobs]
@@ -199,7 +210,21 @@ def plan(
     naive_e = sim.energisation(naive_finish)
     naive_schedule = Schedule(tuple(tuple(s) for s in naive), naive_finish, hours, ids, committed)
     candidates = [list_schedule(tree.order, tree.hours, k, prefix=prefix), naive]
-    seqs = min(candidates, key=lambda s: float(weight @ sim.energisation(sim.finish(s))))
+    search, cost_weight = sim, weight
+    exact_mesh = None
+    if not network.radial:
+        # On a meshed network the directed feed links may give a node power later than a path against their
+        # direction does: the plan is chosen and reported on the exact restoration (geo.mesh_restore), with a
+        # third start that orders repairs by what they restore exactly, and searched on it up to
+        # EXACT_SEARCH_JOBS repairs (above, the search runs on the directed simulation).
+        exact_mesh = mesh_restore.restoration(network, weight_array(network, sites), outage.jobs)
+        position = np.empty(len(ids), dtype=np.intp)
+        position[np.asarray(tree.order, dtype=np.intp)] = np.arange(len(ids))
+        greedy = mesh_restore.greedy_order(exact_mesh, tree.hours, position.tolist())
+        candidates.append(list_schedule(greedy, tree.hours, k, prefix=prefix))
+        if len(ids) <= EXACT_SEARCH_JOBS:
+            search, cost_weight = ExactSimulator(sim, exact_mesh), exact_mesh.weight
+    seqs = min(candidates, key=lambda s: float(cost_weight @ search.energisation(search.finish(s))))
     # Horn's order is optimal for one crew on a radial network only when nothing is committed; with commitments
     # the list schedules keep them at the head and local search improves the rest, so the plan is not exact.
     exact = k == 1 and network.radial and not kept
@@ -207,12 +232,20 @@ def plan(
     if not exact:
         position = np.empty(len(ids), dtype=np.intp)
         position[np.asarray(tree.order, dtype=np.intp)] = np.arange(len(ids))
-        _, converged = improve(seqs, sim, weight, position.tolist(), deadline, [len(p) for p in prefix])
+        _, converged = improve(seqs, search, cost_weight, position.tolist(), deadline, [len(p) for p in prefix])
     finish = sim.finish(seqs)
     e = sim.energisation(finish)
     notes = []
-    if not network.radial:
+    if exact_mesh is not None:
         notes.append(explain.MESHED_NOTE)
+        chosen = exact_mesh
+        seqs = min([seqs, *candidates], key=lambda s: float(chosen.weight @ chosen.energisation(sim.finish(s))))
+        finish = sim.finish(seqs)
+        e, naive_e = exact_mesh.energisation(finish), exact_mesh.energisation(naive_finish)
+        weight, people, job_node = exact_mesh.weight, exact_mesh.people, exact_mesh.first_job + np.arange(len(ids))
+        notes.append(MESHED_BOUND_NOTE)
+    else:
+        job_node = np.asarray(outage.job_node, dtype=np.intp)
     if k > 1:
         notes.append(explain.CREWS_NOTE)
     if k > crews:
@@ -225,18 +258,24 @@ def plan(
     # The bounds are over every k-crew plan, committed or not: commitments only remove plans, so a bound on all
     # of them bounds the committed plan too (gap may then overstate its distance from the best committed plan).
     # Without critical sites the weights are the people, and both bounds are one.
-    weighted_bound = lower_bound(tree, crews=k, weighted=True)
+    if exact_mesh is None:
+        weighted_bound = lower_bound(tree, crews=k, weighted=True)
+        people_bound = weighted_bound if outage.node_people == outage.node_weight \
+            else lower_bound(tree, crews=k, weighted=False)
+    else:  # the directed bounds do not hold against the exact cost. A node gets power once every repair on some
+        # path is done: no earlier than that path's longest repair, nor than its repair-hours shared by k crews.
+        own = np.asarray(tree.hours, dtype=float)
+        waits = np.maximum(exact_mesh.energisation(own), exact_mesh.path_hours(own) / k)
+        weighted_bound, people_bound = float(weight @ waits), float(people @ waits)
     quality = Quality(
         objective=float(weight @ e), naive_objective=float(weight @ naive_e),
         objective_lower_bound=weighted_bound,
         phu=float(people @ e), naive_phu=float(people @ naive_e),
-        phu_lower_bound=weighted_bound if outage.node_people == outage.node_weight
-        else lower_bound(tree, crews=k, weighted=False),
+        phu_lower_bound=people_bound,
     )
     if quality.phu > quality.naive_phu + 1e-9 * max(1.0, quality.naive_phu):
         notes.append(explain.critical_sites_note(objective=quality.objective, naive_objective=quality.naive_objective,
                                                  phu=quality.phu, naive_phu=quality.naive_phu))
-    job_node = np.asarray(outage.job_node, dtype=np.intp)
     return Plan(
         schedule=Schedule(tuple(tuple(s) for s in seqs), finish, hours, ids, committed),
         etr_hours=dict(zip(ids, e[job_node].tolist(), strict=True)),
@@ -271,13 +310,17 @@ def improvement(value: float, naive: float) -> float | None:
 def area_etr(network: Network, etr_hours: Mapping[str, float]) -> dict[str, float]:
     """Hours until each facility's own area has power under a plan's ETRs (by facility id; 0 for power now).
 
-    A damaged facility's area gets power at its ETR; an undamaged one's when its earliest-fed parent has power
-    (meshed networks), by the same energisation the planner simulates. Damaged facilities missing from
-    `etr_hours` count as repaired at hour 0.
+    A damaged facility's area gets power at its ETR; an undamaged one's when its earliest-fed neighbour has power
+    (meshed networks: over the undirected network, geo.mesh_restore), by the same energisation the planner reports.
+    Damaged facilities missing from `etr_hours` count as repaired at hour 0.
     """
     outage = build_outage(network, [0.0] * len(network.facilities))
     ids = network.arrays.ids
     own = [float(etr_hours.get(ids[v], 0.0)) for v in outage.jobs]
+    if not network.radial:  # exact over the undirected network: a dark ring is back as soon as one side is
+        exact = mesh_restore.Restoration(network, np.zeros(len(ids)), outage.jobs)
+        hours = exact.energisation(np.asarray(own, dtype=float)).tolist()
+        return dict(zip(ids, [hours[node] for node in exact.node.tolist()], strict=True))
     node_hours = Simulator(outage, own).energisation(np.asarray(own, dtype=float)).tolist()
     return {fid: node_hours[node] if node >= 0 else 0.0
             for fid, node in zip(ids, outage.facility_node, strict=True)}

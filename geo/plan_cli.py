@@ -41,7 +41,7 @@ from typing import Any, NoReturn
 import numpy as np
 import orjson
 
-from geo import explain
+from geo import explain, mesh
 from geo.dispatch_model import DispatchError
 from geo.network import CriticalSite, Network, ScenarioError
 from geo.plan import Plan, gap, improvement, plan, time_limit
@@ -141,6 +141,7 @@ def report(
 
     `concurrent` (the command line): the ranking is written as JSON by a forked child process while this one
     plans, on the machine's second core, and comes back as an orjson.Fragment of the same bytes."""
+    network = mesh.exact_network(network)  # a meshed network's feed links turned to feed what has power (issue 15)
     ranking: Callable[[], Any] = lambda: columns_to_json(  # noqa: E731
         ranked_columns(network, critical_sites=critical_sites, english=True))
     if concurrent:
@@ -199,7 +200,7 @@ def dispatch_report(scenario: Scenario, *, as_of: datetime, deadline: Callable[[
     from geo.dispatch import dispatch
     from geo.dispatch_json import dispatch_to_json
 
-    network = scenario.network
+    network = mesh.exact_network(scenario.network)
     result = dispatch(network, scenario.crew_records, scenario.sites, travel=scenario.travel,
                       critical_sites=scenario.critical_sites, deadline=deadline, solver_seconds=solver_seconds,
                       samples=samples, seed=seed, persons_per_customer=persons_per_customer)

@@ -3,6 +3,7 @@
 Public API:
     Simulator(outage, hours)            finish(crews) -> finish hour per job; energisation(finish) -> per node
     simulator(tree) -> Simulator        the one Simulator of a triage tree's outage and repair hours (memoised)
+    ExactSimulator(sim, exact)          the same finish hours, energisation exact on a meshed network
     list_schedule(order, hours, crews, *, prefix=()) -> seqs   each job in order to the crew free first
 """
 
@@ -13,6 +14,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from geo.mesh_restore import Restoration
 from geo.network import Outage
 from geo.triage import TriageTree
 
@@ -57,6 +59,18 @@ class Simulator:
             upstream = total[par] if starts is None else np.minimum.reduceat(total[par], starts)
             total[nodes] = upstream + own[nodes]
         return total
+
+
+class ExactSimulator(Simulator):
+    """A Simulator whose energisation is exact over the undirected network (geo.mesh_restore): its hours are per
+    Restoration node, not per outage node; finish hours and repair hours are the directed simulator's."""
+
+    def __init__(self, sim: Simulator, exact: Restoration) -> None:
+        self.hours, self.job_node, self.size, self.levels = sim.hours, sim.job_node, sim.size, sim.levels
+        self.exact = exact
+
+    def energisation(self, finish: np.ndarray) -> np.ndarray:
+        return self.exact.energisation(finish)
 
 
 def simulator(tree: TriageTree) -> Simulator:

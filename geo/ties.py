@@ -23,13 +23,12 @@ switching operator, not by the repair crews, so they run beside the repairs. Its
 facilities whose repair alone would restore the same part (it stands in for them), and it saves its people x
 (the shortest of those repairs - its hours), counted 0 where no single repair would restore them.
 
-The facility list is then rewritten for the engine (geo.triage.rank, geo.plan.plan, geo.live): each facility
-back-fed (B) becomes a source (parents=()), so a repair upstream of it restores only what is still dark, and
-everything downstream of it is supplied through it. B = energised(undirected, with the ties) - energised
-(undirected, without them): facilities the network already energises without any tie are left as they are, so
-the engine's directed approximation on rings (a feed link carries power from parent to child only) is untouched.
-The engine stays directed, so a repaired facility whose only live neighbour is a back-fed part downstream of it
-is counted, there, as waiting for its own feed.
+The facility list is then rewritten for the engine (geo.triage.rank, geo.plan.plan, geo.live) by geo.mesh.orient:
+the feed links are turned so that the engine's directed energisation is this exact one: the energised part is fed
+from the sources outwards, and each link between it and the dark part feeds the dark side (a repaired facility
+next to a back-fed part is fed from it). `facilities` has the closed ties applied, `proposed` the proposed steps
+too; `fed` is what they energise that the feed links alone, as directed, do not. Without ties the same is done
+for a meshed network (a ring fed round the other way), and a forest is left as it is.
 """
 
 from __future__ import annotations
@@ -43,6 +42,7 @@ import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from geo import mesh
 from geo.message import N_, Quantity, Text
 from geo.network import Facility
 
@@ -151,16 +151,20 @@ def energised(facilities: Sequence[Facility], ties: Iterable[Tie] = (), *,
 
 
 def switching(facilities: Sequence[Facility], ties: Iterable[Tie], *, remote_hours: float, manual_hours: float,
-              conducting: Mapping[str, float] | None = None) -> Switching:
+              conducting: Mapping[str, float] | None = None, meshed: bool | None = None) -> Switching:
     """Apply the closed ties, choose the switching steps among the open ones (see the module), and rewrite the
     facilities so the engine plans on the switched network. `conducting`: damaged facilities that still pass
-    power on, with the share of their own people they still supply (1 - share out)."""
+    power on, with the share of their own people they still supply (1 - share out). `meshed`: whether some
+    facility has two parents, if the caller knows (None: looked at); without ties a forest is left as it is."""
     items, ties = tuple(facilities), tuple(ties)
-    if not ties:
-        return Switching(items, items, (), frozenset())
     if not remote_hours >= 0 or not manual_hours >= 0:
         raise ValueError("remote_hours and manual_hours must be >= 0")
     conducting = conducting or {}
+    if not ties:
+        if not (mesh.meshed(items) if meshed is None else meshed):
+            return Switching(items, items, (), frozenset())
+        exact = mesh.orient(items, conducting=conducting)
+        return Switching(exact.facilities, exact.facilities, (), exact.fed)
     graph = _graph(items, ties, conducting)
     part, carries = graph.part, graph.carries
     on = _live(part, graph.source)
@@ -207,11 +211,13 @@ def switching(facilities: Sequence[Facility], ties: Iterable[Tie], *, remote_hou
                           people_hours_saved=saved))
         ready[dark] = at
         fed_by[dark] = tie.id
-    fed = on & ~_live(graph.base, graph.source)
-    fed_ids = frozenset(items[i].id for i in np.flatnonzero(fed).tolist())
-    back_fed = fed_ids | {f for s in steps for f in s.restores}
-    return Switching(facilities=_as_sources(items, fed_ids), proposed=_as_sources(items, back_fed),
-                     steps=tuple(steps), fed=fed_ids)
+    closed = [(t.a, t.b) for t in ties if t.closed]
+    radial = not closed and not (mesh.meshed(items) if meshed is None else meshed)
+    # A forest without closed ties is energised exactly by its feed links already.
+    now = mesh.Oriented(items, frozenset()) if radial else mesh.orient(items, closed, conducting=conducting)
+    after = mesh.orient(items, [*closed, *((s.tie.a, s.tie.b) for s in steps)], conducting=conducting) if steps \
+        else now
+    return Switching(facilities=now.facilities, proposed=after.facilities, steps=tuple(steps), fed=now.fed)
 
 
 def _damaged_neighbours(graph: _Graph) -> dict[int, set[int]]:
@@ -239,14 +245,6 @@ def _reachable_people(start: int, across: Mapping[int, list[int]], ready: Mappin
                 seen.add(there)
                 stack.append(there)
     return total
-
-
-def _as_sources(items: tuple[Facility, ...], fed: frozenset[str]) -> tuple[Facility, ...]:
-    """The facilities with each back-fed one made a source (unchanged ones shared, not copied)."""
-    if not fed:
-        return items
-    return tuple(Facility(f.id, (), f.population, f.damaged, f.repair_hours) if f.parents and f.id in fed else f
-                 for f in items)
 
 
 def sentence(step: Step, names: Mapping[str, str]) -> Text:

@@ -14,7 +14,9 @@ people-equivalents per repair-hour and append it to its parent block. A crew may
 facility before its upstream one, but with one crew that never helps (doing jobs in order of the time their
 people get power is never worse), so the optimal precedence-respecting order is optimal outright.
 On a meshed network the same algorithm runs on a spanning tree (each junction keeps the feed with the fewest
-repair-hours to power), so the ranking is a heuristic there; `TriageTree.exact` says which.
+repair-hours to power), so the ranking is a heuristic there; `TriageTree.exact` says which. What each repair
+restores (gain_now alone, gain_with_blockers with its chain) is exact there too, over the undirected network
+(geo.mesh_restore): a repair that brings a dark ring back from its other side counts those people.
 """
 
 from __future__ import annotations
@@ -27,15 +29,13 @@ from typing import Any
 
 import numpy as np
 
-from geo import explain
+from geo import explain, mesh_restore
 from geo.message import DeferredText, Text
 from geo.network import (
     CriticalSite,
     Network,
     Outage,
     build_outage,
-    energised_at_start,
-    newly_energised,
     population_served,
     weight_array,
     without_gc_pauses,
@@ -312,14 +312,14 @@ def _columns(network: Network, tree: TriageTree, ids: Sequence[str], chain: Sequ
         own = np.asarray(people, dtype=float)[at]
         gain_all = (own + np.asarray(upstream_people, dtype=float)[at]).tolist()
         gain_now = np.where(np.asarray(tree.parent, dtype=np.intp)[at] >= 0, 0.0, own).tolist()
-    else:
-        on = energised_at_start(network)
+    else:  # meshed: exact over the undirected network (geo.mesh_restore), whatever the spanning tree says
         jobs = tree.outage.jobs
+        exact = mesh_restore.restoration(network, network.arrays.population, jobs)
         gain_now, gain_all = [], []
         for j in order:
             fixed = [jobs[a] for a in (j, *chain[j])]
-            gain_now.append(_people(network, newly_energised(network, on, fixed[:1])) if not chain[j] else 0.0)
-            gain_all.append(_people(network, newly_energised(network, on, fixed)))
+            gain_now.append(exact.restored(fixed[:1]))
+            gain_all.append(exact.restored(fixed))
     return (range(1, m + 1), [ids[j] for j in order], [tree.hours[j] for j in order], ratio, gain_now, gain_all,
             [tree.served[j] for j in order], [chain_ids[j] for j in order], names, sentences)
 
@@ -343,7 +343,3 @@ def _texts(tree: TriageTree, ids: Sequence[str], chain: Sequence[tuple[int, ...]
         )
         out += [explain.explain(ids, tree.hours, tree.weight, j, context, chain[j]) for j in members]
     return out
-
-
-def _people(network: Network, indices: Iterable[int]) -> float:
-    return sum(network.facilities[v].population for v in indices)

@@ -12,7 +12,9 @@ from hypothesis import strategies as st
 
 from geo.network import CriticalSite, Facility, build_network
 from geo.plan import Plan, area_etr, gap, improvement, plan, time_limit
-from tests.test_triage import brute_cost, brute_energisation, example, random_networks
+from tests.test_triage import exact_brute_cost as brute_cost
+from tests.test_triage import exact_brute_energisation as brute_energisation
+from tests.test_triage import example, random_networks
 
 
 def seconds(budget_s: float) -> Callable[[], bool]:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from geo.network import Facility
-from tests.test_triage import brute_energisation
+from tests.test_triage import exact_brute_energisation as brute_energisation
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from geo.network import Facility, build_network
 from geo.plan import Commitment, Plan, plan
 from tests.test_plan import finish_of
-from tests.test_triage import brute_cost, random_networks
+from tests.test_triage import exact_brute_cost as brute_cost
+from tests.test_triage import random_networks
 
 
 def three_feeders() -> list[Facility]:

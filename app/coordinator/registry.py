@@ -39,6 +39,7 @@ class Registry:
     critical_sites: tuple[CriticalSite, ...]
     facility_ids: dict[str, int]  # network id -> facility id
     base: Network | None = None  # the facilities as a radial Network (None if meshed): damage is laid on it per request
+    meshed: bool = False  # some facility has two parents: geo.mesh orients its feed links per request (issue 15)
 
 
 def _radial_base(facilities: tuple[Facility, ...]) -> Network | None:
@@ -65,6 +66,7 @@ def build(revision: Mapping[str, Any], rows: list[dict[str, Any]], sites: list[d
     kept = tuple(facilities)
     return Registry(
         token=str(revision["token"]), revision=int(revision["revision"]), facilities=kept, base=_radial_base(kept),
+        meshed=any(len(f.parents) > 1 for f in kept),
         position=position, names=tuple(row["name"] for row in rows),
         layers=tuple(row["population_layer"] for row in rows), methods=tuple(row["population_method"] for row in rows),
         feeds=tuple(tuple(f) for f in feeds),
@@ -127,6 +129,14 @@ class Kept:
 
     def __iter__(self) -> Iterator[Registry]:
         return iter(list(self._by_token.values()))
+
+
+def meshed(position: Mapping[str, int]) -> bool | None:
+    """Whether the kept registry whose `position` this is (the very object) is meshed; None if none is kept."""
+    if not has_app_context():
+        return None
+    kept: Kept | None = current_app.extensions.get("triage_registry")
+    return next((r.meshed for r in kept or () if r.position is position), None)
 
 
 def current(conn: Conn) -> Registry:

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.coordinator import registry
 from app.repo import Conn
 from app.repo import switches as repo
 from app.repo import triage as triage_repo
@@ -189,8 +190,10 @@ def apply_ties(conn: Conn, facilities: Sequence[Facility], states: Mapping[str, 
                       remote=bool(r["remote"]), hours=r["switch_hours"], closed=r["closed_at"] is not None)
              for r in rows]
     conducting = {node: 1.0 - s.share_out for node, s in states.items() if s.share_out < 1.0}
+    # Without ties a forest is left as it is; a meshed registry (as the kept one says, else looked at) has its
+    # feed links oriented so that what any path energises counts as energised (geo.mesh).
     result = ties.switching(facilities, found, remote_hours=REMOTE_HOURS, manual_hours=SWITCH_HOURS,
-                            conducting=conducting)
+                            conducting=conducting, meshed=registry.meshed(position))
     grid = electrical(conn, rows) if result.steps and POWER_FLOW else None
     damaged: tuple[str, ...] = ()
     if grid is not None:  # out of service: damaged facilities of its networks that pass no power on
