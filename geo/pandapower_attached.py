@@ -49,24 +49,32 @@ class Attached:
     skipped: dict[str, int]  # reason -> rows
 
 
+_PLAIN = frozenset((str, int, bool))
+
+
 def strict(value: Any) -> Any:
     """A cell as a strict JSON value: numbers, text, booleans or None (NaN, NA); 'inf' / '-inf' for infinities."""
+    if type(value) in _PLAIN:
+        return value
     if isinstance(value, np.generic):
         value = value.item()
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
     if isinstance(value, float):
-        if math.isnan(value):
-            return None
-        if math.isinf(value):
-            return "inf" if value > 0 else "-inf"
-    return value if isinstance(value, str | int | float | bool) else None
+        return None if math.isnan(value) else value if not math.isinf(value) else "inf" if value > 0 else "-inf"
+    return value if isinstance(value, str | int | bool) else None
 
 
 def row_json(record: Mapping[str, Any]) -> dict[str, Any]:
     """An element's scalar columns (not its `geo` course) as strict JSON values."""
-    return {str(k): strict(v) for k, v in record.items()
-            if k != "geo" and (v is None or v is pd.NA or isinstance(v, str | int | float | bool | np.generic))}
+    out: dict[str, Any] = {}
+    for key, value in record.items():
+        if key == "geo":
+            continue
+        kind = type(value)
+        if kind in _PLAIN or kind is float and -math.inf < value < math.inf:  # most cells: kept as they are
+            out[key] = value
+        elif value is None or value is pd.NA or isinstance(value, float | np.generic):
+            out[key] = strict(value)
+    return out
 
 
 def attach(tables: Mapping[str, pd.DataFrame], *, buses: Collection[int], f_hz: float | None,
