@@ -31,6 +31,7 @@ from geo.errors import DataError
 from geo.io import LONLAT
 from geo.osm_junctions import BRANCH_KEYS
 from geo.osm_model import GENERATOR_KEYS, SMALL_MW, Element, Extract, small_generator, voltages_kv
+from geo.osm_poles import POLE_KEYS, hung_on, is_pole_transformer
 from geo.osm_switches import SwitchTies, open_ties, split_at_open_switches
 from geo.pandapower_net import Imported
 from geo.pandapower_topology import Orientation, orient
@@ -81,6 +82,10 @@ def _read(path: Path) -> Extract:
             extract.switches[obj.id] = Element(f"n{obj.id}", power, {k: v for k in SWITCH_KEYS
                                                                     if (v := obj.tags.get(k)) is not None},
                                                 shapely.geometry.Point(obj.location.lon, obj.location.lat))
+        if isinstance(obj, osmium.osm.Node) and is_pole_transformer(power, obj.tags.get("transformer")):
+            extract.pole_transformers[obj.id] = Element(f"n{obj.id}", "transformer", {
+                k: v for k in POLE_KEYS if (v := obj.tags.get(k)) is not None}, shapely.geometry.Point(
+                    obj.location.lon, obj.location.lat))
         if power not in STATIONS and power not in LINES:
             if not isinstance(obj, osmium.osm.Area):  # an area is counted once, as its way or relation
                 other[power] += 1  # by value only: most objects are towers, so no text per object
@@ -213,7 +218,9 @@ def _network(extract: Extract, *, snap_m: float) -> Imported:
     fed_outside = _outside_feeds(stations, [i for i in targets if i in lined], terminals, sources)
     sources.update({f"source:{i}": i for i in fed_outside})
     graph = orient(buses_all, terminals, sources)
+    hung = hung_on(extract.pole_transformers, lines, cut)
     imported = _imported(stations, lines, graph, owner=owner, parts=parts | small, inside=inside, skipped=skipped,
+                         hung=hung,
                          fed_outside=len(fed_outside), snapped=len(snapped), snap_m=snap_m,
                          lone=sum(1 for i in targets if i not in lined and f"source:{i}" not in sources
                                   and i not in small))
@@ -269,7 +276,7 @@ def _outside_feeds(stations: list[Element], targets: list[int], terminals: dict[
 
 def _imported(stations: list[Element], lines: list[Element], graph: Orientation, *, owner: dict[int, int],
               parts: set[int], inside: dict[str, int], skipped: Counter[str], fed_outside: int, snapped: int,
-              snap_m: float, lone: int) -> Imported:
+              snap_m: float, lone: int, hung: list[tuple[Element, list[str]]]) -> Imported:
     station_id = [f"osm:{s.osm_id}" for s in stations]
     line_id = [f"osm:{line.osm_id}" for line in lines]
 
@@ -289,12 +296,14 @@ def _imported(stations: list[Element], lines: list[Element], graph: Orientation,
         parents[element(name)] = [station_id[bus]] if bus < len(stations) else feeders(bus)
     for name, bus in inside.items():
         parents[element(name)] = [station_id[bus]]
+    for pole, on in hung:
+        parents[f"osm:{pole.osm_id}"] = on
     meeting = _meeting_points(graph, stations=len(stations))
     for first, later in meeting:
         parents[element(later)].append(element(first))
     rows, extra, several = [], [], 0
     for ext_id, item in [(station_id[i], s) for i, s in enumerate(stations) if i not in parts] + list(
-            zip(line_id, lines, strict=True)):
+            zip(line_id, lines, strict=True)) + [(f"osm:{pole.osm_id}", pole) for pole, _ in hung]:
         volts = voltages_kv(item.tags.get("voltage"))
         several += len(volts) > 1
         given = list(dict.fromkeys(parents.get(ext_id, [])))
@@ -315,7 +324,8 @@ def _imported(stations: list[Element], lines: list[Element], graph: Orientation,
     report = _report(frame, extra=len(extra), loops=graph.loops, islands=graph.islands, alone=alone,
                      snapped=snapped, line_ends=2 * len(lines), fed_outside=fed_outside, several=several, lone=lone,
                      areas=areas, skipped=skipped, snap_m=snap_m,
-                     meeting=len({later for _, later in meeting}))
+                     meeting=len({later for _, later in meeting}), hung=len(hung),
+                     hung_alone=sum(1 for _, on in hung if not on))
     return Imported(frame=frame, extra_links=tuple(extra), report=report)
 
 
@@ -338,7 +348,7 @@ def _meeting_points(graph: Orientation, *, stations: int) -> list[tuple[str, str
 
 def _report(frame: pd.DataFrame, *, extra: int, loops: int, islands: int, alone: int, snapped: int, line_ends: int,
             fed_outside: int, several: int, areas: int, skipped: Counter[str], snap_m: float,
-            lone: int, meeting: int) -> tuple[str, ...]:
+            lone: int, meeting: int, hung: int, hung_alone: int) -> tuple[str, ...]:
     """What the import built, in lines a data manager reads."""
     kinds = frame.groupby(["kind", frame["voltage_kv"].fillna(-1.0)]).size() if len(frame) else pd.Series()
     built = ", ".join(f"{n} {kind}" + (f" {kv:g} kV" if kv >= 0 else " (no voltage)")
@@ -356,6 +366,8 @@ def _report(frame: pd.DataFrame, *, extra: int, loops: int, islands: int, alone:
              f"islands without a source: {islands} ({alone} lines reach no substation or plant, {lone} stations "
              "have no line: imported without feed links)",
              f"several voltages in one tag: {several} facilities (voltage_kv is the highest; the tag is kept)",
-             f"stations mapped as areas: {areas} (stored as a point inside each)"]
+             f"stations mapped as areas: {areas} (stored as a point inside each)",
+             f"pole-mounted transformers (power=pole with transformer=*): {hung}, each fed from the line it hangs on "
+             f"({hung_alone} on no line of the extract: imported without a feed link)"]
     lines += [f"skipped {n}: {reason}" for reason, n in sorted(skipped.items())]
     return tuple(lines)

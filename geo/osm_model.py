@@ -28,6 +28,7 @@ class Extract:
     lines: list[Element] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)
     switches: dict[int, Element] = field(default_factory=dict)  # by node id
+    pole_transformers: dict[int, Element] = field(default_factory=dict)  # by node id (power=pole + transformer=*)
 
 
 VOLTAGE = re.compile(r"^([0-9]+(?:\.[0-9]+)?)\s*(kv|v)?$", re.IGNORECASE)  # volts, as OSM asks; '110 kV' read too

@@ -299,3 +299,23 @@ def test_small_generators_no_line_reaches_are_skipped_and_the_others_are_sources
 def test_outputs_are_read_in_mw():
     assert output_mw("5 kW") == pytest.approx(0.005) and output_mw("120 MW") == 120 and output_mw("1.2GW") == 1200
     assert output_mw("yes") is None and output_mw(None) is None and output_mw("750 W") == pytest.approx(7.5e-4)
+
+
+def test_a_transformer_on_a_pole_is_fed_from_the_line_it_hangs_on(fresh, tmp_path):
+    app, conn = fresh
+    nodes = {1: (0.0, 0.0, {"power": "substation", "voltage": "20000", "name": "Feeder"}),
+             2: (20.0, 0.0, {}),
+             3: (2000.0, 0.0, {"power": "pole", "transformer": "distribution", "voltage": "20000;400", "ref": "T-17"}),
+             4: (4000.0, 0.0, {"power": "pole", "transformer": "yes"}),  # at the line's end
+             5: (2000.0, 10.0, {"power": "pole", "transformer": "no"}),
+             6: (9000.0, 0.0, {"power": "pole", "transformer": "distribution"})}  # on no line
+    out = ok(app, "import-facilities", write_extract(tmp_path / "poles.osm.pbf", nodes,
+                                                     {7: ([2, 3, 4], {"power": "minor_line", "voltage": "20000"})}))
+    assert ("pole-mounted transformers (power=pole with transformer=*): 3, each fed from the line it hangs on (1 on no "
+            "line of the extract: imported without a feed link)") in out
+    rows = {r["external_id"]: r for r in conn.execute("SELECT external_id, name, kind, voltage_kv FROM facility")}
+    assert set(rows) == {"osm:n1", "osm:w7", "osm:n3", "osm:n4", "osm:n6"}
+    assert rows["osm:n3"]["kind"] == "transformer" and rows["osm:n3"]["name"] == "T-17"
+    assert rows["osm:n3"]["voltage_kv"] == 20
+    given = links(conn)
+    assert sorted(given) == sorted([("osm:n1", "osm:w7"), ("osm:w7", "osm:n3"), ("osm:w7", "osm:n4")])

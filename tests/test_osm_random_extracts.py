@@ -1,6 +1,6 @@
-"""geo.osm on random small extracts: lines over shared nodes, stations, switches of every state and junction tag;
-the import never raises, its feed links have no cycle, and every normally-open switch is a tie between two
-distinct imported facilities or is reported."""
+"""geo.osm on random small extracts: lines over shared nodes, stations, pole transformers, switches of every
+state and junction tag; the import never raises, its feed links have no cycle, and every normally-open switch is a
+tie between two distinct imported facilities or is reported."""
 
 from __future__ import annotations
 
@@ -35,6 +35,9 @@ def extracts(draw: st.DrawFn) -> tuple[dict[int, tuple[float, float, dict[str, s
     for i in draw(st.sets(st.sampled_from(sorted(nodes)), max_size=6)):
         x, y, _ = nodes[i]
         nodes[i] = (x, y, {"power": "switch", **draw(SWITCH_TAGS)})
+    for i in draw(st.sets(st.sampled_from(sorted(nodes)), max_size=3)):
+        x, y, tags = nodes[i]
+        nodes[i] = (x, y, {**tags, "power": tags.get("power", "pole"), "transformer": "distribution"})
     for k, i in enumerate(draw(st.sets(st.sampled_from(sorted(nodes)), max_size=3))):
         x, y, _ = nodes[i]
         nodes[1000 + k] = (x + 10.0, y, {"power": draw(st.sampled_from(["plant", "substation"])),
