@@ -41,7 +41,8 @@ from flask import jsonify  # noqa: E402
 from psycopg.rows import dict_row  # noqa: E402
 
 from app import create_app  # noqa: E402
-from app.coordinator import registry  # noqa: E402
+from app.coordinator import registry, situation  # noqa: E402
+from app.coordinator.overlay import Overlays  # noqa: E402
 from app.coordinator.situation import case_fields, explain, load_situation, ranking  # noqa: E402
 from app.db import upgrade  # noqa: E402
 from app.repo import exports  # noqa: E402
@@ -176,6 +177,24 @@ def registry_changed(conn: psycopg.Connection[Any]) -> Callable[[], None]:
     return change
 
 
+def one_report(conn: psycopg.Connection[Any]) -> Callable[[], None]:
+    """A new report on one open case, chosen at random: the next request finds one case's row changed."""
+    def add() -> None:
+        conn.execute("""INSERT INTO report (id, case_id, facility_id, kind, severity, status, hazards, observed_at,
+                                            received_at, content_hash, geom)
+                        SELECT gen_random_uuid(), c.id, c.facility_id, c.kind, 'severe', 'out_of_service', '{}', now(),
+                               now(), md5(random()::text), c.geom
+                        FROM damage_case c WHERE c.status = ANY(%(open)s::case_status[]) ORDER BY random() LIMIT 1""",
+                     {"open": list(repo.OPEN_FOR_TRIAGE)})
+    return add
+
+
+def overlays_dropped() -> Overlays:
+    """This server's kept case overlays forgotten: the next request works out every case's row."""
+    situation.OVERLAYS = Overlays()
+    return situation.OVERLAYS
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
@@ -214,11 +233,16 @@ def main() -> None:
             queue: Any = get_ok(client, "/api/triage")()
             assert len(queue["queue"]) == args.cases, len(queue["queue"])
             changed = registry_changed(conn)
+            reported = one_report(conn)
             case_id = queue["queue"][len(queue["queue"]) // 2]["case_id"]
             rows: list[tuple[str, list[float]]] = [
                 ("GET /api/triage (registry kept)", timed(get_ok(client, "/api/triage", json=False), repeat)),
                 ("  baseline: registry changed before each (read + built)",
                  timed(lambda: (changed(), get_ok(client, "/api/triage", json=False)()), repeat)),
+                ("  one new report on one case before each", timed(lambda: (reported(), get_ok(
+                    client, "/api/triage", json=False)()), repeat)),
+                ("  baseline: kept case overlays dropped before each", timed(lambda: (overlays_dropped(), get_ok(
+                    client, "/api/triage", json=False)()), repeat)),
                 ("  the same with the client parsing the JSON (as this row was timed before)",
                  timed(get_ok(client, "/api/triage"), repeat)),
                 ("GET /api/triage in Ukrainian (registry kept)", timed(get_ok(uk_client, "/api/triage", json=False),

@@ -102,7 +102,10 @@ class Text(str):
     @classmethod
     def joined(cls, *parts: object, sep: str = "", capital: bool = False) -> Text:
         """Parts (texts, data, numbers) said one after the other, with `sep` between them."""
-        english = sep.join(str(part) for part in parts)
+        try:  # texts and plain strings (most sentences) join as they are: the same characters as their str()
+            english = sep.join(parts)  # type: ignore[arg-type]
+        except TypeError:
+            english = sep.join(str(part) for part in parts)
         self = super().__new__(cls, english[:1].upper() + english[1:] if capital else english)
         self.msgid, self.params, self.parts, self.sep, self.capital = None, {}, tuple(parts), sep, capital
         return self

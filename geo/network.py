@@ -107,15 +107,20 @@ def _by_depth(depth: np.ndarray, indices: np.ndarray) -> np.ndarray:
 class _Columns(Sequence[Facility]):
     """Facilities held as columns (a radial network built by `network_from_columns`), made on access."""
 
-    def __init__(self, ids: Sequence[str], parent_ids: Sequence[str | None], population: np.ndarray,
+    def __init__(self, ids: Sequence[str], parent_ids: Sequence[str | None] | np.ndarray, population: np.ndarray,
                  damaged: np.ndarray, hours: np.ndarray) -> None:
-        self._ids, self._parent_ids = ids, parent_ids
+        # `parent_ids` may be the parent index column instead (-1: none): the ids are then made on first access
+        # (a request's network laid on a kept base is mostly never read facility by facility).
+        self._ids, self._parent_ids, self._parent_ids_made = ids, parent_ids, not isinstance(parent_ids, np.ndarray)
         self._population, self._damaged, self._hours = population, damaged, hours
 
     def __len__(self) -> int:
         return len(self._ids)
 
     def _make(self, i: int) -> Facility:
+        if not self._parent_ids_made:
+            assert isinstance(self._parent_ids, np.ndarray)
+            self._parent_ids, self._parent_ids_made = _parent_ids(self._ids, self._parent_ids), True
         p = self._parent_ids[i]
         damaged = bool(self._damaged[i])
         return Facility(self._ids[i], () if p is None else (p,), float(self._population[i]), damaged,
@@ -401,6 +406,26 @@ class _Index(Mapping[str, int]):
 
     def __len__(self) -> int:
         return len(self._ids)
+
+
+class _LaidIndex(_Index):
+    """The index of a network laid on a kept base (`with_damage`): looked up through the base's index (built once
+    per base) and the positions moved by the supply nodes put in, instead of a new dict of every id per network.
+    The same mapping as `_Index(ids)` (the ids are the base's, equal as strings, plus the supply nodes')."""
+
+    def __init__(self, ids: Sequence[str], base: Mapping[str, int], moved: np.ndarray | None = None,
+                 added: Mapping[str, int] | None = None) -> None:
+        super().__init__(ids)
+        self._base, self._moved, self._added = base, moved, added or {}
+
+    def __getitem__(self, key: str) -> int:
+        if key in self._added:
+            return self._added[key]
+        i = self._base[key]
+        return i if self._moved is None else int(self._moved[i])
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._added or key in self._base
 
 
 def _parent_indices(ids: Sequence[str], parents: Sequence[str | None]) -> np.ndarray | None:
@@ -698,8 +723,8 @@ def with_damage(base: Network, damaged: Sequence[int], hours: Sequence[float], *
     people = base.arrays.population
     if not supply:
         parent = base.arrays.parent
-        return Network(facilities=_Columns(names, _parent_ids(names, parent), people, broken, time),
-                       index=_Index(names), parents=base.parents, children=base.children, radial=True,
+        return Network(facilities=_Columns(names, parent, people, broken, time),
+                       index=_LaidIndex(names, base.index), parents=base.parents, children=base.children, radial=True,
                        arrays=_Arrays(parent=parent, damaged=broken, ids=names, population=people, hours=time,
                                       depth=base.arrays.depth, given_order=base.arrays.given_order))
     grown = np.asarray(sorted(supply), dtype=np.intp)
@@ -735,8 +760,10 @@ def with_damage(base: Network, damaged: Sequence[int], hours: Sequence[float], *
     out.extend(names[done:])
     depth = _radial_depth(parent)
     assert depth is not None  # a supply node between a facility and its parent adds no cycle
-    return Network(facilities=_Columns(out, _parent_ids(out, parent), population, damage, repair_time),
-                   index=_Index(out), parents=_Parents(parent), children=_Children(parent), radial=True,
+    added = {supply[i][0]: int(new_pos[i]) - 1 for i in supply}
+    return Network(facilities=_Columns(out, parent, population, damage, repair_time),
+                   index=_LaidIndex(out, base.index, new_pos, added), parents=_Parents(parent),
+                   children=_Children(parent), radial=True,
                    arrays=_Arrays(parent=parent, damaged=damage, ids=out, population=population, hours=repair_time,
                                   depth=depth))
 

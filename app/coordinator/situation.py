@@ -5,24 +5,25 @@ crews hold, the fields of a case)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cached_property, lru_cache
 from typing import Any
 
 import numpy as np
 
 from app.coordinator import registry, switching
+from app.coordinator.overlay import Overlay, Overlays, static_fields
+from app.coordinator.overlay import facility_name as facility_name
+from app.coordinator.overlay import iso_utc as iso_utc
 from app.coordinator.switching import TieSwitching
 from app.repo import Conn
 from app.repo import triage as repo
 from geo import explain as words
 from geo import live
-from geo.access import Access, access, release
-from geo.message import N_, DeferredText, Moment, Quantity, Text, without_stop
-from geo.network import CriticalSite, Facility, Network
+from geo.message import N_, DeferredText, Quantity, Text, without_stop
+from geo.network import CriticalSite, Network
 from geo.plan import Commitment, Plan, area_etr, plan
-from geo.repair_hours import RepairHours, remaining, repair_hours
 from geo.triage import Ranked, rank
 
 SUMMARY_METHOD = Text(N_(
@@ -47,6 +48,7 @@ class Situation:
     commitments: tuple[Commitment, ...]  # the work crews hold: repairs under way, then assigned cases
     as_of: datetime
     switching: TieSwitching | None = None  # the tie switches: closed ones applied, open ones as proposed steps
+    overlays: Mapping[str, Overlay] = field(default_factory=dict)  # by network id: what each case's row gives
 
     @property
     def supplying(self) -> frozenset[str]:
@@ -69,83 +71,8 @@ class Situation:
                 "as_of": self.as_of.isoformat(), "method": SUMMARY_METHOD}
 
 
-def _clock(moment: datetime | None, today: date) -> Moment | None:
-    """A time as a coordinator reads it: "07:10 UTC" today (a UTC date), else with its date."""
-    if moment is None:
-        return None
-    # To the minute, as every language writes a Moment (geo.message, app/site/sentences.py): the same sentence
-    # then comes from the cache below for every case of that minute.
-    return Moment(moment.replace(second=0, microsecond=0), with_date=moment.astimezone(UTC).date() != today)
-
-
-def iso_utc(moment: datetime | None) -> str | None:
-    """A time as the JSON answers give it: ISO 8601 in UTC (None stays None)."""
-    return moment.astimezone(UTC).isoformat() if moment else None
-
-
-# Repair hours, site access and the status and work sentences are the same few values for thousands of cases
-# (kind, severities, estimate; access state, hazards; status, who and the minute): each distinct one is worked
-# out, and its sentence made, once per server (they are immutable).
-@lru_cache(maxsize=4096)
-def _hours(override: object, estimate: object, kind: str, severities: tuple[str, ...], accepted: object
-           ) -> RepairHours:
-    return repair_hours(override=override, estimate=estimate, kind=kind,  # type: ignore[arg-type]
-                        severities=severities, accepted=accepted)  # type: ignore[arg-type]
-
-
-@lru_cache(maxsize=1024)
-def _access(state: str | None, hazards: tuple[str, ...]) -> Access:
-    return access(state, hazards)
-
-
-@lru_cache(maxsize=1024)
-def _disagree(seen: tuple[str, ...], status: str) -> Text:
-    return words.reports_disagree(seen, status)
-
-
-@lru_cache(maxsize=8192)
-def _source(status: str, share_out: float, set_by: str, who: str | None, when: Moment | None, reason: str | None,
-            share_given: bool) -> Text:
-    return words.status_source(status, share_out, set_by=set_by, who=who, when=when, reason=reason,
-                               share_given=share_given)
-
-
-@lru_cache(maxsize=4096)
-def _work(status: str, crew: str | None, started: Moment | None) -> Text | None:
-    return words.work_in_progress(status, crew, started)
-
-
-@lru_cache(maxsize=8192)
-def _effect(status: str, share_out: float, dark_people: float) -> Text:
-    return words.status_effect(status, share_out, dark_people)
-
-
-@lru_cache(maxsize=4096)
-def _state(status: str, share_out: float | None, default_share: float) -> live.State:
-    return live.state(status, share_out, default_share=default_share)
-
-
-def _planned(case: dict[str, Any], now: datetime) -> RepairHours:
-    planned = _hours(case["repair_hours_override"], case["reported_repair_hours"], case["kind"],
-                     tuple(case["severities"]), case["repair_hours_accepted"])
-    if case["status"] == "in_repair" and case["repair_started_at"] is not None:
-        return remaining(planned, (now - case["repair_started_at"]).total_seconds() / 3600.0)
-    return planned
-
-
-def _describe(case: dict[str, Any], state: live.State, today: date) -> None:
-    """Add the words and figures of the case's live state to its row (`today`: the UTC date now)."""
-    case["operational_status_source"] = _source(
-        state.status, state.share_out, case["status_set_by"], case["status_set_by_user"],
-        _clock(case["status_set_at"], today), case["status_reason"], case["share_out"] is not None)
-    case["operational_status"] = state.status
-    case["share_out"] = state.share_out
-    seen = case["reported_statuses"] or []
-    case["reports_disagree"] = _disagree(tuple(seen), state.status) if len(seen) > 1 else None
-    case["work"] = _work(case["status"], case["assigned_crew"], _clock(case["repair_started_at"], today))
-    site = _access(case["access_state"], tuple(case["hazards"]))
-    case["access"], case["access_source"] = site.state, site.source
-    case["release_at"] = release(site.state, case["access_expected_at"], case["materials_until"])
+# The overlays of the open cases the last request read, reused for the rows that did not change (overlay.py).
+OVERLAYS = Overlays()
 
 
 def load_situation(conn: Conn, *, default_share: float, now: datetime | None = None) -> Situation:
@@ -154,36 +81,27 @@ def load_situation(conn: Conn, *, default_share: float, now: datetime | None = N
     The registry (facilities, feed links, population, critical sites) is the one this server keeps while the
     database's registry revision is unchanged (app/coordinator/registry.py); only the open cases are read each
     time. The revision is read after them: if it is still the kept one, no registry change was committed before
-    the cases were read, so the kept network is the one they refer to."""
+    the cases were read, so the kept network is the one they refer to. What each case's row gives is worked out
+    once per distinct row (app/coordinator/overlay.py)."""
     now = now or datetime.now(UTC)
-    today = now.astimezone(UTC).date()
-    cases = repo.open_cases(conn)
+    names, rows = repo.open_case_rows(conn)
     kept = registry.current(conn)
-    # Network ids are "name (facility id)": unique, and the engine's explanations then read with real names and
-    # never show a facility's id where a case number could be read.
-    # A damaged facility's id is a Text, so that the sentences naming it can be said in the user's language (ids
-    # compare and hash as the English string; the others stay plain strings, cheaper by far on a large registry).
+    overlays = OVERLAYS.of(names, rows, kept, now=now, default_share=default_share,
+                           timezone=str(conn.info.timezone))
     facilities = list(kept.facilities)
     placed: dict[str, dict[str, Any]] = {}
     states: dict[str, live.State] = {}
+    by_node: dict[str, Overlay] = {}
     unplaced = []
     damaged: list[int] = []  # positions of the damaged facilities
-    for case in cases:
-        i = kept.position.get(case["facility_id"]) if case["facility_id"] is not None else None
-        if i is None:
-            unplaced.append({"case_id": case["case_id"], "kind": case["kind"], "lon": case["lon"], "lat": case["lat"]})
+    for o in overlays:
+        if o.node is None:
+            unplaced.append(o.case)
             continue
-        node = Text(N_("{name} (facility {id})"), name=kept.names[i], id=case["facility_id"])
-        base = kept.facilities[i]
-        hours = _planned(case, now)
-        case["repair_hours_source"], case["repair_hours_flag"] = hours.source, hours.flag
-        case["population"] = {"direct": base.population, "layer": kept.layers[i], "method": kept.methods[i]}
-        states[node] = _state(case["operational_status"] or live.OUT_OF_SERVICE, case["share_out"], default_share)
-        _describe(case, states[node], today)
-        placed[node] = case
-        facilities[i] = Facility(id=node, parents=base.parents, population=base.population, damaged=True,
-                                 repair_hours=hours.hours)
-        damaged.append(i)
+        assert o.state is not None and o.facility is not None
+        placed[o.node], states[o.node], by_node[o.node] = o.case, o.state, o
+        facilities[o.position] = o.facility
+        damaged.append(o.position)
     ids = {node: node for node in placed}  # a site at a damaged facility names it by its Text, as the engine does
     given = tuple(CriticalSite(id=s.id, facility=ids[s.facility], weight=s.weight, kind=s.kind)
                   if s.facility in ids else s for s in kept.critical_sites)
@@ -209,7 +127,7 @@ def load_situation(conn: Conn, *, default_share: float, now: datetime | None = N
         critical_sites=expanded.sites(given) + _bumps(placed),
         cases=placed, facility_ids=kept.facility_ids | {supply: kept.facility_ids[facility]
                                                         for facility, supply in expanded.supply_node.items()},
-        unplaced=unplaced, commitments=_commitments(placed, now), as_of=now, switching=ties,
+        unplaced=unplaced, commitments=_commitments(placed, now), as_of=now, switching=ties, overlays=by_node,
     )
 
 
@@ -252,13 +170,37 @@ def plan_for(situation: Situation, *, crews: int, deadline: Callable[[], bool] |
                 persons_per_customer=persons_per_customer, commitments=situation.commitments)
 
 
+@lru_cache(maxsize=8192)
+def _effect(status: str, share_out: float, dark_people: float) -> Text:
+    return words.status_effect(status, share_out, dark_people)
+
+
+def _lead(situation: Situation, node: str) -> Text:
+    """The explanation's lead: where the case's live state comes from and what it means for its people. The same
+    for an unchanged case in an unchanged picture, so each overlay keeps its last few (by the people without power
+    now: its source, status and share are the overlay's own)."""
+    case = situation.cases[node]
+    state = situation.expanded.states[node]
+    dark = without_power_now(situation, node)
+    o = situation.overlays.get(node)
+    mine = o is not None and o.case is case and o.state is state and dark != 0.0
+    lead = o.leads.get(dark) if o is not None and mine else None
+    if lead is None:
+        lead = Text(N_("{source}: {effect}. "), source=case["operational_status_source"],
+                    effect=_effect(state.status, state.share_out, dark))
+        if o is not None and mine:
+            if len(o.leads) > 3:
+                o.leads.clear()
+            o.leads[dark] = lead
+    return lead
+
+
 def explain(situation: Situation, node: str, explanation: str) -> Text:
     """The engine's sentence after what the case's live state means, with what coordinators set on the case: an
     override of its repair hours and a priority bump, each with who set it and why."""
     case = situation.cases[node]
-    state = situation.expanded.states[node]
-    lead = Text(N_("{source}: {effect}. "), source=case["operational_status_source"],
-                effect=_effect(state.status, state.share_out, without_power_now(situation, node)))
+    if case["repair_hours_override"] is None and not case.get("priority_bump"):  # most cases: nothing set
+        return Text.joined(_lead(situation, node), explanation, capital=True)
     said: list[Text] = []
     if case["repair_hours_override"] is not None:
         said.append(Text(N_("{hours} h repair (override by {who}: {reason})"),
@@ -270,7 +212,7 @@ def explain(situation: Situation, node: str, explanation: str) -> Text:
                          who=case.get("bump_by") or Text(N_("a coordinator")),
                          bump=Quantity(float(case["priority_bump"]), "hours"), reason=_reason(case.get("bump_reason"))))
     body = Text.joined(Text.joined(_without_stop(explanation), *said, sep="; "), ".") if said else explanation
-    return Text.joined(lead, body, capital=True)
+    return Text.joined(_lead(situation, node), body, capital=True)
 
 
 def _without_stop(explanation: str) -> str:
@@ -294,38 +236,21 @@ def _reason(reason: str | None) -> str:
     return (reason.rstrip(".") or reason) if reason else Text(N_("no reason given"))
 
 
-def facility_name(node: str) -> str:
-    """The facility's name from its network id ("name (facility id)", a supply node's with " (supplying)")."""
-    return node.removesuffix(live.SUPPLY_SUFFIX).rsplit(" (facility ", 1)[0]
-
-
 def without_power_now(situation: Situation, node: str) -> float:
     """People without power now in the case's own area and everything fed through it."""
     return float(situation.picture.without_power_now.get(node, 0.0))
 
 
 def case_fields(situation: Situation, node: str) -> dict[str, Any]:
+    """A case's fields as the JSON answers give them: its row's (kept with its overlay), the people without power
+    now in what it supplies, and its critical sites."""
     case = situation.cases[node]
-    return {"case_id": case["case_id"], "facility_id": situation.facility_ids[node], "facility": node,
-            "facility_name": facility_name(node),
-            "kind": case["kind"], "status": case["status"], "hazards": case["hazards"], "reports": case["reports"],
-            "operational_status": case["operational_status"],
-            "operational_status_source": case["operational_status_source"],
-            "share_out": case["share_out"], "reports_disagree": case["reports_disagree"],
-            # Where the people counted come from: the population layer and method, and (above) which report or
-            # coordinator set the share without supply.
-            "population": case["population"],
-            "without_power_now": without_power_now(situation, node),
-            "crew": case["assigned_crew"], "work": case["work"],
-            "access_state": case["access"], "access_source": case["access_source"],
-            "access_expected_at": iso_utc(case["access_expected_at"]),
-            "materials_until": iso_utc(case["materials_until"]), "not_before": iso_utc(case["release_at"]),
-            "repair_started_at": case["repair_started_at"].isoformat() if case["repair_started_at"] else None,
-            "repair_hours_source": case["repair_hours_source"],
-            "repair_hours_is_default": case["repair_hours_source"].startswith("default"),
-            "repair_hours_flag": case["repair_hours_flag"],
-            "priority_bump": float(case.get("priority_bump") or 0),
-            "critical_sites": situation.sites_at.get(node, [])}
+    o = situation.overlays.get(node)
+    fields = (dict(o.fields) if o is not None and o.case is case
+              else static_fields(case, node, situation.facility_ids[node]))
+    fields["without_power_now"] = without_power_now(situation, node)
+    fields["critical_sites"] = situation.sites_at.get(node, [])
+    return fields
 
 
 def dark_areas(situation: Situation, etr_hours: Mapping[str, float]) -> list[dict[str, Any]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from flask import Blueprint, Response, current_app, request
 
@@ -15,6 +16,7 @@ from app.site import fast_json
 from geo.message import Text, without_stop
 from geo.network import without_gc_pauses
 from geo.plan import gap, improvement, time_limit
+from geo.triage import Ranked
 
 bp = Blueprint("triage", __name__, url_prefix="/api")
 
@@ -27,18 +29,16 @@ bp = Blueprint("triage", __name__, url_prefix="/api")
 @without_gc_pauses
 def triage() -> Response:
     """Coordinator and up: the ranked repair queue of open damage cases, each with its reason."""
-    situation = current_situation()
+    return fast_json.response(queue_body(current_situation()))
+
+
+def queue_body(situation: Situation) -> dict[str, Any]:
+    """/api/triage's answer for a situation (before it is said in the request's language)."""
     ranked = ranking(proposals.switched(situation))  # the queue after the proposed switching steps
-    queue = [{
-        "rank": r.rank, **case_fields(situation, r.id), "repair_hours": r.repair_hours, "ratio": r.ratio,
-        "gain_now": r.gain_now, "gain_with_blockers": r.gain_with_blockers, "population_served": r.population_served,
-        "blocked_by": [situation.cases[b]["case_id"] for b in r.blocked_by],
-        "blocked_by_facilities": list(r.blocked_by),
-        "explanation": _explained(situation, r.id, r.explanation),
-    } for r in ranked]
-    return fast_json.response({"queue": queue, "summary": situation.summary(), "unplaced": situation.unplaced,
-                    "switching": proposals.steps_json(situation), "exact": situation.network.radial,
-                    "objective": "people-hours without power, critical sites weighted in people-equivalents"})
+    return {"queue": [_row(situation, r) for r in ranked], "summary": situation.summary(),
+            "unplaced": situation.unplaced, "switching": proposals.steps_json(situation),
+            "exact": situation.network.radial,
+            "objective": "people-hours without power, critical sites weighted in people-equivalents"}
 
 
 def current_situation() -> Situation:
@@ -101,6 +101,18 @@ def plan_for_crews() -> Response:
         "exact": result.exact, "converged": result.converged, "notes": list(result.notes),
         "unplaced": situation.unplaced, "switching": switched,
     })
+
+
+def _row(situation: Situation, r: Ranked) -> dict[str, Any]:
+    """A ranked case as the queue shows it: its fields, its figures in the ranking and the reason for its rank."""
+    row = case_fields(situation, r.id)
+    row["rank"], row["repair_hours"], row["ratio"] = r.rank, r.repair_hours, r.ratio
+    row["gain_now"], row["gain_with_blockers"], row["population_served"] = (r.gain_now, r.gain_with_blockers,
+                                                                           r.population_served)
+    row["blocked_by"] = [situation.cases[b]["case_id"] for b in r.blocked_by]
+    row["blocked_by_facilities"] = list(r.blocked_by)
+    row["explanation"] = _explained(situation, r.id, r.explanation)
+    return row
 
 
 def _explained(situation: Situation, node: str, explanation: str) -> Text:
