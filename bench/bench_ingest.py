@@ -1,7 +1,7 @@
 """Benchmark report ingestion: sustained POST /api/reports under gunicorn against raw PostgreSQL inserts.
 
 Run: .venv/bin/python bench/bench_ingest.py [--quick] [--seconds N] [--concurrency C] [--workers W] [--threads T]
-                                            [--batch B]
+                                            [--batch B] [--fold-interval S]
 Starts its own throw-away PostGIS cluster (migrated, demo region loaded) and gunicorn on free ports, drives
 C keep-alive client threads for N seconds (~5 % of requests are retries of an acknowledged id), then the same
 clients for N seconds with POST /api/reports/batch of B reports each (a phone syncing its queue; --batch 0 skips
@@ -133,12 +133,16 @@ def prepare_app_data(database_url: str, *, crews: int, base: Path) -> list[str]:
 
 
 def start_gunicorn(base: Path, database_url: str, *, port: int, workers: int, threads: int,
-                   rate_limit: bool, worker_class: str = "gthread") -> subprocess.Popen[bytes]:
-    """gunicorn with gthread (or sync) workers, each worker's pool holding one connection per thread."""
+                   rate_limit: bool, worker_class: str = "gthread",
+                   fold_interval_s: float | None = None) -> subprocess.Popen[bytes]:
+    """gunicorn with gthread (or sync) workers, each worker's pool holding one connection per thread and one for the
+    map folder (app/reports/map_folder.py; `fold_interval_s` None: the app's default interval, 0: no folder)."""
     env = {**os.environ, "DATABASE_URL": database_url, "FLASK_SECRET_KEY": "bench-secret",
-           "FLASK_DB_POOL_MIN": str(threads), "FLASK_DB_POOL_MAX": str(threads),
+           "FLASK_DB_POOL_MIN": str(threads + 1), "FLASK_DB_POOL_MAX": str(threads + 1),
            # On: counted as in production, but never reached; off: the limiter is skipped (0 turns it off).
            "FLASK_RATE_LIMIT_REPORTS": str(RATE_LIMIT_NEVER_REACHED if rate_limit else 0)}
+    if fold_interval_s is not None:
+        env["FLASK_MAP_FOLD_INTERVAL_S"] = str(fold_interval_s)
     cmd = [str(VENV_BIN / "gunicorn"), "-k", worker_class, "-w", str(workers), "--threads", str(threads),
            "-b", f"127.0.0.1:{port}", "--keep-alive", "10", "--log-level", "warning", "--chdir", str(ROOT),
            "app:create_app()"]
@@ -418,6 +422,21 @@ def count_check(url: str, logs: list[ClientLog]) -> tuple[bool, list[str]]:
     return ok, findings
 
 
+def map_check(url: str) -> tuple[bool, str]:
+    """The map's aggregates hold every stored report once: folded into the cells (each zoom's cells sum to the
+    folded count) or still queued."""
+    with psycopg.connect(url) as conn:
+        row = conn.execute("""SELECT (SELECT count(*) FROM report), (SELECT folded FROM map_fold_state),
+                                     (SELECT count(*) FROM map_report_pending),
+                                     (SELECT array_agg(DISTINCT n) FROM (SELECT sum(n) AS n FROM map_report_cell
+                                                                         GROUP BY zoom) z)""").fetchone()
+    assert row is not None
+    stored, folded, queued, per_zoom = row
+    ok = stored == folded + queued and per_zoom == [folded]
+    return ok, (f"map: {stored:,} stored = {folded:,} folded (every zoom's cells: {per_zoom}) + {queued:,} queued: "
+                + ("PASS" if ok else "FAIL"))
+
+
 def matched_share(url: str) -> float:
     with psycopg.connect(url) as conn:
         row = conn.execute("""SELECT avg((c.facility_id IS NOT NULL)::int)::float8 FROM report r
@@ -443,12 +462,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="5 s of load instead of 20")
     parser.add_argument("--seconds", type=float, help="seconds of measured load (default 20, --quick 5)")
     parser.add_argument("--concurrency", type=int, default=8, help="client threads (default 8)")
-    parser.add_argument("--workers", type=int, default=cpus, help="gunicorn workers (default: one per core)")
-    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker (default 4)")
+    small = cpus <= 2  # the Makefile's rule for `make run`: 1 x 8 on 2 cores or fewer, else a worker per core x 4
+    parser.add_argument("--workers", type=int, default=1 if small else cpus,
+                        help="gunicorn workers (default as `make run`: 1 on 2 cores or fewer, else one per core)")
+    parser.add_argument("--threads", type=int, default=8 if small else 4,
+                        help="threads per gunicorn worker (default as `make run`: 8 on 2 cores or fewer, else 4)")
     parser.add_argument("--worker-class", choices=("gthread", "sync"), default="gthread",
                         help="gunicorn's worker class (sync: no keep-alive, one request per worker at a time)")
     parser.add_argument("--batch", type=int, default=20,
                         help="then the same clients with POST /api/reports/batch of this many reports (0: skip)")
+    parser.add_argument("--fold-interval", type=float, default=None,
+                        help="the app's MAP_FOLD_INTERVAL_S (default: the app's; 0: no background map folder)")
     parser.add_argument("--no-rate-limit", action="store_true",
                         help="skip the report rate limiter (default: it counts every report but never refuses)")
     args = parser.parse_args(argv)
@@ -472,10 +496,12 @@ def main(argv: list[str] | None = None) -> int:
               f"tokens, each in a crew of its own, in {time.perf_counter() - started:.1f} s")
         port = free_port()
         server = start_gunicorn(base, api_url, port=port, workers=args.workers, threads=args.threads,
-                                rate_limit=not args.no_rate_limit, worker_class=args.worker_class)
+                                rate_limit=not args.no_rate_limit, worker_class=args.worker_class,
+                                fold_interval_s=args.fold_interval)
         ready_s = wait_healthy(server, port, base / "gunicorn.log")
         print(f"  gunicorn -k {args.worker_class} -w {args.workers} --threads {args.threads} on 127.0.0.1:{port} "
-              f"(pool {args.threads} conns/worker), /healthz 200 after {ready_s:.1f} s")
+              f"(pool {args.threads + 1} conns/worker: one per thread, one for the map folder), /healthz 200 after "
+              f"{ready_s:.1f} s")
         print("  report rate limiter: " + ("off (FLASK_RATE_LIMIT_REPORTS=0)" if args.no_rate_limit else
               f"on, limit raised to {RATE_LIMIT_NEVER_REACHED:,}/window so it counts but never refuses"))
         print(f"  client: {args.concurrency} threads in this process (http.client, one keep-alive connection and "
@@ -530,6 +556,9 @@ def main(argv: list[str] | None = None) -> int:
         for line in findings:
             print(f"  {line}")
         print(f"  {'PASS' if passed else 'FAIL'}")
+        map_ok, map_line = map_check(api_url)
+        print(f"  {map_line}")
+        passed = passed and map_ok
 
         print("\n== raw PostgreSQL baseline (empty migrated database, same rows on one pre-made case) ==")
         with psycopg.connect(raw_url, row_factory=dict_row) as conn:
