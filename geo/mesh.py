@@ -116,22 +116,23 @@ def orient(facilities: Sequence[Facility], links: Iterable[tuple[str, str]] = ()
     new.append(feed[dark_feed])
     pairs_new = np.concatenate(new)
     pairs_new = pairs_new[~np.isin(pairs_new[:, 0], sources)]  # a source keeps no parents
-    by_child: dict[int, set[int]] = {}
-    for child, parent in pairs_new.tolist():
-        by_child.setdefault(child, set()).add(parent)
-    was: dict[int, set[int]] = {}
-    for child, parent in feed.tolist():
-        was.setdefault(child, set()).add(parent)
-    ids = [f.id for f in items]
+    # Only the facilities whose set of parents changes are made again: found by the (child, parent) keys that
+    # are in one set of links and not the other.
+    new_keys = np.unique(pairs_new[:, 0] * (n + 1) + pairs_new[:, 1])
+    old_keys = np.unique(feed[:, 0] * (n + 1) + feed[:, 1])
+    changed = np.unique(np.setxor1d(new_keys, old_keys, assume_unique=True) // (n + 1)).tolist()
+    by_child: dict[int, list[int]] = {}
+    for key in new_keys[np.isin(new_keys // (n + 1), changed)].tolist():
+        by_child.setdefault(key // (n + 1), []).append(key % (n + 1))
+    ids = [f.id for f in items] if changed else []
+    every_id = set(ids)
     out = list(items)
-    for i in set(by_child) | set(was):
-        wanted, f = by_child.get(i, set()), items[i]
-        if wanted == was.get(i, set()):
-            continue
+    for i in changed:
+        f = items[i]
+        wanted = by_child.get(i, [])
         names = {ids[p] for p in wanted}
-        known = {ids[p] for p in was.get(i, ())}
-        kept = [p for p in f.parents if p in names or p not in known]  # unknown parents stay, for the error
-        added = [ids[p] for p in sorted(wanted) if ids[p] not in kept]
+        kept = [p for p in f.parents if p in names or p not in every_id]  # unknown parents stay, for the error
+        added = [ids[p] for p in wanted if ids[p] not in kept]
         out[i] = Facility(f.id, (*kept, *added), f.population, f.damaged, f.repair_hours)
     return Oriented(tuple(out), frozenset(items[i].id for i in np.flatnonzero(fed).tolist()))
 

@@ -50,6 +50,7 @@ class Restoration:
         on = ~damaged & lit[label]
         dark = ~on & ~damaged
         self.jobs = np.asarray(jobs, dtype=np.intp)
+        self.job_of = {f: k for k, f in enumerate(self.jobs.tolist())}  # network position -> job
         self.components = int(dark.sum() and len(np.unique(label[dark])))
         relabel = np.full(count, -1, dtype=np.intp)
         relabel[np.unique(label[dark])] = np.arange(self.components) + 1
@@ -139,7 +140,7 @@ class Restoration:
 
     def restored(self, facilities: Iterable[int]) -> float:
         """People who get power if these damaged facilities (network positions) alone are repaired now."""
-        position = {int(f): k for k, f in enumerate(self.jobs.tolist())}
+        position = self.job_of
         fixed = [self.first_job + position[f] for f in facilities if f in position]
         owner: dict[int, int] = {}
 
