@@ -5,7 +5,12 @@ PY := $(VENV)/bin/python
 FLASK := $(VENV)/bin/flask --app app
 HOST ?= 127.0.0.1
 PORT ?= 5000
-WORKERS ?= 2
+# gunicorn's layout, by this machine's cores (override: make run WORKERS=2 THREADS=4). On 2 cores or fewer, where
+# PostgreSQL takes about half the CPU, one worker with 8 threads measured best (bench/README.md, bench_ingest.py);
+# with more cores, a worker per core with 4 threads each.
+CORES := $(shell nproc 2>/dev/null || echo 2)
+WORKERS ?= $(if $(filter 1 2,$(CORES)),1,$(CORES))
+THREADS ?= $(if $(filter 1 2,$(CORES)),8,4)
 
 .PHONY: run test stop setup system-deps lint bench
 
@@ -16,7 +21,7 @@ run: setup
 	@$(FLASK) demo-accounts
 	@$(FLASK) demo-scenario
 	@echo "GridTriage: http://$(HOST):$(PORT)/   (Ctrl-C stops the web servers; make stop stops the database too)"
-	@$(PY) -m tools.front serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
+	@$(PY) -m tools.front serve --host $(HOST) --port $(PORT) --workers $(WORKERS) --threads $(THREADS)
 
 test: setup
 	@tools/system-deps.sh --browser

@@ -1,7 +1,7 @@
 """The production front: nginx reads every request (and response) whole before gunicorn sees it, so a slow
 client holds one cheap nginx connection, never one of gunicorn's few threads.
 
-Usage: python -m tools.front serve [--host H] [--port N] [--workers N] | stop
+Usage: python -m tools.front serve [--host H] [--port N] [--workers N] [--threads N] | stop
 
 `make run` serves through it and `make stop` stops it. The nginx configuration is generated into var/front on
 every start (edit this module, not the file); gunicorn listens on a unix socket there that only nginx can reach.
@@ -193,9 +193,9 @@ http {{
 """
 
 
-def gunicorn_command(front: Front, *, workers: int) -> list[str]:
+def gunicorn_command(front: Front, *, workers: int, threads: int = THREADS) -> list[str]:
     return [sys.executable, "-m", "gunicorn", "--bind", f"unix:{front.socket}", "--workers", str(workers),
-            "--threads", str(THREADS), "--pid", str(front.pidfile("gunicorn")), "--log-level", "warning",
+            "--threads", str(threads), "--pid", str(front.pidfile("gunicorn")), "--log-level", "warning",
             "tools.front:wsgi()"]
 
 
@@ -213,7 +213,7 @@ def wsgi() -> Any:
 
 @contextlib.contextmanager
 def serving(front: Front, *, workers: int, env: Mapping[str, str] | None = None,
-            logs: tuple[str, str] | None = None) -> Iterator[list[subprocess.Popen[bytes]]]:
+            logs: tuple[str, str] | None = None, threads: int = THREADS) -> Iterator[list[subprocess.Popen[bytes]]]:
     """Run gunicorn, then nginx in front of it, until the block ends: [gunicorn, nginx].
 
     nginx logs requests and errors to `logs` (access, error: paths, or /dev/stdout and stderr), by default to
@@ -230,7 +230,7 @@ def serving(front: Front, *, workers: int, env: Mapping[str, str] | None = None,
                                        access_log=access_log, error_log=error_log))
     started: list[subprocess.Popen[bytes]] = []
     try:
-        started.append(subprocess.Popen(gunicorn_command(front, workers=workers), cwd=ROOT, env=env,
+        started.append(subprocess.Popen(gunicorn_command(front, workers=workers, threads=threads), cwd=ROOT, env=env,
                                         start_new_session=True))
         _wait(started[-1], "gunicorn", lambda: _answers(front.socket))
         started.append(subprocess.Popen([nginx, "-p", str(front.runtime.resolve()), "-c", str(front.conf),
@@ -316,6 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5000)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=THREADS, help="threads per gunicorn worker")
     parser.add_argument("--runtime", type=Path, default=DEFAULT_DIR)
     args = parser.parse_args(argv)
     front = Front(args.runtime.absolute(), args.host, args.port)
@@ -325,7 +326,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"stopped {' and '.join(stopped)}" if stopped else "the web front was not running")
             return 0
         signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` stops both servers, as Ctrl-C does
-        with serving(front, workers=args.workers, logs=("/dev/stdout", "stderr")) as processes:
+        with serving(front, workers=args.workers, threads=args.threads,
+                     logs=("/dev/stdout", "stderr")) as processes:
             while all(process.poll() is None for process in processes):
                 time.sleep(0.5)
             names = dict(zip(("gunicorn", "nginx"), processes, strict=True))
