@@ -84,22 +84,23 @@ def _answers(switch: Element, meeting: list[Meeting], lines: list[Element]) -> d
 def broken_line(switch: Element, meeting: list[Meeting], lines: list[Element]) -> Choice | str:
     """The line a normally-open switch breaks where several lines meet at its node, and the line across from it;
     or why that is not clear (a sentence naming the lines)."""
-    names = ", ".join(f"osm:{lines[m.line].osm_id}" for m in meeting)
+    def met() -> str:
+        return f"where {len(meeting)} lines meet (" + ", ".join(f"osm:{lines[m.line].osm_id}" for m in meeting) + ")"
+
     parting = _management(switch.tags) & set(NOT_ONE_BRANCH)
     if parting:
-        return (f"where {len(meeting)} lines meet ({names}), tagged line_management={sorted(parting)[0]}: no single "
-                "line branches off there")
+        return f"{met()}, tagged line_management={sorted(parting)[0]}: no single line branches off there"
     picked = _answers(switch, meeting, lines)
     if not picked:
-        return (f"where {len(meeting)} lines meet ({names}): no rule says which it breaks (no single line ends "
-                "there, and no name, ref or voltage matches one line only)")
+        return (f"{met()}: no rule says which it breaks (no single line ends there, and no name, ref or voltage "
+                "matches one line only)")
     if len(picked) > 1:
         said = "; ".join(f"osm:{lines[j].osm_id} by {', '.join(rules)}" for j, rules in sorted(picked.items()))
-        return f"where {len(meeting)} lines meet ({names}): the rules disagree ({said})"
+        return f"{met()}: the rules disagree ({said})"
     (line, rules), = picked.items()
     if any(m.through for m in meeting if m.line == line):
-        return (f"where {len(meeting)} lines meet ({names}): it breaks osm:{lines[line].osm_id}, which passes "
-                "through the node, so which side the other lines join is not given")
+        return (f"{met()}: it breaks osm:{lines[line].osm_id}, which passes through the node, so which side the "
+                "other lines join is not given")
     others = [m for m in meeting if m.line != line]
     volts = _voltages(lines[line].tags.get("voltage"))
     partner = min(others, key=lambda m: (not m.through, not (volts & _voltages(lines[m.line].tags.get("voltage"))),
