@@ -29,8 +29,14 @@ NODES: dict[int, tuple[float, float, dict[str, str]]] = {
     14: (10000, 9980, {}), 15: (10000, 5000, {"power": "pole"}), 16: (10000, -9980, {}),
     100: (10000, 0, dict(OPEN)),
     # B, name/ref (and the main line continuing through a branch support): ways L20, L20 and L21 end at 200.
+    # Fed: plant P3 - L20 - 200 - L20 - substation H; and plant P4 - w23 - substation K - L21 (the branch) - 200.
     200: (30000, 0, {**OPEN, "ref": "L21", "line_management": "branch"}),
     201: (27000, 0, {}), 202: (33000, 0, {}), 203: (30000, 3000, {}),
+    210: (26980, 0, {"power": "plant", "voltage": "20000", "name": "P3"}),
+    211: (33020, 0, {"power": "substation", "voltage": "20000", "name": "H"}),
+    212: (30000, 3020, {"power": "substation", "voltage": "20000", "name": "K"}),
+    213: (30000, 8000, {"power": "plant", "voltage": "20000", "name": "P4"}),
+    214: (30000, 7980, {}), 215: (30000, 3040, {}),
     # C, voltage: a pole with a transformer; its 20 kV disconnector breaks the 20 kV line, not the two 0.4 kV ones.
     300: (50000, 0, {"power": "pole", "transformer": "distribution", "switch": "disconnector", "voltage": "20000",
                      "switch:state": "open"}),
@@ -52,7 +58,7 @@ WAYS: dict[int, tuple[list[int], dict[str, str]]] = {
     11: ([13, 100], {**MV, "name": "F1b"}),
     12: ([14, 15, 100, 16], {**MV, "name": "T"}),  # passes through the switch's node
     20: ([201, 200], {**MV, "ref": "L20"}), 21: ([200, 202], {**MV, "ref": "L20"}),
-    22: ([200, 203], {**MV, "ref": "L21"}),
+    22: ([200, 203], {**MV, "ref": "L21"}), 23: ([214, 215], {**MV, "ref": "K1"}),
     30: ([301, 300], {**MV, "name": "X1"}),
     31: ([300, 302], {"power": "minor_line", "voltage": "400", "name": "X2"}),
     32: ([300, 303], {"power": "minor_line", "voltage": "400", "name": "X3"}),
@@ -107,42 +113,52 @@ def test_a_switch_where_a_line_ends_on_others_is_a_tie_on_the_line_a_rule_names_
     assert parents["osm:w40"] == {"osm:n410"} and parents["osm:w41"] == parents["osm:w42"] == {"osm:w40"}
 
 
-def test_the_tie_at_the_branch_back_feeds_the_branch_side_in_the_triage(fresh, tmp_path):
-    """F1a out: substation D (1,000 people) is dark; G (800) keeps power from P2 through T. Closing switch n100
-    back-feeds D through F1b from T; a wrong split (T cut at the switch, or the switch ignored) fails here."""
+def test_closing_a_junction_tie_back_feeds_the_broken_lines_side_in_the_triage(fresh, tmp_path):
+    """F1a and w23 out: substations D (1,000 people) and K (300) are dark; G (800) keeps power from P2 through T,
+    H (200) from P3 through both L20 ways. Closing n100 back-feeds D through F1b from T, closing n200 back-feeds K
+    through the branch L21 from the main line. Had the importer broken another line, G or H would be dark; had it
+    ignored the switches, D and K would be lit."""
     app, conn = fresh
     ok(app, "import-facilities", write_extract(tmp_path / "junctions.osm.pbf", NODES, WAYS))
     ids = {r["external_id"]: r["id"] for r in conn.execute("SELECT id, external_id FROM facility").fetchall()}
     dataset = conn.execute("INSERT INTO dataset (name, source) VALUES ('people', 'test') RETURNING id").fetchone()
     layer = conn.execute("INSERT INTO population_layer (name, kind, dataset_id, total) VALUES ('people', 'points', "
-                         "%s, 1800) RETURNING id", (dataset["id"],)).fetchone()["id"]
-    for name, people in (("osm:n2", 1000), ("osm:n4", 800)):
+                         "%s, 2300) RETURNING id", (dataset["id"],)).fetchone()["id"]
+    people = {"osm:n2": 1000, "osm:n4": 800, "osm:n212": 300, "osm:n211": 200}
+    for name, count in people.items():
         conn.execute("INSERT INTO facility_population (facility_id, layer_id, population, population_served, "
-                     "method) VALUES (%s, %s, %s, %s, 'given')", (ids[name], layer, people, people))
+                     "method) VALUES (%s, %s, %s, %s, 'given')", (ids[name], layer, count, count))
     runner = app.test_cli_runner()
     tokens = {}
     for name, role in (("coord", "coordinator"), ("crew", "crew")):
         runner.invoke(args=["create-user", name, "--role", role], env={"GRIDTRIAGE_PASSWORD": PASSWORD})
         tokens[name] = runner.invoke(args=["create-token", name]).output.strip()
     crew, coord = api_client(app, tokens["crew"]), api_client(app, tokens["coord"])
-    lon, lat = at(2500, 0)
-    body = {"id": str(uuid.uuid4()), "facility_id": ids["osm:w10"], "lon": lon, "lat": lat,
-            "observed_at": (datetime.now(UTC) - timedelta(hours=1)).isoformat(), "kind": "line",
-            "severity": "severe", "status": "out_of_service", "repair_hours": 8}
-    assert crew.post("/api/reports", json=body).status_code == 201
+    for line, where in (("osm:w10", at(2500, 0)), ("osm:w23", at(30000, 5000))):
+        body = {"id": str(uuid.uuid4()), "facility_id": ids[line], "lon": where[0], "lat": where[1],
+                "observed_at": (datetime.now(UTC) - timedelta(hours=1)).isoformat(), "kind": "line",
+                "severity": "severe", "status": "out_of_service", "repair_hours": 8}
+        assert crew.post("/api/reports", json=body).status_code == 201
     triage = coord.get("/api/triage").json
-    assert triage["summary"]["people_without_power"] == 1000  # D only: G is fed through T
+    assert triage["summary"]["people_without_power"] == 1300  # D and K: G and H keep their feeds
     steps = {s["external_id"]: s for s in triage["switching"]}
-    assert set(steps) == {"osm:n100"} and steps["osm:n100"]["people_restored"] == 1000
+    assert set(steps) == {"osm:n100", "osm:n200"}
+    assert (steps["osm:n100"]["people_restored"], steps["osm:n200"]["people_restored"]) == (1000, 300)
     assert ids["osm:n2"] in steps["osm:n100"]["restores_facility_ids"]
-    assert ids["osm:n4"] not in steps["osm:n100"]["restores_facility_ids"]
-    switch = steps["osm:n100"]["switch_id"]
+    assert ids["osm:n212"] in steps["osm:n200"]["restores_facility_ids"]
+    assert not {ids["osm:n4"], ids["osm:n211"]} & {f for s in steps.values() for f in s["restores_facility_ids"]}
+    closed = []
     try:
-        assert coord.post(f"/api/switches/{switch}/close", json={"reason": "test"}).json["changed"] is True
-        after = coord.get("/api/triage").json
-        assert after["summary"]["people_without_power"] == 0 and after["switching"] == []
+        for external_id, left in (("osm:n200", 1000), ("osm:n100", 0)):
+            switch = steps[external_id]["switch_id"]
+            assert coord.post(f"/api/switches/{switch}/close", json={"reason": "test"}).json["changed"] is True
+            closed.append(switch)
+            after = coord.get("/api/triage").json
+            assert after["summary"]["people_without_power"] == left
+        assert after["switching"] == []
     finally:
-        assert coord.post(f"/api/switches/{switch}/open", json={}).json["changed"] is True
+        for switch in closed:
+            assert coord.post(f"/api/switches/{switch}/open", json={}).json["changed"] is True
 
 
 @pytest.mark.parametrize(("extra", "expected"), [
