@@ -78,8 +78,11 @@ def ties(conn: Any) -> dict[str, tuple[str, str, dict[str, Any]]]:
 
 def test_a_switch_where_a_line_ends_on_others_is_a_tie_on_the_line_a_rule_names_else_reported(fresh, tmp_path):
     app, conn = fresh
-    out = ok(app, "import-facilities", write_extract(tmp_path / "junctions.osm.pbf", NODES, WAYS))
+    path = write_extract(tmp_path / "junctions.osm.pbf", NODES, WAYS)
+    out = ok(app, "import-facilities", path)
     assert "Traceback" not in out and "tie switches: 3 (normally open)" in out
+    assert "tie switches: 3 new, 0 updated, 0 unchanged" in out
+    assert "tie switches: 0 new, 0 updated, 3 unchanged" in ok(app, "import-facilities", path)
     assert ("tie switches where a line ends on another or three or more lines meet: 3 (the line each breaks found "
             "by rule: branch 1, main line continues 1, name/ref 1, voltage 1)") in out
     stored = ties(conn)
