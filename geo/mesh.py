@@ -18,8 +18,9 @@ energises exactly E, and a damaged facility next to E is fed from E once repaire
 without closed links is already exact (its one path from the source is the directed one), so callers skip it;
 when the directed links already energise all of E and no link (feed or closed) has to be turned, nothing
 changes.
-Closed links between two dark facilities are not turned into feed links (the engine cannot hold an undirected
-link): `restoration` does not see them either.
+A closed link between two dark facilities becomes a feed link along one topological order of the dark part (so
+the network stays acyclic and geo.mesh_restore, which reads links either way, sees it); the directed engine then
+counts power through it in that direction only.
 
 """
 
@@ -43,8 +44,8 @@ def meshed(facilities: Iterable[Facility]) -> bool:
 
 @dataclass(frozen=True)
 class Oriented:
-    """The facilities with their feed links turned (unchanged ones shared), and those the directed links did
-    not energise but the undirected network does."""
+    """The facilities with their feed links turned (unchanged ones shared; the very tuple given when none
+    changes), and those the directed links did not energise but the undirected network does."""
 
     facilities: tuple[Facility, ...]
     fed: frozenset[str]
@@ -100,7 +101,8 @@ def orient(facilities: Sequence[Facility], links: Iterable[tuple[str, str]] = ()
     fed = on & ~directed
     one_side = on[ends[:, 0]] != on[ends[:, 1]]
     backwards = on[feed[:, 0]] & ~on[feed[:, 1]]  # a dark parent of an energised child: turned to feed from it
-    if not fed.any() and not one_side.any() and not backwards.any():
+    dark_link = ~on[ends[:, 0]] & ~on[ends[:, 1]]
+    if not fed.any() and not one_side.any() and not backwards.any() and not dark_link.any():
         return Oriented(items, frozenset())
     key = np.lexsort((np.arange(n), dist))  # E by (distance, position)
     rank = np.empty(n, dtype=np.intp)
@@ -114,6 +116,12 @@ def orient(facilities: Sequence[Facility], links: Iterable[tuple[str, str]] = ()
     new.append(np.column_stack((np.where(on[a], b, a), np.where(on[a], a, b)))[cross])  # E feeds the dark side
     dark_feed = ~on[feed[:, 0]] & ~on[feed[:, 1]]
     new.append(feed[dark_feed])
+    dark_ties = ends[~on[ends[:, 0]] & ~on[ends[:, 1]]]
+    if len(dark_ties):  # a closed link inside the dark part feeds along one topological order of it: acyclic
+        place = _topological_place(n, feed[dark_feed])
+        first = place[dark_ties[:, 0]] < place[dark_ties[:, 1]]
+        new.append(np.column_stack((np.where(first, dark_ties[:, 1], dark_ties[:, 0]),
+                                    np.where(first, dark_ties[:, 0], dark_ties[:, 1]))))
     pairs_new = np.concatenate(new)
     pairs_new = pairs_new[~np.isin(pairs_new[:, 0], sources)]  # a source keeps no parents
     # Only the facilities whose set of parents changes are made again: found by the (child, parent) keys that
@@ -124,7 +132,9 @@ def orient(facilities: Sequence[Facility], links: Iterable[tuple[str, str]] = ()
     by_child: dict[int, list[int]] = {}
     for key in new_keys[np.isin(new_keys // (n + 1), changed)].tolist():
         by_child.setdefault(key // (n + 1), []).append(key % (n + 1))
-    ids = [f.id for f in items] if changed else []
+    if not changed:
+        return Oriented(items, frozenset(items[i].id for i in np.flatnonzero(fed).tolist()))
+    ids = [f.id for f in items]
     every_id = set(ids)
     out = list(items)
     for i in changed:
@@ -135,6 +145,26 @@ def orient(facilities: Sequence[Facility], links: Iterable[tuple[str, str]] = ()
         added = [ids[p] for p in wanted if ids[p] not in kept]
         out[i] = Facility(f.id, (*kept, *added), f.population, f.damaged, f.repair_hours)
     return Oriented(tuple(out), frozenset(items[i].id for i in np.flatnonzero(fed).tolist()))
+
+
+def _topological_place(n: int, edges: np.ndarray) -> np.ndarray:
+    """Each facility's place in one topological order of the (child, parent) edges (Kahn's, parents first)."""
+    children: dict[int, list[int]] = {}
+    waiting = np.bincount(edges[:, 0], minlength=n).tolist() if len(edges) else [0] * n
+    for child, parent in edges.tolist():
+        children.setdefault(parent, []).append(child)
+    ready = [v for v in range(n) if not waiting[v]]
+    place = np.zeros(n, dtype=np.intp)
+    count = 0
+    while ready:
+        v = ready.pop()
+        place[v] = count
+        count += 1
+        for c in children.get(v, ()):
+            waiting[c] -= 1
+            if not waiting[c]:
+                ready.append(c)
+    return place
 
 
 def exact_network(network: Network) -> Network:

@@ -82,7 +82,8 @@ class Switching:
     facilities: tuple[Facility, ...]  # closed ties applied: what the live picture counts
     proposed: tuple[Facility, ...]  # closed ties and the proposed steps applied: what the queue is ranked on
     steps: tuple[Step, ...]
-    fed: frozenset[str]  # facilities back-fed by closed ties
+    fed: frozenset[str]  # facilities the closed ties or the mesh energise that the directed feed links do not
+    changed: bool = False  # `facilities` differs from the list given (links turned: geo.mesh.orient)
 
 
 @dataclass(frozen=True, eq=False)
@@ -164,7 +165,7 @@ def switching(facilities: Sequence[Facility], ties: Iterable[Tie], *, remote_hou
         if not (mesh.meshed(items) if meshed is None else meshed):
             return Switching(items, items, (), frozenset())
         exact = mesh.orient(items, conducting=conducting)
-        return Switching(exact.facilities, exact.facilities, (), exact.fed)
+        return Switching(exact.facilities, exact.facilities, (), exact.fed, exact.facilities is not items)
     graph = _graph(items, ties, conducting)
     part, carries = graph.part, graph.carries
     on = _live(part, graph.source)
@@ -217,7 +218,8 @@ def switching(facilities: Sequence[Facility], ties: Iterable[Tie], *, remote_hou
     now = mesh.Oriented(items, frozenset()) if radial else mesh.orient(items, closed, conducting=conducting)
     after = mesh.orient(items, [*closed, *((s.tie.a, s.tie.b) for s in steps)], conducting=conducting) if steps \
         else now
-    return Switching(facilities=now.facilities, proposed=after.facilities, steps=tuple(steps), fed=now.fed)
+    return Switching(facilities=now.facilities, proposed=after.facilities, steps=tuple(steps), fed=now.fed,
+                     changed=now.facilities is not items)
 
 
 def _damaged_neighbours(graph: _Graph) -> dict[int, set[int]]:

@@ -116,6 +116,7 @@ def test_the_rewritten_network_is_energised_by_the_engine_exactly_as_the_undirec
     closed = ends(t for t in ties if t.closed)
     exact = brute(facilities, closed)
     assert result.fed == exact - dag_energised(facilities)
+    assert result.changed == (result.facilities != tuple(facilities))
     after = closed + ends(s.tie for s in result.steps)
     for rewritten, links in ((result.facilities, closed), (result.proposed, after)):
         assert [f.id for f in rewritten] == [f.id for f in facilities]

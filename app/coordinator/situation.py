@@ -109,7 +109,7 @@ def load_situation(conn: Conn, *, default_share: float, now: datetime | None = N
     # Tie switches (issue 15): closed ones back-feed part of the network, whose facilities become sources; open
     # ones are proposed switching steps (app/coordinator/switching.py).
     ties = switching.apply_ties(conn, facilities, states, kept.position)
-    if ties.result.fed:
+    if ties.result.changed:  # feed links turned (geo.mesh): back-fed parts, closed ties, a meshed registry
         facilities = list(ties.result.facilities)
     # The registry's `feeds` (and the damaged positions) describe its own list; a list changed since (another feed
     # topology) is expanded without them.
