@@ -82,7 +82,8 @@ def _read(path: Path) -> Extract:
             extract.switches[obj.id] = Element(f"n{obj.id}", power, {k: v for k in SWITCH_KEYS
                                                                     if (v := obj.tags.get(k)) is not None},
                                                 shapely.geometry.Point(obj.location.lon, obj.location.lat))
-        if isinstance(obj, osmium.osm.Node) and is_pole_transformer(power, obj.tags.get("transformer")):
+        if power == "pole" and isinstance(obj, osmium.osm.Node) and is_pole_transformer(
+                power, obj.tags.get("transformer")):
             extract.pole_transformers[obj.id] = Element(f"n{obj.id}", "transformer", {
                 k: v for k in POLE_KEYS if (v := obj.tags.get(k)) is not None}, shapely.geometry.Point(
                     obj.location.lon, obj.location.lat))
