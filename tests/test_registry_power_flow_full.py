@@ -16,6 +16,7 @@ import pytest
 
 from app.repo import switches as repo
 from geo.pandapower_attached import ATTACHED, strict
+from geo.pandapower_flow import check_switching
 from geo.pandapower_rebuild import NOT_IMPORTED, Rebuilt, by_network, rebuild
 from tests.test_import_facilities import ok
 from tests.test_import_real_data import one
@@ -216,3 +217,26 @@ def test_an_element_whose_bus_left_the_registry_is_left_out_and_said(fresh, tmp_
     moved = [(e, {**a, "attached": holder["attached"]} if a is other else a) for e, a in kept]
     again = rebuild("ieee:", moved)
     assert len(again.net.shunt) == 0 and "shunt: 1 rows at buses not in the registry" in again.missing
+
+
+def test_a_triage_step_on_the_generation_case_is_checked_with_its_static_generators(fresh, tmp_path, pp, pn):
+    from tests.test_registry_power_flow import damage
+    from tests.test_registry_power_flow import imported as with_people
+
+    app, conn = fresh
+    net = quiet(lambda: pn.mv_oberrhein(scenario="generation"))
+    path = tmp_path / "feedin.json"
+    quiet(lambda: pp.to_json(net, str(path)))
+    ids, crew, coordinator = with_people(app, conn, path)
+    damage(crew, ids["feedin:line:97"])
+    step = {s["external_id"]: s for s in coordinator.get("/api/triage").json["switching"]}["feedin:switch:144"]
+    on_file = check_switching(quiet(lambda: pp.from_json(str(path))), close=[144], out_of_service={"line:97"})
+    without = quiet(lambda: pp.from_json(str(path)))
+    without.sgen["in_service"] = False  # what the registry's check ran on before it kept them
+    before = check_switching(without, close=[144], out_of_service={"line:97"})
+    flow = step["flow"]
+    assert (flow["status"], flow["max_line_loading_percent"], flow["max_trafo_loading_percent"], flow["min_vm_pu"],
+            flow["max_vm_pu"]) == (on_file.status, on_file.max_line_loading_percent,
+                                   on_file.max_trafo_loading_percent, on_file.min_vm_pu, on_file.max_vm_pu)
+    assert (before.max_vm_pu, before.max_trafo_loading_percent) != (on_file.max_vm_pu,
+                                                                    on_file.max_trafo_loading_percent)
