@@ -6,6 +6,7 @@ Public API:
     Restoration.energisation(finish) -> hours  each node's exact hour of power for the jobs' finish hours
     Restoration.restored(facilities) -> people who get power if these damaged facilities alone are repaired now
     Restoration.path_hours(hours) -> hours     each node's fewest repair-hours on a path from power (for bounds)
+    Restoration.attributed(order) -> (weight, people)   per job, what it restores exactly in that order
     greedy_order(exact, hours, position) -> order   jobs by exact weight restored per repair-hour, given those before
 
 The nodes: the energised part as one node, each dark component of facilities that carry power as one node (its
@@ -119,6 +120,19 @@ class Restoration:
                 hours[v] = t
         return np.asarray(hours, dtype=float)
 
+    def attributed(self, order: Sequence[int]) -> tuple[list[float], list[float]]:
+        """Per job, the weight and the people that get power exactly when it is repaired, the jobs done one after
+        the other in `order` (every job once)."""
+        m = len(self.jobs)
+        step = np.empty(m, dtype=float)
+        step[np.asarray(order, dtype=np.intp)] = np.arange(1, m + 1)
+        e = self.energisation(step)
+        at = np.isfinite(e) & (e > 0)
+        job = np.asarray(order, dtype=np.intp)[e[at].astype(np.intp) - 1]
+        weight = np.bincount(job, weights=self.weight[at], minlength=m)
+        people = np.bincount(job, weights=self.people[at], minlength=m)
+        return weight.tolist(), people.tolist()
+
     def path_hours(self, hours: np.ndarray) -> np.ndarray:
         """Per node, the fewest repair-hours on any path from power to it (its own repair included): Dijkstra
         with each job's hours on entering it."""
@@ -140,6 +154,13 @@ class Restoration:
 
     def restored(self, facilities: Iterable[int]) -> float:
         """People who get power if these damaged facilities (network positions) alone are repaired now."""
+        return self._restored(facilities, self.people)
+
+    def restored_weight(self, facilities: Iterable[int]) -> float:
+        """`restored` in weight (people-equivalents with the critical sites)."""
+        return self._restored(facilities, self.weight)
+
+    def _restored(self, facilities: Iterable[int], values: np.ndarray) -> float:
         position = self.job_of
         fixed = [self.first_job + position[f] for f in facilities if f in position]
         owner: dict[int, int] = {}
@@ -159,7 +180,7 @@ class Restoration:
         if 0 not in owner:
             return 0.0
         root = find(0)
-        return float(sum(self.people[v] for v in list(owner) if v and find(v) == root))
+        return float(sum(values[v] for v in list(owner) if v and find(v) == root))
 
 
 def restoration(network: Network, weights: np.ndarray, jobs: Sequence[int]) -> Restoration:

@@ -16,7 +16,8 @@ people get power is never worse), so the optimal precedence-respecting order is 
 On a meshed network the same algorithm runs on a spanning tree (each junction keeps the feed with the fewest
 repair-hours to power), so the ranking is a heuristic there; `TriageTree.exact` says which. What each repair
 restores (gain_now alone, gain_with_blockers with its chain) is exact there too, over the undirected network
-(geo.mesh_restore): a repair that brings a dark ring back from its other side counts those people.
+(geo.mesh_restore): a repair that brings a dark ring back from its other side counts those people; and each job's
+weight, which its sentence says and Horn orders by, is what it restores exactly in the ranked order.
 """
 
 from __future__ import annotations
@@ -170,7 +171,8 @@ def triage_tree(network: Network, *, critical_sites: Iterable[CriticalSite] = ()
 
 
 def _triage_tree(network: Network, critical_sites: Sequence[CriticalSite]) -> TriageTree:
-    outage = build_outage(network, weight_array(network, critical_sites))
+    weights = weight_array(network, critical_sites)
+    outage = build_outage(network, weights)
     hours = tuple(network.arrays.hours[list(outage.jobs)].tolist())
     if network.radial:  # every outage node is a job and its parent node is its parent job
         parent = [ps[0] if ps else -1 for ps in outage.node_parents]
@@ -188,6 +190,25 @@ def _triage_tree(network: Network, critical_sites: Sequence[CriticalSite]) -> Tr
     for position, j in enumerate(by_id):
         tie[j] = position
     order, blocks = horn_order(parent, weight, hours, tie)
+    if not network.radial and m:
+        # The spanning tree's weights miss power fed round a ring the other way. Each job weighs instead what its
+        # repair restores exactly when the jobs are done in the tree's order (geo.mesh_restore), and Horn's order
+        # is made again on those weights, until it stands (at most three rounds).
+        exact = mesh_restore.restoration(network, weights, outage.jobs)
+        # First round: what each job restores exactly once its tree ancestors are repaired (so that a ring's
+        # other side counts); `chain`: a job's tree ancestors as facility positions.
+        jobs = outage.jobs
+        chain: dict[int, list[int]] = {}
+        for j in order:
+            chain[j] = [*chain[parent[j]], jobs[parent[j]]] if parent[j] >= 0 else []
+        weight = [exact.restored_weight([*chain[j], jobs[j]]) - exact.restored_weight(chain[j]) for j in range(m)]
+        order, blocks = horn_order(parent, weight, hours, tie)
+        for _ in range(3):
+            weight, people = exact.attributed(order)
+            again, blocks = horn_order(parent, weight, hours, tie)
+            if again == order:
+                break
+            order = again
     if network.radial:  # everything below a damaged facility joins a damaged facility of its subtree
         served = list(people)
         for j in reversed(order):

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from geo.mesh import exact_network, meshed, orient
 from geo.mesh_restore import Restoration, restoration
 from geo.network import Facility, build_network, energised_at_start
-from geo.triage import rank
+from geo.triage import horn_order, rank, triage_tree
 
 
 def brute(facilities: Sequence[Facility], links: Iterable[tuple[str, str]] = (), *,
@@ -171,3 +171,25 @@ def test_a_forest_is_left_exactly_as_it_is():
     network = build_network(facilities)
     assert not meshed(facilities) and exact_network(network) is network
     assert orient(facilities).facilities == tuple(facilities)
+
+
+@settings(max_examples=200, deadline=None)
+@given(meshes())
+def test_each_job_weighs_what_it_restores_exactly_when_the_queue_is_worked_in_its_order(case):
+    facilities, _ = case
+    network = exact_network(build_network(facilities))
+    tree = triage_tree(network)
+    ids = [network.arrays.ids[v] for v in tree.outage.jobs]
+    order = [ids[j] for j in tree.order]
+    now = brute(facilities)
+    people = {f.id: f.population for f in facilities}
+    restored = []
+    for k in range(len(order)):
+        before = brute(facilities, repaired=order[:k])
+        restored.append(sum(people[f] for f in brute(facilities, repaired=order[:k + 1]) - before - now))
+    exact = restoration(network, network.arrays.population, list(tree.outage.jobs))
+    _, attributed = exact.attributed(tree.order)
+    assert [attributed[j] for j in tree.order] == pytest.approx(restored)
+    if tree.order == horn_order(tree.parent, attributed, tree.hours, tree.tie)[0]:  # the rounds came to rest
+        assert [tree.people[j] for j in tree.order] == pytest.approx(restored)
+    assert sum(tree.people) == pytest.approx(sum(p for f, p in people.items() if f not in now))

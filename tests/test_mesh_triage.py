@@ -83,6 +83,9 @@ def test_a_ring_cut_once_keeps_power_round_the_other_way_and_a_second_cut_is_ran
     assert body["summary"]["people_without_power"] == 1000  # A alone, between the two cuts
     by_name = {name_of(r): r for r in body["queue"]}
     assert by_name["L1"]["gain_now"] == 1000 and by_name["L2"]["gain_now"] == 1000  # either side brings A back
+    assert name_of(body["queue"][0]) == "L2"  # the same people in 1 h rather than 4 h
+    first = body["queue"][0]
+    assert f"L2 (facility {first['facility_id']}) restores 1,000" in first["explanation"]
     plan = coordinator.get("/api/plan?crews=1").json
     finish = {name_of(job): job["finish_hours"] for crew in plan["crews"] for job in crew}
     assert finish == {"L2": 1, "L1": 5}  # the same people in 1 h rather than 4 h
