@@ -178,6 +178,9 @@ def test_kept_overlays_give_the_situation_and_answer_worked_out_afresh(world, mo
             assert warm.commitments == cold.commitments and warm.picture == cold.picture
             for language in ("en", "uk"):
                 assert answer(app, warm, language) == answer(app, cold, language), (round_, language)
+            with app.test_request_context("/api/triage"):  # English written plainly: the Texts' characters
+                assert fast_json.response(queue_body(warm, english=True)).get_data() == fast_json.response(
+                    queue_body(warm, english=False)).get_data()
             names, rows = repo.open_case_rows(conn)  # binary tuples: the same values, of the same types
             dicts = repo.open_cases(conn)
             assert [dict(zip(names, row, strict=True)) for row in rows] == dicts

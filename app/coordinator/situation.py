@@ -195,6 +195,16 @@ def _lead(situation: Situation, node: str) -> Text:
     return lead
 
 
+def explain_english(situation: Situation, node: str, explanation: str) -> str:
+    """`explain`'s sentence in English only, as a plain string (what an English answer writes: the same
+    characters), without making the Text that another language needs."""
+    case = situation.cases[node]
+    if case["repair_hours_override"] is not None or case.get("priority_bump"):
+        return explain(situation, node, explanation)
+    lead = _lead(situation, node)  # never empty: the capital is its first letter
+    return lead[:1].upper() + lead[1:] + explanation
+
+
 def explain(situation: Situation, node: str, explanation: str) -> Text:
     """The engine's sentence after what the case's live state means, with what coordinators set on the case: an
     override of its repair hours and a priority bump, each with who set it and why."""

@@ -10,9 +10,9 @@ from flask import Blueprint, Response, current_app, request
 from app import db
 from app.auth.access import requires
 from app.coordinator import proposals
-from app.coordinator.situation import Situation, case_fields, explain, load_situation, ranking
+from app.coordinator.situation import Situation, case_fields, explain, explain_english, load_situation, ranking
 from app.parse import parse_int, parse_number
-from app.site import fast_json
+from app.site import fast_json, sentences
 from geo.message import Text, without_stop
 from geo.network import without_gc_pauses
 from geo.plan import gap, improvement, time_limit
@@ -32,10 +32,12 @@ def triage() -> Response:
     return fast_json.response(queue_body(current_situation()))
 
 
-def queue_body(situation: Situation) -> dict[str, Any]:
-    """/api/triage's answer for a situation (before it is said in the request's language)."""
+def queue_body(situation: Situation, *, english: bool | None = None) -> dict[str, Any]:
+    """/api/triage's answer for a situation (before it is said in the request's language). In English (`english`
+    None: the request's language) the explanations are written as plain strings, the same characters."""
     ranked = ranking(proposals.switched(situation))  # the queue after the proposed switching steps
-    return {"queue": [_row(situation, r) for r in ranked], "summary": situation.summary(),
+    plain = sentences.english() if english is None else english
+    return {"queue": [_row(situation, r, plain) for r in ranked], "summary": situation.summary(),
             "unplaced": situation.unplaced, "switching": proposals.steps_json(situation),
             "exact": situation.network.radial,
             "objective": "people-hours without power, critical sites weighted in people-equivalents"}
@@ -103,7 +105,7 @@ def plan_for_crews() -> Response:
     })
 
 
-def _row(situation: Situation, r: Ranked) -> dict[str, Any]:
+def _row(situation: Situation, r: Ranked, english: bool) -> dict[str, Any]:
     """A ranked case as the queue shows it: its fields, its figures in the ranking and the reason for its rank."""
     row = case_fields(situation, r.id)
     row["rank"], row["repair_hours"], row["ratio"] = r.rank, r.repair_hours, r.ratio
@@ -111,12 +113,15 @@ def _row(situation: Situation, r: Ranked) -> dict[str, Any]:
                                                                            r.population_served)
     row["blocked_by"] = [situation.cases[b]["case_id"] for b in r.blocked_by]
     row["blocked_by_facilities"] = list(r.blocked_by)
-    row["explanation"] = _explained(situation, r.id, r.explanation)
+    row["explanation"] = _explained(situation, r.id, r.explanation, english=english)
     return row
 
 
-def _explained(situation: Situation, node: str, explanation: str) -> Text:
-    """The case's explanation, with what a proposed switching step does for its people."""
-    said = explain(situation, node, explanation)
+def _explained(situation: Situation, node: str, explanation: str, *, english: bool = False) -> str:
+    """The case's explanation, with what a proposed switching step does for its people (`english`: only its
+    English, as a plain string)."""
     fed = proposals.back_feeds(situation, node)
+    if english and fed is None:
+        return explain_english(situation, node, explanation)
+    said = explain(situation, node, explanation)
     return Text.joined(without_stop(said), "; ", fed, ".") if fed else said
