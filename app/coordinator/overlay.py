@@ -24,9 +24,6 @@ from geo.message import N_, Moment, Text
 from geo.network import Facility
 from geo.repair_hours import RepairHours, remaining, repair_hours
 
-# The row columns that are arrays (lists, which do not hash): compared as tuples.
-ARRAYS = ("severities", "hazards", "reported_statuses")
-
 
 @dataclass(frozen=True, eq=False)
 class Overlay:
@@ -170,45 +167,41 @@ def overlay(case: dict[str, Any], kept: Registry, *, now: datetime, today: date,
 
 
 class Overlays:
-    """The overlays of the last request, by row, for the next one (one server's; results, never state)."""
+    """The overlays of the last request, by case, each with the row it was worked out from, for the next request
+    (one server's; results, never state)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._scope: tuple[object, ...] = ()
-        self._by_row: dict[tuple[Any, ...], Overlay] = {}
+        self._by_case: dict[object, tuple[tuple[Any, ...], Overlay]] = {}
         self.made = 0  # how many rows were worked out (not reused): tests check both ways
 
     def of(self, names: Sequence[str], rows: Sequence[tuple[Any, ...]], kept: Registry, *, now: datetime,
            default_share: float, timezone: str) -> list[Overlay]:
-        """The overlay of every row (`names`: the row's columns; `timezone`: the one its times were read in)."""
+        """The overlay of every row (`names`: the row's columns; `timezone`: the one its times were read in). A kept
+        overlay is reused when the case's row now equals, value for value, the row it was worked out from (a
+        comparison, cheaper than hashing every value of every row)."""
         today = now.astimezone(UTC).date()
-        scope = (kept.token, today, default_share, timezone, names)
+        scope = (kept.token, today, default_share, timezone, tuple(names))
         with self._lock:
-            previous = self._by_row if self._scope == scope else {}
-        arrays = [names.index(name) for name in ARRAYS]
-        current: dict[tuple[Any, ...], Overlay] = {}
+            previous = self._by_case if self._scope == scope else {}
+        at = names.index("case_id")
+        current: dict[object, tuple[tuple[Any, ...], Overlay]] = {}
         out = []
         made = 0
         for row in rows:
-            key = _hashable(row, arrays)
-            found = previous.get(key)
-            if found is None:
+            case_id = row[at]
+            was = previous.get(case_id)
+            if was is not None and was[0] == row:
+                found = was[1]
+            else:
                 found = overlay(dict(zip(names, row, strict=True)), kept, now=now, today=today,
                                 default_share=default_share)
                 made += 1
             if found.kept:
-                current[key] = found
+                current[case_id] = (row, found)
             out.append(found)
         with self._lock:  # what this request read is what the next one most likely reads
-            self._scope, self._by_row = scope, current
+            self._scope, self._by_case = scope, current
             self.made += made
         return out
-
-
-def _hashable(row: tuple[Any, ...], arrays: Sequence[int]) -> tuple[Any, ...]:
-    """The row with its arrays as tuples (a list does not hash)."""
-    out = list(row)
-    for i in arrays:
-        if out[i] is not None:
-            out[i] = tuple(out[i])
-    return tuple(out)
