@@ -20,7 +20,8 @@ when the directed links already energise all of E and no link (feed or closed) h
 changes.
 A closed link between two dark facilities becomes a feed link along one topological order of the dark part (so
 the network stays acyclic and geo.mesh_restore, which reads links either way, sees it); the directed engine then
-counts power through it in that direction only.
+counts power through it in that direction only. A damaged source keeps no parent: a closed link from it to a dark
+facility feeds out of it, and one between two damaged sources is dropped (each gives power once repaired).
 
 """
 
@@ -118,8 +119,11 @@ def orient(facilities: Sequence[Facility], links: Iterable[tuple[str, str]] = ()
     new.append(feed[dark_feed])
     dark_ties = ends[~on[ends[:, 0]] & ~on[ends[:, 1]]]
     if len(dark_ties):  # a closed link inside the dark part feeds along one topological order of it: acyclic
+        root = np.fromiter((not f.parents for f in items), dtype=bool, count=n)  # a damaged source stays one
+        dark_ties = dark_ties[~(root[dark_ties[:, 0]] & root[dark_ties[:, 1]])]  # two sources: each its own
         place = _topological_place(n, feed[dark_feed])
-        first = place[dark_ties[:, 0]] < place[dark_ties[:, 1]]
+        # A source first (it has no parent, so a link out of it closes no loop), else the topological order.
+        first = root[dark_ties[:, 0]] | (~root[dark_ties[:, 1]] & (place[dark_ties[:, 0]] < place[dark_ties[:, 1]]))
         new.append(np.column_stack((np.where(first, dark_ties[:, 1], dark_ties[:, 0]),
                                     np.where(first, dark_ties[:, 0], dark_ties[:, 1]))))
     pairs_new = np.concatenate(new)
