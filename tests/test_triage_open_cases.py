@@ -20,7 +20,7 @@ PER_CASE = """WITH members AS MATERIALIZED (
           ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat, c.assigned_crew, assignee.username AS assigned_user,
           c.access_state::text AS access_state, c.access_expected_at, c.materials_until,
           array_agg(r.severity::text) AS severities,
-          (array_agg(r.repair_hours ORDER BY r.received_at DESC)
+          (array_agg(r.repair_hours ORDER BY r.received_at DESC, r.id DESC)
              FILTER (WHERE r.repair_hours IS NOT NULL))[1] AS reported_repair_hours,
           (SELECT coalesce(array_agg(DISTINCT h::text), '{}')
            FROM members m2 JOIN report r2 ON r2.case_id = m2.member_id, unnest(r2.hazards) h

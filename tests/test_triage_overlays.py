@@ -164,10 +164,13 @@ def test_kept_overlays_give_the_situation_and_answer_worked_out_afresh(world, mo
         monkeypatch.setattr(situation, "OVERLAYS", kept)
         situation.load_situation(conn, default_share=0.5, now=NOW)
         for round_ in range(12):
-            for _ in range(rng.randint(1, 3)):
-                change(conn, rng, world, cases)
+            changes = rng.randint(1, 3)
+            for _ in range(changes):
+                change(conn, rng, world, cases)  # each changes one case's row (or adds one)
             made = kept.made
             warm = situation.load_situation(conn, default_share=0.5, now=NOW)
+            under_way = sum(1 for o in warm.overlays.values() if not o.kept)  # worked out every time
+            assert kept.made - made <= changes + under_way, (round_, kept.made - made)  # the others were kept
             reused = len(cases) - (kept.made - made)
             monkeypatch.setattr(situation, "OVERLAYS", situation.Overlays())
             cold = situation.load_situation(conn, default_share=0.5, now=NOW)

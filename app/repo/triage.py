@@ -49,9 +49,12 @@ OPEN_CASES = """WITH RECURSIVE open AS MATERIALIZED (
      SELECT m.case_id, r.id, r.severity, r.status, r.share_out, r.hazards, r.repair_hours, r.observed_at,
             r.received_at, r.reporter_id
      FROM members m JOIN report r ON r.case_id = m.member_id),
+   -- Severities sorted, and the latest estimate of reports received at the same moment (one batch) the one with the
+   -- greater id, as `latest` takes: an unchanged case's row is then equal from one read to the next, whatever order
+   -- the reports were joined in (app/coordinator/overlay.py reuses what it worked out of equal rows).
    said AS (
-     SELECT case_id, array_agg(severity::text) AS severities,
-            (array_agg(repair_hours ORDER BY received_at DESC)
+     SELECT case_id, array_agg(severity::text ORDER BY severity::text) AS severities,
+            (array_agg(repair_hours ORDER BY received_at DESC, id DESC)
                FILTER (WHERE repair_hours IS NOT NULL))[1] AS reported_repair_hours,
             count(id) AS reports,
             array_agg(DISTINCT status::text ORDER BY status::text) AS reported_statuses
