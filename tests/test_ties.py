@@ -15,27 +15,7 @@ from geo.live import live_network, picture, state
 from geo.network import Facility, build_network, energised_at_start
 from geo.ties import Tie, energised, sentence, switching
 from geo.triage import rank
-
-
-def brute(facilities: Sequence[Facility], closed: Iterable[tuple[str, str]] = (), *,
-          repaired: Iterable[str] = ()) -> set[str]:
-    """Breadth-first search from every source over undamaged facilities, feed links both ways and closed ties."""
-    fixed = set(repaired)
-    ok = {f.id for f in facilities if not f.damaged or f.id in fixed}
-    near: dict[str, set[str]] = {f: set() for f in ok}
-    edges = [(p, f.id) for f in facilities for p in f.parents] + list(closed)
-    for a, b in edges:
-        if a in ok and b in ok:
-            near[a].add(b)
-            near[b].add(a)
-    seen = {f.id for f in facilities if f.id in ok and not f.parents}
-    frontier = list(seen)
-    while frontier:
-        for n in near[frontier.pop()]:
-            if n not in seen:
-                seen.add(n)
-                frontier.append(n)
-    return seen
+from tests.test_mesh import brute
 
 
 def people(facilities: Sequence[Facility], ids: Iterable[str]) -> float:
