@@ -76,8 +76,9 @@ def test_the_triage_counts_who_is_dark_partly_supplied_and_what_each_repair_rest
     assert queue["Live Dark"]["without_power_now"] == 3500
     assert queue["Live Degr"]["operational_status"] == "degraded" and queue["Live Degr"]["share_out"] == 0.3
     assert queue["Live Degr"]["population"] == {"direct": 2000, "layer": "lp", "method": "given"}
-    assert re.fullmatch(r"reported degraded \(about 30% without supply\) at \d\d:\d\d UTC by lp_crew",
-                        queue["Live Degr"]["operational_status_source"])
+    # The report was observed two hours ago: just after midnight UTC, on the day before, so with its date.
+    assert re.fullmatch(r"reported degraded \(about 30% without supply\) at (\d{4}-\d\d-\d\d )?\d\d:\d\d UTC "
+                        r"by lp_crew", queue["Live Degr"]["operational_status_source"])
     # The operating case restores nobody: it comes after every case that restores people, and says why.
     assert [r["facility_name"] for r in body["queue"]][-1] == "Live Oper"
     oper = queue["Live Oper"]

@@ -31,8 +31,9 @@ def test_the_queue_explains_itself_in_ukrainian(grid):  # noqa: F811
     body = coordinator(grid).get("/api/triage", headers=UK).json
     queue = {r["facility_name"]: r for r in body["queue"]}
     degraded = queue["Live Degr"]
-    assert re.fullmatch(r"повідомлено: працює з обмеженнями \(близько 30% без живлення\) о \d\d:\d\d UTC, "
-                        r"автор: lp_crew", degraded["operational_status_source"])
+    # Observed two hours ago: just after midnight UTC that is the day before, said with its date.
+    assert re.fullmatch(r"повідомлено: працює з обмеженнями \(близько 30% без живлення\) "
+                        r"о (\d\d\.\d\d\.\d{4} )?\d\d:\d\d UTC, автор: lp_crew", degraded["operational_status_source"])
     assert degraded["explanation"].startswith("Повідомлено: працює з обмеженнями")
     assert "осіб" in degraded["explanation"] and "год" in degraded["explanation"]
     for row in body["queue"]:
