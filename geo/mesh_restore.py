@@ -23,8 +23,6 @@ import heapq
 from collections.abc import Iterable, Sequence
 
 import numpy as np
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from geo.network import Network
 
@@ -36,6 +34,9 @@ class Restoration:
     facilities, then each damaged facility (a job, in the order given); with each node's people and weight."""
 
     def __init__(self, network: Network, weights: np.ndarray, jobs: Sequence[int]) -> None:
+        from scipy.sparse import coo_matrix  # only meshed networks come here: radial runs skip scipy's import
+        from scipy.sparse.csgraph import connected_components
+
         n = len(network.arrays.ids)
         damaged = network.arrays.damaged
         counts = np.fromiter((len(p) for p in network.parents), dtype=np.intp, count=n)
