@@ -18,6 +18,7 @@ import psycopg
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import settings
 from psycopg import sql
 from werkzeug.serving import make_server
 
@@ -26,6 +27,14 @@ from app.db import upgrade
 from tools import pgcluster
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# The property tests draw the same examples on every run ("derandomize"), so that `make test` passes or fails on
+# the code, not on the run's random seed: a landing is decided by it. HYPOTHESIS_PROFILE=explore draws new
+# examples each run, to look for counterexamples (one of geo.mesh's was found that way); a counterexample found
+# belongs in a plain test.
+settings.register_profile("repeatable", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 # Real public data kept in the repository (see data/reference/SOURCES.md), so a clean clone runs every test.
 REFERENCE_DATA = ROOT / "data" / "reference"
 DEMO_DATA = ROOT / "data" / "demo"
