@@ -46,7 +46,16 @@ def test_a_crew_blocks_its_site_until_a_time_then_clears_it_and_the_next_plan_fo
     form = item.locator("fieldset.work-access")
     form.locator("select[name=access_state]").select_option("blocked")
     assert form.locator(".work-access-when").is_visible()  # a blocked site may say when it should be clear
-    form.locator("input[name=expected_at]").fill(phone.evaluate(LOCAL_VALUE, 6))
+    when = phone.evaluate(LOCAL_VALUE, 6)
+    form.locator("input[name=expected_at]").fill(when)
+    # The list redrawn before the crew saves (a refresh when the page is shown again, or after a report is sent)
+    # keeps what they chose, not the server's state.
+    before = phone.get_attribute("#my-work", "data-refreshed-at")
+    phone.click("#my-work-refresh")
+    phone.wait_for_function("b => document.getElementById('my-work').dataset.refreshedAt !== b", arg=before)
+    form = phone.locator(f"#my-work-list li[data-case-id='{case['case_id']}'] fieldset.work-access")
+    assert form.locator("select[name=access_state]").input_value() == "blocked"
+    assert form.locator("input[name=expected_at]").input_value() == when
     form.locator(".work-access-save").click()
     phone.wait_for_selector(f"#my-work-list li[data-case-id='{case['case_id']}'] "
                             ".work-access-result[data-state='blocked']", timeout=10_000)

@@ -8,6 +8,9 @@ let problem = null; // why the last refresh failed (null: it did not; OFFLINE: n
 let otherAccount = false; // the server answered for another account than the page's (a page kept from the last shift)
 const OFFLINE = "offline";
 const accessSaved = new Map(); // case id -> the access state this page saved (said again after the list is redrawn)
+// case id -> the access state and time the crew chose and has not saved yet: a redraw of the list (a refresh when
+// the page is shown again, or after a report is sent) keeps them instead of the server's.
+const accessDraft = new Map();
 
 // Each account signed in on this phone has its own list, under the name the server gave with it.
 const key = (user) => `myWork:${user}`;
@@ -97,12 +100,18 @@ function accessForm(c) {
     const local = new Date(at.getTime() - at.getTimezoneOffset() * 60000);  // the phone's wall clock
     when.value = local.toISOString().slice(0, 16);
   }
-  if (accessSaved.get(c.id) === c.access_state) {
+  const draft = accessDraft.get(c.id);
+  if (draft) {
+    state.value = draft.state;
+    when.value = draft.when;
+  } else if (accessSaved.get(c.id) === c.access_state) {
     result.textContent = result.dataset.saved;
     result.dataset.state = c.access_state;
   }
   const sync = () => { whenLabel.hidden = state.value === "cleared"; };
-  state.addEventListener("change", sync);
+  const keep = () => accessDraft.set(c.id, { state: state.value, when: when.value });
+  state.addEventListener("change", () => { keep(); sync(); });
+  when.addEventListener("input", keep);
   sync();
   form.querySelector(".work-access-save").addEventListener("click", () => saveAccess(c, form, state, when, result));
   return form;
@@ -120,6 +129,7 @@ async function saveAccess(c, form, state, when, result) {
     if (response.ok && answer.case) {
       result.textContent = result.dataset.saved;
       accessSaved.set(c.id, answer.case.access_state);
+      accessDraft.delete(c.id);
       // The list (kept on the phone) is fetched again to show the new state; a fetch begun before the save
       // would not have it, so it is waited for first. The redrawn case says it was saved (data-state).
       if (refreshing) await refreshing;
